@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * karena: kernel-granted memory arenas — the one contract between the
+ * karena kernel module and userspace (library, tools, selftests).
+ *
+ * A process opens /dev/karena and is granted one arena per successful
+ *
+ *	p = mmap(NULL, arena_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+ *
+ * The arena is aligned to arena_size and reads as zero. munmap() of the whole
+ * arena, or process exit, gives it back. arena_size and the limits in force
+ * are read with KARENA_IOC_INFO.
+ *
+ * Every struct here has a fixed layout: only __u32/__u64, explicit padding,
+ * reserved fields that must be zero on input. No pointers.
+ */
+#ifndef _UAPI_LINUX_KARENA_H
+#define _UAPI_LINUX_KARENA_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define KARENA_DEVICE_NAME	"karena"
+#define KARENA_ABI_VERSION	1
+
+/**
+ * struct karena_info - what KARENA_IOC_INFO reports
+ * @abi_version:	out: KARENA_ABI_VERSION of the module
+ * @page_size:		out: PAGE_SIZE in bytes
+ * @arena_size:		out: bytes in one arena (a power of two)
+ * @max_arenas:		out: system-wide limit on arenas granted at once
+ * @max_arenas_per_process: out: per-process (mm) limit, 0 = none
+ * @max_arenas_per_uid:	out: per-user limit, 0 = none
+ * @arenas_held:	out: arenas the calling process holds now
+ * @arenas_peak:	out: most arenas the calling process held at once
+ * @denials:		out: grants refused to the calling process
+ * @pages_returned:	out: pages the calling process handed back with
+ *			KARENA_IOC_RETURN_PAGES
+ * @flags:		in: must be zero
+ * @__pad:		in: must be zero
+ * @reserved:		in: must be zero; out: zero
+ *
+ * All "out" fields are written by the kernel; every "in" field must be zero
+ * or the call fails with EINVAL and writes nothing.
+ */
+struct karena_info {
+	__u32 abi_version;
+	__u32 page_size;
+	__u64 arena_size;
+	__u64 max_arenas;
+	__u64 max_arenas_per_process;
+	__u64 max_arenas_per_uid;
+	__u64 arenas_held;
+	__u64 arenas_peak;
+	__u64 denials;
+	__u64 pages_returned;
+	__u32 flags;
+	__u32 __pad;
+	__u64 reserved[4];
+};
+
+/**
+ * struct karena_return_pages - hand back the pages of part of an arena
+ * @addr:	in: page-aligned start, inside one granted arena of the caller
+ * @len:	in: page-aligned length, > 0; [addr, addr + len) must lie in
+ *		that arena
+ * @flags:	in: must be zero
+ * @__pad:	in: must be zero
+ * @returned:	out: pages that were resident and went back to the kernel
+ *
+ * The arena stays granted; the next touch of the range maps fresh zeroed
+ * pages.
+ */
+struct karena_return_pages {
+	__u64 addr;
+	__u64 len;
+	__u32 flags;
+	__u32 __pad;
+	__u64 returned;
+};
+
+#define KARENA_IOC_MAGIC	0xB9
+
+/**
+ * DOC: KARENA_IOC_INFO
+ *
+ * Fill struct karena_info. EINVAL if an "in" field is not zero, EFAULT for a
+ * bad pointer. Unknown commands on /dev/karena fail with ENOTTY.
+ */
+#define KARENA_IOC_INFO		_IOWR(KARENA_IOC_MAGIC, 0x00, struct karena_info)
+
+/**
+ * DOC: KARENA_IOC_RETURN_PAGES
+ *
+ * Hand back the pages of [addr, addr + len) of one granted arena (see struct
+ * karena_return_pages). EINVAL for an unaligned, empty, overflowing or
+ * out-of-arena range or a non-zero flags/__pad; the range must be mapped
+ * from this open file description.
+ */
+#define KARENA_IOC_RETURN_PAGES	_IOWR(KARENA_IOC_MAGIC, 0x01, struct karena_return_pages)
+
+/* Generic netlink family: see kmod/karena.yaml, the source of truth. */
+#define KARENA_GENL_NAME	"karena"
+#define KARENA_GENL_VERSION	1
+#define KARENA_GENL_MCGRP_MONITOR	"monitor"
+
+enum karena_cmd {
+	KARENA_CMD_UNSPEC,
+	KARENA_CMD_GET,		/* do: global state and limits */
+	KARENA_CMD_HOLDER_GET,	/* dump: one message per holder */
+	KARENA_CMD_SET,		/* do: change limits (CAP_SYS_ADMIN) */
+	KARENA_CMD_EVENT,	/* multicast on "monitor" */
+
+	__KARENA_CMD_MAX,
+	KARENA_CMD_MAX = __KARENA_CMD_MAX - 1
+};
+
+enum karena_attr {
+	KARENA_A_UNSPEC,
+	KARENA_A_PAD,
+	KARENA_A_ARENA_SIZE,		/* u64 */
+	KARENA_A_ARENAS_RESERVED,	/* u64 */
+	KARENA_A_ARENAS_FREE,		/* u64 */
+	KARENA_A_ARENAS_GRANTED,	/* u64 */
+	KARENA_A_ARENAS_GRANTED_PEAK,	/* u64 */
+	KARENA_A_GRANTS,		/* u64 */
+	KARENA_A_RELEASES,		/* u64 */
+	KARENA_A_DENIALS_QUOTA,		/* u64 */
+	KARENA_A_DENIALS_NOMEM,		/* u64 */
+	KARENA_A_FORK_COPIES,		/* u64 */
+	KARENA_A_FORK_COPY_FAILURES,	/* u64 */
+	KARENA_A_PAGES_RETURNED,	/* u64 */
+	KARENA_A_MAX_ARENAS,		/* u64 */
+	KARENA_A_MAX_ARENAS_PER_PROCESS,	/* u64 */
+	KARENA_A_MAX_ARENAS_PER_UID,	/* u64 */
+	KARENA_A_RESERVE_ARENAS,	/* u64 */
+	KARENA_A_HOLDER,		/* nest: enum karena_holder_attr */
+	KARENA_A_EVENT,			/* nest: enum karena_event_attr */
+
+	__KARENA_A_MAX,
+	KARENA_A_MAX = __KARENA_A_MAX - 1
+};
+
+enum karena_holder_attr {
+	KARENA_HOLDER_A_UNSPEC,
+	KARENA_HOLDER_A_PAD,
+	KARENA_HOLDER_A_PID,		/* u32, thread-group id */
+	KARENA_HOLDER_A_COMM,		/* string */
+	KARENA_HOLDER_A_UID,		/* u32, in the caller's user namespace */
+	KARENA_HOLDER_A_ARENAS,		/* u64 */
+	KARENA_HOLDER_A_PEAK,		/* u64 */
+	KARENA_HOLDER_A_DENIALS,	/* u64 */
+	KARENA_HOLDER_A_PAGES_RETURNED,	/* u64 */
+
+	__KARENA_HOLDER_A_MAX,
+	KARENA_HOLDER_A_MAX = __KARENA_HOLDER_A_MAX - 1
+};
+
+enum karena_event_type {
+	KARENA_EVENT_GRANT = 1,
+	KARENA_EVENT_DENY,
+	KARENA_EVENT_RELEASE,
+	KARENA_EVENT_FORK_COPY,
+};
+
+enum karena_deny_reason {
+	KARENA_DENY_NONE,
+	KARENA_DENY_PROCESS_LIMIT,	/* EDQUOT */
+	KARENA_DENY_UID_LIMIT,		/* EDQUOT */
+	KARENA_DENY_GLOBAL_LIMIT,	/* ENOMEM */
+	KARENA_DENY_NOMEM,		/* ENOMEM */
+};
+
+enum karena_event_attr {
+	KARENA_EVENT_A_UNSPEC,
+	KARENA_EVENT_A_PAD,
+	KARENA_EVENT_A_TYPE,		/* u32, enum karena_event_type */
+	KARENA_EVENT_A_REASON,		/* u32, enum karena_deny_reason */
+	KARENA_EVENT_A_PID,		/* u32 */
+	KARENA_EVENT_A_UID,		/* u32 */
+	KARENA_EVENT_A_COMM,		/* string */
+	KARENA_EVENT_A_ARENAS,		/* u64, arenas the holder has after it */
+	KARENA_EVENT_A_SEQ,		/* u64, event sequence number */
+
+	__KARENA_EVENT_A_MAX,
+	KARENA_EVENT_A_MAX = __KARENA_EVENT_A_MAX - 1
+};
+
+#endif /* _UAPI_LINUX_KARENA_H */

@@ -1,0 +1,102 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make check: the one test command.
+#
+#  1. install what is missing (tools/install-deps.sh, idempotent)
+#  2. build the library, tools and selftests; the module for each kernel
+#  3. run the library's tests natively (mmap backend)
+#  4. boot each kernel of the matrix under QEMU and run, inside, the
+#     kselftests, the library's tests against the kernel backend and the
+#     tools' tests (tools/vm/suite.sh)
+#  5. print every result and one last line "N passed, N failed[, N skipped]"
+#
+# Every suite speaks TAP ("ok N name", "not ok N name", "# SKIP why"). A
+# suite that exits non-zero without a "not ok" line counts as one failure,
+# and so does a VM whose kernel console shows a splat (tools/vm/run judges
+# it), so a crash can never pass for green.
+#
+# KARENA_KERNELS overrides the kernel list ("6.1 6.12 debug" by default).
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+logs=$top/build/check
+rm -rf "$logs"; mkdir -p "$logs"
+passed=0 failed=0 skipped=0
+start=$(date +%s)
+
+say() { printf '%s\n' "$*"; }
+
+# count_tap NAME LOG STATUS: print and count the TAP results of one suite.
+count_tap() {
+	local name=$1 log=$2 status=$3 p f s
+	grep -E '^(not )?ok ' "$log" | sed "s/^/[$name] /"
+	p=$(grep -E '^ok ' "$log" | grep -vc '# SKIP' || true)
+	s=$(grep -E '^ok ' "$log" | grep -c '# SKIP' || true)
+	f=$(grep -cE '^not ok ' "$log" || true)
+	if [ "$status" != 0 ] && [ "$f" = 0 ]; then
+		say "[$name] not ok - suite exited with status $status (log: $log)"
+		tail -n 25 "$log" | sed "s/^/[$name]   /"
+		f=1
+	fi
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+}
+
+# step NAME CMD...: a build or setup step; its failure is one failed test.
+step() {
+	local name=$1; shift
+	if "$@" > "$logs/$name.log" 2>&1; then
+		return 0
+	fi
+	say "[build] not ok - $name (log: $logs/$name.log)"
+	tail -n 30 "$logs/$name.log" | sed 's/^/[build]   /'
+	failed=$((failed + 1))
+	return 1
+}
+
+finish() {
+	local line="$passed passed, $failed failed"
+	[ "$skipped" != 0 ] && line="$line, $skipped skipped"
+	say "make check: $(( $(date +%s) - start ))s, logs in $logs"
+	say "$line"
+	[ "$failed" = 0 ]
+	exit $?
+}
+
+say "== dependencies"
+step deps bash tools/install-deps.sh || finish
+say "== build"
+step build-lib make -C lib || finish
+step build-tools make -C tools
+step build-selftests make -C selftests/karena
+
+say "== library tests (native, mmap backend)"
+KARENA_BACKEND=mmap make -s -C lib check > "$logs/lib-native.log" 2>&1
+count_tap lib-native "$logs/lib-native.log" $?
+
+kernels=${KARENA_KERNELS:-"6.1 6.12 debug"}
+for k in $kernels; do
+	if [ "$k" = debug ]; then
+		say "== debug kernel (build or reuse)"
+		step debug-kernel bash tools/debug-kernel/build.sh || continue
+	fi
+	say "== kernel $k (QEMU)"
+	step "module-$k" bash tools/build-module.sh "$k" || continue
+	extra=()
+	[ "$k" = debug ] && extra=(--kmemleak --timeout 1500)
+	tools/vm/run --kernel "$k" "${extra[@]}" --keep "$logs/vm-$k" \
+		-- sh tools/vm/suite.sh > "$logs/vm-$k.log" 2>&1
+	st=$?
+	# 97..99: the VM itself failed; counted once below, not per suite.
+	count_tap "$k" "$logs/vm-$k.log" "$([ "$st" -ge 97 ] && echo 0 || echo "$st")"
+	# The kernel console is judged on its own: one result per boot.
+	if [ "$st" -ge 97 ]; then
+		say "[$k] not ok - kernel console clean and VM ended normally"
+		grep -A40 '^vm/run:' "$logs/vm-$k.log" | head -n 60 | sed "s/^/[$k]   /"
+		failed=$((failed + 1))
+	else
+		say "[$k] ok - kernel console clean and VM ended normally"
+		passed=$((passed + 1))
+	fi
+done
+finish

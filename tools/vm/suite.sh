@@ -1,0 +1,45 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Runs inside the test VM (busybox sh, in /karena, karena.ko loaded): every
+# kselftest binary of selftests/karena, the library's tests against the
+# kernel backend, and the tools' tests. Each program prints TAP; a program
+# that exits non-zero without printing "not ok" gets a "not ok" line here, so
+# a crash is never silent. Exit status: 0 iff everything passed.
+#
+# KARENA_SUITE_ONLY=pattern runs only the programs whose path matches.
+
+rc=0
+out=/tmp/suite.out
+
+run() {
+	case "$*" in *${KARENA_SUITE_ONLY:-}*) ;; *) return 0 ;; esac
+	echo "# == $*"
+	"$@" > "$out" 2>&1
+	st=$?
+	cat "$out"
+	if [ $st != 0 ]; then
+		rc=1
+		grep -q '^not ok' "$out" || echo "not ok - $* exited with status $st"
+	fi
+}
+
+is_elf() { [ "$(head -c 4 "$1" 2>/dev/null | tail -c 3)" = ELF ]; }
+
+for t in selftests/karena/*; do
+	[ -f "$t" ] && [ -x "$t" ] || continue
+	case "$t" in *.sh) run sh "$t"; continue ;; esac
+	is_elf "$t" && run "$t"
+done
+
+export KARENA_BACKEND=kernel
+if [ -f lib/tests/TESTS ]; then
+	for t in $(cat lib/tests/TESTS); do
+		[ -x "lib/tests/$t" ] && run "lib/tests/$t"
+	done
+fi
+
+for t in tools/tests/*.sh; do
+	[ -f "$t" ] && run sh "$t"
+done
+exit $rc
