@@ -74,6 +74,9 @@ say "== library tests (native, mmap backend)"
 KARENA_BACKEND=mmap make -s -C lib check > "$logs/lib-native.log" 2>&1
 count_tap lib-native "$logs/lib-native.log" $?
 
+# The library's test programs that tools/vm/suite.sh runs in the VM.
+make -s -C lib print-tests > .vm-lib-tests 2>/dev/null || : > .vm-lib-tests
+
 kernels=${KARENA_KERNELS:-"6.1 6.12 debug"}
 for k in $kernels; do
 	if [ "$k" = debug ]; then

@@ -33,11 +33,10 @@ for t in selftests/karena/*; do
 done
 
 export KARENA_BACKEND=kernel
-if [ -f lib/tests/TESTS ]; then
-	for t in $(cat lib/tests/TESTS); do
-		[ -x "lib/tests/$t" ] && run "lib/tests/$t"
-	done
-fi
+for t in $(cat .vm-lib-tests 2>/dev/null); do
+	case "$t" in */*) ;; *) t=lib/tests/$t ;; esac
+	[ -x "$t" ] && run "$t"
+done
 
 for t in tools/tests/*.sh; do
 	[ -f "$t" ] && run sh "$t"
