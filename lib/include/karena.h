@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * karena.h - the public API of libkarena.
+ *
+ * A small-object allocator in the manner of CPython's obmalloc whose arenas
+ * come from the karena kernel module (/dev/karena) or, without it, from
+ * anonymous mmap. Requests of up to KARENA_SMALL_MAX bytes are served from
+ * arenas; larger ones go to the system allocator.
+ *
+ *	#include <karena.h>		cc ... $(pkg-config --cflags --libs karena)
+ *
+ *	char *p = karena_malloc(100);
+ *	if (!p)
+ *		... errno == ENOMEM: out of memory or the kernel denied an arena
+ *	karena_free(p);
+ *
+ * Every function is thread-safe. Failure returns NULL with errno ENOMEM
+ * (EINVAL for a bad alignment); the library never aborts on a denial.
+ * karena_free() also accepts pointers from the system malloc.
+ */
+#ifndef KARENA_H
+#define KARENA_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KARENA_SMALL_MAX	512	/* largest request served from arenas */
+#define KARENA_NUM_CLASSES	32	/* size classes: 16, 32, ..., 512 bytes */
+
+void *karena_malloc(size_t size);
+void *karena_calloc(size_t nmemb, size_t size);
+void *karena_realloc(void *ptr, size_t size);
+void karena_free(void *ptr);
+size_t karena_usable_size(const void *ptr);
+/* alignment: a power of two; size need not be a multiple of it */
+void *karena_aligned_alloc(size_t alignment, size_t size);
+
+/* "kernel" or "mmap": the backend in use (chosen at first use) */
+const char *karena_backend(void);
+
+/**
+ * struct karena_class_stats - one size class, summed over every thread
+ * @size:	block size in bytes
+ * @pools:	pools of this class (used or full)
+ * @blocks_in_use: blocks handed out and not yet freed
+ * @blocks_free: blocks in those pools not in use (free list + untouched)
+ */
+struct karena_class_stats {
+	size_t size;
+	size_t pools;
+	size_t blocks_in_use;
+	size_t blocks_free;
+};
+
+/**
+ * struct karena_stats - a snapshot, filled by karena_stats()
+ *
+ * Counts from other threads are read without stopping them, so a snapshot
+ * taken while they allocate is approximate; taken at rest it is exact.
+ */
+struct karena_stats {
+	char backend[8];		/* "kernel" or "mmap" */
+	size_t arena_size;		/* bytes per arena */
+	size_t pool_size;		/* bytes per pool */
+	size_t pools_per_arena;		/* pools that carry blocks */
+	size_t arenas_held;		/* arenas granted and not released */
+	size_t arenas_peak;		/* most held at once */
+	size_t arenas_allocated;	/* grants over the process's life */
+	size_t arenas_released;		/* handed back to the backend */
+	size_t arenas_denied;		/* grants the backend refused */
+	size_t pools_used;		/* some blocks in use, some free */
+	size_t pools_full;		/* every block in use */
+	size_t pools_empty;		/* initialized, no block in use */
+	size_t pages_returned;		/* pages handed back by the purge */
+	size_t blocks_in_use;		/* sum over classes */
+	size_t bytes_in_use;		/* sum of block sizes in use */
+	size_t heaps;			/* per-thread heaps ever created */
+	size_t heaps_abandoned;		/* of those, waiting for adoption */
+	struct karena_class_stats classes[KARENA_NUM_CLASSES];
+};
+
+void karena_stats(struct karena_stats *st);
+/* print a table like CPython's sys._debugmallocstats() */
+void karena_print_stats(FILE *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KARENA_H */

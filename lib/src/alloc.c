@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * alloc.c - allocation: malloc, calloc, realloc, memalign, usable_size,
+ * shared by the public API (karena_*) and the malloc shim.
+ *
+ * Fast path (kr_malloc + kr_small_alloc in internal.h): TLS heap pointer,
+ * class = (size - 1) >> 4, pop the first used pool's free list or carve.
+ * Everything else is out of line: building the thread's heap, debug mode,
+ * taking a new pool, and requests > 512 bytes (glibc).
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+void *debug_malloc(struct kr_heap *h, size_t size);
+
+KR_NOINLINE static void *kr_malloc_slow(size_t size)
+{
+	struct kr_heap *h = heap_get();
+
+	if (!h)
+		return __libc_malloc(size);	/* no heap in this thread */
+	if (kr.debug)
+		return debug_malloc(h, size);
+	return kr_small_alloc(h, size_to_class(size));
+}
+
+void *kr_malloc(size_t size)
+{
+	if (likely(size <= SMALL_MAX)) {
+		struct kr_heap *h = kr_tls_heap;
+
+		if (likely((uintptr_t)h > 2 && !kr.debug))
+			return kr_small_alloc(h, size_to_class(size));
+		return kr_malloc_slow(size);
+	}
+	return __libc_malloc(size);
+}
+
+/* usedpools[c] is empty: collect remote frees, else start a new pool. */
+void *kr_alloc_slow(struct kr_heap *h, unsigned c)
+{
+	struct kr_pool *p;
+
+	if (atomic_load_explicit(&h->remote_free, memory_order_relaxed)) {
+		heap_collect_remote(h);
+		if (h->usedpools[c])
+			return kr_small_alloc(h, c);
+	}
+	if (unlikely(kr.debug) && !(++h->debug_tick & 255) &&
+	    kr_check_heap(h, stderr))
+		kr_fatal(h, "heap invariants broken (see above)");
+	purge_maybe(h);
+	p = arena_take_pool(h);
+	if (!p)
+		return NULL;		/* errno is ENOMEM */
+	pool_init(p, c);
+	h->npools[c]++;
+	pool_link_used(h, p);
+	return kr_small_alloc(h, c);
+}
+
+/* The last free block of @p was just handed out: full pools are on no list. */
+void kr_pool_full(struct kr_heap *h, struct kr_pool *p)
+{
+	pool_unlink_used(h, p);
+	h->npools_full++;
+}
+
+void *kr_calloc(size_t nmemb, size_t size)
+{
+	size_t total;
+	void *p;
+
+	if (__builtin_mul_overflow(nmemb, size, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (total > SMALL_MAX)
+		return __libc_calloc(nmemb, size);
+	p = kr_malloc(total);
+	if (p)
+		memset(p, 0, total);
+	return p;
+}
+
+void *kr_realloc(void *ptr, size_t size)
+{
+	size_t old;
+	void *p;
+
+	if (!ptr)
+		return kr_malloc(size);
+	if (!registry_contains(ptr))
+		return __libc_realloc(ptr, size);	/* glibc's block */
+	if (size == 0) {			/* as glibc: free, NULL */
+		kr_free_ours(ptr);
+		return NULL;
+	}
+	old = kr_usable_size(ptr);
+	/* Stay in place unless shrinking below 3/4 (CPython's rule). */
+	if (!kr.debug && size <= old && 4 * size > 3 * old)
+		return ptr;
+	p = kr_malloc(size);
+	if (!p)
+		return NULL;			/* ptr is untouched */
+	memcpy(p, ptr, size < old ? size : old);
+	kr_free_ours(ptr);
+	return p;
+}
+
+/* @alignment: a power of two (callers check). */
+void *kr_memalign(size_t alignment, size_t size)
+{
+	if (alignment <= ALIGNMENT)
+		return kr_malloc(size);
+	return __libc_memalign(alignment, size);
+}
+
+size_t kr_libc_usable_size(void *p)
+{
+	static size_t (*fn)(void *);
+
+	if (!fn)
+		fn = (size_t (*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
+	return fn ? fn(p) : 0;
+}
+
+size_t kr_usable_size(const void *ptr)
+{
+	if (!ptr)
+		return 0;
+	if (!registry_contains(ptr))
+		return kr_libc_usable_size((void *)ptr);
+	if (kr.debug)
+		return debug_usable_size(ptr);
+	return pool_of(ptr)->size;
+}
+
+/* -------------------------------------------------------------------------
+ * The public API
+ */
+KR_API void *karena_malloc(size_t size)
+{
+	return kr_malloc(size);
+}
+
+KR_API void *karena_calloc(size_t nmemb, size_t size)
+{
+	return kr_calloc(nmemb, size);
+}
+
+KR_API void *karena_realloc(void *ptr, size_t size)
+{
+	return kr_realloc(ptr, size);
+}
+
+KR_API void *karena_aligned_alloc(size_t alignment, size_t size)
+{
+	if (!alignment || (alignment & (alignment - 1))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return kr_memalign(alignment, size);
+}
+
+KR_API size_t karena_usable_size(const void *ptr)
+{
+	return kr_usable_size(ptr);
+}
+
+KR_API const char *karena_backend(void)
+{
+	kr_ensure_init();
+	return kr.backend->name;
+}

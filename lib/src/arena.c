@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * arena.c - arenas: grant and release through the backend, hand out and
+ * take back pools, and keep heap->usable_arenas sorted (fullest first)
+ * with O(1) moves through heap->nfp2lasta.
+ *
+ * Pools are always taken from the head of usable_arenas, the arena with
+ * the fewest free pools; its count only drops, so it stays the head. A
+ * new arena is granted only when usable_arenas is empty.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+static void usable_insert_after(struct kr_heap *h, struct kr_arena *a,
+				struct kr_arena *prev)
+{
+	a->prevarena = prev;
+	a->nextarena = prev ? prev->nextarena : h->usable_arenas;
+	if (a->nextarena)
+		a->nextarena->prevarena = a;
+	if (prev)
+		prev->nextarena = a;
+	else
+		h->usable_arenas = a;
+}
+
+/* Take @a off usable_arenas, keeping nfp2lasta right. */
+void arena_usable_unlink(struct kr_heap *h, struct kr_arena *a)
+{
+	unsigned n = a->nfreepools;
+
+	if (h->nfp2lasta[n] == a)
+		h->nfp2lasta[n] = a->prevarena &&
+			a->prevarena->nfreepools == n ? a->prevarena : NULL;
+	if (a->prevarena)
+		a->prevarena->nextarena = a->nextarena;
+	else
+		h->usable_arenas = a->nextarena;
+	if (a->nextarena)
+		a->nextarena->prevarena = a->prevarena;
+	a->nextarena = NULL;
+	a->prevarena = NULL;
+}
+
+/*
+ * Grant a new arena to @h and put it on usable_arenas, which must be empty.
+ * NULL with errno ENOMEM when the backend refuses.
+ */
+struct kr_arena *arena_new(struct kr_heap *h)
+{
+	struct kr_arena *a;
+	size_t held, peak;
+
+	a = kr.backend_ok ? kr.backend->arena_alloc(kr.arena_size) : NULL;
+	if (!a) {
+		atomic_fetch_add(&kr.arenas_denied, 1);
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (registry_add(a) < 0) {
+		kr.backend->arena_free(a, kr.arena_size);
+		atomic_fetch_add(&kr.arenas_denied, 1);
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* The backend gives zeroed memory: meta[] is all POOL_UNTOUCHED. */
+	a->magic = ARENA_MAGIC;
+	a->heap = h;
+	a->ntotalpools = kr.npools - kr.first_pool;
+	a->nfreepools = a->ntotalpools;
+	a->nextpool = kr.first_pool;
+	a->freepools = 0;
+	a->npurged = 0;
+
+	a->allprev = NULL;
+	a->allnext = h->arenas;
+	if (h->arenas)
+		h->arenas->allprev = a;
+	h->arenas = a;
+	h->narenas++;
+	h->nempty_arenas++;
+
+	usable_insert_after(h, a, NULL);
+	h->nfp2lasta[a->nfreepools] = a;
+
+	held = atomic_fetch_add(&kr.arenas_held, 1) + 1;
+	atomic_fetch_add(&kr.arenas_allocated, 1);
+	peak = atomic_load(&kr.arenas_peak);
+	while (held > peak &&
+	       !atomic_compare_exchange_weak(&kr.arenas_peak, &peak, held))
+		;
+	return a;
+}
+
+/* Give an arena with no pool in use, already off usable_arenas, back. */
+void arena_release(struct kr_heap *h, struct kr_arena *a)
+{
+	unsigned i;
+
+	for (i = a->freepools; i; i = a->meta[i].nextfree)
+		if (!a->meta[i].purged)
+			h->npurgeable--;
+	h->npools_empty -= a->nextpool - kr.first_pool;
+	h->nempty_arenas--;
+	if (a->allprev)
+		a->allprev->allnext = a->allnext;
+	else
+		h->arenas = a->allnext;
+	if (a->allnext)
+		a->allnext->allprev = a->allprev;
+	h->narenas--;
+
+	a->magic = 0;
+	registry_remove(a);
+	kr.backend->arena_free(a, kr.arena_size);
+	atomic_fetch_sub(&kr.arenas_held, 1);
+	atomic_fetch_add(&kr.arenas_released, 1);
+}
+
+/*
+ * A pool for a new class: from the head arena (fullest first), its free
+ * list first, else its next untouched pool. NULL + ENOMEM on a denial.
+ * The caller builds the pool header.
+ */
+struct kr_pool *arena_take_pool(struct kr_heap *h)
+{
+	struct kr_arena *a = h->usable_arenas;
+	unsigned idx, old;
+
+	if (!a) {
+		a = arena_new(h);
+		if (!a)
+			return NULL;
+	}
+	old = a->nfreepools;
+	if (old == a->ntotalpools)
+		h->nempty_arenas--;
+	if (a->freepools) {
+		idx = a->freepools;
+		a->freepools = a->meta[idx].nextfree;
+		h->npools_empty--;
+		if (a->meta[idx].purged)
+			a->npurged--;
+		else
+			h->npurgeable--;
+	} else {
+		idx = a->nextpool++;
+	}
+	a->meta[idx].state = POOL_INUSE;
+	a->meta[idx].purged = 0;
+	a->meta[idx].nextfree = 0;
+
+	/* a is the head, so nothing has fewer free pools: it stays first. */
+	if (h->nfp2lasta[old] == a)
+		h->nfp2lasta[old] = NULL;
+	a->nfreepools = old - 1;
+	if (a->nfreepools)
+		h->nfp2lasta[a->nfreepools] = a;
+	else
+		arena_usable_unlink(h, a);	/* full: off the list */
+	return pool_at(a, idx);
+}
+
+/*
+ * Pool @idx of @a has just become empty (already off usedpools): put it on
+ * the arena's free list and move the arena to its new place, O(1):
+ * right after the last arena that has as many free pools as @a had.
+ * An arena left with no pool in use is released, beyond keep_arenas.
+ */
+void arena_give_pool(struct kr_heap *h, struct kr_arena *a, unsigned idx)
+{
+	unsigned old = a->nfreepools, new = old + 1;
+	struct kr_arena *lastold = h->nfp2lasta[old];
+	struct kr_pool_meta *m = &a->meta[idx];
+
+	m->state = POOL_EMPTY;
+	m->purged = 0;
+	m->empty_ms = kr.purge_ms ? kr_now_ms() : 0;
+	m->nextfree = (uint16_t)a->freepools;
+	a->freepools = idx;
+	h->npools_empty++;
+	h->npurgeable++;
+
+	if (old == 0) {
+		/* was full, off the list: it now has the fewest free pools */
+		a->nfreepools = new;
+		usable_insert_after(h, a, NULL);
+	} else {
+		if (lastold == a)
+			h->nfp2lasta[old] = a->prevarena &&
+				a->prevarena->nfreepools == old ?
+				a->prevarena : NULL;
+		a->nfreepools = new;
+		if (lastold != a) {
+			/* unlink, then re-insert after lastold */
+			if (a->prevarena)
+				a->prevarena->nextarena = a->nextarena;
+			else
+				h->usable_arenas = a->nextarena;
+			if (a->nextarena)
+				a->nextarena->prevarena = a->prevarena;
+			usable_insert_after(h, a, lastold);
+		}
+	}
+	/* Arenas that already had @new free pools stay after @a. */
+	if (!h->nfp2lasta[new])
+		h->nfp2lasta[new] = a;
+
+	if (new == a->ntotalpools) {
+		if (h->nempty_arenas < kr.keep_arenas) {
+			h->nempty_arenas++;
+		} else {
+			h->nempty_arenas++;	/* arena_release counts it out */
+			arena_usable_unlink(h, a);
+			arena_release(h, a);
+		}
+	}
+}

@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * backend_kernel.c - arenas granted by the karena kernel module.
+ *
+ *	fd = open(KARENA_DEVICE or "/dev/karena")
+ *	ioctl(fd, KARENA_IOC_INFO)	-> arena_size
+ *	mmap(NULL, arena_size, RW, MAP_SHARED, fd, 0)	grant (aligned, zeroed)
+ *	munmap(arena)					release
+ *	ioctl(fd, KARENA_IOC_RETURN_PAGES)		hand back a range
+ *
+ * A denial (mmap fails with EDQUOT or ENOMEM) is reported as ENOMEM. The
+ * fd is inherited by a fork child, whose arenas the kernel has copied.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "../kmod/uapi/karena.h"	/* the UAPI; found through -I lib/ */
+#include "internal.h"
+
+static int kernel_fd = -1;	/* written once, under kr.lock at init */
+static int kernel_open_errno;
+
+static const char *device_path(void)
+{
+	const char *p = getenv("KARENA_DEVICE");
+
+	return p && *p ? p : "/dev/" KARENA_DEVICE_NAME;
+}
+
+int kernel_device_present(void)
+{
+	if (kernel_fd < 0) {
+		kernel_fd = open(device_path(), O_RDWR | O_CLOEXEC);
+		if (kernel_fd < 0)
+			kernel_open_errno = errno;
+	}
+	return kernel_fd >= 0;
+}
+
+/* stderr without stdio: this runs inside malloc */
+static void say(const char *s)
+{
+	ssize_t r = write(STDERR_FILENO, s, strlen(s));
+	(void)r;
+}
+
+static int kernel_init(size_t *arena_size)
+{
+	struct karena_info info;
+
+	if (!kernel_device_present()) {
+		say("karena: KARENA_BACKEND=kernel but the device ");
+		say(device_path());
+		say(" cannot be opened (");
+		say(strerror(kernel_open_errno));
+		say("); load the module with `modprobe karena`. "
+		    "Allocations from arenas will fail with ENOMEM.\n");
+		return -ENODEV;
+	}
+	memset(&info, 0, sizeof(info));
+	if (ioctl(kernel_fd, KARENA_IOC_INFO, &info) < 0) {
+		say("karena: KARENA_IOC_INFO failed on ");
+		say(device_path());
+		say("; is it the karena module's device?\n");
+		return -errno;
+	}
+	if (info.arena_size < ((size_t)1 << MIN_ARENA_SHIFT) ||
+	    info.arena_size > ((size_t)1 << MAX_ARENA_SHIFT) ||
+	    (info.arena_size & (info.arena_size - 1)) ||
+	    info.page_size != POOL_SIZE) {
+		say("karena: the module's arena or page size is not supported "
+		    "(need a power of two, 64 KiB .. 4 MiB, and 4 KiB pages)\n");
+		return -EINVAL;
+	}
+	*arena_size = info.arena_size;
+	return 0;
+}
+
+static void *kernel_arena_alloc(size_t size)
+{
+	void *p;
+
+	if (kernel_fd < 0) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, kernel_fd, 0);
+	if (p == MAP_FAILED) {
+		errno = ENOMEM;		/* EDQUOT, ENOMEM: a denial */
+		return NULL;
+	}
+	if ((uintptr_t)p & (size - 1)) {	/* the module broke its word */
+		munmap(p, size);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return p;
+}
+
+static void kernel_arena_free(void *base, size_t size)
+{
+	munmap(base, size);
+}
+
+static long kernel_return_pages(void *addr, size_t len)
+{
+	struct karena_return_pages rp;
+
+	memset(&rp, 0, sizeof(rp));
+	rp.addr = (uintptr_t)addr;
+	rp.len = len;
+	if (ioctl(kernel_fd, KARENA_IOC_RETURN_PAGES, &rp) < 0)
+		return -1;
+	return (long)rp.returned;
+}
+
+const struct kr_backend kr_backend_kernel = {
+	.name = "kernel",
+	.init = kernel_init,
+	.arena_alloc = kernel_arena_alloc,
+	.arena_free = kernel_arena_free,
+	.return_pages = kernel_return_pages,
+};

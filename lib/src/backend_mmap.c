@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * backend_mmap.c - arenas from anonymous mmap, for machines without the
+ * module. Arena size: KARENA_ARENA_KB (power of two, 64 .. 4096), default
+ * 256 KiB. Alignment by over-mapping and trimming.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "internal.h"
+
+static int mmap_init(size_t *arena_size)
+{
+	const char *s = getenv("KARENA_ARENA_KB");
+	unsigned long kb = s ? strtoul(s, NULL, 10) : 0;
+
+	if (kb >= 64 && kb <= 4096 && !(kb & (kb - 1)))
+		*arena_size = kb << 10;
+	else
+		*arena_size = (size_t)1 << DEFAULT_ARENA_SHIFT;
+	return 0;
+}
+
+static void *map(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void *mmap_arena_alloc(size_t size)
+{
+	uintptr_t p, a;
+
+	/* Often the kernel hands out an aligned range by itself. */
+	p = (uintptr_t)map(size);
+	if (!p)
+		goto fail;
+	if (!(p & (size - 1)))
+		return (void *)p;
+	munmap((void *)p, size);
+
+	p = (uintptr_t)map(2 * size);
+	if (!p)
+		goto fail;
+	a = (p + size - 1) & ~(uintptr_t)(size - 1);
+	if (a > p)
+		munmap((void *)p, a - p);
+	if (p + size > a)
+		munmap((void *)(a + size), p + size - a);
+	return (void *)a;
+fail:
+	errno = ENOMEM;
+	return NULL;
+}
+
+static void mmap_arena_free(void *base, size_t size)
+{
+	munmap(base, size);
+}
+
+static long mmap_return_pages(void *addr, size_t len)
+{
+	if (madvise(addr, len, MADV_DONTNEED) < 0)
+		return -1;
+	return (long)(len >> POOL_SHIFT);
+}
+
+const struct kr_backend kr_backend_mmap = {
+	.name = "mmap",
+	.init = mmap_init,
+	.arena_alloc = mmap_arena_alloc,
+	.arena_free = mmap_arena_free,
+	.return_pages = mmap_return_pages,
+};

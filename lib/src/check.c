@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * check.c - the invariants of internal.h, executable.
+ *
+ * kr_check_heap() walks every list of a heap and recounts every counter;
+ * the tests call it after each step (karena__check) and KARENA_DEBUG=1
+ * runs it every 256th pool change. It must run on the heap's owner (or
+ * with kr.lock held for an abandoned heap).
+ */
+#include <stdarg.h>
+#include <string.h>
+
+#include "internal.h"
+
+bool debug_block_poisoned(const void *b, size_t size);
+
+struct ctx {
+	FILE *out;
+	struct kr_heap *h;
+	int bad;
+};
+
+__attribute__((format(printf, 3, 4)))
+static void fail(struct ctx *x, const void *where, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (x->bad++ >= 20)
+		return;		/* the first ones say enough */
+	fprintf(x->out, "karena: check: heap %p: %p: ", (void *)x->h, where);
+	va_start(ap, fmt);
+	vfprintf(x->out, fmt, ap);
+	va_end(ap);
+	fputc('\n', x->out);
+}
+
+#define CHECK(x, cond, where, ...) \
+	do { if (!(cond)) fail(x, where, __VA_ARGS__); } while (0)
+
+/* One pool in use: its free list, its counts, its list membership. */
+static void check_pool(struct ctx *x, struct kr_pool *p, size_t *nfree_out)
+{
+	size_t n = 0, untouched, limit = p->capacity + 1;
+	char *b;
+
+	CHECK(x, p->szidx < NUM_CLASSES, p, "bad class %u", p->szidx);
+	if (p->szidx >= NUM_CLASSES)
+		return;
+	CHECK(x, p->size == class_to_size(p->szidx) &&
+		 p->capacity == (POOL_SIZE - POOL_OVERHEAD) / p->size,
+	      p, "size %u / capacity %u do not match class %u", p->size,
+	      p->capacity, p->szidx);
+	CHECK(x, p->ref > 0 && p->ref <= p->capacity, p,
+	      "ref %u out of (0, %u]", p->ref, p->capacity);
+	CHECK(x, p->nextoffset >= POOL_OVERHEAD &&
+		 (p->nextoffset - POOL_OVERHEAD) % p->size == 0 &&
+		 p->nextoffset <= POOL_SIZE, p, "bad nextoffset %u",
+	      p->nextoffset);
+	for (b = p->freeblock; b && n < limit; b = *(char **)b, n++) {
+		size_t off = (uintptr_t)b - (uintptr_t)p;
+
+		if (pool_of(b) != p || off < POOL_OVERHEAD ||
+		    (off - POOL_OVERHEAD) % p->size || off >= p->nextoffset) {
+			fail(x, b, "free-list block outside pool %p", (void *)p);
+			return;
+		}
+		if (kr.debug && !debug_block_poisoned(b, p->size))
+			fail(x, b, "freed block written after free "
+			     "(class %u)", p->szidx);
+	}
+	untouched = (POOL_SIZE - p->nextoffset) / p->size;
+	CHECK(x, n + untouched + p->ref == p->capacity, p,
+	      "free %zu + untouched %zu + ref %u != capacity %u", n,
+	      untouched, p->ref, p->capacity);
+	*nfree_out = n;
+}
+
+int kr_check_heap(struct kr_heap *h, FILE *out)
+{
+	struct ctx x = { .out = out, .h = h };
+	size_t npools[NUM_CLASSES] = {0}, nblocks[NUM_CLASSES] = {0};
+	size_t nused = 0, nfull = 0, nempty = 0, npurgeable = 0;
+	size_t narenas = 0, nempty_arenas = 0, nusable_expected = 0;
+	size_t onlist = 0, nfree;
+	struct kr_arena *a, *prev;
+	struct kr_pool *p, *pp;
+	unsigned c, i, n;
+
+	/* 1. usedpools: every pool on it is used and of its class */
+	for (c = 0; c < NUM_CLASSES; c++) {
+		pp = NULL;
+		for (p = h->usedpools[c]; p; pp = p, p = p->nextpool) {
+			a = arena_of(p);
+			CHECK(&x, p->prevpool == pp, p, "bad prevpool");
+			CHECK(&x, registry_contains(p) && a->heap == h, p,
+			      "pool on usedpools[%u] not in this heap", c);
+			CHECK(&x, p->szidx == c, p, "class %u on usedpools[%u]",
+			      p->szidx, c);
+			CHECK(&x, a->meta[pool_index(a, p)].state == POOL_INUSE,
+			      p, "pool on usedpools is not in use");
+			CHECK(&x, p->ref < p->capacity, p,
+			      "full pool on usedpools[%u]", c);
+			if (++onlist > (size_t)h->narenas * kr.npools) {
+				fail(&x, p, "usedpools[%u] has a cycle", c);
+				break;
+			}
+		}
+	}
+
+	/* 2. every arena, every pool */
+	for (a = h->arenas, prev = NULL; a; prev = a, a = a->allnext) {
+		unsigned nfl = 0, nemptyp = 0, npurged = 0;
+
+		if (++narenas > h->narenas) {
+			fail(&x, a, "more arenas than narenas %u", h->narenas);
+			break;
+		}
+		CHECK(&x, a->allprev == prev, a, "bad allprev");
+		CHECK(&x, a->magic == ARENA_MAGIC && a->heap == h, a,
+		      "bad magic or owner");
+		CHECK(&x, registry_contains(a), a, "arena not in registry");
+		CHECK(&x, a->ntotalpools == kr.npools - kr.first_pool, a,
+		      "bad ntotalpools");
+		for (i = 0; i < kr.npools; i++) {
+			struct kr_pool_meta *m = &a->meta[i];
+
+			if (i < kr.first_pool || i >= a->nextpool) {
+				CHECK(&x, m->state == POOL_UNTOUCHED, a,
+				      "pool %u: state %u, expected untouched",
+				      i, m->state);
+				continue;
+			}
+			if (m->state == POOL_EMPTY) {
+				nemptyp++;
+				npurged += m->purged;
+				continue;
+			}
+			CHECK(&x, m->state == POOL_INUSE, a,
+			      "pool %u: bad state %u", i, m->state);
+			p = pool_at(a, i);
+			nfree = 0;
+			check_pool(&x, p, &nfree);
+			if (p->szidx >= NUM_CLASSES)
+				continue;
+			npools[p->szidx]++;
+			nblocks[p->szidx] += p->ref;
+			if (p->ref == p->capacity) {
+				nfull++;
+				CHECK(&x, !p->nextpool && !p->prevpool &&
+				      h->usedpools[p->szidx] != p, p,
+				      "full pool on a list");
+			} else {
+				nused++;
+			}
+		}
+		for (i = a->freepools; i && nfl <= kr.npools;
+		     i = a->meta[i].nextfree, nfl++)
+			CHECK(&x, i >= kr.first_pool && i < a->nextpool &&
+			      a->meta[i].state == POOL_EMPTY, a,
+			      "pool %u on the free list is not empty", i);
+		CHECK(&x, nfl == nemptyp, a,
+		      "%u pools on the free list, %u empty", nfl, nemptyp);
+		CHECK(&x, a->nfreepools == nemptyp + (kr.npools - a->nextpool),
+		      a, "nfreepools %u != empty %u + untouched %u",
+		      a->nfreepools, nemptyp, kr.npools - a->nextpool);
+		CHECK(&x, a->npurged == npurged, a, "npurged %u != %u",
+		      a->npurged, npurged);
+		nempty += nemptyp;
+		npurgeable += nemptyp - npurged;
+		if (a->nfreepools)
+			nusable_expected++;
+		if (a->nfreepools == a->ntotalpools)
+			nempty_arenas++;
+	}
+	CHECK(&x, narenas == h->narenas, h, "narenas %u, found %zu",
+	      h->narenas, narenas);
+	CHECK(&x, nused == onlist, h, "%zu used pools, %zu on usedpools",
+	      nused, onlist);
+
+	/* 3. usable_arenas: sorted, exactly the arenas with a free pool */
+	n = 0;
+	for (a = h->usable_arenas, prev = NULL; a;
+	     prev = a, a = a->nextarena) {
+		if (++n > h->narenas) {
+			fail(&x, a, "usable_arenas has a cycle");
+			break;
+		}
+		CHECK(&x, a->prevarena == prev, a, "bad prevarena");
+		CHECK(&x, a->nfreepools > 0, a, "no free pool, but usable");
+		CHECK(&x, !prev || prev->nfreepools <= a->nfreepools, a,
+		      "usable_arenas not sorted: %u after %u", a->nfreepools,
+		      prev ? prev->nfreepools : 0);
+		if (!a->nextarena || a->nextarena->nfreepools != a->nfreepools)
+			CHECK(&x, h->nfp2lasta[a->nfreepools] == a, a,
+			      "nfp2lasta[%u] is not the last such arena",
+			      a->nfreepools);
+	}
+	CHECK(&x, n == nusable_expected, h,
+	      "%u arenas on usable_arenas, %zu have a free pool", n,
+	      nusable_expected);
+	for (i = 0; i <= MAX_POOLS; i++)
+		if (h->nfp2lasta[i])
+			CHECK(&x, h->nfp2lasta[i]->nfreepools == i &&
+			      h->nfp2lasta[i]->magic == ARENA_MAGIC, h,
+			      "nfp2lasta[%u] points to an arena with %u", i,
+			      h->nfp2lasta[i]->nfreepools);
+
+	/* 4. the counters */
+	for (c = 0; c < NUM_CLASSES; c++)
+		CHECK(&x, npools[c] == h->npools[c] &&
+		      nblocks[c] == h->nblocks[c], h,
+		      "class %u: pools %zu/%zu, blocks %zu/%zu", c, npools[c],
+		      h->npools[c], nblocks[c], h->nblocks[c]);
+	CHECK(&x, nfull == h->npools_full, h, "full %zu != %u", nfull,
+	      h->npools_full);
+	CHECK(&x, nempty == h->npools_empty, h, "empty %zu != %u", nempty,
+	      h->npools_empty);
+	CHECK(&x, npurgeable == h->npurgeable, h, "purgeable %zu != %u",
+	      npurgeable, h->npurgeable);
+	CHECK(&x, nempty_arenas == h->nempty_arenas, h,
+	      "empty arenas %zu != %u", nempty_arenas, h->nempty_arenas);
+	return x.bad ? -1 : 0;
+}
+
+/*
+ * Check the calling thread's heap and every abandoned one. Heaps of other
+ * live threads cannot be read safely and are skipped. 0 iff all is well.
+ */
+KR_API int karena__check(FILE *out)
+{
+	struct kr_heap *h = kr_tls_heap;
+	int bad = 0;
+
+	if (!out)
+		out = stderr;
+	if ((uintptr_t)h > 2) {
+		heap_collect_remote(h);
+		bad |= kr_check_heap(h, out);
+	}
+	pthread_mutex_lock(&kr.lock);
+	for (h = kr.abandoned; h; h = h->next_abandoned) {
+		heap_collect_remote(h);
+		bad |= kr_check_heap(h, out);
+	}
+	pthread_mutex_unlock(&kr.lock);
+	return bad;
+}

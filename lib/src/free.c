@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * free.c - freeing: route a pointer to its pool (ours, via the registry),
+ * to its owning thread's remote list, or to glibc.
+ */
+#include "internal.h"
+
+void kr_free(void *ptr)
+{
+	if (likely(ptr && registry_contains(ptr)))
+		kr_free_ours(ptr);
+	else if (ptr)
+		__libc_free(ptr);
+}
+
+/* @b is inside one of our arenas. */
+void kr_free_ours(void *b)
+{
+	struct kr_arena *a = arena_of(b);
+	uintptr_t u = (uintptr_t)b;
+
+	if (unlikely(kr.debug))
+		debug_on_free(b);
+	else if (unlikely((u & (ALIGNMENT - 1)) ||
+			  (u & POOL_MASK) < POOL_OVERHEAD ||
+			  (u & ~kr.arena_mask) <
+				  ((uintptr_t)kr.first_pool << POOL_SHIFT)))
+		kr_check_block_start(b);	/* reports and aborts */
+
+	if (likely(a->heap == kr_tls_heap))
+		kr_small_free(a->heap, b);
+	else
+		heap_remote_free(a->heap, b);
+}
+
+/*
+ * kr_small_free's slow path: @p was full and is now used (back on
+ * usedpools), or is now empty (to its arena, which may move or go).
+ */
+void kr_free_slow(struct kr_heap *h, struct kr_pool *p)
+{
+	struct kr_arena *a;
+
+	if (p->ref) {
+		h->npools_full--;
+		pool_link_used(h, p);
+		return;
+	}
+	pool_unlink_used(h, p);
+	h->npools[p->szidx]--;
+	a = arena_of(p);
+	arena_give_pool(h, a, pool_index(a, p));
+	purge_maybe(h);
+}
+
+KR_API void karena_free(void *ptr)
+{
+	kr_free(ptr);
+}

@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * heap.c - one heap per thread: creation, adoption, abandonment at thread
+ * exit, the cross-thread free path, and fork.
+ *
+ * A heap is found through a TLS pointer. Its owner touches it without a
+ * lock. Another thread freeing one of its blocks pushes the block on
+ * heap->remote_free (a Treiber stack; only pushes are concurrent and the
+ * owner takes the whole stack with one exchange, so there is no ABA).
+ * A thread's exit abandons its heap: from then on kr.lock guards it, and
+ * the next new thread adopts it. Heaps are mmapped and never destroyed.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "internal.h"
+
+__thread struct kr_heap *kr_tls_heap __attribute__((tls_model("initial-exec")));
+
+static pthread_key_t heap_key;
+static pthread_once_t heap_key_once = PTHREAD_ONCE_INIT;
+
+static void heap_abandon(void *arg);
+
+static void heap_key_create(void)
+{
+	pthread_key_create(&heap_key, heap_abandon);
+}
+
+/* Take every block other threads freed into @h and free it locally. */
+void heap_collect_remote(struct kr_heap *h)
+{
+	void *b = atomic_exchange_explicit(&h->remote_free, NULL,
+					   memory_order_acquire);
+
+	while (b) {
+		void *next = *(void **)b;
+
+		kr_small_free(h, b);
+		b = next;
+	}
+}
+
+/* Release the empty arenas a heap keeps against thrash. */
+void heap_release_empty_arenas(struct kr_heap *h)
+{
+	struct kr_arena *a, *next;
+
+	for (a = h->arenas; a && h->nempty_arenas; a = next) {
+		next = a->allnext;
+		if (a->nfreepools == a->ntotalpools) {
+			arena_usable_unlink(h, a);
+			arena_release(h, a);
+		}
+	}
+}
+
+/* Free @b, a block of @h, from a thread that does not own @h. */
+void heap_remote_free(struct kr_heap *h, void *b)
+{
+	void *head;
+
+	if (!atomic_load_explicit(&h->abandoned, memory_order_acquire)) {
+		head = atomic_load_explicit(&h->remote_free,
+					    memory_order_relaxed);
+		do {
+			*(void **)b = head;
+		} while (!atomic_compare_exchange_weak_explicit(
+				&h->remote_free, &head, b,
+				memory_order_release, memory_order_relaxed));
+		return;
+	}
+	pthread_mutex_lock(&kr.lock);
+	if (atomic_load_explicit(&h->abandoned, memory_order_relaxed)) {
+		kr_small_free(h, b);	/* kr.lock is its owner now */
+		pthread_mutex_unlock(&kr.lock);
+		return;
+	}
+	pthread_mutex_unlock(&kr.lock);
+	heap_remote_free(h, b);		/* adopted meanwhile: push */
+}
+
+/* pthread key destructor: the thread is exiting. */
+static void heap_abandon(void *arg)
+{
+	struct kr_heap *h = arg;
+
+	kr_tls_heap = HEAP_DEAD;	/* later mallocs of this thread: glibc */
+	heap_collect_remote(h);
+	heap_release_empty_arenas(h);
+	pthread_mutex_lock(&kr.lock);
+	atomic_store_explicit(&h->abandoned, true, memory_order_release);
+	h->next_abandoned = kr.abandoned;
+	kr.abandoned = h;
+	kr.nabandoned++;
+	heap_collect_remote(h);		/* pushes that raced the flag */
+	heap_release_empty_arenas(h);
+	pthread_mutex_unlock(&kr.lock);
+}
+
+static struct kr_heap *heap_new_or_adopt(void)
+{
+	struct kr_heap *h;
+
+	pthread_mutex_lock(&kr.lock);
+	h = kr.abandoned;
+	if (h) {
+		kr.abandoned = h->next_abandoned;
+		kr.nabandoned--;
+		h->next_abandoned = NULL;
+		heap_collect_remote(h);
+		atomic_store_explicit(&h->abandoned, false,
+				      memory_order_release);
+		pthread_mutex_unlock(&kr.lock);
+		return h;
+	}
+	pthread_mutex_unlock(&kr.lock);
+
+	h = mmap(NULL, sizeof(*h), PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (h == MAP_FAILED)
+		return NULL;
+	/* all zero: no pools, no arenas, not abandoned */
+	pthread_mutex_lock(&kr.lock);
+	h->next_all = kr.heaps;
+	kr.heaps = h;
+	kr.nheaps++;
+	pthread_mutex_unlock(&kr.lock);
+	return h;
+}
+
+/*
+ * The calling thread's heap, built or adopted on first use. NULL means
+ * "serve this request from glibc": the heap is being built (a nested
+ * malloc from pthread internals), the thread is exiting, or no memory.
+ */
+struct kr_heap *heap_get_slow(void)
+{
+	struct kr_heap *h = kr_tls_heap;
+
+	if (h == HEAP_BUSY || h == HEAP_DEAD)
+		return NULL;
+	kr_ensure_init();
+	kr_tls_heap = HEAP_BUSY;
+	pthread_once(&heap_key_once, heap_key_create);
+	h = heap_new_or_adopt();
+	if (!h) {
+		kr_tls_heap = NULL;
+		return NULL;
+	}
+	pthread_setspecific(heap_key, h);
+	kr_tls_heap = h;
+	return h;
+}
+
+/*
+ * fork: hold kr.lock across it. The child has one thread: every heap but
+ * its own belonged to a thread that is gone, so it is abandoned (and can
+ * be adopted). A heap whose thread was inside malloc at the fork may be
+ * mid-update; like every per-thread allocator, karena cannot help that.
+ */
+void heap_atfork_prepare(void)
+{
+	pthread_mutex_lock(&kr.lock);
+}
+
+void heap_atfork_parent(void)
+{
+	pthread_mutex_unlock(&kr.lock);
+}
+
+void heap_atfork_child(void)
+{
+	struct kr_heap *h, *self = kr_tls_heap;
+
+	pthread_mutex_init(&kr.lock, NULL);
+	for (h = kr.heaps; h; h = h->next_all) {
+		if (h == self || atomic_load(&h->abandoned))
+			continue;
+		atomic_store(&h->abandoned, true);
+		h->next_abandoned = kr.abandoned;
+		kr.abandoned = h;
+		kr.nabandoned++;
+	}
+}

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * init.c - process-wide state: read the environment, pick the backend,
+ * register the fork handlers, print stats at exit.
+ *
+ * Init is lazy (first allocation) so that a preloaded library works before
+ * its constructor has run; the constructor only registers the fork
+ * handlers, because glibc's pthread_atfork may itself call malloc.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+struct kr_global kr = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.arena_shift = MIN_ARENA_SHIFT,	/* widest registry key until init */
+	.arena_mask = ~(uintptr_t)0,
+};
+
+static unsigned env_unsigned(const char *name, unsigned dflt)
+{
+	const char *s = getenv(name);
+	char *end;
+	unsigned long v;
+
+	if (!s || !*s)
+		return dflt;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > 1000000)
+		return dflt;
+	return (unsigned)v;
+}
+
+uint32_t kr_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint32_t)((uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/* Called by the first allocation of the process (any thread). */
+void kr_init_slow(void)
+{
+	size_t asize = (size_t)1 << DEFAULT_ARENA_SHIFT;
+	size_t hdr;
+	unsigned shift;
+
+	pthread_mutex_lock(&kr.lock);
+	if (atomic_load_explicit(&kr.initialized, memory_order_relaxed))
+		goto out_unlock;
+
+	kr.debug = env_unsigned("KARENA_DEBUG", 0) != 0;
+	kr.show_stats = env_unsigned("KARENA_SHOW_STATS", 0) != 0;
+	kr.keep_arenas = env_unsigned("KARENA_KEEP_ARENAS",
+				      DEFAULT_KEEP_ARENAS);
+	kr.purge_ms = env_unsigned("KARENA_PURGE_MS", DEFAULT_PURGE_MS);
+
+	kr.backend = backend_choose();
+	kr.backend_ok = kr.backend->init(&asize) == 0;
+	if (!kr.backend_ok)
+		asize = (size_t)1 << DEFAULT_ARENA_SHIFT;
+	for (shift = MIN_ARENA_SHIFT; ((size_t)1 << shift) < asize; shift++)
+		;
+	kr.arena_size = asize;
+	kr.arena_shift = shift;
+	kr.arena_mask = ~(uintptr_t)(asize - 1);
+	kr.npools = (unsigned)(asize >> POOL_SHIFT);
+	hdr = sizeof(struct kr_arena) +
+	      kr.npools * sizeof(struct kr_pool_meta);
+	kr.first_pool = (unsigned)((hdr + POOL_SIZE - 1) >> POOL_SHIFT);
+
+	atomic_store_explicit(&kr.initialized, 1, memory_order_release);
+out_unlock:
+	pthread_mutex_unlock(&kr.lock);
+}
+
+__attribute__((constructor))
+static void kr_constructor(void)
+{
+	pthread_atfork(heap_atfork_prepare, heap_atfork_parent,
+		       heap_atfork_child);
+	kr_ensure_init();
+}
+
+__attribute__((destructor))
+static void kr_destructor(void)
+{
+	if (atomic_load(&kr.initialized) && kr.show_stats)
+		stats_at_exit();
+}
+
+/* test hooks */
+KR_API void karena__set_keep_arenas(unsigned n)
+{
+	kr_ensure_init();
+	kr.keep_arenas = n;
+}
+
+KR_API void karena__set_purge_ms(unsigned ms)
+{
+	kr_ensure_init();
+	kr.purge_ms = ms;
+}

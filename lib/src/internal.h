@@ -1,0 +1,511 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * internal.h - libkarena: the design, every type and tunable, and the
+ * prototypes of each file, grouped by the file that defines them.
+ *
+ * ==========================================================================
+ * The design (read this first)
+ * ==========================================================================
+ *
+ * libkarena is CPython's small-object allocator (Objects/obmalloc.c) with
+ * two changes: the arenas come from a backend that may be the kernel
+ * (/dev/karena), and every thread has a heap of its own, as in mimalloc,
+ * so that the fast paths take no lock.
+ *
+ *  Layers
+ *
+ *    karena_malloc/free, malloc shim         alloc.c free.c malloc_shim.c
+ *  ---------------------------------------------------------------------
+ *    [ > 512 bytes, foreign pointers ] --> glibc (__libc_malloc ...)
+ *  ---------------------------------------------------------------------
+ *    heap: one per thread; usedpools[],       heap.c  (TLS, adoption,
+ *          usable_arenas, remote-free list             fork, remote free)
+ *  ---------------------------------------------------------------------
+ *    pool: 4 KiB, one size class, blocks      pool.c
+ *  ---------------------------------------------------------------------
+ *    arena: arena_size bytes, aligned to      arena.c registry.c purge.c
+ *           arena_size, cut into pools
+ *  ---------------------------------------------------------------------
+ *    backend (the OS layer)                   backend.c backend_kernel.c
+ *                                             backend_mmap.c
+ *
+ *  Size classes (ALIGNMENT 16, SMALL_MAX 512)
+ *
+ *    request in bytes     block size   class index
+ *    ----------------     ----------   -----------
+ *         0 ..  16             16           0
+ *        17 ..  32             32           1
+ *        33 ..  48             48           2
+ *           ...                ...         ...
+ *       497 .. 512            512          31
+ *
+ *    class = (size + 15) / 16 - 1 (a request of 0 is served as 1 byte).
+ *    Every block is 16-byte aligned: arenas and pools are aligned and the
+ *    pool header is POOL_OVERHEAD (48) bytes.
+ *
+ *  An arena
+ *
+ *    base (aligned to arena_size)
+ *    +--------------+--------+--------+-----   ---+--------+
+ *    | arena header |  pool  |  pool  |   ...     |  pool  |
+ *    | + pool meta  |        |        |           |        |
+ *    +--------------+--------+--------+-----   ---+--------+
+ *     hdr_pools      first_pool                 npools-1
+ *
+ *    The header (struct kr_arena) sits in the first hdr_pools pools; it
+ *    holds a small record per pool (struct kr_pool_meta) so that an empty
+ *    pool's bookkeeping survives its pages being handed back (purge.c).
+ *    Pools past `nextpool` have never been touched (carved lazily, as
+ *    CPython's pool_address does).
+ *
+ *  A pool
+ *
+ *    +--------+-------+-------+-------+-------+------------------+----+
+ *    | header | block | block | block | block |  untouched ...   |slack
+ *    +--------+-------+-------+-------+-------+------------------+----+
+ *             ^ POOL_OVERHEAD          ^ nextoffset   maxnextoffset ^
+ *
+ *    A block is allocated (ref counts it), free (on the pool's free list,
+ *    linked through its first word) or untouched (at or past nextoffset:
+ *    never handed out; carved one at a time when the free list is empty).
+ *
+ *  Pool states and transitions (ref = blocks allocated, cap = capacity)
+ *
+ *    untouched --first use--> used  (0 < ref < cap)
+ *    used  --alloc makes ref == cap-->  full
+ *    full  --a free-->                  used
+ *    used  --free makes ref == 0-->     empty
+ *    empty --alloc of any class-->      used (header rebuilt for the class)
+ *    empty --KARENA_PURGE_MS-->         empty, pages handed back (purged)
+ *
+ *  Invariants (checked by check.c after every step in the tests and, with
+ *  KARENA_DEBUG=1, on the slow paths)
+ *
+ *    - A pool is on heap->usedpools[c] iff it is in use for class c and
+ *      0 < ref < cap. usedpools[c] is NULL iff there is no such pool.
+ *    - A pool is full iff it is in use and ref == cap; a full pool is on no
+ *      list.
+ *    - A pool is on its arena's free-pool list iff it is initialized
+ *      (index < nextpool) and empty (no block allocated).
+ *    - arena->nfreepools == (pools on its free list) + (untouched pools).
+ *    - An arena is on heap->usable_arenas iff nfreepools > 0.
+ *      usable_arenas is sorted by nfreepools, ascending: the fullest arena
+ *      comes first, so allocation packs into busy arenas and quiet ones
+ *      drain and can be released.
+ *    - heap->nfp2lasta[n] is the last arena on usable_arenas with
+ *      nfreepools == n, and NULL iff there is none: moving an arena that
+ *      gained a free pool is O(1) (CPython's nfp2lasta).
+ *    - An arena with every pool empty is released to the backend at once,
+ *      unless the heap holds fewer than keep_arenas such arenas
+ *      (KARENA_KEEP_ARENAS, default 1): then it stays, last on
+ *      usable_arenas. heap->nempty_arenas counts them.
+ *    - A pointer p is ours iff registry_contains(p & ~(arena_size - 1)):
+ *      a two-level bitmap of arena bases, written when an arena is granted
+ *      or released, read without a lock (registry.c).
+ *
+ *  Threads
+ *
+ *    Each thread allocates from its own heap (a TLS pointer); arenas belong
+ *    to one heap for life (arena->heap). A free by the owning thread is a
+ *    plain list push. A free by another thread pushes the block on the
+ *    owner's atomic remote_free stack (one CAS); the owner takes the whole
+ *    stack with one exchange on its slow paths and frees the blocks
+ *    locally. When a thread exits, its heap is abandoned: the global lock
+ *    then guards it, frees into it are done under that lock, and the next
+ *    new thread adopts it instead of building a heap. Heaps are never
+ *    destroyed, so a heap pointer stays valid forever.
+ *
+ *  Fork
+ *
+ *    pthread_atfork: the global lock is held across fork(). In the child
+ *    every heap but the forking thread's is marked abandoned (its thread no
+ *    longer exists). Kernel-backend arenas are copied privately for the
+ *    child at the same addresses, so the state above stays valid.
+ *
+ * ==========================================================================
+ */
+#ifndef KARENA_INTERNAL_H
+#define KARENA_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <pthread.h>
+
+#include "karena.h"
+
+#define KR_API		__attribute__((visibility("default")))
+#define likely(x)	__builtin_expect(!!(x), 1)
+#define unlikely(x)	__builtin_expect(!!(x), 0)
+#define KR_NOINLINE	__attribute__((noinline))
+#define KR_COLD		__attribute__((noinline, cold))
+
+/* -------------------------------------------------------------------------
+ * Tunables
+ */
+#define ALIGNMENT_SHIFT		4
+#define ALIGNMENT		(1u << ALIGNMENT_SHIFT)	/* 16 */
+#define SMALL_MAX		KARENA_SMALL_MAX		/* 512 */
+#define NUM_CLASSES		KARENA_NUM_CLASSES		/* 32 */
+#define POOL_SHIFT		12
+#define POOL_SIZE		(1u << POOL_SHIFT)		/* 4 KiB */
+#define POOL_MASK		((uintptr_t)POOL_SIZE - 1)
+#define POOL_OVERHEAD		48	/* sizeof(struct kr_pool), 16-aligned */
+#define MIN_ARENA_SHIFT		16	/* 64 KiB */
+#define MAX_ARENA_SHIFT		22	/* 4 MiB */
+#define DEFAULT_ARENA_SHIFT	18	/* 256 KiB: the mmap backend */
+#define MAX_POOLS		(1u << (MAX_ARENA_SHIFT - POOL_SHIFT))
+#define DEFAULT_KEEP_ARENAS	1	/* empty arenas kept per heap */
+#define DEFAULT_PURGE_MS	100	/* an empty pool's pages go back after */
+#define ARENA_MAGIC		0x6b6172656e61ULL	/* "karena" */
+
+/* Debug fill bytes, as CPython's debug hooks use them. */
+#define CLEAN_BYTE		0xCD	/* fresh block, never written */
+#define DEAD_BYTE		0xDD	/* freed block */
+#define FORBIDDEN_BYTE		0xFD	/* slack after the requested size */
+
+static inline unsigned size_to_class(size_t size)
+{
+	return size ? (unsigned)((size - 1) >> ALIGNMENT_SHIFT) : 0;
+}
+
+static inline size_t class_to_size(unsigned c)
+{
+	return (size_t)(c + 1) << ALIGNMENT_SHIFT;
+}
+
+/* -------------------------------------------------------------------------
+ * Types
+ */
+
+/**
+ * struct kr_pool - the header at the start of every pool in use
+ * @ref:	blocks allocated; 0 < ref < capacity iff on usedpools[szidx]
+ * @szidx:	size class this pool serves
+ * @capacity:	blocks the pool holds: (POOL_SIZE - POOL_OVERHEAD) / size
+ * @size:	block size in bytes (class_to_size(szidx))
+ * @nextoffset:	offset of the first untouched block
+ * @maxnextoffset: last offset at which a whole block still fits
+ * @freeblock:	singly linked free blocks (link in the first word), or NULL
+ * @nextpool:	next on usedpools[szidx] (NULL-terminated), when used
+ * @prevpool:	previous on usedpools[szidx], NULL at the head
+ *
+ * Valid only while the pool is used or full: an empty pool's header may
+ * be zeroed by a purge; its state lives in struct kr_pool_meta.
+ */
+struct kr_pool {
+	uint16_t ref;
+	uint16_t szidx;
+	uint16_t capacity;
+	uint16_t size;
+	uint16_t nextoffset;
+	uint16_t maxnextoffset;
+	uint32_t __pad;
+	void *freeblock;
+	struct kr_pool *nextpool;
+	struct kr_pool *prevpool;
+};
+
+enum kr_pool_state {
+	POOL_UNTOUCHED = 0,	/* index >= arena->nextpool */
+	POOL_EMPTY,		/* on the arena's free list */
+	POOL_INUSE,		/* used or full: has a struct kr_pool header */
+};
+
+/**
+ * struct kr_pool_meta - per-pool record kept in the arena header
+ * @state:	enum kr_pool_state
+ * @purged:	pages handed back since the pool last emptied (EMPTY only)
+ * @nextfree:	index of the next pool on the arena's free list, 0 = end
+ * @empty_ms:	when the pool became empty (coarse monotonic ms, EMPTY only)
+ */
+struct kr_pool_meta {
+	uint8_t state;
+	uint8_t purged;
+	uint16_t nextfree;
+	uint32_t empty_ms;
+};
+
+struct kr_heap;
+
+/**
+ * struct kr_arena - the header at the base of every arena
+ * @magic:	ARENA_MAGIC while granted (a cheap sanity check)
+ * @heap:	owning heap, fixed for the arena's life
+ * @nfreepools:	empty pools on @freepools + untouched pools
+ * @ntotalpools: pools that can carry blocks (npools - first_pool)
+ * @nextpool:	index of the first untouched pool
+ * @freepools:	index of the first pool on the free list, 0 = none
+ * @nextarena:	next on heap->usable_arenas (iff nfreepools > 0)
+ * @prevarena:	previous on usable_arenas, NULL at the head
+ * @allnext:	next arena of the heap (every arena, any state)
+ * @allprev:	previous arena of the heap
+ * @npurged:	empty pools whose pages are handed back
+ * @meta:	one record per pool index [0, npools)
+ */
+struct kr_arena {
+	uint64_t magic;
+	struct kr_heap *heap;
+	uint32_t nfreepools;
+	uint32_t ntotalpools;
+	uint32_t nextpool;
+	uint32_t freepools;
+	struct kr_arena *nextarena;
+	struct kr_arena *prevarena;
+	struct kr_arena *allnext;
+	struct kr_arena *allprev;
+	uint32_t npurged;
+	uint32_t __pad;
+	struct kr_pool_meta meta[];
+};
+
+/**
+ * struct kr_heap - one thread's allocator state
+ *
+ * Owned by one thread, which touches it without a lock; or, abandoned,
+ * guarded by kr.lock. Only @remote_free is written by other threads.
+ * The counters are written by the owner only and read racily by stats.
+ */
+struct kr_heap {
+	struct kr_pool *usedpools[NUM_CLASSES];	/* see the invariants */
+	struct kr_arena *usable_arenas;		/* sorted, fullest first */
+	struct kr_arena *arenas;		/* every arena of this heap */
+	unsigned narenas;			/* length of @arenas */
+	unsigned nempty_arenas;			/* arenas with no pool in use */
+	unsigned npools_empty;			/* initialized empty pools */
+	unsigned npools_full;			/* in use with ref == cap */
+	unsigned npurgeable;			/* empty pools not purged */
+	uint32_t last_purge_ms;			/* when purge.c last looked */
+	unsigned debug_tick;			/* KARENA_DEBUG check pacing */
+	size_t npools[NUM_CLASSES];		/* used + full pools per class */
+	size_t nblocks[NUM_CLASSES];		/* blocks in use per class */
+	atomic_bool abandoned;			/* no thread owns it */
+	struct kr_heap *next_all;		/* kr.heaps, under kr.lock */
+	struct kr_heap *next_abandoned;		/* kr.abandoned, under kr.lock */
+	/* blocks freed by other threads, linked through their first word */
+	_Alignas(64) _Atomic(void *) remote_free;
+	_Alignas(64) struct kr_arena *nfp2lasta[MAX_POOLS + 1];
+};
+
+/**
+ * struct kr_backend - the OS layer, one per backend file
+ *
+ * The contract, stated once:
+ * @name:	"kernel" or "mmap"
+ * @init:	make the backend ready; set *arena_size (a power of two in
+ *		[2^MIN_ARENA_SHIFT, 2^MAX_ARENA_SHIFT]); 0 or -errno. Called
+ *		once, under kr.lock.
+ * @arena_alloc: one arena of arena_size bytes, aligned to arena_size,
+ *		reading as zero; NULL with errno ENOMEM when refused (a kernel
+ *		denial, EDQUOT or ENOMEM, is reported as ENOMEM). Thread-safe.
+ * @arena_free:	give a whole arena back. Thread-safe.
+ * @return_pages: hand back the pages of [addr, addr+len) (page-aligned,
+ *		inside one arena): the range stays usable and reads as zero on
+ *		next touch. Returns the pages released (best effort count) or
+ *		-1 with errno. Thread-safe.
+ */
+struct kr_backend {
+	const char *name;
+	int (*init)(size_t *arena_size);
+	void *(*arena_alloc)(size_t arena_size);
+	void (*arena_free)(void *base, size_t arena_size);
+	long (*return_pages)(void *addr, size_t len);
+};
+
+/**
+ * struct kr_global - process-wide state (one instance: kr)
+ * @lock:	protects the heap lists, abandoned heaps, registry leaves and
+ *		init; held across fork()
+ * @initialized: 0 before init, 1 after (acquire/release)
+ */
+struct kr_global {
+	pthread_mutex_t lock;
+	atomic_int initialized;
+	const struct kr_backend *backend;
+	int backend_ok;			/* 0: allocations from arenas fail */
+	size_t arena_size;
+	unsigned arena_shift;
+	uintptr_t arena_mask;		/* ~(arena_size - 1) */
+	unsigned npools;		/* arena_size / POOL_SIZE */
+	unsigned first_pool;		/* pools taken by the arena header */
+	/* from the environment, read once at init */
+	int debug;			/* KARENA_DEBUG=1 */
+	int show_stats;			/* KARENA_SHOW_STATS=1 */
+	unsigned keep_arenas;		/* KARENA_KEEP_ARENAS */
+	unsigned purge_ms;		/* KARENA_PURGE_MS, 0 = never purge */
+	/* heaps, under @lock */
+	struct kr_heap *heaps;
+	struct kr_heap *abandoned;
+	size_t nheaps, nabandoned;
+	/* arena accounting, atomics */
+	atomic_size_t arenas_held, arenas_peak, arenas_allocated;
+	atomic_size_t arenas_released, arenas_denied, pages_returned;
+};
+
+extern struct kr_global kr;
+
+static inline struct kr_arena *arena_of(const void *p)
+{
+	return (struct kr_arena *)((uintptr_t)p & kr.arena_mask);
+}
+
+static inline struct kr_pool *pool_of(const void *p)
+{
+	return (struct kr_pool *)((uintptr_t)p & ~POOL_MASK);
+}
+
+static inline unsigned pool_index(const struct kr_arena *a,
+				  const struct kr_pool *p)
+{
+	return (unsigned)(((uintptr_t)p - (uintptr_t)a) >> POOL_SHIFT);
+}
+
+static inline struct kr_pool *pool_at(struct kr_arena *a, unsigned i)
+{
+	return (struct kr_pool *)((char *)a + ((size_t)i << POOL_SHIFT));
+}
+
+/* -------------------------------------------------------------------------
+ * Prototypes, by file
+ */
+
+/* init.c */
+void kr_init_slow(void);
+static inline void kr_ensure_init(void)
+{
+	if (unlikely(!atomic_load_explicit(&kr.initialized,
+					   memory_order_acquire)))
+		kr_init_slow();
+}
+uint32_t kr_now_ms(void);
+
+/* backend.c */
+const struct kr_backend *backend_choose(void);
+extern const struct kr_backend kr_backend_kernel;
+extern const struct kr_backend kr_backend_mmap;
+
+/* registry.c */
+bool registry_contains(const void *p);
+int registry_add(const void *arena_base);
+void registry_remove(const void *arena_base);
+
+/* arena.c */
+struct kr_arena *arena_new(struct kr_heap *h);
+void arena_release(struct kr_heap *h, struct kr_arena *a);
+struct kr_pool *arena_take_pool(struct kr_heap *h);
+void arena_give_pool(struct kr_heap *h, struct kr_arena *a, unsigned idx);
+void arena_usable_unlink(struct kr_heap *h, struct kr_arena *a);
+
+/* pool.c */
+void pool_init(struct kr_pool *p, unsigned c);
+void pool_link_used(struct kr_heap *h, struct kr_pool *p);
+void pool_unlink_used(struct kr_heap *h, struct kr_pool *p);
+
+/* heap.c */
+extern __thread struct kr_heap *kr_tls_heap
+	__attribute__((tls_model("initial-exec")));
+#define HEAP_BUSY ((struct kr_heap *)1)	/* being built: use glibc */
+#define HEAP_DEAD ((struct kr_heap *)2)	/* thread exiting: use glibc */
+struct kr_heap *heap_get_slow(void);
+static inline struct kr_heap *heap_get(void)
+{
+	struct kr_heap *h = kr_tls_heap;
+	if (likely((uintptr_t)h > 2))
+		return h;
+	return heap_get_slow();
+}
+void heap_collect_remote(struct kr_heap *h);
+void heap_remote_free(struct kr_heap *h, void *block);
+void heap_release_empty_arenas(struct kr_heap *h);
+void heap_atfork_prepare(void);
+void heap_atfork_parent(void);
+void heap_atfork_child(void);
+
+/* alloc.c: the entry points shared by the API and the malloc shim */
+void *kr_malloc(size_t size);
+void *kr_calloc(size_t nmemb, size_t size);
+void *kr_realloc(void *ptr, size_t size);
+void *kr_memalign(size_t alignment, size_t size);
+size_t kr_usable_size(const void *ptr);
+void *kr_alloc_slow(struct kr_heap *h, unsigned c);
+void kr_pool_full(struct kr_heap *h, struct kr_pool *p);
+
+/*
+ * The fast path: pop the pool's free list, else carve the next untouched
+ * block. A pool on usedpools has ref < capacity, so one of the two has a
+ * block.
+ */
+static inline void *kr_small_alloc(struct kr_heap *h, unsigned c)
+{
+	struct kr_pool *p = h->usedpools[c];
+	void *b;
+
+	if (unlikely(!p))
+		return kr_alloc_slow(h, c);
+	b = p->freeblock;
+	if (b) {
+		p->freeblock = *(void **)b;
+	} else {
+		b = (char *)p + p->nextoffset;
+		p->nextoffset = (uint16_t)(p->nextoffset + p->size);
+	}
+	h->nblocks[c]++;
+	if (unlikely(++p->ref == p->capacity))
+		kr_pool_full(h, p);
+	return b;
+}
+
+/* free.c */
+void kr_free(void *ptr);
+void kr_free_ours(void *b);
+void kr_free_slow(struct kr_heap *h, struct kr_pool *p);
+
+/* Give block @b back to its pool; @h owns it (or kr.lock is held). */
+static inline void kr_small_free(struct kr_heap *h, void *b)
+{
+	struct kr_pool *p = pool_of(b);
+
+	*(void **)b = p->freeblock;
+	p->freeblock = b;
+	h->nblocks[p->szidx]--;
+	if (unlikely(p->ref-- == p->capacity || p->ref == 0))
+		kr_free_slow(h, p);	/* was full, or is now empty */
+}
+
+/* purge.c */
+void purge_maybe(struct kr_heap *h);
+void purge_now(struct kr_heap *h, uint32_t min_age_ms);
+
+/* debug.c (KARENA_DEBUG=1) */
+size_t debug_max_request(void);
+void debug_on_alloc(void *b, size_t request, size_t block_size);
+void debug_on_free(void *b);
+size_t debug_usable_size(const void *b);
+KR_COLD void kr_fatal(const void *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3), noreturn));
+void kr_check_block_start(const void *b);
+
+/* check.c: 0 if every invariant holds, else -1 after printing to @out */
+int kr_check_heap(struct kr_heap *h, FILE *out);
+KR_API int karena__check(FILE *out);	/* every heap; for tests */
+
+/* stats.c */
+void stats_at_exit(void);
+
+/* glibc's allocator: the home of large requests and foreign pointers */
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void __libc_free(void *);
+extern void *__libc_memalign(size_t, size_t);
+size_t kr_libc_usable_size(void *p);
+
+/* test hooks (exported for the tests; not part of the API) */
+KR_API void karena__set_keep_arenas(unsigned n);
+KR_API void karena__set_purge_ms(unsigned ms);
+KR_API void karena__purge(unsigned min_age_ms);
+KR_API int karena__is_ours(const void *p);
+
+#endif /* KARENA_INTERNAL_H */

@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * stats.c - karena_stats(), karena_print_stats() and KARENA_SHOW_STATS=1.
+ *
+ * Arena counts are process-wide atomics. Pool and block counts are summed
+ * over every heap under kr.lock; the counters of heaps whose threads are
+ * running are read without stopping them (approximate while they run).
+ */
+#include <string.h>
+
+#include "internal.h"
+
+KR_API void karena_stats(struct karena_stats *st)
+{
+	struct kr_heap *h;
+	unsigned c;
+
+	kr_ensure_init();
+	memset(st, 0, sizeof(*st));
+	strncpy(st->backend, kr.backend->name, sizeof(st->backend) - 1);
+	st->arena_size = kr.arena_size;
+	st->pool_size = POOL_SIZE;
+	st->pools_per_arena = kr.npools - kr.first_pool;
+	st->arenas_held = atomic_load(&kr.arenas_held);
+	st->arenas_peak = atomic_load(&kr.arenas_peak);
+	st->arenas_allocated = atomic_load(&kr.arenas_allocated);
+	st->arenas_released = atomic_load(&kr.arenas_released);
+	st->arenas_denied = atomic_load(&kr.arenas_denied);
+	st->pages_returned = atomic_load(&kr.pages_returned);
+
+	/* our own remote frees first, so a thread sees its frees counted */
+	if ((uintptr_t)kr_tls_heap > 2)
+		heap_collect_remote(kr_tls_heap);
+	pthread_mutex_lock(&kr.lock);
+	st->heaps = kr.nheaps;
+	st->heaps_abandoned = kr.nabandoned;
+	for (h = kr.abandoned; h; h = h->next_abandoned)
+		heap_collect_remote(h);
+	for (h = kr.heaps; h; h = h->next_all) {
+		size_t full = *(volatile unsigned *)&h->npools_full;
+
+		st->pools_full += full;
+		st->pools_empty += *(volatile unsigned *)&h->npools_empty;
+		for (c = 0; c < NUM_CLASSES; c++) {
+			size_t np = *(volatile size_t *)&h->npools[c];
+			size_t nb = *(volatile size_t *)&h->nblocks[c];
+
+			st->classes[c].pools += np;
+			st->classes[c].blocks_in_use += nb;
+			st->pools_used += np;
+		}
+	}
+	pthread_mutex_unlock(&kr.lock);
+
+	st->pools_used -= st->pools_full;
+	for (c = 0; c < NUM_CLASSES; c++) {
+		struct karena_class_stats *k = &st->classes[c];
+		size_t cap = (POOL_SIZE - POOL_OVERHEAD) / class_to_size(c);
+
+		k->size = class_to_size(c);
+		k->blocks_free = k->pools * cap > k->blocks_in_use ?
+				 k->pools * cap - k->blocks_in_use : 0;
+		st->blocks_in_use += k->blocks_in_use;
+		st->bytes_in_use += k->blocks_in_use * k->size;
+	}
+}
+
+KR_API void karena_print_stats(FILE *out)
+{
+	struct karena_stats st;
+	size_t pools = 0, free_blocks = 0;
+	unsigned c;
+
+	karena_stats(&st);
+	fprintf(out, "karena: backend %s, arena %zu KiB, %zu pools of %zu "
+		"bytes per arena\n", st.backend, st.arena_size >> 10,
+		st.pools_per_arena, st.pool_size);
+	fprintf(out, "class   size   num pools   blocks in use  avail blocks\n"
+		"-----   ----   ---------   -------------  ------------\n");
+	for (c = 0; c < NUM_CLASSES; c++) {
+		struct karena_class_stats *k = &st.classes[c];
+
+		if (!k->pools)
+			continue;
+		fprintf(out, "%5u %6zu %11zu %15zu %13zu\n", c, k->size,
+			k->pools, k->blocks_in_use, k->blocks_free);
+		pools += k->pools;
+		free_blocks += k->blocks_free;
+	}
+	fprintf(out, "\n"
+		"# arenas held now         = %15zu\n"
+		"# arenas peak             = %15zu\n"
+		"# arenas allocated total  = %15zu\n"
+		"# arenas released         = %15zu\n"
+		"# arenas denied           = %15zu\n"
+		"# pools used / full / empty = %7zu / %zu / %zu\n"
+		"# blocks in use           = %15zu\n"
+		"# bytes in use            = %15zu\n"
+		"# free blocks in pools    = %15zu\n"
+		"# pages returned (purge)  = %15zu\n"
+		"# heaps (abandoned)       = %15zu (%zu)\n",
+		st.arenas_held, st.arenas_peak, st.arenas_allocated,
+		st.arenas_released, st.arenas_denied, st.pools_used,
+		st.pools_full, st.pools_empty, st.blocks_in_use,
+		st.bytes_in_use, free_blocks, st.pages_returned, st.heaps,
+		st.heaps_abandoned);
+	(void)pools;
+}
+
+void stats_at_exit(void)
+{
+	karena_print_stats(stderr);
+}

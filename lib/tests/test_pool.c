@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* test_pool - one pool through its states: used -> full -> used -> empty,
+ * lazy carving, LIFO free list; the invariant checker after every step. */
+#include "tap.h"
+
+int main(void)
+{
+	const size_t req = 100;			/* class 6, 112-byte blocks */
+	const unsigned c = size_to_class(req);
+	struct kr_heap *h;
+	struct kr_pool *p;
+	struct kr_arena *a;
+	void *b[64], *x;
+	unsigned cap, i, idx;
+	int good;
+
+	karena__set_keep_arenas(1);
+	b[0] = karena_malloc(req);
+	h = kr_tls_heap;
+	p = pool_of(b[0]);
+	a = arena_of(b[0]);
+	idx = pool_index(a, p);
+	cap = p->capacity;
+	ok(cap == (4096 - 48) / 112, "class %u: %u blocks of %u bytes", c, cap,
+	   p->size);
+	ok((char *)b[0] == (char *)p + POOL_OVERHEAD &&
+	   p->nextoffset == POOL_OVERHEAD + p->size && !p->freeblock,
+	   "first block is carved lazily from the start");
+	ok(p->ref == 1 && h->usedpools[c] == p && a->meta[idx].state == POOL_INUSE,
+	   "pool is used and heads usedpools[%u]", c);
+	ok(invariants(), "invariants: used");
+
+	for (i = 1; i < cap - 1; i++)
+		b[i] = karena_malloc(req);
+	ok(p->ref == cap - 1 && h->usedpools[c] == p, "one block left: still used");
+	b[cap - 1] = karena_malloc(req);
+	ok(pool_of(b[cap - 1]) == p && p->ref == cap && h->usedpools[c] != p &&
+	   !p->nextpool && !p->prevpool && h->npools_full >= 1,
+	   "last block: pool is full and off usedpools");
+	ok(invariants(), "invariants: full");
+	x = karena_malloc(req);
+	ok(pool_of(x) != p && h->usedpools[c] == pool_of(x),
+	   "next allocation opens a new pool");
+	karena_free(x);
+	ok(invariants(), "invariants: second pool emptied");
+
+	karena_free(b[3]);
+	ok(p->ref == cap - 1 && h->usedpools[c] == p && p->freeblock == b[3],
+	   "a free turns full into used, at the head of usedpools");
+	ok(invariants(), "invariants: full -> used");
+	x = karena_malloc(req);
+	ok(x == b[3], "the free list is LIFO");
+	karena_free(b[5]);
+	karena_free(b[7]);
+	ok(karena_malloc(req) == b[7] && karena_malloc(req) == b[5],
+	   "freed blocks come back last-in first-out");
+
+	good = 1;
+	for (i = 0; i < cap; i++) {
+		karena_free(b[i]);
+		if (i + 1 < cap)
+			good &= p->ref == cap - 1 - i && h->usedpools[c] == p;
+		if (i % 8 == 0)
+			good &= invariants();
+	}
+	ok(good, "the pool stays used while blocks remain");
+	ok(a->meta[idx].state == POOL_EMPTY && h->usedpools[c] != p &&
+	   (a->freepools == idx || a->nfreepools == a->ntotalpools ||
+	    a->magic != ARENA_MAGIC),
+	   "last free: pool is empty and on its arena's free list");
+	ok(invariants(), "invariants: empty");
+
+	/* an empty pool can take any class */
+	x = karena_malloc(500);
+	ok(x && karena__is_ours(x), "another class reuses an empty pool");
+	ok(invariants(), "invariants after reuse");
+	karena_free(x);
+	ok(invariants(), "invariants at the end");
+	return tap_done();
+}
