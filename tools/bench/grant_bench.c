@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * grant_bench: what an arena costs from the kernel, against what the same
+ * memory costs as anonymous mmap. Run inside the test VM with karena.ko
+ * loaded (tools/vm/run --kernel 6.1 -- tools/bench/grant_bench); without
+ * /dev/karena it measures the anonymous side only.
+ *
+ * One "cycle" is: map arena_size bytes, write one byte to every page, unmap.
+ *
+ *	karena          mmap(/dev/karena, MAP_SHARED)        = grant
+ *	karena_populate the same with MAP_POPULATE
+ *	anon            mmap(MAP_PRIVATE | MAP_ANONYMOUS)
+ *	anon_populate   the same with MAP_POPULATE
+ *
+ * Each mode runs `reps` rounds of `secs`/reps seconds and reports the
+ * median round as us_per_cycle (and ns_per_page). Then the throughput test:
+ * 1 and 2 threads each loop map + touch the first page + unmap for `secs`
+ * seconds; cycles_per_s is the total.
+ *
+ *	grant_bench [secs=2] [reps=5] [device=/dev/karena]
+ *	-> bench=grant mode=karena arena_kb=256 us_per_cycle=... ns_per_page=...
+ *	   bench=grant_rate mode=karena threads=2 cycles_per_s=...
+ *
+ * arena_size comes from KARENA_IOC_INFO, never assumed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/ioctl.h>
+
+#include "common.h"
+#include "kmod/uapi/karena.h"
+
+static int dev_fd = -1;
+static size_t arena_size, page_size;
+
+/* Map one arena-sized region the way `mode` says; NULL on failure. */
+static char *map_one(int karena, int populate)
+{
+	int flags = karena ? MAP_SHARED : MAP_PRIVATE | MAP_ANONYMOUS;
+	void *p;
+
+	if (populate)
+		flags |= MAP_POPULATE;
+	p = mmap(NULL, arena_size, PROT_READ | PROT_WRITE, flags,
+		 karena ? dev_fd : -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static int cycle(int karena, int populate, size_t touch_pages)
+{
+	char *p = map_one(karena, populate);
+
+	if (!p)
+		return -1;
+	for (size_t off = 0; off < touch_pages * page_size; off += page_size)
+		p[off] = 1;
+	return munmap(p, arena_size);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void time_cycles(const char *name, int karena, int populate,
+			double secs, int reps)
+{
+	size_t pages = arena_size / page_size;
+	double us[64];
+
+	for (int r = 0; r < reps; r++) {
+		double t0 = now_s(), t;
+		long n = 0;
+
+		do {
+			if (cycle(karena, populate, pages)) {
+				printf("bench=grant mode=%s error=%d\n", name,
+				       errno);
+				return;
+			}
+			n++;
+		} while ((t = now_s() - t0) < secs / reps);
+		us[r] = t * 1e6 / n;
+	}
+	qsort(us, reps, sizeof(us[0]), cmp_double);
+	printf("bench=grant mode=%s arena_kb=%zu us_per_cycle=%.2f "
+	       "us_min=%.2f us_max=%.2f ns_per_page=%.1f\n",
+	       name, arena_size >> 10, us[reps / 2], us[0], us[reps - 1],
+	       us[reps / 2] * 1e3 / pages);
+}
+
+struct rate_arg {
+	int karena;
+	double secs;
+	long cycles;
+	int failed;
+};
+
+static void *rate_thread(void *arg)
+{
+	struct rate_arg *a = arg;
+	double t0 = now_s();
+
+	do {
+		if (cycle(a->karena, 0, 1)) {
+			a->failed = errno;
+			break;
+		}
+		a->cycles++;
+	} while (now_s() - t0 < a->secs);
+	return NULL;
+}
+
+static void time_rate(const char *name, int karena, int threads, double secs)
+{
+	struct rate_arg arg[2] = { { karena, secs, 0, 0 },
+				   { karena, secs, 0, 0 } };
+	pthread_t tid[2];
+	double t0 = now_s(), t;
+	long total = 0;
+
+	for (int i = 0; i < threads; i++)
+		pthread_create(&tid[i], NULL, rate_thread, &arg[i]);
+	for (int i = 0; i < threads; i++)
+		pthread_join(tid[i], NULL);
+	t = now_s() - t0;
+	for (int i = 0; i < threads; i++)
+		total += arg[i].cycles;
+	printf("bench=grant_rate mode=%s threads=%d cycles_per_s=%.0f%s\n",
+	       name, threads, total / t,
+	       arg[0].failed || arg[1].failed ? " error=1" : "");
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const keys[] = { "secs", "reps", "device", NULL };
+	const char *dev;
+	double secs;
+	int reps;
+	struct karena_info info;
+
+	check_params(argc, argv, keys,
+		     "[secs=S] [reps=N] [device=/dev/karena]");
+	secs = param_num("secs", 2, argc, argv);
+	reps = (int)param_num("reps", 5, argc, argv);
+	dev = param_str("device", "/dev/karena", argc, argv);
+	if (reps < 1 || reps > 64 || secs <= 0) {
+		fprintf(stderr, "grant_bench: 1 <= reps <= 64, secs > 0\n");
+		return 2;
+	}
+	page_size = sysconf(_SC_PAGESIZE);
+
+	dev_fd = open(dev, O_RDWR | O_CLOEXEC);
+	memset(&info, 0, sizeof(info));
+	if (dev_fd >= 0 && ioctl(dev_fd, KARENA_IOC_INFO, &info) == 0) {
+		arena_size = info.arena_size;
+	} else {
+		fprintf(stderr, "grant_bench: %s: %s; anonymous mmap only\n",
+			dev, strerror(errno));
+		if (dev_fd >= 0)
+			close(dev_fd);
+		dev_fd = -1;
+		arena_size = 256 << 10;
+	}
+
+	if (dev_fd >= 0) {
+		time_cycles("karena", 1, 0, secs, reps);
+		time_cycles("karena_populate", 1, 1, secs, reps);
+	}
+	time_cycles("anon", 0, 0, secs, reps);
+	time_cycles("anon_populate", 0, 1, secs, reps);
+	for (int threads = 1; threads <= 2; threads++) {
+		if (dev_fd >= 0)
+			time_rate("karena", 1, threads, secs / 2);
+		time_rate("anon", 0, threads, secs / 2);
+	}
+	return 0;
+}
