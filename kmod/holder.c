@@ -1,0 +1,357 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Who holds how many arenas: per-process (mm) holders, per-uid
+ * users, the global counters and the quota checks.
+ *
+ * A holder is keyed by its mm (mmgrab()bed, so the address cannot be reused
+ * by a new mm while the holder exists). It is created by the first grant to
+ * that mm, by a fork copy into a new mm, or by open() of /dev/karena, and
+ * is freed when its last reference goes: one per arena charged to it, one
+ * per open file that its mm opened (so the denials of a process that holds
+ * nothing are kept while its fd is open), and short-lived ones held by a
+ * call in progress. A user (uid) lives while arenas are charged to it.
+ *
+ * Everything here is under karena.lock, a spinlock; allocations happen
+ * before taking it.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/cred.h>
+#include <linux/hash.h>
+#include <linux/pid.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+#include "karena_internal.h"
+
+static struct karena_holder *karena_holder_lookup(struct mm_struct *mm)
+{
+	struct karena_holder *h;
+
+	lockdep_assert_held(&karena.lock);
+	hash_for_each_possible(karena.holders, h, hnode, (unsigned long)mm)
+		if (h->mm == mm)
+			return h;
+	return NULL;
+}
+
+static struct karena_user *karena_user_lookup(kuid_t uid)
+{
+	struct karena_user *u;
+
+	lockdep_assert_held(&karena.lock);
+	hash_for_each_possible(karena.users, u, hnode, __kuid_val(uid))
+		if (uid_eq(u->uid, uid))
+			return u;
+	return NULL;
+}
+
+/**
+ * karena_holder_find() - the holder of @mm with a reference, or NULL
+ * @mm: the process's mm
+ */
+struct karena_holder *karena_holder_find(struct mm_struct *mm)
+{
+	struct karena_holder *h;
+
+	spin_lock(&karena.lock);
+	h = karena_holder_lookup(mm);
+	if (h)
+		h->refs++;
+	spin_unlock(&karena.lock);
+	return h;
+}
+
+/**
+ * karena_holder_get() - the holder of @mm with a reference, created if needed
+ * @mm: the process's mm
+ *
+ * A new holder records current's tgid, comm and real uid, unless @mm is not
+ * current's (a fork child being built): then the tgid stays 0 until
+ * karena_holder_identify() runs in a task of @mm.
+ *
+ * Return: the holder, or NULL when out of memory.
+ */
+struct karena_holder *karena_holder_get(struct mm_struct *mm)
+{
+	struct karena_holder *h, *new;
+
+	h = karena_holder_find(mm);
+	if (h)
+		return h;
+
+	new = kzalloc(sizeof(*new), GFP_KERNEL);
+	if (!new)
+		return NULL;
+	new->mm = mm;
+	new->refs = 1;
+	new->uid = current_uid();
+	get_task_comm(new->comm, current);
+	if (mm == current->mm)
+		new->tgid = task_tgid_nr(current);
+
+	spin_lock(&karena.lock);
+	h = karena_holder_lookup(mm);
+	if (h) {
+		h->refs++;
+	} else {
+		h = new;
+		new = NULL;
+		mmgrab(mm);
+		h->id = karena.holder_next_id++;
+		hash_add(karena.holders, &h->hnode, (unsigned long)mm);
+		list_add_tail(&h->node, &karena.holder_list);
+		karena.holder_gen++;
+	}
+	spin_unlock(&karena.lock);
+	kfree(new);
+	return h;
+}
+
+/**
+ * karena_holder_put() - drop a reference; free the holder at the last one
+ * @h: the holder, may be NULL
+ *
+ * May sleep (mmdrop()). Never called under karena.lock.
+ */
+void karena_holder_put(struct karena_holder *h)
+{
+	if (!h)
+		return;
+
+	spin_lock(&karena.lock);
+	if (--h->refs) {
+		spin_unlock(&karena.lock);
+		return;
+	}
+	hash_del(&h->hnode);
+	list_del(&h->node);
+	karena.holder_gen++;
+	spin_unlock(&karena.lock);
+
+	mmdrop(h->mm);
+	kfree(h);
+}
+
+/**
+ * karena_holder_identify() - record current as the process behind @h
+ * @h: a holder whose mm is current->mm
+ *
+ * A holder made for a fork child does not know the child's pid yet (it is
+ * assigned after the mm is copied); the child's first fault or call fills
+ * it in.
+ */
+void karena_holder_identify(struct karena_holder *h)
+{
+	char comm[TASK_COMM_LEN];
+
+	if (likely(READ_ONCE(h->tgid)))
+		return;
+	get_task_comm(comm, current);
+	spin_lock(&karena.lock);
+	h->tgid = task_tgid_nr(current);
+	memcpy(h->comm, comm, sizeof(comm));
+	spin_unlock(&karena.lock);
+}
+
+/**
+ * karena_user_get() - the accounting of @uid with a reference
+ * @uid: the user
+ *
+ * Return: the user, or NULL when out of memory.
+ */
+struct karena_user *karena_user_get(kuid_t uid)
+{
+	struct karena_user *u, *new;
+
+	spin_lock(&karena.lock);
+	u = karena_user_lookup(uid);
+	if (u)
+		u->refs++;
+	spin_unlock(&karena.lock);
+	if (u)
+		return u;
+
+	new = kzalloc(sizeof(*new), GFP_KERNEL);
+	if (!new)
+		return NULL;
+	new->uid = uid;
+	new->refs = 1;
+
+	spin_lock(&karena.lock);
+	u = karena_user_lookup(uid);
+	if (u) {
+		u->refs++;
+	} else {
+		u = new;
+		new = NULL;
+		hash_add(karena.users, &u->hnode, __kuid_val(uid));
+	}
+	spin_unlock(&karena.lock);
+	kfree(new);
+	return u;
+}
+
+/**
+ * karena_user_put() - drop a reference; free the user at the last one
+ * @u: the user, may be NULL
+ */
+void karena_user_put(struct karena_user *u)
+{
+	if (!u)
+		return;
+
+	spin_lock(&karena.lock);
+	if (--u->refs) {
+		spin_unlock(&karena.lock);
+		return;
+	}
+	hash_del(&u->hnode);
+	spin_unlock(&karena.lock);
+	kfree(u);
+}
+
+/**
+ * karena_charge() - admit one more arena for @h and @u, or say why not
+ * @h: the holder that receives it
+ * @u: the user it is charged to
+ * @reason: set to the reason of a refusal
+ *
+ * On success @h, @u and the global count of granted arenas are increased;
+ * the caller completes the grant (grants, peaks) or karena_uncharge()s.
+ * Limits are checked in the order process, user, system.
+ *
+ * Return: 0, -EDQUOT (process or uid limit) or -ENOMEM (max_arenas).
+ */
+int karena_charge(struct karena_holder *h, struct karena_user *u,
+		  enum karena_deny_reason *reason)
+{
+	lockdep_assert_held(&karena.lock);
+
+	if (karena.max_per_process && h->arenas >= karena.max_per_process) {
+		*reason = KARENA_DENY_PROCESS_LIMIT;
+		return -EDQUOT;
+	}
+	if (karena.max_per_uid && u->arenas >= karena.max_per_uid) {
+		*reason = KARENA_DENY_UID_LIMIT;
+		return -EDQUOT;
+	}
+	if (karena.granted >= karena.max_arenas) {
+		*reason = KARENA_DENY_GLOBAL_LIMIT;
+		return -ENOMEM;
+	}
+	h->arenas++;
+	u->arenas++;
+	karena.granted++;
+	return 0;
+}
+
+/**
+ * karena_uncharge() - undo one karena_charge()
+ * @h: the holder
+ * @u: the user
+ */
+void karena_uncharge(struct karena_holder *h, struct karena_user *u)
+{
+	lockdep_assert_held(&karena.lock);
+
+	h->arenas--;
+	u->arenas--;
+	karena.granted--;
+}
+
+/**
+ * karena_stats_read() - a consistent snapshot of counters and limits
+ * @s: filled in
+ */
+void karena_stats_read(struct karena_stats *s)
+{
+	spin_lock(&karena.lock);
+	s->arena_size		= karena.arena_size;
+	s->arenas_reserved	= karena.nr_total;
+	s->arenas_free		= karena.nr_free;
+	s->arenas_granted	= karena.granted;
+	s->arenas_granted_peak	= karena.granted_peak;
+	s->grants		= karena.grants;
+	s->releases		= karena.releases;
+	s->denials_quota	= karena.denials_quota;
+	s->denials_nomem	= karena.denials_nomem;
+	s->fork_copies		= karena.fork_copies;
+	s->fork_copy_failures	= karena.fork_copy_failures;
+	s->pages_returned	= karena.pages_returned;
+	s->fault_failures	= karena.fault_failures;
+	s->reserve_arenas	= karena.reserve_arenas;
+	s->max_arenas		= karena.max_arenas;
+	s->max_arenas_per_process = karena.max_per_process;
+	s->max_arenas_per_uid	= karena.max_per_uid;
+	spin_unlock(&karena.lock);
+}
+
+static void karena_holder_info_locked(const struct karena_holder *h,
+				      struct karena_holder_info *info)
+{
+	info->id = h->id;
+	info->tgid = h->tgid;
+	info->uid = h->uid;
+	memcpy(info->comm, h->comm, sizeof(info->comm));
+	info->arenas = h->arenas;
+	info->peak = h->peak;
+	info->denials = h->denials;
+	info->pages_returned = h->pages_returned;
+}
+
+/**
+ * karena_holder_info() - a snapshot of one holder
+ * @h: a holder the caller has a reference to (e.g. from karena_notify())
+ * @info: filled in
+ */
+void karena_holder_info(const struct karena_holder *h,
+			struct karena_holder_info *info)
+{
+	spin_lock(&karena.lock);
+	karena_holder_info_locked(h, info);
+	spin_unlock(&karena.lock);
+}
+
+/**
+ * karena_holders_fill() - copy out holders for a dump, in id order
+ * @cursor: in: the last id already dumped (0 to start); out: the last id
+ *	    copied
+ * @buf: room for @max snapshots
+ * @max: size of @buf
+ * @gen: out: the holder-table generation; it changes whenever a holder is
+ *	 added or removed, so a dump that sees it change is inconsistent
+ *	 (NLM_F_DUMP_INTR)
+ *
+ * Return: the number of snapshots copied; 0 when the dump is complete.
+ */
+int karena_holders_fill(u64 *cursor, struct karena_holder_info *buf,
+			unsigned int max, u64 *gen)
+{
+	struct karena_holder *h;
+	unsigned int n = 0;
+
+	spin_lock(&karena.lock);
+	*gen = karena.holder_gen;
+	list_for_each_entry(h, &karena.holder_list, node) {
+		if (n == max)
+			break;
+		if (h->id <= *cursor)
+			continue;
+		karena_holder_info_locked(h, &buf[n++]);
+		*cursor = h->id;
+	}
+	spin_unlock(&karena.lock);
+	return n;
+}
+
+/**
+ * karena_holders_init() - set up the holder and user tables
+ */
+void karena_holders_init(void)
+{
+	hash_init(karena.holders);
+	hash_init(karena.users);
+}

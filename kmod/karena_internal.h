@@ -1,0 +1,271 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The types and functions shared by the files of
+ * karena.ko, grouped by the file that defines them.
+ *
+ * Objects and their lifetimes:
+ *
+ *   struct karena_arena   arena_size bytes of order-0 pages. It is on the
+ *                         free list (zeroed, ready), granted (mapped by one
+ *                         or more VMAs of exactly one mm, charged to that
+ *                         mm's holder and to one user), or on the dirty
+ *                         list (released, waiting for the zeroing worker).
+ *   struct karena_holder  one per mm that was granted an arena or opened
+ *                         /dev/karena: the per-process accounting. It holds
+ *                         one reference per charged arena and one per open
+ *                         file whose opener it is, and is freed when the
+ *                         last goes (so denials of a process that holds no
+ *                         arena are kept while its fd is open).
+ *   struct karena_user    one per uid that holds arenas: the per-uid quota.
+ *
+ * Locking (outermost first):
+ *
+ *   mmap_lock of the mm     (core mm) held by mmap, fault, fork, munmap
+ *   arena->lock (mutex)     the arena's page slots, arena->pages[]
+ *   page lock               orders a fault against KARENA_IOC_RETURN_PAGES
+ *   karena.lock (spinlock)  every counter, the free and dirty lists, the
+ *                           holder and user tables, arena->nr_maps,
+ *                           arena->holder/user, and the limits in force.
+ *                           Never held across an allocation or a sleep.
+ */
+#ifndef _KARENA_INTERNAL_H
+#define _KARENA_INTERNAL_H
+
+#include <linux/hashtable.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/sched.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/uidgid.h>
+#include <linux/workqueue.h>
+
+#include "uapi/karena.h"
+
+struct file;
+struct mm_struct;
+struct page;
+struct vm_area_struct;
+
+/**
+ * struct karena_arena - one arena
+ * @node:	on karena.free or karena.dirty while not granted (karena.lock)
+ * @nr_maps:	VMAs that map it (karena.lock); the arena is released when
+ *		the last one closes
+ * @holder:	the holder it is charged to while granted (karena.lock;
+ *		stable while @nr_maps > 0)
+ * @user:	the user it is charged to while granted (same rules)
+ * @lock:	protects @pages
+ * @pages:	karena.arena_pages slots; NULL = handed back with
+ *		KARENA_IOC_RETURN_PAGES, the next fault fills it with a fresh
+ *		zeroed page. Each page holds one reference for the slot.
+ */
+struct karena_arena {
+	struct list_head node;
+	unsigned int nr_maps;
+	struct karena_holder *holder;
+	struct karena_user *user;
+	struct mutex lock;		/* protects @pages */
+	struct page *pages[];
+};
+
+/**
+ * struct karena_holder - accounting for one process (mm)
+ * @hnode:	in karena.holders, hashed by @mm
+ * @node:	in karena.holder_list, in @id order (for dumps)
+ * @mm:		the key; mmgrab()bed so it cannot be reused while we exist
+ * @id:		unique, increasing: the dump cursor
+ * @refs:	charged arenas + open files opened by this mm + in-flight users
+ * @tgid:	thread-group id; 0 until a task of a fork child shows up
+ * @uid:	real uid of the task that created the holder
+ * @comm:	command name (karena.lock)
+ * @arenas:	arenas held now
+ * @peak:	most arenas held at once
+ * @denials:	grants refused to this process
+ * @pages_returned: pages handed back with KARENA_IOC_RETURN_PAGES
+ *
+ * Every field but @hnode/@node/@refs is written under karena.lock.
+ */
+struct karena_holder {
+	struct hlist_node hnode;
+	struct list_head node;
+	struct mm_struct *mm;
+	u64 id;
+	unsigned int refs;
+	pid_t tgid;
+	kuid_t uid;
+	char comm[TASK_COMM_LEN];
+	u64 arenas;
+	u64 peak;
+	u64 denials;
+	u64 pages_returned;
+};
+
+/**
+ * struct karena_user - accounting for one uid
+ * @hnode:	in karena.users, hashed by @uid
+ * @uid:	the key
+ * @refs:	arenas charged to this uid + in-flight users; freed at zero
+ * @arenas:	arenas charged now (the per-uid quota)
+ */
+struct karena_user {
+	struct hlist_node hnode;
+	kuid_t uid;
+	unsigned int refs;
+	u64 arenas;
+};
+
+/**
+ * struct karena_state - everything global; one instance, "karena"
+ *
+ * Configuration, fixed after load: @arena_size, @arena_pages.
+ * Limits (written by the validated setters in params.c, read under @lock):
+ * @reserve_arenas, @max_arenas, @max_per_process, @max_per_uid.
+ * Counters, all under @lock:
+ * @nr_total:	arenas the module has allocated (free + granted + dirty)
+ * @nr_free:	zeroed arenas on @free, ready to grant
+ * @nr_dirty:	released arenas on @dirty, waiting to be zeroed
+ * @granted:	arenas granted now (== @grants - @releases when idle)
+ * @granted_peak: most arenas granted at once
+ * @grants, @releases, @denials_quota, @denials_nomem, @fork_copies,
+ * @fork_copy_failures, @pages_returned, @fault_failures: event counts
+ */
+struct karena_state {
+	spinlock_t lock;	/* see "Locking" at the top */
+	bool ready;
+
+	unsigned long arena_size;
+	unsigned int arena_pages;
+
+	unsigned long reserve_arenas;
+	unsigned long max_arenas;
+	unsigned long max_per_process;
+	unsigned long max_per_uid;
+
+	struct list_head free;
+	struct list_head dirty;
+	struct work_struct work;
+
+	DECLARE_HASHTABLE(holders, 6);
+	DECLARE_HASHTABLE(users, 6);
+	struct list_head holder_list;
+	u64 holder_next_id;
+	u64 holder_gen;
+
+	u64 nr_total;
+	u64 nr_free;
+	u64 nr_dirty;
+	u64 granted;
+	u64 granted_peak;
+	u64 grants;
+	u64 releases;
+	u64 denials_quota;
+	u64 denials_nomem;
+	u64 fork_copies;
+	u64 fork_copy_failures;
+	u64 pages_returned;
+	u64 fault_failures;
+};
+
+extern struct karena_state karena;
+
+/* ---- for netlink.c: snapshots, holder dump, limit setters ---- */
+
+/**
+ * struct karena_stats - a consistent snapshot of the global state
+ *
+ * Field meanings are those of the sysfs files of the same names
+ * (kmod/ABI/sysfs-class-misc-karena); the last four are the limits.
+ */
+struct karena_stats {
+	u64 arena_size;
+	u64 arenas_reserved;
+	u64 arenas_free;
+	u64 arenas_granted;
+	u64 arenas_granted_peak;
+	u64 grants;
+	u64 releases;
+	u64 denials_quota;
+	u64 denials_nomem;
+	u64 fork_copies;
+	u64 fork_copy_failures;
+	u64 pages_returned;
+	u64 fault_failures;
+	u64 reserve_arenas;
+	u64 max_arenas;
+	u64 max_arenas_per_process;
+	u64 max_arenas_per_uid;
+};
+
+/**
+ * struct karena_holder_info - a snapshot of one holder
+ * @id: dump cursor; @tgid: 0 if not known yet; @uid: in init_user_ns
+ */
+struct karena_holder_info {
+	u64 id;
+	pid_t tgid;
+	kuid_t uid;
+	char comm[TASK_COMM_LEN];
+	u64 arenas;
+	u64 peak;
+	u64 denials;
+	u64 pages_returned;
+};
+
+/* The limits that can be changed at run time (module parameters, SET). */
+enum karena_limit {
+	KARENA_LIMIT_RESERVE_ARENAS,
+	KARENA_LIMIT_MAX_ARENAS,
+	KARENA_LIMIT_MAX_PER_PROCESS,
+	KARENA_LIMIT_MAX_PER_UID,
+};
+
+/* holder.c */
+void karena_stats_read(struct karena_stats *s);
+void karena_holder_info(const struct karena_holder *h,
+			struct karena_holder_info *info);
+int karena_holders_fill(u64 *cursor, struct karena_holder_info *buf,
+			unsigned int max, u64 *gen);
+struct karena_holder *karena_holder_get(struct mm_struct *mm);
+struct karena_holder *karena_holder_find(struct mm_struct *mm);
+void karena_holder_put(struct karena_holder *h);
+void karena_holder_identify(struct karena_holder *h);
+struct karena_user *karena_user_get(kuid_t uid);
+void karena_user_put(struct karena_user *u);
+int karena_charge(struct karena_holder *h, struct karena_user *u,
+		  enum karena_deny_reason *reason);
+void karena_uncharge(struct karena_holder *h, struct karena_user *u);
+void karena_holders_init(void);
+
+/* params.c */
+int karena_limit_check(enum karena_limit which, u64 val);
+int karena_limit_set(enum karena_limit which, u64 val);
+int karena_params_init(void);
+
+/* reserve.c */
+struct karena_arena *karena_arena_take(void);
+void karena_arena_release(struct karena_arena *arena);
+void karena_reserve_kick(void);
+int karena_reserve_init(void);
+void karena_reserve_exit(void);
+
+/* grant.c */
+extern const struct vm_operations_struct karena_vm_ops;
+int karena_mmap(struct file *file, struct vm_area_struct *vma);
+unsigned long karena_get_unmapped_area(struct file *file, unsigned long addr,
+				       unsigned long len, unsigned long pgoff,
+				       unsigned long flags);
+
+/* ioctl.c */
+long karena_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+
+/* sysfs.c */
+extern const struct attribute_group *karena_groups[];
+
+/* netlink.c */
+int karena_netlink_init(void);
+void karena_netlink_exit(void);
+void karena_notify(enum karena_event_type type, enum karena_deny_reason reason,
+		   const struct karena_holder *h);
+
+#endif /* _KARENA_INTERNAL_H */
