@@ -20,11 +20,15 @@ KR_NOINLINE static void *kr_malloc_slow(size_t size)
 {
 	struct kr_heap *h = heap_get();
 
+	void *b;
+
 	if (!h)
 		return __libc_malloc(size);	/* no heap in this thread */
-	if (kr.debug)
-		return debug_malloc(h, size);
-	return kr_small_alloc(h, size_to_class(size));
+	heap_enter(h);
+	b = kr.debug ? debug_malloc(h, size) :
+		       kr_small_alloc(h, size_to_class(size));
+	heap_leave(h);
+	return b;
 }
 
 void *kr_malloc(size_t size)
@@ -32,8 +36,14 @@ void *kr_malloc(size_t size)
 	if (likely(size <= SMALL_MAX)) {
 		struct kr_heap *h = kr_tls_heap;
 
-		if (likely((uintptr_t)h > 2 && !kr.debug))
-			return kr_small_alloc(h, size_to_class(size));
+		if (likely((uintptr_t)h > 2 && !kr.debug)) {
+			void *b;
+
+			heap_enter(h);
+			b = kr_small_alloc(h, size_to_class(size));
+			heap_leave(h);
+			return b;
+		}
 		return kr_malloc_slow(size);
 	}
 	return __libc_malloc(size);

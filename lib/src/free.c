@@ -18,6 +18,7 @@ void kr_free_ours(void *b)
 {
 	struct kr_arena *a = arena_of(b);
 	uintptr_t u = (uintptr_t)b;
+	struct kr_heap *h;
 
 	if (unlikely(kr.debug))
 		debug_on_free(b);
@@ -27,10 +28,14 @@ void kr_free_ours(void *b)
 				  ((uintptr_t)kr.first_pool << POOL_SHIFT)))
 		kr_check_block_start(b);	/* reports and aborts */
 
-	if (likely(a->heap == kr_tls_heap))
-		kr_small_free(a->heap, b);
-	else
-		heap_remote_free(a->heap, b);
+	h = a->heap;		/* read once: the arena may go in the free */
+	if (likely(h == kr_tls_heap)) {
+		heap_enter(h);
+		kr_small_free(h, b);
+		heap_leave(h);
+	} else {
+		heap_remote_free(h, b);
+	}
 }
 
 /*

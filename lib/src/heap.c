@@ -73,7 +73,8 @@ void heap_remote_free(struct kr_heap *h, void *b)
 	}
 	pthread_mutex_lock(&kr.lock);
 	if (atomic_load_explicit(&h->abandoned, memory_order_relaxed)) {
-		kr_small_free(h, b);	/* kr.lock is its owner now */
+		if (!h->lost)		/* a lost heap is never touched */
+			kr_small_free(h, b);	/* kr.lock owns it now */
 		pthread_mutex_unlock(&kr.lock);
 		return;
 	}
@@ -87,6 +88,7 @@ static void heap_abandon(void *arg)
 	struct kr_heap *h = arg;
 
 	kr_tls_heap = HEAP_DEAD;	/* later mallocs of this thread: glibc */
+	heap_enter(h);
 	heap_collect_remote(h);
 	heap_release_empty_arenas(h);
 	pthread_mutex_lock(&kr.lock);
@@ -96,6 +98,7 @@ static void heap_abandon(void *arg)
 	kr.nabandoned++;
 	heap_collect_remote(h);		/* pushes that raced the flag */
 	heap_release_empty_arenas(h);
+	heap_leave(h);
 	pthread_mutex_unlock(&kr.lock);
 }
 
@@ -179,6 +182,10 @@ void heap_atfork_child(void)
 		if (h == self || atomic_load(&h->abandoned))
 			continue;
 		atomic_store(&h->abandoned, true);
+		if (atomic_load(&h->in_op)) {
+			h->lost = true;	/* caught mid-change: never touch */
+			continue;
+		}
 		h->next_abandoned = kr.abandoned;
 		kr.abandoned = h;
 		kr.nabandoned++;

@@ -119,8 +119,12 @@
  *
  *    pthread_atfork: the global lock is held across fork(). In the child
  *    every heap but the forking thread's is marked abandoned (its thread no
- *    longer exists). Kernel-backend arenas are copied privately for the
- *    child at the same addresses, so the state above stays valid.
+ *    longer exists), unless its thread was inside malloc or free at the
+ *    fork (heap->in_op): such a heap is marked lost, and the child never
+ *    touches it again (frees into it are dropped: a bounded leak in the
+ *    child, never a corruption). Kernel-backend arenas are copied
+ *    privately for the child at the same addresses, so the state above
+ *    stays valid.
  *
  * ==========================================================================
  */
@@ -282,6 +286,8 @@ struct kr_heap {
 	size_t npools[NUM_CLASSES];		/* used + full pools per class */
 	size_t nblocks[NUM_CLASSES];		/* blocks in use per class */
 	atomic_bool abandoned;			/* no thread owns it */
+	atomic_int in_op;			/* owner is changing it (fork) */
+	bool lost;				/* fork child: was mid-change */
 	struct kr_heap *next_all;		/* kr.heaps, under kr.lock */
 	struct kr_heap *next_abandoned;		/* kr.abandoned, under kr.lock */
 	/* blocks freed by other threads, linked through their first word */
@@ -417,6 +423,24 @@ static inline struct kr_heap *heap_get(void)
 	return heap_get_slow();
 }
 void heap_collect_remote(struct kr_heap *h);
+
+/*
+ * Bracket every change the owner makes to its heap. fork() snapshots a
+ * page when it write-protects it, and a thread that then writes to the
+ * protected heap page waits until the fork is done: so a heap that reads
+ * in_op == 0 in the child was between operations, and one that reads 1 is
+ * not trusted (heap_atfork_child). Costs two plain stores on x86.
+ */
+static inline void heap_enter(struct kr_heap *h)
+{
+	atomic_store_explicit(&h->in_op, 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+}
+
+static inline void heap_leave(struct kr_heap *h)
+{
+	atomic_store_explicit(&h->in_op, 0, memory_order_release);
+}
 void heap_remote_free(struct kr_heap *h, void *block);
 void heap_release_empty_arenas(struct kr_heap *h);
 void heap_atfork_prepare(void);

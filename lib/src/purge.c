@@ -57,6 +57,9 @@ KR_API void karena__purge(unsigned min_age_ms)
 {
 	struct kr_heap *h = heap_get();
 
-	if (h)
+	if (h) {
+		heap_enter(h);
 		purge_now(h, min_age_ms);
+		heap_leave(h);
+	}
 }

@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* test_arena - usable_arenas order (fullest first, nfp2lasta) after every
+ * free, release exactly when an arena's last pool empties, keep_arenas,
+ * and the purge of pools that stay empty. */
+#include <time.h>
+
+#include "tap.h"
+
+#define REQ 512		/* class 31: 7 blocks a pool */
+
+static int sorted(struct kr_heap *h)
+{
+	struct kr_arena *a;
+
+	for (a = h->usable_arenas; a && a->nextarena; a = a->nextarena)
+		if (a->nfreepools > a->nextarena->nfreepools)
+			return 0;
+	return 1;
+}
+
+static unsigned long long rng = 12345;
+static unsigned rnd(unsigned n)
+{
+	rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+	return (unsigned)((rng >> 33) % n);
+}
+
+int main(void)
+{
+	struct karena_stats st;
+	struct kr_heap *h;
+	struct kr_arena *arenas[8], *head, *a;
+	size_t nb, i, j, released, held;
+	unsigned P, live[8] = {0}, na = 0, minfree;
+	void **b, *x;
+	int good_order = 1, good_release = 1, good_inv = 1;
+
+	karena__set_keep_arenas(0);
+	karena__set_purge_ms(0);
+	x = karena_malloc(REQ);
+	h = kr_tls_heap;
+	karena_free(x);
+	P = kr.npools - kr.first_pool;
+	nb = (size_t)(2 * P + 5) * 7;	/* two full arenas and 5 pools */
+	b = malloc(nb * sizeof(*b));
+	for (i = 0; i < nb; i++) {
+		b[i] = karena_malloc(REQ);
+		a = arena_of(b[i]);
+		for (j = 0; j < na && arenas[j] != a; j++)
+			;
+		if (j == na && na < 8)
+			arenas[na++] = a;
+		live[j]++;
+	}
+	ok(na == 3, "%zu blocks of %d bytes fill 2 arenas and part of a 3rd (%u)",
+	   nb, REQ, na);
+	ok(!h->usable_arenas || h->usable_arenas->nextarena == NULL,
+	   "full arenas are off usable_arenas");
+	ok(invariants(), "invariants after filling");
+
+	/* shuffle, then free one block at a time */
+	for (i = nb - 1; i > 0; i--) {
+		j = rnd((unsigned)i + 1);
+		x = b[i]; b[i] = b[j]; b[j] = x;
+	}
+	for (i = 0; i < nb; i++) {
+		a = arena_of(b[i]);
+		for (j = 0; j < na && arenas[j] != a; j++)
+			;
+		karena_stats(&st);
+		released = st.arenas_released;
+		karena_free(b[i]);
+		karena_stats(&st);
+		live[j]--;
+		if (st.arenas_released != released + (live[j] == 0))
+			good_release = 0;
+		if (live[j] == 0 && karena__is_ours(a))
+			good_release = 0;
+		good_order &= sorted(h);
+		if (i % 7 == 0 || live[j] == 0)
+			good_inv &= invariants();
+		if (i == nb / 2) {
+			/* fullest first: a new pool comes from the head */
+			head = h->usable_arenas;
+			minfree = head ? head->nfreepools : 0;
+			for (a = head; a; a = a->nextarena)
+				if (a->nfreepools < minfree)
+					minfree = 0;
+			ok(head && minfree == head->nfreepools,
+			   "the head of usable_arenas has the fewest free pools");
+			x = karena_malloc(16);
+			ok(head && arena_of(x) == head,
+			   "a new pool is taken from the fullest usable arena");
+			karena_free(x);
+		}
+	}
+	ok(good_order, "usable_arenas sorted by free pools after every free");
+	ok(good_release, "an arena is released exactly when its last pool empties (keep 0)");
+	ok(good_inv, "invariants after the frees");
+	karena_stats(&st);
+	ok(h->narenas == 0 && st.blocks_in_use == 0,
+	   "no arena left once every block is freed (keep 0)");
+
+	/* keep_arenas = 1: the first arena to empty stays */
+	karena__set_keep_arenas(1);
+	nb = (size_t)2 * P * 7;
+	for (i = 0; i < nb; i++)
+		b[i] = karena_malloc(REQ);
+	karena_stats(&st);
+	released = st.arenas_released;
+	held = st.arenas_held;
+	for (i = 0; i < nb / 2; i++)
+		karena_free(b[i]);
+	karena_stats(&st);
+	ok(st.arenas_released == released && st.arenas_held == held &&
+	   h->nempty_arenas == 1, "keep 1: the first empty arena is kept");
+	for (; i < nb; i++)
+		karena_free(b[i]);
+	karena_stats(&st);
+	ok(st.arenas_released == released + 1 && h->nempty_arenas == 1,
+	   "keep 1: the second empty arena is released");
+	ok(invariants(), "invariants with a kept arena");
+
+	/* purge: empty pools of an arena in use hand their pages back */
+	nb = (size_t)P * 7 + 7;
+	for (i = 0; i < nb; i++) {
+		b[i] = karena_malloc(REQ);
+		memset(b[i], 0x5a, REQ);
+	}
+	for (i = 0; i < 10 * 7; i++)
+		karena_free(b[i]);		/* 10 pools empty */
+	karena_stats(&st);
+	released = st.pages_returned;
+	karena__purge(0);
+	karena_stats(&st);
+	ok(st.pages_returned >= released + 10,
+	   "purge hands back the pages of empty pools (%zu -> %zu)",
+	   released, st.pages_returned);
+	ok(invariants(), "invariants after the purge");
+	held = st.pages_returned;
+	karena__purge(0);
+	karena_stats(&st);
+	ok(st.pages_returned == held, "a second purge finds nothing new");
+	for (i = 0; i < 10 * 7; i++) {
+		b[i] = karena_malloc(REQ);
+		memset(b[i], 0x33, REQ);
+	}
+	ok(invariants(), "purged pools are reused");
+
+	/* the timed purge: KARENA_PURGE_MS */
+	karena__set_purge_ms(40);
+	for (i = 0; i < 10 * 7; i++)
+		karena_free(b[i]);
+	karena_stats(&st);
+	released = st.pages_returned;
+	{
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	for (i = 10 * 7; i < 11 * 7; i++)	/* empties a pool: slow path */
+		karena_free(b[i]);
+	karena_stats(&st);
+	ok(st.pages_returned >= released + 10,
+	   "pools empty for longer than KARENA_PURGE_MS are purged (%zu -> %zu)",
+	   released, st.pages_returned);
+	for (; i < nb; i++)
+		karena_free(b[i]);
+	ok(invariants(), "invariants at the end");
+	free(b);
+	return tap_done();
+}

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* test_threads - per-thread heaps: cross-thread frees to a live owner and
+ * to an exited (abandoned) one, adoption by new threads, no leak. */
+#include <pthread.h>
+
+#include "tap.h"
+
+#define NT	4
+#define NB	20000
+
+static void *blocks[NT][NB];
+static pthread_barrier_t bar;
+static int check_ok[NT];
+static size_t seen_in_use[NT];
+
+static void *owner(void *arg)
+{
+	long t = (long)arg;
+	struct karena_stats st;
+	int i;
+
+	for (i = 0; i < NB; i++) {
+		blocks[t][i] = karena_malloc(1 + (size_t)(i * 7 + t) % 300);
+		memset(blocks[t][i], (int)t, 1);
+	}
+	pthread_barrier_wait(&bar);	/* main frees half of them */
+	pthread_barrier_wait(&bar);
+	karena_stats(&st);		/* collects our remote frees */
+	seen_in_use[t] = st.blocks_in_use;
+	check_ok[t] = karena__check(stderr) == 0;
+	pthread_barrier_wait(&bar);
+	return NULL;			/* the rest is freed after we exit */
+}
+
+static void *adopter(void *arg)
+{
+	void *p = karena_malloc(64);
+	(void)arg;
+	karena_free(p);
+	return NULL;
+}
+
+int main(void)
+{
+	pthread_t th[NT];
+	struct karena_stats st0, st;
+	long t;
+	int i, good;
+
+	karena__set_keep_arenas(1);
+	karena_free(karena_malloc(1));
+	karena_stats(&st0);
+	pthread_barrier_init(&bar, NULL, NT + 1);
+	for (t = 0; t < NT; t++)
+		pthread_create(&th[t], NULL, owner, (void *)t);
+	pthread_barrier_wait(&bar);
+	karena_stats(&st);
+	ok(st.blocks_in_use == st0.blocks_in_use + NT * NB,
+	   "%d threads hold %d blocks each", NT, NB);
+	ok(st.heaps >= NT + 1, "one heap per thread (%zu)", st.heaps);
+	for (t = 0; t < NT; t++)
+		for (i = 0; i < NB; i += 2)
+			karena_free(blocks[t][i]);	/* remote frees */
+	pthread_barrier_wait(&bar);
+	pthread_barrier_wait(&bar);
+	good = 1;
+	for (t = 0; t < NT; t++)
+		good &= check_ok[t];
+	ok(good, "owners' invariants hold after collecting remote frees");
+	karena_stats(&st);
+	ok(st.blocks_in_use == st0.blocks_in_use + NT * NB / 2,
+	   "remote frees are counted once collected (%zu)", st.blocks_in_use);
+	for (t = 0; t < NT; t++)
+		pthread_join(th[t], NULL);
+	karena_stats(&st);
+	ok(st.heaps_abandoned == NT, "exited threads' heaps are abandoned (%zu)",
+	   st.heaps_abandoned);
+	for (t = 0; t < NT; t++)
+		for (i = 1; i < NB; i += 2)
+			karena_free(blocks[t][i]);	/* into abandoned heaps */
+	karena_stats(&st);
+	ok(st.blocks_in_use == st0.blocks_in_use,
+	   "frees into abandoned heaps: nothing left in use");
+	ok(st.arenas_held <= st0.arenas_held + NT,
+	   "abandoned heaps give their arenas back (%zu held, was %zu)",
+	   st.arenas_held, st0.arenas_held);
+	ok(invariants(), "invariants of this and every abandoned heap");
+
+	for (t = 0; t < NT; t++) {
+		pthread_create(&th[t], NULL, adopter, NULL);
+		pthread_join(th[t], NULL);
+	}
+	karena_stats(&st);
+	ok(st.heaps == NT + 1, "new threads adopt abandoned heaps (%zu heaps)",
+	   st.heaps);
+	for (t = 0; t < 50; t++) {
+		pthread_create(&th[0], NULL, adopter, NULL);
+		pthread_join(th[0], NULL);
+	}
+	karena_stats(&st);
+	ok(st.heaps == NT + 1 && st.arenas_held <= st0.arenas_held + NT,
+	   "50 short-lived threads: no heap or arena leak");
+	ok(invariants(), "invariants at the end");
+	return tap_done();
+}
