@@ -58,4 +58,20 @@ static inline void karena_zap_range(struct vm_area_struct *vma,
 #endif
 }
 
+/* ---- netlink.c (generic netlink) ---- */
+
+#include <net/netlink.h>
+
+/*
+ * Qualifier of a struct netlink_range_validation that a policy points to
+ * with NLA_POLICY_FULL_RANGE(): struct nla_policy's pointer became const in
+ * 6.2; before that the range cannot be const, so it is at least read-only
+ * after init.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
+#define karena_nla_range_const	const
+#else
+#define karena_nla_range_const	__ro_after_init
+#endif
+
 #endif /* _KARENA_COMPAT_H */

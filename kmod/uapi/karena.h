@@ -99,10 +99,34 @@ struct karena_return_pages {
  */
 #define KARENA_IOC_RETURN_PAGES	_IOWR(KARENA_IOC_MAGIC, 0x01, struct karena_return_pages)
 
-/* Generic netlink family: see kmod/karena.yaml, the source of truth. */
+/*
+ * Generic netlink family "karena": see kmod/karena.yaml, the source of truth
+ * for what follows. Attribute ids start at 1; every u64 is padded with the
+ * set's PAD attribute. Requests are strictly validated: unknown attributes,
+ * wrong lengths and unknown header flags fail with EINVAL, values out of
+ * the policy's range with ERANGE, unknown commands with EOPNOTSUPP.
+ *
+ *   GET          do    request: nothing; reply: the global counters and
+ *                      limits (KARENA_A_ARENA_SIZE .. RESERVE_ARENAS,
+ *                      FAULT_FAILURES), the values of the sysfs files of
+ *                      the same names in /sys/class/misc/karena/
+ *   HOLDER_GET   dump  one message per holder, each one KARENA_A_HOLDER
+ *                      nest; NLM_F_DUMP_INTR if holders came or went while
+ *                      the dump ran (retry it)
+ *   SET          do    CAP_SYS_ADMIN (and CAP_NET_ADMIN): any of
+ *                      KARENA_A_MAX_ARENAS, MAX_ARENAS_PER_PROCESS,
+ *                      MAX_ARENAS_PER_UID, RESERVE_ARENAS; all are checked
+ *                      before any is changed
+ *   EVENT        multicast on group "monitor": KARENA_A_EVENT (type,
+ *                      reason, sequence number) and KARENA_A_HOLDER (the
+ *                      holder after the event, as in the dump)
+ */
 #define KARENA_GENL_NAME	"karena"
 #define KARENA_GENL_VERSION	1
 #define KARENA_GENL_MCGRP_MONITOR	"monitor"
+
+/* The largest value SET accepts for any limit (the module may allow less). */
+#define KARENA_LIMIT_MAX_VALUE	0xffffffffULL
 
 enum karena_cmd {
 	KARENA_CMD_UNSPEC,
@@ -130,12 +154,13 @@ enum karena_attr {
 	KARENA_A_FORK_COPIES,		/* u64 */
 	KARENA_A_FORK_COPY_FAILURES,	/* u64 */
 	KARENA_A_PAGES_RETURNED,	/* u64 */
-	KARENA_A_MAX_ARENAS,		/* u64 */
-	KARENA_A_MAX_ARENAS_PER_PROCESS,	/* u64 */
-	KARENA_A_MAX_ARENAS_PER_UID,	/* u64 */
+	KARENA_A_MAX_ARENAS,		/* u64, SET: 1 .. */
+	KARENA_A_MAX_ARENAS_PER_PROCESS,	/* u64, 0 = no limit */
+	KARENA_A_MAX_ARENAS_PER_UID,	/* u64, 0 = no limit */
 	KARENA_A_RESERVE_ARENAS,	/* u64 */
 	KARENA_A_HOLDER,		/* nest: enum karena_holder_attr */
 	KARENA_A_EVENT,			/* nest: enum karena_event_attr */
+	KARENA_A_FAULT_FAILURES,	/* u64 */
 
 	__KARENA_A_MAX,
 	KARENA_A_MAX = __KARENA_A_MAX - 1
@@ -144,9 +169,9 @@ enum karena_attr {
 enum karena_holder_attr {
 	KARENA_HOLDER_A_UNSPEC,
 	KARENA_HOLDER_A_PAD,
-	KARENA_HOLDER_A_PID,		/* u32, thread-group id */
+	KARENA_HOLDER_A_PID,		/* u32, thread-group id; 0 = not known yet */
 	KARENA_HOLDER_A_COMM,		/* string */
-	KARENA_HOLDER_A_UID,		/* u32, in the caller's user namespace */
+	KARENA_HOLDER_A_UID,		/* u32, in the receiver's user namespace */
 	KARENA_HOLDER_A_ARENAS,		/* u64 */
 	KARENA_HOLDER_A_PEAK,		/* u64 */
 	KARENA_HOLDER_A_DENIALS,	/* u64 */
@@ -176,11 +201,7 @@ enum karena_event_attr {
 	KARENA_EVENT_A_PAD,
 	KARENA_EVENT_A_TYPE,		/* u32, enum karena_event_type */
 	KARENA_EVENT_A_REASON,		/* u32, enum karena_deny_reason */
-	KARENA_EVENT_A_PID,		/* u32 */
-	KARENA_EVENT_A_UID,		/* u32 */
-	KARENA_EVENT_A_COMM,		/* string */
-	KARENA_EVENT_A_ARENAS,		/* u64, arenas the holder has after it */
-	KARENA_EVENT_A_SEQ,		/* u64, event sequence number */
+	KARENA_EVENT_A_SEQ,		/* u64, 1, 2, ...; a gap = lost events */
 
 	__KARENA_EVENT_A_MAX,
 	KARENA_EVENT_A_MAX = __KARENA_EVENT_A_MAX - 1
