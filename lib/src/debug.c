@@ -81,8 +81,10 @@ void kr_check_block_start(const void *b)
 		kr_fatal(b, "free of a pointer into the header of arena %p "
 			 "(not a block)", (void *)a);
 	if (a->meta[idx].state != POOL_INUSE)
-		kr_fatal(b, "free of a block in an empty pool %p: double free "
-			 "or wild pointer", (void *)p);
+		kr_fatal(b, "double free (or a wild pointer): the block's pool "
+			 "%p is empty (it last served class %d)", (void *)p,
+			 a->meta[idx].purged || p->szidx >= NUM_CLASSES ?
+			 -1 : (int)p->szidx);
 	if (off < POOL_OVERHEAD)
 		kr_fatal(b, "free of a pointer into the header of pool %p "
 			 "(class %u, %u-byte blocks)", (void *)p, p->szidx,

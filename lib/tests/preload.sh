@@ -1,0 +1,107 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# preload.sh - real programs under LD_PRELOAD=libkarena-malloc.so: their
+# output must match a run without it, and the stats printed at exit
+# (KARENA_SHOW_STATS=1) must show that arenas served allocations. TAP.
+# Takes the backend from the environment like the other tests.
+here=$(cd "$(dirname "$0")" && pwd)
+lib=${KARENA_PRELOAD:-$here/../libkarena-malloc.so}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+n=0; failed=0
+
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+notok() { n=$((n + 1)); echo "not ok $n - $1"; failed=1; }
+skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
+
+# served NAME: the stats at exit show arenas granted and blocks handed out
+served() {
+	grep -q '^karena: backend' "$tmp/$1.err" &&
+	awk '/arenas allocated total/ { if ($NF > 0) found = 1 } END { exit !found }' "$tmp/$1.err"
+}
+
+# check NAME CMD...: run CMD with and without the preload; compare.
+check() {
+	name=$1; shift
+	"$@" > "$tmp/$name.ref" 2>/dev/null < /dev/null
+	ref=$?
+	LD_PRELOAD=$lib KARENA_SHOW_STATS=1 "$@" > "$tmp/$name.out" 2> "$tmp/$name.err" < /dev/null
+	st=$?
+	if [ $st = $ref ] && cmp -s "$tmp/$name.ref" "$tmp/$name.out"; then
+		ok "$name: same output and status ($st) under LD_PRELOAD"
+	else
+		notok "$name: output or status differs under LD_PRELOAD ($st vs $ref)"
+		diff "$tmp/$name.ref" "$tmp/$name.out" | head -5 | sed 's/^/# /'
+		grep -v '^#\|^ ' "$tmp/$name.err" | head -5 | sed 's/^/# /'
+	fi
+	if served "$name"; then
+		ok "$name: karena served its small allocations ($(awk '/blocks in use  *=/ {print $NF; exit}' "$tmp/$name.err") blocks in use at exit)"
+	else
+		notok "$name: no sign that karena served allocations"
+	fi
+}
+
+[ -f "$lib" ] || { echo "1..0 # SKIP $lib not built"; exit 0; }
+
+# python3: big dicts, lists, strings, built and freed, in threads too
+py=$(command -v python3 >/dev/null && python3 -c 'import sys; print(sys.executable)' 2>/dev/null)
+if [ -n "$py" ]; then
+	cat > "$tmp/work.py" <<'PY'
+import threading, hashlib
+h = hashlib.sha256()
+for rnd in range(3):
+    d = {("k%d" % i) * (1 + i % 5): [i, str(i), (i, i * 2)] for i in range(150000)}
+    l = [str(i) * (i % 7) for i in range(200000)]
+    s = "".join(l[:20000])
+    h.update(repr(sorted(d.items())[:1000]).encode() + s.encode())
+    del d, l, s
+def work(k, out):
+    x = {i: "v" * (i % 50) for i in range(50000)}
+    out[k] = sum(len(v) for v in x.values())
+out = {}
+ts = [threading.Thread(target=work, args=(k, out)) for k in range(4)]
+[t.start() for t in ts]; [t.join() for t in ts]
+print(sorted(out.items()), h.hexdigest())
+PY
+	check python3 "$py" "$tmp/work.py"
+else
+	skip "python3" "python3 not installed"; skip "python3 served" "python3 not installed"
+fi
+
+# sqlite3: a scripted workload
+if command -v sqlite3 >/dev/null; then
+	cat > "$tmp/work.sql" <<'SQL'
+CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, grp INT, val REAL);
+WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 60000)
+INSERT INTO t SELECT x, printf('name-%08d-%s', x, hex(x * 7919)), x % 97, x * 0.5 FROM c;
+CREATE INDEX t_grp ON t(grp, name);
+SELECT grp, count(*), sum(val), min(name), max(name) FROM t GROUP BY grp ORDER BY grp LIMIT 10;
+UPDATE t SET name = name || '-updated' WHERE id % 3 = 0;
+DELETE FROM t WHERE id % 5 = 0;
+SELECT count(*), sum(length(name)), group_concat(substr(name, 1, 4), '') IS NOT NULL FROM t;
+SELECT name FROM t WHERE grp = 42 ORDER BY name DESC LIMIT 5;
+SQL
+	check sqlite3 sqlite3 :memory: ".read $tmp/work.sql"
+else
+	skip "sqlite3" "sqlite3 not installed (apt-get install -y sqlite3)"
+	skip "sqlite3 served" "sqlite3 not installed"
+fi
+
+# a multi-threaded C program with cross-thread frees
+if [ -x "$here/mt_prog" ]; then
+	check mt_prog "$here/mt_prog"
+else
+	skip "mt_prog" "not built (make -C lib tests)"; skip "mt_prog served" "not built"
+fi
+
+# debug mode on a real program: no false alarm
+if [ -n "$py" ]; then
+	if LD_PRELOAD=$lib KARENA_DEBUG=1 "$py" -c 'd = {str(i): [i] * 3 for i in range(100000)}; del d; print("fine")' 2>"$tmp/dbg.err" | grep -q fine; then
+		ok "python3 under KARENA_DEBUG=1 runs clean"
+	else
+		notok "python3 under KARENA_DEBUG=1"; head -3 "$tmp/dbg.err" | sed 's/^/# /'
+	fi
+fi
+
+echo "1..$n"
+exit $failed

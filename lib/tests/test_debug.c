@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* test_debug - KARENA_DEBUG=1: fill bytes, and each misuse is diagnosed
+ * (address, size class) and aborts. Each misuse runs in a child: this
+ * program re-executes itself as `test_debug MODE` with KARENA_DEBUG=1. */
+#include "tap.h"
+
+static int misuse(const char *mode)
+{
+	unsigned char *p, *q;
+
+	p = karena_malloc(40);
+	if (!strcmp(mode, "double-free")) {
+		karena_free(p);
+		karena_free(p);
+	} else if (!strcmp(mode, "double-free-inuse")) {
+		q = karena_malloc(40);	/* keeps the pool in use */
+		karena_free(p);
+		karena_free(p);
+		(void)q;
+	} else if (!strcmp(mode, "overrun")) {
+		p[40] = 1;
+		karena_free(p);
+	} else if (!strcmp(mode, "overrun-trailer")) {
+		q = karena_malloc(40);	/* 48-byte request class: 40+8 */
+		memset(q, 7, 48);
+		karena_free(q);
+	} else if (!strcmp(mode, "interior")) {
+		karena_free(p + 16);
+	} else if (!strcmp(mode, "interior-nodebug")) {
+		karena_free(p + 8);
+	} else if (!strcmp(mode, "use-after-free")) {
+		q = karena_malloc(40);
+		karena_free(p);
+		p[20] = 0;
+		karena_malloc(40);	/* reuses p: the write is seen */
+		(void)q;
+	}
+	return 0;	/* not reached when the misuse is caught */
+}
+
+static void expect(const char *self, const char *mode, const char *debug,
+		   const char *needle)
+{
+	const char *env[] = { debug, NULL };
+	char err[4096];
+	int st = run_self(self, mode, env, err, sizeof(err));
+
+	ok(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT && strstr(err, needle) &&
+	   strstr(err, "class"),
+	   "%s is diagnosed (\"%s\") and aborts", mode, needle);
+	if (!strstr(err, needle))
+		fprintf(stderr, "# stderr was: %s\n", err);
+}
+
+int main(int argc, char **argv)
+{
+	unsigned char *p;
+	size_t i;
+	int good;
+
+	if (argc > 1)
+		return misuse(argv[1]);
+
+	expect(argv[0], "double-free", "KARENA_DEBUG=1", "double free");
+	expect(argv[0], "double-free-inuse", "KARENA_DEBUG=1", "double free");
+	expect(argv[0], "overrun", "KARENA_DEBUG=1", "write past the end");
+	expect(argv[0], "overrun-trailer", "KARENA_DEBUG=1", "write past the end");
+	expect(argv[0], "interior", "KARENA_DEBUG=1", "interior pointer");
+	expect(argv[0], "interior-nodebug", "KARENA_DEBUG=0", "interior pointer");
+	expect(argv[0], "use-after-free", "KARENA_DEBUG=1", "write to a freed block");
+
+	if (!kr.debug) {
+		skip("fresh blocks read 0xCD", "KARENA_DEBUG is not set in this run");
+		return tap_done();
+	}
+	p = karena_malloc(100);
+	good = karena_usable_size(p) == 100;
+	for (i = 0; i < 100; i++)
+		good &= p[i] == CLEAN_BYTE;
+	ok(good, "debug: fresh blocks read 0xCD, usable size is the request");
+	karena_free(p);
+	good = 1;
+	for (i = 8; i < 112; i++)
+		good &= p[i] == DEAD_BYTE;
+	ok(good, "debug: freed blocks read 0xDD");
+	ok(invariants(), "debug: invariants, poison included");
+	return tap_done();
+}
