@@ -5,6 +5,7 @@ set -e
 show() { printf '\n$ %s\n' "$*"; "$@"; }
 counters() {
 	for f in /sys/class/misc/karena/*; do
+		case "${f##*/}" in dev|uevent) continue ;; esac
 		[ -f "$f" ] && [ -r "$f" ] && printf '  %-22s %s\n' "${f##*/}" "$(cat "$f" 2>/dev/null)"
 	done
 }
