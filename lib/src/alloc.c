@@ -121,20 +121,45 @@ void *kr_realloc(void *ptr, size_t size)
 	return p;
 }
 
+/* a symbol of libc.so.6 itself, never an interposer's (shim, ASan) */
+static void *libc_sym(const char *name)
+{
+	void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+
+	return libc ? dlsym(libc, name) : NULL;
+}
+
+/*
+ * glibc's memalign. Not __libc_memalign: sanitizers intercept that name,
+ * and their blocks must not reach __libc_free.
+ */
+void *kr_libc_memalign(size_t alignment, size_t size)
+{
+	static void *(*fn)(size_t, size_t);
+
+	if (!fn)
+		fn = (void *(*)(size_t, size_t))libc_sym("memalign");
+	return fn ? fn(alignment, size) : __libc_memalign(alignment, size);
+}
+
 /* @alignment: a power of two (callers check). */
 void *kr_memalign(size_t alignment, size_t size)
 {
 	if (alignment <= ALIGNMENT)
 		return kr_malloc(size);
-	return __libc_memalign(alignment, size);
+	return kr_libc_memalign(alignment, size);
 }
 
+/*
+ * glibc's malloc_usable_size, for glibc's blocks. Looked up in libc.so.6
+ * itself: RTLD_NEXT could find the shim's own or a sanitizer's version.
+ */
 size_t kr_libc_usable_size(void *p)
 {
 	static size_t (*fn)(void *);
 
 	if (!fn)
-		fn = (size_t (*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
+		fn = (size_t (*)(void *))libc_sym("malloc_usable_size");
 	return fn ? fn(p) : 0;
 }
 

@@ -525,6 +525,7 @@ extern void *__libc_realloc(void *, size_t);
 extern void __libc_free(void *);
 extern void *__libc_memalign(size_t, size_t);
 size_t kr_libc_usable_size(void *p);
+void *kr_libc_memalign(size_t alignment, size_t size);
 
 /* test hooks (exported for the tests; not part of the API) */
 KR_API void karena__set_keep_arenas(unsigned n);

@@ -89,7 +89,7 @@ SHIM void *memalign(size_t alignment, size_t size)
 
 SHIM void *valloc(size_t size)
 {
-	return __libc_memalign((size_t)sysconf(_SC_PAGESIZE), size);
+	return kr_libc_memalign((size_t)sysconf(_SC_PAGESIZE), size);
 }
 
 SHIM void *pvalloc(size_t size)
@@ -100,7 +100,7 @@ SHIM void *pvalloc(size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	return __libc_memalign(page, (size + page - 1) & ~(page - 1));
+	return kr_libc_memalign(page, (size + page - 1) & ~(page - 1));
 }
 
 SHIM size_t malloc_usable_size(void *ptr)
