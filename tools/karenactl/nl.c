@@ -124,26 +124,33 @@ struct nlmsghdr *kn_msg(struct kn_sock *s, uint16_t type, uint8_t cmd,
 	return nlh;
 }
 
-int kn_call(struct kn_sock *s, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+int kn_call_raw(struct kn_sock *s, const void *req, size_t len, uint32_t seq,
+		mnl_cb_t cb, void *data)
 {
 	struct kn_ctx c = { .s = s, .cb = cb, .data = data };
-	uint32_t seq = nlh->nlmsg_seq;
 	ssize_t n;
 	int ret;
 
 	s->ext_msg[0] = '\0';
 	s->ext_offs = 0;
 	s->dump_intr = false;
-	if (mnl_socket_sendto(s->nl, nlh, nlh->nlmsg_len) < 0)
+	s->nr_recv = 0;
+	if (mnl_socket_sendto(s->nl, req, len) < 0)
 		return -errno;
 	do {
-		n = mnl_socket_recvfrom(s->nl, s->buf, KN_BUFSIZE);
+		n = mnl_socket_recvfrom(s->nl, s->buf, s->recv_size);
 		if (n < 0)
 			return -errno;
+		s->nr_recv++;
 		ret = mnl_cb_run2(s->buf, n, seq, s->portid, kn_cb_data, &c,
 				  kn_ctl_cb, NLMSG_MIN_TYPE);
 	} while (ret > 0);
 	return ret < 0 ? -errno : 0;
+}
+
+int kn_call(struct kn_sock *s, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+{
+	return kn_call_raw(s, nlh, nlh->nlmsg_len, nlh->nlmsg_seq, cb, data);
 }
 
 struct kn_tb {
@@ -234,10 +241,16 @@ static int kn_family_cb(const struct nlmsghdr *nlh, void *data)
 
 int kn_open(struct kn_sock *s)
 {
+	return kn_open_size(s, KN_BUFSIZE);
+}
+
+int kn_open_size(struct kn_sock *s, size_t recv_size)
+{
 	struct nlmsghdr *nlh;
 	int one = 1, ret;
 
 	memset(s, 0, sizeof(*s));
+	s->recv_size = recv_size < KN_BUFSIZE ? recv_size : KN_BUFSIZE;
 	s->buf = malloc(KN_BUFSIZE);
 	if (!s->buf)
 		return -ENOMEM;
@@ -301,7 +314,7 @@ int kn_recv_events(struct kn_sock *s, mnl_cb_t cb, void *data)
 	ssize_t n;
 	int ret;
 
-	n = mnl_socket_recvfrom(s->nl, s->buf, KN_BUFSIZE);
+	n = mnl_socket_recvfrom(s->nl, s->buf, s->recv_size);
 	if (n < 0)
 		return -errno;
 	/* seq 0 and portid 0: multicast messages carry neither. */

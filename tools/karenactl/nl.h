@@ -32,6 +32,8 @@ struct kn_sock {
 	char ext_msg[256];		/* extended ACK message of the last error */
 	uint32_t ext_offs;		/* its NLMSGERR_ATTR_OFFS, 0 if none */
 	bool dump_intr;			/* last dump had NLM_F_DUMP_INTR */
+	size_t recv_size;		/* bytes asked of each recvmsg() */
+	unsigned int nr_recv;		/* recvmsg() calls of the last request */
 };
 
 /*
@@ -40,6 +42,12 @@ struct kn_sock {
  * negative errno.
  */
 int kn_open(struct kn_sock *s);
+/*
+ * kn_open_size - the same, reading at most @recv_size bytes per recvmsg().
+ * The kernel sizes dump batches by the largest read a socket has made, so
+ * a small @recv_size gives small batches (tests use it).
+ */
+int kn_open_size(struct kn_sock *s, size_t recv_size);
 void kn_close(struct kn_sock *s);
 
 /* Start a request of @cmd for the karena family (or @family if non-zero). */
@@ -52,6 +60,10 @@ struct nlmsghdr *kn_msg(struct kn_sock *s, uint16_t type, uint8_t cmd,
  * error s->ext_msg holds its extended ACK message (may be empty).
  */
 int kn_call(struct kn_sock *s, struct nlmsghdr *nlh, mnl_cb_t cb, void *data);
+
+/* kn_call() for a request of @len bytes at @req, possibly malformed. */
+int kn_call_raw(struct kn_sock *s, const void *req, size_t len, uint32_t seq,
+		mnl_cb_t cb, void *data);
 
 /* Join the "monitor" multicast group. */
 int kn_join_monitor(struct kn_sock *s);
