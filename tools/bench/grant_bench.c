@@ -12,8 +12,9 @@
  *	anon            mmap(MAP_PRIVATE | MAP_ANONYMOUS)
  *	anon_populate   the same with MAP_POPULATE
  *
- * Each mode runs `reps` rounds of `secs`/reps seconds and reports the
- * median round as us_per_cycle (and ns_per_page). Then the throughput test:
+ * The modes take turns: `reps` rounds, each giving every mode an equal
+ * slice of 2*secs/reps; a mode's us_per_cycle (and ns_per_page) is its
+ * median round. Then the throughput test:
  * 1 and 2 threads each loop map + touch the first page + unmap for `secs`
  * seconds; cycles_per_s is the total.
  *
@@ -66,31 +67,52 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static void time_cycles(const char *name, int karena, int populate,
-			double secs, int reps)
+struct mode {
+	const char *name;
+	int karena, populate;
+	double us[64];		/* one per round */
+	int failed;		/* errno of the first failure */
+};
+
+/*
+ * Run every mode for one slice of secs/reps, round after round, so that a
+ * noisy neighbour (TCG, a shared host) and the state of the kernel's
+ * reserve weigh on all modes alike; report each mode's median round.
+ */
+static void time_cycles(struct mode *modes, int nmodes, double secs, int reps)
 {
 	size_t pages = arena_size / page_size;
-	double us[64];
+	double slice = secs / reps / nmodes;
 
-	for (int r = 0; r < reps; r++) {
-		double t0 = now_s(), t;
-		long n = 0;
+	for (int r = 0; r < reps; r++)
+		for (struct mode *m = modes; m < modes + nmodes; m++) {
+			double t0 = now_s(), t = 0;
+			long n = 0;
 
-		do {
-			if (cycle(karena, populate, pages)) {
-				printf("bench=grant mode=%s error=%d\n", name,
-				       errno);
-				return;
-			}
-			n++;
-		} while ((t = now_s() - t0) < secs / reps);
-		us[r] = t * 1e6 / n;
+			if (m->failed)
+				continue;
+			do {
+				if (cycle(m->karena, m->populate, pages)) {
+					m->failed = errno;
+					break;
+				}
+				n++;
+			} while ((t = now_s() - t0) < slice);
+			if (n)
+				m->us[r] = t * 1e6 / n;
+		}
+	for (struct mode *m = modes; m < modes + nmodes; m++) {
+		if (m->failed) {
+			printf("bench=grant mode=%s error=%s\n", m->name,
+			       strerror(m->failed));
+			continue;
+		}
+		qsort(m->us, reps, sizeof(m->us[0]), cmp_double);
+		printf("bench=grant mode=%s arena_kb=%zu us_per_cycle=%.2f "
+		       "us_min=%.2f us_max=%.2f ns_per_page=%.1f\n",
+		       m->name, arena_size >> 10, m->us[reps / 2], m->us[0],
+		       m->us[reps - 1], m->us[reps / 2] * 1e3 / pages);
 	}
-	qsort(us, reps, sizeof(us[0]), cmp_double);
-	printf("bench=grant mode=%s arena_kb=%zu us_per_cycle=%.2f "
-	       "us_min=%.2f us_max=%.2f ns_per_page=%.1f\n",
-	       name, arena_size >> 10, us[reps / 2], us[0], us[reps - 1],
-	       us[reps / 2] * 1e3 / pages);
 }
 
 struct rate_arg {
@@ -167,12 +189,16 @@ int main(int argc, char **argv)
 		arena_size = 256 << 10;
 	}
 
-	if (dev_fd >= 0) {
-		time_cycles("karena", 1, 0, secs, reps);
-		time_cycles("karena_populate", 1, 1, secs, reps);
+	{
+		struct mode modes[] = {
+			{ .name = "anon" },
+			{ .name = "anon_populate", .populate = 1 },
+			{ .name = "karena", .karena = 1 },
+			{ .name = "karena_populate", .karena = 1, .populate = 1 },
+		};
+
+		time_cycles(modes, dev_fd >= 0 ? 4 : 2, secs * 2, reps);
 	}
-	time_cycles("anon", 0, 0, secs, reps);
-	time_cycles("anon_populate", 0, 1, secs, reps);
 	for (int threads = 1; threads <= 2; threads++) {
 		if (dev_fd >= 0)
 			time_rate("karena", 1, threads, secs / 2);

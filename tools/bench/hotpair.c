@@ -8,14 +8,22 @@
  *	hotpair size=64 iters=5000000
  *	-> bench=hotpair size=64 iters=5000000 ns_per_op=7.41
  *
- * The timed loop is the non-inlined hot_loop(), so that
- * `valgrind --tool=callgrind --toggle-collect=hot_loop` counts exactly the
- * instructions of the pairs (plus ~5 of loop overhead each) and nothing of
- * start-up.
+ * hold=N (default 0) allocates N blocks of the size first and keeps them
+ * live, so the pair never empties its pool: the difference from hold=0 is
+ * what an allocator pays for emptying and re-opening a pool (or page) on
+ * every pair.
+ *
+ * size= may be a comma-separated list (size=16,32,48): one line per size,
+ * each size warmed up and timed in turn, in one process.
+ *
+ * The timed loop is the non-inlined hot_loop() and the warm-up a separate
+ * warm_loop(), so that `valgrind --tool=callgrind --toggle-collect=hot_loop`
+ * counts exactly the instructions of the timed pairs (plus ~5 of loop
+ * overhead each) and nothing of start-up or of the first pool's set-up.
  */
 #include "common.h"
 
-__attribute__((noinline)) static void hot_loop(size_t size, long iters)
+static inline void pairs(size_t size, long iters)
 {
 	for (long i = 0; i < iters; i++) {
 		char *p = malloc(size);
@@ -26,26 +34,51 @@ __attribute__((noinline)) static void hot_loop(size_t size, long iters)
 	}
 }
 
+__attribute__((noinline)) static void warm_loop(size_t size, long iters)
+{
+	pairs(size, iters);
+}
+
+__attribute__((noinline)) static void hot_loop(size_t size, long iters)
+{
+	pairs(size, iters);
+}
+
 int main(int argc, char **argv)
 {
-	static const char *const keys[] = { "size", "iters", NULL };
-	size_t size;
-	long iters;
-	double t;
+	static const char *const keys[] = { "size", "iters", "hold", NULL };
+	const char *sizes;
+	long iters, hold;
 
-	check_params(argc, argv, keys, "[size=BYTES] [iters=N]");
-	size = (size_t)param_num("size", 64, argc, argv);
+	check_params(argc, argv, keys,
+		     "[size=BYTES[,BYTES...]] [iters=N] [hold=N]");
+	sizes = param_str("size", "64", argc, argv);
 	iters = (long)param_num("iters", 5e6, argc, argv);
-	if (!size || iters < 1) {
-		fprintf(stderr, "hotpair: size and iters must be > 0\n");
+	hold = (long)param_num("hold", 0, argc, argv);
+	if (iters < 1 || hold < 0) {
+		fprintf(stderr, "hotpair: iters > 0, hold >= 0\n");
 		return 2;
 	}
 
-	hot_loop(size, iters / 10 + 1); /* warm-up: first pool, caches */
-	t = now_s();
-	hot_loop(size, iters);
-	t = now_s() - t;
-	printf("bench=hotpair size=%zu iters=%ld ns_per_op=%.3f\n", size, iters,
-	       t * 1e9 / iters);
+	while (*sizes) {
+		char *end;
+		size_t size = strtoul(sizes, &end, 0);
+		double t;
+
+		if (end == sizes || !size || (*end && *end != ',')) {
+			fprintf(stderr, "hotpair: bad size list\n");
+			return 2;
+		}
+		sizes = *end ? end + 1 : end;
+
+		for (long i = 0; i < hold; i++) /* never freed: keep pools busy */
+			escape(xmalloc(size));
+		warm_loop(size, iters / 10 + 1); /* first pool, caches */
+		t = now_s();
+		hot_loop(size, iters);
+		t = now_s() - t;
+		printf("bench=hotpair size=%zu iters=%ld hold=%ld "
+		       "ns_per_op=%.3f\n", size, iters, hold, t * 1e9 / iters);
+	}
 	return 0;
 }

@@ -1,0 +1,452 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Turn build/bench/raw.txt into results.md and bench.png (tools/bench/run.sh).
+
+raw.txt holds one line per measurement, space-separated key=value pairs:
+the runner's (wl, alloc, run, rc, wall_s, maxrss_kb) followed by the
+program's own bench=... line. Every cell of the tables is the median over
+runs with the spread (min-max) beside it; ratios compare medians. Failed
+runs (rc != 0) are left out of the statistics and counted in the cell.
+
+    python3 tools/bench/summarize.py build/bench
+"""
+import os
+import statistics
+import subprocess
+import sys
+
+ALLOCS = ["glibc", "jemalloc", "tcmalloc", "mimalloc", "karena"]
+HOT_SIZES = [16, 64, 256, 512]
+
+
+def parse(path):
+    recs = []
+    with open(path) as f:
+        for line in f:
+            rec = {}
+            for tok in line.split():
+                k, _, v = tok.partition("=")
+                rec[k] = v
+            if "wl" in rec:
+                recs.append(rec)
+    return recs
+
+
+def num(x):
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return None
+
+
+class Results:
+    def __init__(self, recs):
+        self.recs = recs
+        self.allocs = [a for a in ALLOCS if any(r["alloc"] == a for r in recs)]
+
+    def values(self, wl, alloc, metric, **match):
+        """Every successful run's value of metric, for wl under alloc."""
+        out = []
+        for r in self.recs:
+            if r["wl"] != wl or r["alloc"] != alloc or r.get("rc") != "0":
+                continue
+            if any(r.get(k) != str(v) for k, v in match.items()):
+                continue
+            v = num(r.get(metric))
+            if v is not None:
+                out.append(v)
+        return out
+
+    def failures(self, wl, alloc):
+        return sum(1 for r in self.recs
+                   if r["wl"] == wl and r["alloc"] == alloc and r.get("rc") != "0")
+
+    def median(self, wl, alloc, metric, **match):
+        v = self.values(wl, alloc, metric, **match)
+        return statistics.median(v) if v else None
+
+
+def fmt(x, digits=None):
+    if x is None:
+        return "-"
+    if digits is None:
+        digits = 0 if abs(x) >= 100 else 1 if abs(x) >= 10 else 2
+    return "%.*f" % (digits, x)
+
+
+def cell(res, wl, alloc, metric, scale=1.0, spread=True, **match):
+    v = [x * scale for x in res.values(wl, alloc, metric, **match)]
+    fails = res.failures(wl, alloc)
+    if not v:
+        return "fail" if fails else "-"
+    s = fmt(statistics.median(v))
+    if spread and len(v) > 1:
+        s += " (%s–%s)" % (fmt(min(v)), fmt(max(v)))
+    if fails:
+        s += " [%d failed]" % fails
+    return s
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return "-"
+    return "%.2fx" % (a / b)
+
+
+# (label, unit, wl, metric, scale, match): the rows of the summary table.
+def summary_rows():
+    rows = []
+    for s in HOT_SIZES:
+        rows.append(("hot pair %d B" % s, "ns/pair", "hotpair", "ns_per_op", 1, {"size": s}))
+    for s in HOT_SIZES:
+        rows.append(("hot pair %d B, callgrind" % s, "instr/pair", "callgrind",
+                     "ir_per_op", 1, {"size": s, "hold": 0}))
+    rows.append(("hot pair 64 B, pool kept open, callgrind", "instr/pair", "callgrind",
+                 "ir_per_op", 1, {"size": 64, "hold": 1}))
+    for o in ("lifo", "fifo", "random"):
+        rows.append(("batch of 100k, freed %s" % o.upper(), "ns/pair", "batch-" + o,
+                     "ns_per_op", 1, {}))
+    rows += [
+        ("churn, 100k live, mixed sizes", "ns/step", "churn", "ns_per_op", 1, {}),
+        ("producer/consumer, 2 threads", "ns/object", "prodcons", "ns_per_op", 1, {}),
+        ("drain: allocate", "s", "drain", "alloc_s", 1, {}),
+        ("drain: RSS 1.0 s after free", "MiB", "drain", "rss_1_mb", 1, {}),
+        ("drain: excess over start at 1.0 s", "% of start", "drain", "excess_1.0_pct", 1, {}),
+        ("drain: freed memory still resident", "% of peak", "drain", "retained_1.0_pct", 1, {}),
+        ("pin random 1%: RSS after 1.5 s", "MiB", "pin-random", "rss_final_mb", 1, {}),
+        ("pin random 1%: RSS / live bytes", "x", "pin-random", "final_over_live", 1, {}),
+        ("pin 1 in 1000: RSS after 1.5 s", "MiB", "pin-interleaved", "rss_final_mb", 1, {}),
+        ("pin 1 in 1000: RSS / live bytes", "x", "pin-interleaved", "final_over_live", 1, {}),
+        ("python3 (pymalloc)", "s", "python-pymalloc", "seconds", 1, {}),
+        ("python3 PYTHONMALLOC=malloc", "s", "python-malloc", "seconds", 1, {}),
+        ("sqlite3 :memory: script", "s wall", "sqlite", "wall_s", 1, {}),
+    ]
+    return rows
+
+
+def table(header, rows):
+    out = ["| " + " | ".join(header) + " |",
+           "|" + "|".join("---" if i < 2 else "--:" for i in range(len(header))) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def summary_table(res):
+    header = ["workload", "unit"] + res.allocs
+    has_k = "karena" in res.allocs
+    if has_k:
+        header += ["karena/glibc", "karena/mimalloc"]
+    rows = []
+    for label, unit, wl, metric, scale, match in summary_rows():
+        if not any(res.values(wl, a, metric, **match) or res.failures(wl, a)
+                   for a in res.allocs):
+            continue
+        spread = wl != "callgrind"
+        row = [label, unit] + [cell(res, wl, a, metric, scale, spread, **match)
+                               for a in res.allocs]
+        if has_k:
+            k = res.median(wl, "karena", metric, **match)
+            row += [ratio(k, res.median(wl, "glibc", metric, **match)),
+                    ratio(k, res.median(wl, "mimalloc", metric, **match))]
+        rows.append(row)
+    return table(header, rows)
+
+
+WORKLOADS = ["hotpair", "batch-lifo", "batch-fifo", "batch-random", "churn",
+             "prodcons", "drain", "pin-random", "pin-interleaved",
+             "python-pymalloc", "python-malloc", "sqlite"]
+
+
+def per_process_table(res, metric, scale):
+    rows = []
+    for wl in WORKLOADS:
+        if not any(res.values(wl, a, metric) for a in res.allocs):
+            continue
+        vals = {}
+        for a in res.allocs:
+            # hotpair prints one line per size: one process, count it once.
+            v = res.values(wl, a, metric, **({"size": 16} if wl == "hotpair" else {}))
+            vals[a] = [x * scale for x in v]
+        row = [wl, ""]
+        for a in res.allocs:
+            v = vals[a]
+            row.append("%s (%s–%s)" % (fmt(statistics.median(v)), fmt(min(v)), fmt(max(v)))
+                       if v else ("fail" if res.failures(wl, a) else "-"))
+        rows.append(row)
+    return table(["workload", ""] + res.allocs, rows)
+
+
+def hotpair_table(res):
+    sizes = sorted({int(r["size"]) for r in res.recs if r["wl"] == "hotpair" and "size" in r})
+    rows = []
+    for s in sizes:
+        row = ["%d" % s, "ns/pair"] + [cell(res, "hotpair", a, "ns_per_op", 1, False, size=s)
+                                       for a in res.allocs]
+        if "karena" in res.allocs:
+            row.append(ratio(res.median("hotpair", "karena", "ns_per_op", size=s),
+                             res.median("hotpair", "mimalloc", "ns_per_op", size=s)))
+        rows.append(row)
+    header = ["size B", "unit"] + res.allocs + (["karena/mimalloc"] if "karena" in res.allocs else [])
+    return table(header, rows)
+
+
+DRAIN_T = ["0", "0.1", "0.5", "1", "1.5"]
+
+
+def drain_table(res):
+    rows = []
+    for a in res.allocs:
+        row = [a, cell(res, "drain", a, "rss_start_mb", spread=False),
+               cell(res, "drain", a, "rss_peak_mb", spread=False)]
+        row += [cell(res, "drain", a, "rss_%s_mb" % t, spread=False) for t in DRAIN_T]
+        rows.append(row)
+    return table(["allocator", "start MiB", "peak MiB"] + ["%s s" % t for t in DRAIN_T], rows)
+
+
+def vm_table(res):
+    rows = []
+    for r in res.recs:
+        if r["wl"] != "vm":
+            continue
+        k = r["alloc"].replace("vm-", "")
+        b = r.get("bench")
+        if b == "grant":
+            rows.append([k, "grant " + r.get("mode", "?"),
+                         "%s us/cycle (%s–%s), %s ns/page" % (r.get("us_per_cycle"), r.get("us_min"),
+                                                              r.get("us_max"), r.get("ns_per_page"))])
+        elif b == "grant_rate":
+            rows.append([k, "%s, %s thread(s)" % (r.get("mode"), r.get("threads")),
+                         "%s cycles/s" % r.get("cycles_per_s")])
+        elif b in ("hotpair", "churn", "drain", "pin"):
+            what = {"hotpair": "hot pair %s B" % r.get("size"), "churn": "churn",
+                    "drain": "drain", "pin": "pin random"}[b]
+            if b in ("hotpair", "churn"):
+                val = "%s ns/op" % r.get("ns_per_op")
+            elif b == "drain":
+                val = "start %s, peak %s, 1.0 s %s MiB" % (r.get("rss_start_mb"), r.get("rss_peak_mb"),
+                                                        r.get("rss_1_mb"))
+            else:
+                val = "final %s MiB, %s x live" % (r.get("rss_final_mb"), r.get("final_over_live"))
+            rows.append([k, "%s: %s" % (r.get("env"), what), val])
+    if not rows:
+        return None
+    return table(["kernel", "measurement", "result"], rows)
+
+
+def targets(res):
+    """The project's targets, each judged on medians; None where unmeasured."""
+    out = []
+    k, m = "karena", "mimalloc"
+    if k not in res.allocs:
+        return ["karena was not measured (no lib/libkarena-malloc.so)."]
+
+    def verdict(ok):
+        return "**met**" if ok else "**not met**"
+
+    single = [("hot pair %d B" % s, "hotpair", "ns_per_op", {"size": s}) for s in HOT_SIZES]
+    single += [("callgrind %d B" % s, "callgrind", "ir_per_op", {"size": s, "hold": 0})
+               for s in HOT_SIZES]
+    single += [("batch " + o, "batch-" + o, "ns_per_op", {}) for o in ("lifo", "fifo", "random")]
+    single += [("churn", "churn", "ns_per_op", {})]
+    worst = []
+    for label, wl, metric, match in single:
+        a, b = res.median(wl, k, metric, **match), res.median(wl, m, metric, **match)
+        if a is None or b is None:
+            worst.append((float("inf"), label))
+        else:
+            worst.append((a / b, label))
+    bad = [(r, lbl) for r, lbl in worst if r > 1.0]
+    out.append("Hot pair and single-thread workloads no slower than mimalloc: %s%s" % (
+        verdict(not bad),
+        "" if not bad else " (karena/mimalloc: " + ", ".join(
+            "%s %s" % (lbl, "fail" if r == float("inf") else "%.2fx" % r) for r, lbl in bad) + ")"))
+    a, b = res.median("prodcons", k, "ns_per_op"), res.median("prodcons", m, "ns_per_op")
+    out.append("Two threads within 1.2x of mimalloc: %s (%s)" % (
+        verdict(a is not None and b is not None and a <= 1.2 * b), ratio(a, b)))
+    e = res.median("drain", k, "excess_1.0_pct")
+    out.append("Drain back to within 5%% of starting RSS within 1 s: %s (excess at 1.0 s: %s%% of "
+               "start; %s%% of the freed peak still resident)" % (
+                   verdict(e is not None and e <= 5), fmt(e), fmt(res.median("drain", k, "retained_1.0_pct"))))
+    g = {}
+    for r in res.recs:
+        if r["wl"] == "vm" and r.get("bench") == "grant" and r.get("env") == "kernel":
+            g.setdefault(r["alloc"], {})[r.get("mode")] = num(r.get("us_per_cycle"))
+    if g:
+        parts, ok = [], True
+        for kern, modes in sorted(g.items()):
+            kk, an = modes.get("karena"), modes.get("anon")
+            kp, ap = modes.get("karena_populate"), modes.get("anon_populate")
+            ok = ok and kk is not None and an is not None and kk < an
+            parts.append("%s: %s vs %s us/cycle (%s), populate %s vs %s (%s)" % (
+                kern.replace("vm-", ""), fmt(kk), fmt(an), ratio(kk, an), fmt(kp), fmt(ap), ratio(kp, ap)))
+        out.append("Grant + first touch faster than anonymous mmap + first touch: %s (%s)" % (
+            verdict(ok), "; ".join(parts)))
+    else:
+        out.append("Grant + first touch faster than anonymous mmap + first touch: not measured "
+                   "(the module did not build or the VM part was skipped)")
+    return out
+
+
+def machine(out_dir):
+    info = {}
+    try:
+        with open(os.path.join(out_dir, "machine.txt")) as f:
+            for line in f:
+                for tok in line.split()[1:]:
+                    k, _, v = tok.partition("=")
+                    info[k] = v.replace("_", " ") if k == "cpu" else v
+    except OSError:
+        pass
+    return info
+
+
+def write_markdown(res, out_dir):
+    info = machine(out_dir)
+    pkgs = ", ".join("%s %s" % (p, info.get(p, "?")) for p in
+                     ("libc6", "libjemalloc2", "libtcmalloc-minimal4", "libmimalloc2.0",
+                      "python3", "sqlite3", "valgrind"))
+    lines = [
+        "Measured %s on %s CPUs (%s), kernel %s, load average at start %s; "
+        "karena %s (git %s, KARENA_BACKEND=mmap). Median of %s runs per cell, (min–max) beside it; "
+        "ratios compare medians; callgrind counts are exact instructions per malloc+free pair "
+        "(one run). Packages: %s." % (
+            info.get("date", "?"), info.get("nproc", "?"), info.get("cpu", "?"),
+            info.get("kernel", "?"), info.get("load", "?"), info.get("karena", "?"),
+            info.get("git", "?"), info.get("runs", "?"), pkgs),
+        "",
+        summary_table(res),
+        "",
+        "Targets:",
+        "",
+    ]
+    lines += ["- " + t for t in targets(res)]
+    body = "\n".join(lines) + "\n"
+
+    full = ["# karena benchmarks", "", body,
+            "## Wall time per process (s)", "", per_process_table(res, "wall_s", 1), "",
+            "## Peak RSS per process (MiB, getrusage maxrss)", "",
+            per_process_table(res, "maxrss_kb", 1 / 1024), "",
+            "## Hot pair, every size (ns per malloc+free, median)", "", hotpair_table(res), "",
+            "## Drain: RSS (MiB, median) after freeing everything", "", drain_table(res), ""]
+    vt = vm_table(res)
+    if vt:
+        full += ["## In the VM (QEMU TCG: compare within a kernel, not with the host)", "", vt, ""]
+    with open(os.path.join(out_dir, "results.md"), "w") as f:
+        f.write("\n".join(full))
+    # The part README.md quotes.
+    with open(os.path.join(out_dir, "summary.md"), "w") as f:
+        f.write(body)
+
+
+def write_plot(res, out_dir):
+    d = out_dir
+    A = res.allocs
+    # 1: hot pair ns vs size
+    sizes = sorted({int(r["size"]) for r in res.recs if r["wl"] == "hotpair" and "size" in r})
+    with open(os.path.join(d, "hotpair.dat"), "w") as f:
+        f.write("size " + " ".join(A) + "\n")
+        for s in sizes:
+            f.write("%d %s\n" % (s, " ".join(fmt(res.median("hotpair", a, "ns_per_op", size=s), 3)
+                                             if res.median("hotpair", a, "ns_per_op", size=s) is not None
+                                             else "NaN" for a in A)))
+    # 2: time relative to glibc
+    rel = [("batch-lifo", "batch LIFO", "ns_per_op"), ("batch-fifo", "batch FIFO", "ns_per_op"),
+           ("batch-random", "batch random", "ns_per_op"), ("churn", "churn", "ns_per_op"),
+           ("prodcons", "prod/cons", "ns_per_op"), ("drain", "drain alloc", "alloc_s"),
+           ("python-pymalloc", "python", "seconds"), ("python-malloc", "python malloc", "seconds"),
+           ("sqlite", "sqlite3", "wall_s")]
+    with open(os.path.join(d, "relative.dat"), "w") as f:
+        f.write("workload " + " ".join(A) + "\n")
+        for wl, label, metric in rel:
+            base = res.median(wl, "glibc", metric)
+            vals = []
+            for a in A:
+                v = res.median(wl, a, metric)
+                vals.append("%.3f" % (v / base) if v is not None and base else "NaN")
+            f.write('"%s" %s\n' % (label, " ".join(vals)))
+    # 3: drain timeline
+    with open(os.path.join(d, "drain.dat"), "w") as f:
+        f.write("t " + " ".join(A) + "\n")
+        f.write("-0.3 %s\n" % " ".join(fmt(res.median("drain", a, "rss_peak_mb"), 1)
+                                       if res.median("drain", a, "rss_peak_mb") else "NaN" for a in A))
+        for t in DRAIN_T:
+            f.write("%s %s\n" % (t, " ".join(fmt(res.median("drain", a, "rss_%s_mb" % t), 1)
+                                             if res.median("drain", a, "rss_%s_mb" % t) else "NaN"
+                                             for a in A)))
+    # 4: pin
+    with open(os.path.join(d, "pin.dat"), "w") as f:
+        f.write("mode " + " ".join(A) + "\n")
+        for wl, label in (("pin-random", "random 1%"), ("pin-interleaved", "1 in 1000")):
+            f.write('"%s" %s\n' % (label, " ".join(
+                fmt(res.median(wl, a, "final_over_live"), 2)
+                if res.median(wl, a, "final_over_live") is not None else "NaN" for a in A)))
+
+    n = len(A)
+    colors = {"glibc": "#555555", "jemalloc": "#1f77b4", "tcmalloc": "#2ca02c",
+              "mimalloc": "#ff7f0e", "karena": "#d62728"}
+    lc = lambda i: 'lc rgb "%s"' % colors.get(A[i], "black")
+    lines_plot = ", ".join("'hotpair.dat' u 1:%d w lp pt 7 ps 0.6 lw 2 %s t '%s'" % (i + 2, lc(i), A[i])
+                           for i in range(n))
+    drain_plot = ", ".join("'drain.dat' u 1:%d w lp pt 7 lw 2 %s t '%s'" % (i + 2, lc(i), A[i])
+                           for i in range(n))
+    hist = lambda fn: ", ".join("'%s' u %d:xtic(1) %s t '%s'" % (fn, i + 2, lc(i), A[i])
+                                for i in range(n))
+    gp = """
+set terminal pngcairo size 1500,1050 font 'DejaVu Sans,10'
+set output 'bench.png'
+set multiplot layout 2,2 title 'karena vs glibc, jemalloc, tcmalloc, mimalloc (median of runs; lower is better)' font ',13'
+set key autotitle columnhead top left
+set grid ytics
+set title 'Hot malloc+free pair'
+set xlabel 'size (bytes)'; set ylabel 'ns per pair'
+set logscale x 2
+set yrange [0:*]
+plot {lines}
+unset logscale x
+set title 'Time relative to glibc (1.0 = glibc)'
+set xlabel ''; set ylabel 'x glibc'
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set xtics rotate by -25
+set yrange [0:*]
+plot {rel}, 1 lc rgb 'black' dt 2 notitle
+set title 'Drain: RSS after freeing everything (x=-0.3: peak)'
+set style data linespoints
+set xtics norotate
+set xlabel 'seconds after the last free'; set ylabel 'RSS (MiB, log)'
+set logscale y
+set key top right
+set yrange [*:*]
+plot {drain}
+unset logscale y
+set title 'Pin: RSS / live bytes after freeing 99% (1.0 = perfect)'
+set style data histograms
+set xlabel ''; set ylabel 'resident / live'
+set key top left
+set yrange [0:*]
+plot {pin}
+unset multiplot
+""".format(lines=lines_plot, rel=hist("relative.dat"), drain=drain_plot, pin=hist("pin.dat"))
+    with open(os.path.join(d, "bench.gp"), "w") as f:
+        f.write(gp)
+    r = subprocess.run(["gnuplot", "bench.gp"], cwd=d, capture_output=True, text=True)
+    if r.returncode:
+        sys.stderr.write(r.stderr)
+        return False
+    return True
+
+
+def main():
+    out_dir = sys.argv[1] if len(sys.argv) > 1 else "build/bench"
+    res = Results(parse(os.path.join(out_dir, "raw.txt")))
+    write_markdown(res, out_dir)
+    if not write_plot(res, out_dir):
+        print("summarize: gnuplot failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
