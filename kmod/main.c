@@ -129,3 +129,6 @@ module_exit(karena_exit);
 MODULE_DESCRIPTION("Kernel-granted memory arenas with per-process, per-user and global limits");
 MODULE_AUTHOR("The karena developers");
 MODULE_LICENSE("GPL");
+#ifdef KARENA_VERSION
+MODULE_VERSION(KARENA_VERSION);
+#endif

@@ -128,9 +128,13 @@ static int karena_param_set(const char *val, const struct kernel_param *kp)
 		return -EINVAL;
 
 	if (!READ_ONCE(karena.ready)) {
-		/* insmod arguments are checked by karena_params_init() */
-		if (THIS_MODULE->state != MODULE_STATE_UNFORMED)
-			return -EBUSY;
+		/*
+		 * Loading: insmod arguments are checked by
+		 * karena_params_init(); a write that comes after that check
+		 * (through sysfs, before init is done) is checked here.
+		 */
+		if (karena.arena_pages && karena_limit_check(which, v))
+			return -EINVAL;
 		*(unsigned long *)kp->arg = v;
 		return 0;
 	}
@@ -151,12 +155,8 @@ MODULE_PARM_DESC(max_arenas_per_process, "Most arenas one process may hold, 0 = 
 module_param_cb(max_arenas_per_uid, &karena_limit_ops, &karena.max_per_uid, 0644);
 MODULE_PARM_DESC(max_arenas_per_uid, "Most arenas one user may hold, 0 = no limit (default 0)");
 
-/**
- * karena_params_init() - check the load-time parameters, fill in defaults
- *
- * Return: 0, or -EINVAL after one pr_err naming the bad parameter.
- */
-int karena_params_init(void)
+/* Check the load-time parameters and fill in defaults. */
+static int karena_params_check(void)
 {
 	enum karena_limit which;
 
@@ -183,4 +183,20 @@ int karena_params_init(void)
 		}
 	}
 	return 0;
+}
+
+/**
+ * karena_params_init() - check the load-time parameters, fill in defaults
+ *
+ * Return: 0, or -EINVAL after one pr_err naming the bad parameter.
+ */
+int karena_params_init(void)
+{
+	int ret;
+
+	/* the parameter files exist already: hold off writers */
+	kernel_param_lock(THIS_MODULE);
+	ret = karena_params_check();
+	kernel_param_unlock(THIS_MODULE);
+	return ret;
 }
