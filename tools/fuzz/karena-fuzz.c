@@ -88,6 +88,7 @@
 #define MAX_FDS		4	/* open descriptors per thread */
 #define MAX_ARENAS	8	/* arenas one thread holds at most */
 #define LOG_STEPS	8	/* steps kept for the failure report */
+#define MAX_PAGES	1024	/* pages per arena (arena_kb 4096, 4 KiB pages) */
 #define SYSFS		"/sys/class/misc/karena/"
 #define PARAMS		"/sys/module/karena/parameters/"
 
@@ -114,7 +115,8 @@ static struct {
  * failure wins the message slot; ops_done counts steps.
  */
 struct shared {
-	int failed;
+	int claim;		/* set by the first fail(), before msg */
+	int failed;		/* set once msg is complete */
 	long ops_done;
 	long enomem_grants;
 	long edquot_grants;
@@ -137,6 +139,8 @@ struct arena {
 	bool maywrite;		/* mapped from an O_RDWR descriptor */
 	bool dontfork;		/* MADV_DONTFORK is in force */
 	uint64_t tag;		/* the pattern written on every page */
+	uint64_t zmap[MAX_PAGES / 64];	/* pages known to read zero instead */
+	uint64_t umap[MAX_PAGES / 64];	/* pages that may read zero or tag */
 };
 
 struct thread {
@@ -228,8 +232,16 @@ fail(struct thread *t, const char *fmt, ...)
 	if (n >= sizeof(buf))
 		n = sizeof(buf) - 1;
 	buf[n] = 0;
-	if (__sync_bool_compare_and_swap(&sh->failed, 0, 1))
+	if (__sync_bool_compare_and_swap(&sh->claim, 0, 1)) {
 		memcpy(sh->msg, buf, n + 1);
+		__sync_synchronize();
+		sh->failed = 1;
+	} else {
+		/* another thread is writing the first failure: let it finish
+		 * before exit_group takes it down */
+		for (i = 0; i < 1000 && !sh->failed; i++)
+			usleep(1000);
+	}
 	_exit(1);
 }
 
@@ -369,6 +381,8 @@ static void fill(struct arena *a, uint64_t tag)
 
 	tag |= 1;	/* tag 0 means "never written: reads zero" */
 	a->tag = tag;
+	memset(a->zmap, 0, sizeof(a->zmap));
+	memset(a->umap, 0, sizeof(a->umap));
 	for (i = 0; i < cfg.arena / cfg.page; i++) {
 		uint64_t *p = (uint64_t *)(a->addr + i * cfg.page);
 
@@ -392,8 +406,12 @@ static bool page_intact(const struct arena *a, size_t i)
 {
 	const uint64_t *p = (const uint64_t *)(a->addr + i * cfg.page);
 
-	if (!a->tag)
-		return p[0] == 0 && p[cfg.page / 8 - 1] == 0;
+	bool zero = p[0] == 0 && p[cfg.page / 8 - 1] == 0;
+
+	if (!a->tag || (a->zmap[i / 64] >> (i % 64) & 1))
+		return zero;
+	if ((a->umap[i / 64] >> (i % 64) & 1) && zero)
+		return true;
 	return p[0] == page_word(a->tag, i) &&
 	       p[cfg.page / 8 - 1] == ~page_word(a->tag, i);
 }
@@ -416,8 +434,16 @@ static void verify_range(struct thread *t, const struct arena *a, size_t zlo,
 		if (in && !maybe_zero && !page_is_zero(p))
 			fail(t, "%s: arena %p page %zu should read zero, reads %#" PRIx64,
 			     why, a->addr, i, *(const uint64_t *)p);
-		if (in && maybe_zero && (page_is_zero(p) || page_intact(a, i)))
+		if (in && !maybe_zero) {
+			((struct arena *)a)->zmap[i / 64] |= 1ULL << (i % 64);
 			continue;
+		}
+		if (in && maybe_zero && page_intact(a, i))
+			continue;
+		if (in && maybe_zero && page_is_zero(p)) {
+			((struct arena *)a)->zmap[i / 64] |= 1ULL << (i % 64);
+			continue;
+		}
 		if (!in && !page_intact(a, i))
 			fail(t, "%s: arena %p page %zu lost its data (%#" PRIx64 ", want %#" PRIx64 ")",
 			     why, a->addr, i, *(const uint64_t *)p,
@@ -554,6 +580,8 @@ static void adopt(struct thread *t, char *p, struct fdent *f, int prot)
 	a->maywrite = f && f->mode == O_RDWR;
 	a->dontfork = false;
 	a->tag = 0;
+	memset(a->zmap, 0, sizeof(a->zmap));
+	memset(a->umap, 0, sizeof(a->umap));
 	if (prot & PROT_WRITE)
 		fill(a, rnd(t));
 }
@@ -794,9 +822,9 @@ static void op_mmap_bad(struct thread *t)
 	note(t, "bad mmap(%p, %#zx, %#x, %#x, fd %d, %#llx)", addr, len, prot,
 	     flags, fd, (unsigned long long)off);
 
-	/* what each fault may answer */
+	/* what each fault may answer; mmap rounds the length up to pages */
 	shape_ok = true;
-	if (len != A) {
+	if (((len + P - 1) & ~(P - 1)) != A) {
 		eadd(&ok, EINVAL);
 		if (len == 0 || len >= ((size_t)1 << 46))
 			eadd(&ok, ENOMEM), eadd(&ok, EOVERFLOW);
@@ -853,15 +881,16 @@ static void op_mmap_bad(struct thread *t)
 	p = mmap(addr, len, prot, flags, fd, off);
 	err = p == MAP_FAILED ? errno : 0;
 	if (!err) {
-		/* only a valid MAP_FIXED grant (fixed == 1) may succeed */
-		if (!(fixed == 1 && shape_ok && f && f->mode == O_RDWR)) {
+		/* only a valid grant may succeed: a length that rounds up to
+		 * the arena, or MAP_FIXED at an aligned free address */
+		if (!(fixed <= 1 && shape_ok && f && f->mode == O_RDWR)) {
 			char want[256];
 
 			munmap(p, len);
 			eprint(&ok, want, sizeof(want));
 			fail(t, "mmap succeeded (at %p), want %s", p, want);
 		}
-		if (p != addr)
+		if (fixed && p != addr)
 			fail(t, "MAP_FIXED grant at %p landed at %p", addr, p);
 	} else {
 		expect(t, err, &ok, false, "bad mmap");
@@ -1077,6 +1106,12 @@ static void op_madvise(struct thread *t)
 	check_vma(t, a->addr, "after madvise");
 	destructive = adv == MADV_DONTNEED || adv == MADV_REMOVE ||
 		      adv == MADV_FREE || adv == MADV_PAGEOUT;
+	if (destructive && !err && !(a->prot & PROT_READ)) {
+		size_t i;
+
+		for (i = lo; i < lo + cnt; i++)
+			a->umap[i / 64] |= 1ULL << (i % 64);
+	}
 	if (a->prot & PROT_READ) {
 		verify_range(t, a, lo, destructive && !err ? lo + cnt : lo, true,
 			     "after madvise");
@@ -1322,6 +1357,12 @@ static void op_return_pages(struct thread *t)
 			fail(t, "pages_returned grew by %llu, RETURN_PAGES said %llu",
 			     (unsigned long long)(k1.pages_returned - k0.pages_returned),
 			     (unsigned long long)rp.returned);
+		if (!err && !(a->prot & PROT_READ)) {
+			size_t i;
+
+			for (i = lo; i < lo + cnt; i++)
+				a->zmap[i / 64] |= 1ULL << (i % 64);
+		}
 		if (!err && (a->prot & PROT_READ)) {
 			size_t i;
 
@@ -1866,7 +1907,8 @@ int main(int argc, char **argv)
 	}
 	close(fd);
 	cfg.arena = ki.arena_size;
-	if (!cfg.arena || cfg.arena % cfg.page || cfg.arena & (cfg.arena - 1)) {
+	if (!cfg.arena || cfg.arena % cfg.page || cfg.arena & (cfg.arena - 1) ||
+	    cfg.arena / cfg.page > MAX_PAGES) {
 		printf("1..1\nnot ok 1 - arena size %zu is not a power-of-two multiple of the page\n",
 		       cfg.arena);
 		return 1;
@@ -1914,7 +1956,7 @@ int main(int argc, char **argv)
 		if (pids[i] < 0) {
 			snprintf(sh->msg, sizeof(sh->msg), "fork of worker %d: %s", i,
 				 strerror(errno));
-			sh->failed = 1;
+			sh->claim = sh->failed = 1;
 			break;
 		}
 	}
@@ -1925,11 +1967,11 @@ int main(int argc, char **argv)
 			continue;
 		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 			continue;
-		if (!sh->failed) {
+		if (!sh->claim) {
 			snprintf(sh->msg, sizeof(sh->msg), "worker %d ended with %s %d", i,
 				 WIFSIGNALED(status) ? "signal" : "status",
 				 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-			sh->failed = 1;
+			sh->claim = sh->failed = 1;
 		}
 	}
 	if (sh->failed) {
