@@ -10,7 +10,7 @@
 
 #include "karenactl.h"
 
-#define KCTL_DUMP_TRIES	5
+#define KCTL_DUMP_TRIES 5
 
 struct kctl_holder {
 	uint32_t pid, uid;
@@ -32,7 +32,7 @@ static int kctl_holder_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (kn_parse(nlh, tb, KARENA_A_MAX) < 0 || !tb[KARENA_A_HOLDER] ||
 	    kn_parse_nested(tb[KARENA_A_HOLDER], hb, KARENA_HOLDER_A_MAX) < 0)
-		return MNL_CB_OK;	/* not a holder: skip it */
+		return MNL_CB_OK; /* not a holder: skip it */
 	if (hs->n == hs->cap) {
 		size_t cap = hs->cap ? hs->cap * 2 : 64;
 		void *v = realloc(hs->v, cap * sizeof(*hs->v));
@@ -47,8 +47,7 @@ static int kctl_holder_cb(const struct nlmsghdr *nlh, void *data)
 	h = &hs->v[hs->n++];
 	h->pid = kn_u32(hb[KARENA_HOLDER_A_PID]);
 	h->uid = kn_u32(hb[KARENA_HOLDER_A_UID]);
-	snprintf(h->comm, sizeof(h->comm), "%s",
-		 kn_str(hb[KARENA_HOLDER_A_COMM]));
+	snprintf(h->comm, sizeof(h->comm), "%s", kn_str(hb[KARENA_HOLDER_A_COMM]));
 	h->arenas = kn_u64(hb[KARENA_HOLDER_A_ARENAS]);
 	h->peak = kn_u64(hb[KARENA_HOLDER_A_PEAK]);
 	h->denials = kn_u64(hb[KARENA_HOLDER_A_DENIALS]);
@@ -61,16 +60,14 @@ static void kctl_holder_json(const struct kctl_holder *h)
 	printf("{\"pid\":%u,\"comm\":", h->pid);
 	kctl_json_str(stdout, h->comm);
 	printf(",\"uid\":%u,\"arenas\":%llu,\"peak\":%llu,\"denials\":%llu,"
-	       "\"pages_returned\":%llu}", h->uid,
-	       (unsigned long long)h->arenas, (unsigned long long)h->peak,
-	       (unsigned long long)h->denials,
-	       (unsigned long long)h->pages_returned);
+	       "\"pages_returned\":%llu}",
+	       h->uid, (unsigned long long)h->arenas, (unsigned long long)h->peak,
+	       (unsigned long long)h->denials, (unsigned long long)h->pages_returned);
 }
 
-int kctl_cmd_holders(struct kn_sock *s, const struct kctl_opts *o,
-		     int argc, char **argv)
+int kctl_cmd_holders(struct kn_sock *s, const struct kctl_opts *o, int argc, char **argv)
 {
-	struct kctl_holders hs = { 0 };
+	struct kctl_holders hs = {0};
 	int ret, tries = 0;
 	size_t i;
 
@@ -80,8 +77,8 @@ int kctl_cmd_holders(struct kn_sock *s, const struct kctl_opts *o,
 		return 1;
 	do {
 		hs.n = 0;
-		ret = kn_call(s, kn_msg(s, 0, KARENA_CMD_HOLDER_GET, NLM_F_DUMP),
-			      kctl_holder_cb, &hs);
+		ret = kn_call(s, kn_msg(s, 0, KARENA_CMD_HOLDER_GET, NLM_F_DUMP), kctl_holder_cb,
+			      &hs);
 	} while (ret == 0 && s->dump_intr && ++tries < KCTL_DUMP_TRIES);
 	if (ret < 0) {
 		free(hs.v);
@@ -100,8 +97,8 @@ int kctl_cmd_holders(struct kn_sock *s, const struct kctl_opts *o,
 		}
 		puts("]");
 	} else {
-		printf("%7s  %-16s %6s %7s %7s %8s %14s\n", "PID", "COMM", "UID",
-		       "ARENAS", "PEAK", "DENIALS", "PAGES_RETURNED");
+		printf("%7s  %-16s %6s %7s %7s %8s %14s\n", "PID", "COMM", "UID", "ARENAS", "PEAK",
+		       "DENIALS", "PAGES_RETURNED");
 		for (i = 0; i < hs.n; i++) {
 			const struct kctl_holder *h = &hs.v[i];
 
@@ -109,9 +106,8 @@ int kctl_cmd_holders(struct kn_sock *s, const struct kctl_opts *o,
 				printf("%7u", h->pid);
 			else
 				printf("%7s", "-");
-			printf("  %-16s %6u %7llu %7llu %8llu %14llu\n",
-			       h->comm, h->uid, (unsigned long long)h->arenas,
-			       (unsigned long long)h->peak,
+			printf("  %-16s %6u %7llu %7llu %8llu %14llu\n", h->comm, h->uid,
+			       (unsigned long long)h->arenas, (unsigned long long)h->peak,
 			       (unsigned long long)h->denials,
 			       (unsigned long long)h->pages_returned);
 		}

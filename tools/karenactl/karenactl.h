@@ -13,28 +13,22 @@
 #include "nl.h"
 
 struct kctl_opts {
-	bool json;		/* --json: machine-readable output */
-	long count;		/* monitor -n COUNT; 0 = until interrupted */
+	bool json;  /* --json: machine-readable output */
+	long count; /* monitor -n COUNT; 0 = until interrupted */
 };
 
 /* One subcommand: argv[0] is its name. Returns the exit status. */
-typedef int (*kctl_cmd_fn)(struct kn_sock *s, const struct kctl_opts *o,
-			   int argc, char **argv);
+typedef int (*kctl_cmd_fn)(struct kn_sock *s, const struct kctl_opts *o, int argc, char **argv);
 
 /* state.c */
-int kctl_cmd_status(struct kn_sock *s, const struct kctl_opts *o,
-		    int argc, char **argv);
-int kctl_cmd_limits(struct kn_sock *s, const struct kctl_opts *o,
-		    int argc, char **argv);
+int kctl_cmd_status(struct kn_sock *s, const struct kctl_opts *o, int argc, char **argv);
+int kctl_cmd_limits(struct kn_sock *s, const struct kctl_opts *o, int argc, char **argv);
 /* holders.c */
-int kctl_cmd_holders(struct kn_sock *s, const struct kctl_opts *o,
-		     int argc, char **argv);
+int kctl_cmd_holders(struct kn_sock *s, const struct kctl_opts *o, int argc, char **argv);
 /* set.c */
-int kctl_cmd_set(struct kn_sock *s, const struct kctl_opts *o,
-		 int argc, char **argv);
+int kctl_cmd_set(struct kn_sock *s, const struct kctl_opts *o, int argc, char **argv);
 /* monitor.c */
-int kctl_cmd_monitor(struct kn_sock *s, const struct kctl_opts *o,
-		     int argc, char **argv);
+int kctl_cmd_monitor(struct kn_sock *s, const struct kctl_opts *o, int argc, char **argv);
 
 /*
  * main.c: open @s and resolve the family, saying what is wrong if that

@@ -22,14 +22,12 @@ static const struct {
 	const char *args;
 	const char *help;
 } kctl_cmds[] = {
-	{ "status", kctl_cmd_status, "", "global counters and limits" },
-	{ "holders", kctl_cmd_holders, "",
-	  "every process that holds arenas" },
-	{ "limits", kctl_cmd_limits, "", "the limits in force" },
-	{ "set", kctl_cmd_set, "NAME VALUE",
-	  "change a limit (needs CAP_SYS_ADMIN)" },
-	{ "monitor", kctl_cmd_monitor, "[-n COUNT]",
-	  "print grants, denials, releases and fork copies as they happen" },
+	{"status", kctl_cmd_status, "", "global counters and limits"},
+	{"holders", kctl_cmd_holders, "", "every process that holds arenas"},
+	{"limits", kctl_cmd_limits, "", "the limits in force"},
+	{"set", kctl_cmd_set, "NAME VALUE", "change a limit (needs CAP_SYS_ADMIN)"},
+	{"monitor", kctl_cmd_monitor, "[-n COUNT]",
+	 "print grants, denials, releases and fork copies as they happen"},
 };
 
 #define KCTL_NCMDS (sizeof(kctl_cmds) / sizeof(kctl_cmds[0]))
@@ -55,8 +53,7 @@ int kctl_connect(struct kn_sock *s)
 		return -1;
 	}
 	if (ret < 0) {
-		kctl_err("cannot open a generic netlink socket: %s",
-			 strerror(-ret));
+		kctl_err("cannot open a generic netlink socket: %s", strerror(-ret));
 		return -1;
 	}
 	return 0;
@@ -77,16 +74,18 @@ static void kctl_usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: karenactl [--json] COMMAND [ARGS]\n\n"
+	fprintf(f,
+		"usage: karenactl [--json] COMMAND [ARGS]\n\n"
 		"Inspect and tune the karena kernel module (generic netlink family\n"
-		"\"%s\").\n\ncommands:\n", KARENA_GENL_NAME);
+		"\"%s\").\n\ncommands:\n",
+		KARENA_GENL_NAME);
 	for (i = 0; i < KCTL_NCMDS; i++)
-		fprintf(f, "  %-7s %-11s %s\n", kctl_cmds[i].name,
-			kctl_cmds[i].args, kctl_cmds[i].help);
+		fprintf(f, "  %-7s %-11s %s\n", kctl_cmds[i].name, kctl_cmds[i].args,
+			kctl_cmds[i].help);
 	fprintf(f, "\noptions:\n"
-		"  -j, --json   machine-readable output (status, holders, limits,\n"
-		"               monitor: one JSON object per line)\n"
-		"  -h, --help   this text\n\nSee karenactl(8).\n");
+		   "  -j, --json   machine-readable output (status, holders, limits,\n"
+		   "               monitor: one JSON object per line)\n"
+		   "  -h, --help   this text\n\nSee karenactl(8).\n");
 }
 
 static int kctl_parse_count(const char *str, long *count)
@@ -104,7 +103,7 @@ static int kctl_parse_count(const char *str, long *count)
 
 int main(int argc, char **argv)
 {
-	struct kctl_opts o = { 0 };
+	struct kctl_opts o = {0};
 	char **args = calloc(argc + 1, sizeof(*args));
 	struct kn_sock s;
 	int i, n = 0, ret;

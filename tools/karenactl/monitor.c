@@ -46,26 +46,25 @@ static int kctl_event_cb(const struct nlmsghdr *nlh, void *data)
 	reason = kn_u32(eb[KARENA_EVENT_A_REASON]);
 	seq = kn_u64(eb[KARENA_EVENT_A_SEQ]);
 	if (m->last_seq && seq > m->last_seq + 1)
-		kctl_err("%llu events lost", (unsigned long long)
-			 (seq - m->last_seq - 1));
+		kctl_err("%llu events lost", (unsigned long long)(seq - m->last_seq - 1));
 	m->last_seq = seq;
 	comm = kn_str(hb[KARENA_HOLDER_A_COMM]);
 
 	if (m->o->json) {
 		printf("{\"seq\":%llu,\"event\":\"%s\",\"reason\":\"%s\","
-		       "\"pid\":%u,\"comm\":", (unsigned long long)seq,
-		       kctl_event_name(type), kctl_reason_name(reason),
+		       "\"pid\":%u,\"comm\":",
+		       (unsigned long long)seq, kctl_event_name(type), kctl_reason_name(reason),
 		       kn_u32(hb[KARENA_HOLDER_A_PID]));
 		kctl_json_str(stdout, comm);
 		printf(",\"uid\":%u,\"arenas\":%llu,\"peak\":%llu,"
-		       "\"denials\":%llu}\n", kn_u32(hb[KARENA_HOLDER_A_UID]),
+		       "\"denials\":%llu}\n",
+		       kn_u32(hb[KARENA_HOLDER_A_UID]),
 		       (unsigned long long)kn_u64(hb[KARENA_HOLDER_A_ARENAS]),
 		       (unsigned long long)kn_u64(hb[KARENA_HOLDER_A_PEAK]),
 		       (unsigned long long)kn_u64(hb[KARENA_HOLDER_A_DENIALS]));
 	} else {
-		printf("%6llu %-9s pid %u (%s) uid %u arenas %llu",
-		       (unsigned long long)seq, kctl_event_name(type),
-		       kn_u32(hb[KARENA_HOLDER_A_PID]), comm,
+		printf("%6llu %-9s pid %u (%s) uid %u arenas %llu", (unsigned long long)seq,
+		       kctl_event_name(type), kn_u32(hb[KARENA_HOLDER_A_PID]), comm,
 		       kn_u32(hb[KARENA_HOLDER_A_UID]),
 		       (unsigned long long)kn_u64(hb[KARENA_HOLDER_A_ARENAS]));
 		if (type == KARENA_EVENT_DENY)
@@ -78,17 +77,16 @@ static int kctl_event_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-int kctl_cmd_monitor(struct kn_sock *s, const struct kctl_opts *o,
-		     int argc, char **argv)
+int kctl_cmd_monitor(struct kn_sock *s, const struct kctl_opts *o, int argc, char **argv)
 {
-	struct kctl_monitor m = { .o = o };
+	struct kctl_monitor m = {.o = o};
 	struct sigaction sa;
 	int ret;
 
 	(void)argc;
 	(void)argv;
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = kctl_on_signal;	/* no SA_RESTART: recv returns EINTR */
+	sa.sa_handler = kctl_on_signal; /* no SA_RESTART: recv returns EINTR */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 

@@ -22,19 +22,18 @@ struct kn_ctx {
 	void *data;
 };
 
-static void kn_ext_ack(struct kn_sock *s, const struct nlmsghdr *nlh,
-		       size_t off)
+static void kn_ext_ack(struct kn_sock *s, const struct nlmsghdr *nlh, size_t off)
 {
 	const struct nlattr *a;
 
 	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS) || nlh->nlmsg_len < off)
 		return;
-	mnl_attr_for_each(a, nlh, off - sizeof(*nlh)) {
+	mnl_attr_for_each(a, nlh, off - sizeof(*nlh))
+	{
 		switch (mnl_attr_get_type(a)) {
 		case NLMSGERR_ATTR_MSG:
 			if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
-				snprintf(s->ext_msg, sizeof(s->ext_msg), "%s",
-					 mnl_attr_get_str(a));
+				snprintf(s->ext_msg, sizeof(s->ext_msg), "%s", mnl_attr_get_str(a));
 			break;
 		case NLMSGERR_ATTR_OFFS:
 			if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
@@ -91,7 +90,7 @@ static int kn_cb_data(const struct nlmsghdr *nlh, void *data)
 	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
 		c->s->dump_intr = true;
 	if (nlh->nlmsg_len < mnl_nlmsg_size(GENL_HDRLEN))
-		return MNL_CB_OK;	/* not ours to read; skip */
+		return MNL_CB_OK; /* not ours to read; skip */
 	return c->cb ? c->cb(nlh, c->data) : MNL_CB_OK;
 }
 
@@ -103,14 +102,13 @@ static int kn_cb_noop(const struct nlmsghdr *nlh, void *data)
 }
 
 static mnl_cb_t kn_ctl_cb[NLMSG_MIN_TYPE] = {
-	[NLMSG_NOOP]	= kn_cb_noop,
-	[NLMSG_ERROR]	= kn_cb_error,
-	[NLMSG_DONE]	= kn_cb_done,
-	[NLMSG_OVERRUN]	= kn_cb_noop,
+	[NLMSG_NOOP] = kn_cb_noop,
+	[NLMSG_ERROR] = kn_cb_error,
+	[NLMSG_DONE] = kn_cb_done,
+	[NLMSG_OVERRUN] = kn_cb_noop,
 };
 
-struct nlmsghdr *kn_msg(struct kn_sock *s, uint16_t type, uint8_t cmd,
-			uint16_t flags)
+struct nlmsghdr *kn_msg(struct kn_sock *s, uint16_t type, uint8_t cmd, uint16_t flags)
 {
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(s->buf);
 	struct genlmsghdr *g;
@@ -124,10 +122,10 @@ struct nlmsghdr *kn_msg(struct kn_sock *s, uint16_t type, uint8_t cmd,
 	return nlh;
 }
 
-int kn_call_raw(struct kn_sock *s, const void *req, size_t len, uint32_t seq,
-		mnl_cb_t cb, void *data)
+int kn_call_raw(struct kn_sock *s, const void *req, size_t len, uint32_t seq, mnl_cb_t cb,
+		void *data)
 {
-	struct kn_ctx c = { .s = s, .cb = cb, .data = data };
+	struct kn_ctx c = {.s = s, .cb = cb, .data = data};
 	ssize_t n;
 	int ret;
 
@@ -142,8 +140,8 @@ int kn_call_raw(struct kn_sock *s, const void *req, size_t len, uint32_t seq,
 		if (n < 0)
 			return -errno;
 		s->nr_recv++;
-		ret = mnl_cb_run2(s->buf, n, seq, s->portid, kn_cb_data, &c,
-				  kn_ctl_cb, NLMSG_MIN_TYPE);
+		ret = mnl_cb_run2(s->buf, n, seq, s->portid, kn_cb_data, &c, kn_ctl_cb,
+				  NLMSG_MIN_TYPE);
 	} while (ret > 0);
 	return ret < 0 ? -errno : 0;
 }
@@ -163,28 +161,25 @@ static int kn_parse_cb(const struct nlattr *a, void *data)
 	struct kn_tb *t = data;
 	int type = mnl_attr_get_type(a);
 
-	if (type <= t->max)	/* unknown (newer) attributes are skipped */
+	if (type <= t->max) /* unknown (newer) attributes are skipped */
 		t->tb[type] = a;
 	return MNL_CB_OK;
 }
 
 int kn_parse(const struct nlmsghdr *nlh, const struct nlattr **tb, int max)
 {
-	struct kn_tb t = { .tb = tb, .max = max };
+	struct kn_tb t = {.tb = tb, .max = max};
 
 	memset(tb, 0, sizeof(*tb) * (max + 1));
-	return mnl_attr_parse(nlh, GENL_HDRLEN, kn_parse_cb, &t) < 0 ?
-		-EBADMSG : 0;
+	return mnl_attr_parse(nlh, GENL_HDRLEN, kn_parse_cb, &t) < 0 ? -EBADMSG : 0;
 }
 
-int kn_parse_nested(const struct nlattr *nest, const struct nlattr **tb,
-		    int max)
+int kn_parse_nested(const struct nlattr *nest, const struct nlattr **tb, int max)
 {
-	struct kn_tb t = { .tb = tb, .max = max };
+	struct kn_tb t = {.tb = tb, .max = max};
 
 	memset(tb, 0, sizeof(*tb) * (max + 1));
-	return mnl_attr_parse_nested(nest, kn_parse_cb, &t) < 0 ?
-		-EBADMSG : 0;
+	return mnl_attr_parse_nested(nest, kn_parse_cb, &t) < 0 ? -EBADMSG : 0;
 }
 
 uint64_t kn_u64(const struct nlattr *a)
@@ -214,8 +209,7 @@ static int kn_family_grp_cb(const struct nlattr *grp, struct kn_sock *s)
 
 	if (kn_parse_nested(grp, tb, CTRL_ATTR_MCAST_GRP_MAX) < 0)
 		return -EBADMSG;
-	if (!strcmp(kn_str(tb[CTRL_ATTR_MCAST_GRP_NAME]),
-		    KARENA_GENL_MCGRP_MONITOR))
+	if (!strcmp(kn_str(tb[CTRL_ATTR_MCAST_GRP_NAME]), KARENA_GENL_MCGRP_MONITOR))
 		s->mcgrp_monitor = kn_u32(tb[CTRL_ATTR_MCAST_GRP_ID]);
 	return 0;
 }
@@ -226,15 +220,14 @@ static int kn_family_cb(const struct nlmsghdr *nlh, void *data)
 	const struct nlattr *tb[CTRL_ATTR_MAX + 1];
 	const struct nlattr *grp;
 
-	if (kn_parse(nlh, tb, CTRL_ATTR_MAX) < 0 ||
-	    !tb[CTRL_ATTR_FAMILY_ID] ||
+	if (kn_parse(nlh, tb, CTRL_ATTR_MAX) < 0 || !tb[CTRL_ATTR_FAMILY_ID] ||
 	    mnl_attr_validate(tb[CTRL_ATTR_FAMILY_ID], MNL_TYPE_U16) < 0)
 		return MNL_CB_ERROR;
 	s->family = mnl_attr_get_u16(tb[CTRL_ATTR_FAMILY_ID]);
 	if (tb[CTRL_ATTR_MCAST_GROUPS]) {
-		mnl_attr_for_each_nested(grp, tb[CTRL_ATTR_MCAST_GROUPS])
-			if (kn_family_grp_cb(grp, s) < 0)
-				return MNL_CB_ERROR;
+		mnl_attr_for_each_nested(grp,
+					 tb[CTRL_ATTR_MCAST_GROUPS]) if (kn_family_grp_cb(grp, s) <
+									 0) return MNL_CB_ERROR;
 	}
 	return MNL_CB_OK;
 }
@@ -302,15 +295,14 @@ int kn_join_monitor(struct kn_sock *s)
 
 	if (!grp)
 		return -ENOENT;
-	if (mnl_socket_setsockopt(s->nl, NETLINK_ADD_MEMBERSHIP, &grp,
-				  sizeof(grp)) < 0)
+	if (mnl_socket_setsockopt(s->nl, NETLINK_ADD_MEMBERSHIP, &grp, sizeof(grp)) < 0)
 		return -errno;
 	return 0;
 }
 
 int kn_recv_events(struct kn_sock *s, mnl_cb_t cb, void *data)
 {
-	struct kn_ctx c = { .s = s, .cb = cb, .data = data };
+	struct kn_ctx c = {.s = s, .cb = cb, .data = data};
 	ssize_t n;
 	int ret;
 
@@ -318,7 +310,6 @@ int kn_recv_events(struct kn_sock *s, mnl_cb_t cb, void *data)
 	if (n < 0)
 		return -errno;
 	/* seq 0 and portid 0: multicast messages carry neither. */
-	ret = mnl_cb_run2(s->buf, n, 0, 0, kn_cb_data, &c, kn_ctl_cb,
-			  NLMSG_MIN_TYPE);
+	ret = mnl_cb_run2(s->buf, n, 0, 0, kn_cb_data, &c, kn_ctl_cb, NLMSG_MIN_TYPE);
 	return ret < 0 ? -errno : 0;
 }

@@ -20,20 +20,20 @@
 
 #include "karena.h"
 
-#define KN_BUFSIZE	(32 * 1024)
+#define KN_BUFSIZE (32 * 1024)
 
 struct kn_sock {
 	struct mnl_socket *nl;
-	char *buf;			/* KN_BUFSIZE bytes */
-	uint16_t family;		/* 0 until resolved */
-	uint32_t mcgrp_monitor;		/* 0 if the family has none */
-	uint32_t seq;			/* of the next request */
+	char *buf;		/* KN_BUFSIZE bytes */
+	uint16_t family;	/* 0 until resolved */
+	uint32_t mcgrp_monitor; /* 0 if the family has none */
+	uint32_t seq;		/* of the next request */
 	uint32_t portid;
-	char ext_msg[256];		/* extended ACK message of the last error */
-	uint32_t ext_offs;		/* its NLMSGERR_ATTR_OFFS, 0 if none */
-	bool dump_intr;			/* last dump had NLM_F_DUMP_INTR */
-	size_t recv_size;		/* bytes asked of each recvmsg() */
-	unsigned int nr_recv;		/* recvmsg() calls of the last request */
+	char ext_msg[256];    /* extended ACK message of the last error */
+	uint32_t ext_offs;    /* its NLMSGERR_ATTR_OFFS, 0 if none */
+	bool dump_intr;	      /* last dump had NLM_F_DUMP_INTR */
+	size_t recv_size;     /* bytes asked of each recvmsg() */
+	unsigned int nr_recv; /* recvmsg() calls of the last request */
 };
 
 /*
@@ -51,8 +51,7 @@ int kn_open_size(struct kn_sock *s, size_t recv_size);
 void kn_close(struct kn_sock *s);
 
 /* Start a request of @cmd for the karena family (or @family if non-zero). */
-struct nlmsghdr *kn_msg(struct kn_sock *s, uint16_t type, uint8_t cmd,
-			uint16_t flags);
+struct nlmsghdr *kn_msg(struct kn_sock *s, uint16_t type, uint8_t cmd, uint16_t flags);
 
 /*
  * kn_call - send @nlh and read replies until the ACK / NLMSG_DONE, calling
@@ -62,8 +61,8 @@ struct nlmsghdr *kn_msg(struct kn_sock *s, uint16_t type, uint8_t cmd,
 int kn_call(struct kn_sock *s, struct nlmsghdr *nlh, mnl_cb_t cb, void *data);
 
 /* kn_call() for a request of @len bytes at @req, possibly malformed. */
-int kn_call_raw(struct kn_sock *s, const void *req, size_t len, uint32_t seq,
-		mnl_cb_t cb, void *data);
+int kn_call_raw(struct kn_sock *s, const void *req, size_t len, uint32_t seq, mnl_cb_t cb,
+		void *data);
 
 /* Join the "monitor" multicast group. */
 int kn_join_monitor(struct kn_sock *s);
@@ -77,8 +76,7 @@ int kn_recv_events(struct kn_sock *s, mnl_cb_t cb, void *data);
 
 /* Parse the attributes of a karena message (after the genl header). */
 int kn_parse(const struct nlmsghdr *nlh, const struct nlattr **tb, int max);
-int kn_parse_nested(const struct nlattr *nest, const struct nlattr **tb,
-		    int max);
+int kn_parse_nested(const struct nlattr *nest, const struct nlattr **tb, int max);
 
 /* Convenience readers: 0 / "" when absent. */
 uint64_t kn_u64(const struct nlattr *a);

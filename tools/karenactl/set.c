@@ -16,14 +16,12 @@ static const struct {
 	int attr;
 	const char *meaning;
 } kctl_limits[] = {
-	{ "max_arenas", KARENA_A_MAX_ARENAS,
-	  "arenas granted at once, system-wide (at least 1)" },
-	{ "max_arenas_per_process", KARENA_A_MAX_ARENAS_PER_PROCESS,
-	  "arenas one process may hold (0 = no limit)" },
-	{ "max_arenas_per_uid", KARENA_A_MAX_ARENAS_PER_UID,
-	  "arenas all processes of one user may hold (0 = no limit)" },
-	{ "reserve_arenas", KARENA_A_RESERVE_ARENAS,
-	  "zeroed arenas kept ready" },
+	{"max_arenas", KARENA_A_MAX_ARENAS, "arenas granted at once, system-wide (at least 1)"},
+	{"max_arenas_per_process", KARENA_A_MAX_ARENAS_PER_PROCESS,
+	 "arenas one process may hold (0 = no limit)"},
+	{"max_arenas_per_uid", KARENA_A_MAX_ARENAS_PER_UID,
+	 "arenas all processes of one user may hold (0 = no limit)"},
+	{"reserve_arenas", KARENA_A_RESERVE_ARENAS, "zeroed arenas kept ready"},
 };
 
 #define KCTL_NLIMITS (sizeof(kctl_limits) / sizeof(kctl_limits[0]))
@@ -42,15 +40,13 @@ static int kctl_parse_value(const char *str, uint64_t *val)
 		return -1;
 	}
 	if (!isdigit((unsigned char)*p)) {
-		kctl_err("bad value '%s': not a number (give a decimal count of arenas)",
-			 str);
+		kctl_err("bad value '%s': not a number (give a decimal count of arenas)", str);
 		return -1;
 	}
 	errno = 0;
 	v = strtoull(p, &end, 10);
 	if (*end) {
-		kctl_err("bad value '%s': trailing characters after the number",
-			 str);
+		kctl_err("bad value '%s': trailing characters after the number", str);
 		return -1;
 	}
 	if (errno == ERANGE || v > KARENA_LIMIT_MAX_VALUE) {
@@ -68,12 +64,10 @@ static void kctl_list_limits(FILE *f)
 
 	fprintf(f, "valid limits:\n");
 	for (i = 0; i < KCTL_NLIMITS; i++)
-		fprintf(f, "  %-24s %s\n", kctl_limits[i].name,
-			kctl_limits[i].meaning);
+		fprintf(f, "  %-24s %s\n", kctl_limits[i].name, kctl_limits[i].meaning);
 }
 
-int kctl_cmd_set(struct kn_sock *s, const struct kctl_opts *o,
-		 int argc, char **argv)
+int kctl_cmd_set(struct kn_sock *s, const struct kctl_opts *o, int argc, char **argv)
 {
 	struct nlmsghdr *nlh;
 	char what[128];
@@ -108,8 +102,8 @@ int kctl_cmd_set(struct kn_sock *s, const struct kctl_opts *o,
 		return 1;
 	}
 	if (ret < 0) {
-		snprintf(what, sizeof(what), "cannot set %s to %llu",
-			 kctl_limits[i].name, (unsigned long long)val);
+		snprintf(what, sizeof(what), "cannot set %s to %llu", kctl_limits[i].name,
+			 (unsigned long long)val);
 		return kctl_nl_fail(s, ret, what);
 	}
 	return 0;

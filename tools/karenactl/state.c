@@ -12,23 +12,23 @@ static const struct {
 	int attr;
 	bool limit;
 } kctl_fields[] = {
-	{ "arena_size",			KARENA_A_ARENA_SIZE,		false },
-	{ "arenas_reserved",		KARENA_A_ARENAS_RESERVED,	false },
-	{ "arenas_free",		KARENA_A_ARENAS_FREE,		false },
-	{ "arenas_granted",		KARENA_A_ARENAS_GRANTED,	false },
-	{ "arenas_granted_peak",	KARENA_A_ARENAS_GRANTED_PEAK,	false },
-	{ "grants",			KARENA_A_GRANTS,		false },
-	{ "releases",			KARENA_A_RELEASES,		false },
-	{ "denials_quota",		KARENA_A_DENIALS_QUOTA,		false },
-	{ "denials_nomem",		KARENA_A_DENIALS_NOMEM,		false },
-	{ "fork_copies",		KARENA_A_FORK_COPIES,		false },
-	{ "fork_copy_failures",		KARENA_A_FORK_COPY_FAILURES,	false },
-	{ "pages_returned",		KARENA_A_PAGES_RETURNED,	false },
-	{ "fault_failures",		KARENA_A_FAULT_FAILURES,	false },
-	{ "max_arenas",			KARENA_A_MAX_ARENAS,		true },
-	{ "max_arenas_per_process",	KARENA_A_MAX_ARENAS_PER_PROCESS, true },
-	{ "max_arenas_per_uid",		KARENA_A_MAX_ARENAS_PER_UID,	true },
-	{ "reserve_arenas",		KARENA_A_RESERVE_ARENAS,	true },
+	{"arena_size", KARENA_A_ARENA_SIZE, false},
+	{"arenas_reserved", KARENA_A_ARENAS_RESERVED, false},
+	{"arenas_free", KARENA_A_ARENAS_FREE, false},
+	{"arenas_granted", KARENA_A_ARENAS_GRANTED, false},
+	{"arenas_granted_peak", KARENA_A_ARENAS_GRANTED_PEAK, false},
+	{"grants", KARENA_A_GRANTS, false},
+	{"releases", KARENA_A_RELEASES, false},
+	{"denials_quota", KARENA_A_DENIALS_QUOTA, false},
+	{"denials_nomem", KARENA_A_DENIALS_NOMEM, false},
+	{"fork_copies", KARENA_A_FORK_COPIES, false},
+	{"fork_copy_failures", KARENA_A_FORK_COPY_FAILURES, false},
+	{"pages_returned", KARENA_A_PAGES_RETURNED, false},
+	{"fault_failures", KARENA_A_FAULT_FAILURES, false},
+	{"max_arenas", KARENA_A_MAX_ARENAS, true},
+	{"max_arenas_per_process", KARENA_A_MAX_ARENAS_PER_PROCESS, true},
+	{"max_arenas_per_uid", KARENA_A_MAX_ARENAS_PER_UID, true},
+	{"reserve_arenas", KARENA_A_RESERVE_ARENAS, true},
 };
 
 #define KCTL_NFIELDS (sizeof(kctl_fields) / sizeof(kctl_fields[0]))
@@ -57,18 +57,16 @@ static int kctl_state_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-static int kctl_state_show(struct kn_sock *s, const struct kctl_opts *o,
-			   bool limits)
+static int kctl_state_show(struct kn_sock *s, const struct kctl_opts *o, bool limits)
 {
-	struct kctl_state st = { 0 };
+	struct kctl_state st = {0};
 	const char *sep = "";
 	size_t i;
 	int ret;
 
 	if (kctl_connect(s) < 0)
 		return 1;
-	ret = kn_call(s, kn_msg(s, 0, KARENA_CMD_GET, NLM_F_ACK),
-		      kctl_state_cb, &st);
+	ret = kn_call(s, kn_msg(s, 0, KARENA_CMD_GET, NLM_F_ACK), kctl_state_cb, &st);
 	if (ret < 0)
 		return kctl_nl_fail(s, ret, "cannot read the karena state");
 
@@ -86,8 +84,7 @@ static int kctl_state_show(struct kn_sock *s, const struct kctl_opts *o,
 			printf("%-24s %llu (no limit)\n", kctl_fields[i].name,
 			       (unsigned long long)st.val[i]);
 		} else {
-			printf("%-24s %llu\n", kctl_fields[i].name,
-			       (unsigned long long)st.val[i]);
+			printf("%-24s %llu\n", kctl_fields[i].name, (unsigned long long)st.val[i]);
 		}
 	}
 	if (o->json)
@@ -95,16 +92,14 @@ static int kctl_state_show(struct kn_sock *s, const struct kctl_opts *o,
 	return 0;
 }
 
-int kctl_cmd_status(struct kn_sock *s, const struct kctl_opts *o,
-		    int argc, char **argv)
+int kctl_cmd_status(struct kn_sock *s, const struct kctl_opts *o, int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
 	return kctl_state_show(s, o, false);
 }
 
-int kctl_cmd_limits(struct kn_sock *s, const struct kctl_opts *o,
-		    int argc, char **argv)
+int kctl_cmd_limits(struct kn_sock *s, const struct kctl_opts *o, int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;

@@ -33,9 +33,9 @@
 
 #include "nl.h"
 
-#define DEV		"/dev/karena"
-#define SYSFS		"/sys/class/misc/karena/"
-#define NCHILDREN	200
+#define DEV	  "/dev/karena"
+#define SYSFS	  "/sys/class/misc/karena/"
+#define NCHILDREN 200
 
 static int t_num, t_failed;
 static struct kn_sock S;
@@ -155,24 +155,21 @@ static int holder_cb(const struct nlmsghdr *nlh, void *data)
 static int dump_holders(struct kn_sock *s, struct holders *hs)
 {
 	hs->n = 0;
-	return kn_call(s, kn_msg(s, 0, KARENA_CMD_HOLDER_GET, NLM_F_DUMP),
-		       holder_cb, hs);
+	return kn_call(s, kn_msg(s, 0, KARENA_CMD_HOLDER_GET, NLM_F_DUMP), holder_cb, hs);
 }
 
 static void *grant(int fd)
 {
-	void *p = mmap(NULL, arena_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		       fd, 0);
+	void *p = mmap(NULL, arena_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 
 	return p == MAP_FAILED ? NULL : p;
 }
 
 static void set_timeout(struct kn_sock *s, int sec)
 {
-	struct timeval tv = { .tv_sec = sec };
+	struct timeval tv = {.tv_sec = sec};
 
-	setsockopt(mnl_socket_get_fd(s->nl), SOL_SOCKET, SO_RCVTIMEO, &tv,
-		   sizeof(tv));
+	setsockopt(mnl_socket_get_fd(s->nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 }
 
 /* ---- GET ---- */
@@ -181,18 +178,18 @@ static const struct {
 	int attr;
 	const char *file;
 } sysfs_map[] = {
-	{ KARENA_A_ARENA_SIZE, "arena_size" },
-	{ KARENA_A_ARENAS_RESERVED, "arenas_reserved" },
-	{ KARENA_A_ARENAS_GRANTED, "arenas_granted" },
-	{ KARENA_A_ARENAS_GRANTED_PEAK, "arenas_granted_peak" },
-	{ KARENA_A_GRANTS, "grants" },
-	{ KARENA_A_RELEASES, "releases" },
-	{ KARENA_A_DENIALS_QUOTA, "denials_quota" },
-	{ KARENA_A_DENIALS_NOMEM, "denials_nomem" },
-	{ KARENA_A_FORK_COPIES, "fork_copies" },
-	{ KARENA_A_FORK_COPY_FAILURES, "fork_copy_failures" },
-	{ KARENA_A_PAGES_RETURNED, "pages_returned" },
-	{ KARENA_A_FAULT_FAILURES, "fault_failures" },
+	{KARENA_A_ARENA_SIZE, "arena_size"},
+	{KARENA_A_ARENAS_RESERVED, "arenas_reserved"},
+	{KARENA_A_ARENAS_GRANTED, "arenas_granted"},
+	{KARENA_A_ARENAS_GRANTED_PEAK, "arenas_granted_peak"},
+	{KARENA_A_GRANTS, "grants"},
+	{KARENA_A_RELEASES, "releases"},
+	{KARENA_A_DENIALS_QUOTA, "denials_quota"},
+	{KARENA_A_DENIALS_NOMEM, "denials_nomem"},
+	{KARENA_A_FORK_COPIES, "fork_copies"},
+	{KARENA_A_FORK_COPY_FAILURES, "fork_copy_failures"},
+	{KARENA_A_PAGES_RETURNED, "pages_returned"},
+	{KARENA_A_FAULT_FAILURES, "fault_failures"},
 };
 
 static void test_get(void)
@@ -208,9 +205,8 @@ static void test_get(void)
 	int64_t v;
 
 	t_result(get_state(&S, &st) == 0 && st.have[KARENA_A_ARENA_SIZE] &&
-		 st.have[KARENA_A_MAX_ARENAS] &&
-		 st.have[KARENA_A_RESERVE_ARENAS] &&
-		 st.have[KARENA_A_FAULT_FAILURES],
+			 st.have[KARENA_A_MAX_ARENAS] && st.have[KARENA_A_RESERVE_ARENAS] &&
+			 st.have[KARENA_A_FAULT_FAILURES],
 		 "GET returns the counters and the limits");
 
 	/* Nothing moves while we compare (no other process uses karena). */
@@ -218,8 +214,7 @@ static void test_get(void)
 		snprintf(path, sizeof(path), SYSFS "%s", sysfs_map[i].file);
 		v = sysfs_u64(path);
 		if (v < 0 || (uint64_t)v != st.v[sysfs_map[i].attr]) {
-			t_diag("%s: sysfs %lld, netlink %llu", sysfs_map[i].file,
-			       (long long)v,
+			t_diag("%s: sysfs %lld, netlink %llu", sysfs_map[i].file, (long long)v,
 			       (unsigned long long)st.v[sysfs_map[i].attr]);
 			ok = false;
 		}
@@ -251,11 +246,10 @@ static void test_get(void)
 	} else {
 		v = sysfs_u64(SYSFS "arenas_granted");
 		t_result(st.v[KARENA_A_ARENAS_GRANTED] ==
-			 before.v[KARENA_A_ARENAS_GRANTED] + held &&
-			 st.v[KARENA_A_GRANTS] == before.v[KARENA_A_GRANTS] + held &&
-			 (uint64_t)v == st.v[KARENA_A_ARENAS_GRANTED],
-			 "GET and sysfs count the %d arenas this test was granted",
-			 held);
+					 before.v[KARENA_A_ARENAS_GRANTED] + held &&
+				 st.v[KARENA_A_GRANTS] == before.v[KARENA_A_GRANTS] + held &&
+				 (uint64_t)v == st.v[KARENA_A_ARENAS_GRANTED],
+			 "GET and sysfs count the %d arenas this test was granted", held);
 	}
 	hs = calloc(1, sizeof(*hs));
 	if (hs && dump_holders(&S, hs) == 0) {
@@ -263,16 +257,15 @@ static void test_get(void)
 			if (hs->pid[i] == (uint32_t)getpid())
 				mine += hs->arenas[i] == (uint64_t)held ? 1 : 100;
 	}
-	t_result(mine == 1, "the dump shows this process once, holding %d arenas",
-		 held);
+	t_result(mine == 1, "the dump shows this process once, holding %d arenas", held);
 	free(hs);
 	while (n-- > 0)
 		munmap(p[n], arena_size);
 	if (fd >= 0)
 		close(fd);
 	t_result(get_state(&S, &st) == 0 &&
-		 st.v[KARENA_A_ARENAS_GRANTED] == before.v[KARENA_A_ARENAS_GRANTED] &&
-		 st.v[KARENA_A_RELEASES] == before.v[KARENA_A_RELEASES] + held,
+			 st.v[KARENA_A_ARENAS_GRANTED] == before.v[KARENA_A_ARENAS_GRANTED] &&
+			 st.v[KARENA_A_RELEASES] == before.v[KARENA_A_RELEASES] + held,
 		 "GET counts the releases");
 }
 
@@ -325,8 +318,7 @@ static void test_dump(void)
 		if (read(ready[0], &c, 1) == 1 && c)
 			got++;
 	t_result(i == NCHILDREN && got == NCHILDREN,
-		 "%d children each hold an arena (%d started, %d granted)",
-		 NCHILDREN, i, got);
+		 "%d children each hold an arena (%d started, %d granted)", NCHILDREN, i, got);
 
 	/*
 	 * A fresh socket that reads 8 KiB at a time: the kernel then fills
@@ -345,17 +337,17 @@ static void test_dump(void)
 		int seen = 0, k;
 
 		for (k = 0; k < hs->n; k++)
-			seen += hs->pid[k] == (uint32_t)pids[j] &&
-				hs->arenas[k] == 1;
+			seen += hs->pid[k] == (uint32_t)pids[j] && hs->arenas[k] == 1;
 		if (seen != 1) {
 			t_diag("pid %d seen %d times", pids[j], seen);
 			ok = false;
 		}
 	}
-	t_result(ok, "the dump lists each of the %d children exactly once (%d holders, %u reads, %d retries)",
+	t_result(ok,
+		 "the dump lists each of the %d children exactly once (%d holders, %u reads, %d "
+		 "retries)",
 		 NCHILDREN, hs->n, small.nr_recv, tries);
-	t_result(small.nr_recv >= 3, "the dump spanned several batches (%u reads)",
-		 small.nr_recv);
+	t_result(small.nr_recv >= 3, "the dump spanned several batches (%u reads)", small.nr_recv);
 	kn_close(&small);
 
 	/*
@@ -364,8 +356,7 @@ static void test_dump(void)
 	 */
 	ret = kn_open_size(&small, 8192);
 	if (ret == 0) {
-		struct nlmsghdr *nlh = kn_msg(&small, 0, KARENA_CMD_HOLDER_GET,
-					      NLM_F_DUMP);
+		struct nlmsghdr *nlh = kn_msg(&small, 0, KARENA_CMD_HOLDER_GET, NLM_F_DUMP);
 		bool intr = false, done = false;
 		int extra[2];
 		ssize_t n;
@@ -374,7 +365,7 @@ static void test_dump(void)
 		mnl_socket_sendto(small.nl, nlh, nlh->nlmsg_len);
 		n = mnl_socket_recvfrom(small.nl, small.buf, 8192);
 		if (pipe(extra) == 0) {
-			close(extra[1]);	/* the child exits at once */
+			close(extra[1]); /* the child exits at once */
 			pid = spawn_holder(-1, extra[0], -1);
 			waitpid(pid, NULL, 0);
 			close(extra[0]);
@@ -385,8 +376,7 @@ static void test_dump(void)
 
 			for (; mnl_nlmsg_ok(h, len); h = mnl_nlmsg_next(h, &len)) {
 				intr |= !!(h->nlmsg_flags & NLM_F_DUMP_INTR);
-				done |= h->nlmsg_type == NLMSG_DONE ||
-					h->nlmsg_type == NLMSG_ERROR;
+				done |= h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR;
 			}
 			if (!done)
 				n = mnl_socket_recvfrom(small.nl, small.buf, 8192);
@@ -440,14 +430,13 @@ static void test_set(void)
 		 "uid 65534 without capabilities can GET but SET fails with EPERM (status %d)",
 		 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	get_state(&S, &st);
-	t_result(st.v[KARENA_A_MAX_ARENAS_PER_PROCESS] ==
-		 orig.v[KARENA_A_MAX_ARENAS_PER_PROCESS],
+	t_result(st.v[KARENA_A_MAX_ARENAS_PER_PROCESS] == orig.v[KARENA_A_MAX_ARENAS_PER_PROCESS],
 		 "the refused SET changed nothing");
 
 	ret = set_limit(&S, KARENA_A_MAX_ARENAS_PER_PROCESS, 2);
 	get_state(&S, &st);
 	t_result(ret == 0 && st.v[KARENA_A_MAX_ARENAS_PER_PROCESS] == 2 &&
-		 sysfs_u64("/sys/module/karena/parameters/max_arenas_per_process") == 2,
+			 sysfs_u64("/sys/module/karena/parameters/max_arenas_per_process") == 2,
 		 "root sets max_arenas_per_process=2; GET and the parameter show it");
 
 	fd = open(DEV, O_RDWR);
@@ -473,8 +462,7 @@ static void test_set(void)
 		struct nlmsghdr *nlh = kn_msg(&S, 0, KARENA_CMD_SET, NLM_F_ACK);
 
 		mnl_attr_put_u64(nlh, KARENA_A_MAX_ARENAS_PER_UID, 7);
-		mnl_attr_put_u64(nlh, KARENA_A_MAX_ARENAS,
-				 KARENA_LIMIT_MAX_VALUE);
+		mnl_attr_put_u64(nlh, KARENA_A_MAX_ARENAS, KARENA_LIMIT_MAX_VALUE);
 		char msg[sizeof(S.ext_msg)];
 		uint32_t offs;
 
@@ -483,9 +471,10 @@ static void test_set(void)
 		offs = S.ext_offs;
 		get_state(&S, &st);
 		t_result(ret == -EINVAL && msg[0] && offs &&
-			 st.v[KARENA_A_MAX_ARENAS_PER_UID] ==
-			 orig.v[KARENA_A_MAX_ARENAS_PER_UID],
-			 "a SET with one impossible value fails with EINVAL, says why (\"%s\", offset %u) and changes nothing",
+				 st.v[KARENA_A_MAX_ARENAS_PER_UID] ==
+					 orig.v[KARENA_A_MAX_ARENAS_PER_UID],
+			 "a SET with one impossible value fails with EINVAL, says why (\"%s\", "
+			 "offset %u) and changes nothing",
 			 msg, offs);
 	}
 }
@@ -509,8 +498,7 @@ static int event_cb(const struct nlmsghdr *nlh, void *data)
 	if (g->cmd != KARENA_CMD_EVENT || kn_parse(nlh, tb, KARENA_A_MAX) < 0 ||
 	    !tb[KARENA_A_EVENT] || !tb[KARENA_A_HOLDER] ||
 	    kn_parse_nested(tb[KARENA_A_EVENT], eb, KARENA_EVENT_A_MAX) < 0 ||
-	    kn_parse_nested(tb[KARENA_A_HOLDER], hb, KARENA_HOLDER_A_MAX) < 0 ||
-	    ev->n == 64)
+	    kn_parse_nested(tb[KARENA_A_HOLDER], hb, KARENA_HOLDER_A_MAX) < 0 || ev->n == 64)
 		return MNL_CB_ERROR;
 	ev->type[ev->n] = kn_u32(eb[KARENA_EVENT_A_TYPE]);
 	ev->reason[ev->n] = kn_u32(eb[KARENA_EVENT_A_REASON]);
@@ -523,11 +511,11 @@ static int event_cb(const struct nlmsghdr *nlh, void *data)
 static void test_monitor(void)
 {
 	static const uint32_t want[] = {
-		KARENA_EVENT_GRANT, KARENA_EVENT_FORK_COPY,
-		KARENA_EVENT_RELEASE, KARENA_EVENT_DENY, KARENA_EVENT_RELEASE,
+		KARENA_EVENT_GRANT, KARENA_EVENT_FORK_COPY, KARENA_EVENT_RELEASE,
+		KARENA_EVENT_DENY,  KARENA_EVENT_RELEASE,
 	};
 	const int nwant = sizeof(want) / sizeof(want[0]);
-	struct events ev = { 0 };
+	struct events ev = {0};
 	struct state orig;
 	struct kn_sock m;
 	bool ok;
@@ -543,17 +531,16 @@ static void test_monitor(void)
 	get_state(&S, &orig);
 
 	fd = open(DEV, O_RDWR);
-	a = grant(fd);				/* GRANT */
-	pid = fork();				/* FORK_COPY */
+	a = grant(fd); /* GRANT */
+	pid = fork();  /* FORK_COPY */
 	if (pid == 0)
-		_exit(0);			/* RELEASE (the child's copy) */
+		_exit(0); /* RELEASE (the child's copy) */
 	waitpid(pid, NULL, 0);
 	set_limit(&S, KARENA_A_MAX_ARENAS_PER_PROCESS, 1);
-	b = grant(fd);				/* DENY, process limit */
-	set_limit(&S, KARENA_A_MAX_ARENAS_PER_PROCESS,
-		  orig.v[KARENA_A_MAX_ARENAS_PER_PROCESS]);
+	b = grant(fd); /* DENY, process limit */
+	set_limit(&S, KARENA_A_MAX_ARENAS_PER_PROCESS, orig.v[KARENA_A_MAX_ARENAS_PER_PROCESS]);
 	if (a)
-		munmap(a, arena_size);		/* RELEASE */
+		munmap(a, arena_size); /* RELEASE */
 	if (b)
 		munmap(b, arena_size);
 	close(fd);
@@ -565,16 +552,14 @@ static void test_monitor(void)
 		ok &= ev.type[i] == want[i];
 		ok &= i == 0 || ev.seq[i] == ev.seq[i - 1] + 1;
 	}
-	ok = ok && ev.pid[0] == (uint32_t)getpid() &&
-	     ev.pid[3] == (uint32_t)getpid() &&
-	     ev.reason[3] == KARENA_DENY_PROCESS_LIMIT &&
-	     ev.pid[4] == (uint32_t)getpid() &&
+	ok = ok && ev.pid[0] == (uint32_t)getpid() && ev.pid[3] == (uint32_t)getpid() &&
+	     ev.reason[3] == KARENA_DENY_PROCESS_LIMIT && ev.pid[4] == (uint32_t)getpid() &&
 	     ev.reason[0] == KARENA_DENY_NONE;
 	for (i = 0; i < ev.n; i++)
-		t_diag("event seq %llu type %u reason %u pid %u",
-		       (unsigned long long)ev.seq[i], ev.type[i], ev.reason[i],
-		       ev.pid[i]);
-	t_result(ok, "the monitor sees grant, fork copy, release, deny (process limit), release, in order, seq +1 each");
+		t_diag("event seq %llu type %u reason %u pid %u", (unsigned long long)ev.seq[i],
+		       ev.type[i], ev.reason[i], ev.pid[i]);
+	t_result(ok, "the monitor sees grant, fork copy, release, deny (process limit), release, "
+		     "in order, seq +1 each");
 
 	/* Nothing else is pending. */
 	set_timeout(&m, 1);
@@ -604,8 +589,7 @@ static struct nlmsghdr *req_start(struct req *r, uint8_t cmd, uint16_t flags)
 	return &r->nlh;
 }
 
-static void put_raw(struct nlmsghdr *nlh, uint16_t type, const void *data,
-		    uint16_t len)
+static void put_raw(struct nlmsghdr *nlh, uint16_t type, const void *data, uint16_t len)
 {
 	struct nlattr *a = (void *)((char *)nlh + NLMSG_ALIGN(nlh->nlmsg_len));
 
@@ -623,8 +607,7 @@ static int send_req(struct nlmsghdr *nlh)
 static void expect(int got, int want, const char *what)
 {
 	t_result(got == -want, "%s: %s (got %s%s%s%s)", what, strerror(want),
-		 got ? strerror(-got) : "success",
-		 S.ext_msg[0] ? ", \"" : "", S.ext_msg,
+		 got ? strerror(-got) : "success", S.ext_msg[0] ? ", \"" : "", S.ext_msg,
 		 S.ext_msg[0] ? "\"" : "");
 }
 
@@ -712,23 +695,20 @@ static void test_malformed(void)
 			r.attrs[k] = random();
 		nlh->nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN) + len;
 		if (r.g.cmd == KARENA_CMD_SET && (random() % 8))
-			continue;	/* mostly leave the limits alone */
+			continue; /* mostly leave the limits alone */
 		ret = send_req(nlh);
-		if (ret == -EAGAIN)	/* no answer within 2 s */
+		if (ret == -EAGAIN) /* no answer within 2 s */
 			crashes++;
 	}
 	set_timeout(&S, 0);
 	t_result(crashes == 0 && get_state(&S, &after) == 0,
 		 "3000 random requests: every one answered, GET still works");
 	t_result(after.v[KARENA_A_MAX_ARENAS] == before.v[KARENA_A_MAX_ARENAS] ||
-		 set_limit(&S, KARENA_A_MAX_ARENAS, before.v[KARENA_A_MAX_ARENAS]) == 0,
+			 set_limit(&S, KARENA_A_MAX_ARENAS, before.v[KARENA_A_MAX_ARENAS]) == 0,
 		 "limits intact (or restored) after the random requests");
-	set_limit(&S, KARENA_A_MAX_ARENAS_PER_PROCESS,
-		  before.v[KARENA_A_MAX_ARENAS_PER_PROCESS]);
-	set_limit(&S, KARENA_A_MAX_ARENAS_PER_UID,
-		  before.v[KARENA_A_MAX_ARENAS_PER_UID]);
-	set_limit(&S, KARENA_A_RESERVE_ARENAS,
-		  before.v[KARENA_A_RESERVE_ARENAS]);
+	set_limit(&S, KARENA_A_MAX_ARENAS_PER_PROCESS, before.v[KARENA_A_MAX_ARENAS_PER_PROCESS]);
+	set_limit(&S, KARENA_A_MAX_ARENAS_PER_UID, before.v[KARENA_A_MAX_ARENAS_PER_UID]);
+	set_limit(&S, KARENA_A_RESERVE_ARENAS, before.v[KARENA_A_RESERVE_ARENAS]);
 }
 
 /* ---- --json: a minimal JSON checker for karenactl's output ---- */
@@ -816,8 +796,8 @@ static int js_value(struct js *j)
 			} else {
 				snprintf(key, sizeof(key), "%d", idx++);
 			}
-			snprintf(j->path + plen, sizeof(j->path) - plen, "%s%s",
-				 plen ? "." : "", key);
+			snprintf(j->path + plen, sizeof(j->path) - plen, "%s%s", plen ? "." : "",
+				 key);
 			if (js_value(j) < 0)
 				return -1;
 			j->path[plen] = '\0';
@@ -871,21 +851,19 @@ static int json_check(const char *file)
 		nlines++;
 	rewind(f);
 	while (fgets(line, sizeof(line), f)) {
-		struct js j = { .p = line };
+		struct js j = {.p = line};
 
 		if (nlines > 1)
 			snprintf(j.path, sizeof(j.path), "%d", lineno);
 		lineno++;
 		if (js_value(&j) < 0) {
-			fprintf(stderr, "%s:%d: not valid JSON near '%.20s'\n",
-				file, lineno, j.p);
+			fprintf(stderr, "%s:%d: not valid JSON near '%.20s'\n", file, lineno, j.p);
 			fclose(f);
 			return 1;
 		}
 		js_ws(&j);
 		if (*j.p) {
-			fprintf(stderr, "%s:%d: trailing text '%.20s'\n", file,
-				lineno, j.p);
+			fprintf(stderr, "%s:%d: trailing text '%.20s'\n", file, lineno, j.p);
 			fclose(f);
 			return 1;
 		}
@@ -917,12 +895,10 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (ret < 0) {
-		printf("not ok 1 - open a generic netlink socket: %s\n",
-		       strerror(-ret));
+		printf("not ok 1 - open a generic netlink socket: %s\n", strerror(-ret));
 		return 1;
 	}
-	t_result(S.mcgrp_monitor != 0,
-		 "the family \"%s\" has the multicast group \"%s\"",
+	t_result(S.mcgrp_monitor != 0, "the family \"%s\" has the multicast group \"%s\"",
 		 KARENA_GENL_NAME, KARENA_GENL_MCGRP_MONITOR);
 	if (get_state(&S, &st) < 0 || !st.v[KARENA_A_ARENA_SIZE]) {
 		t_result(false, "GET the arena size");
