@@ -34,7 +34,7 @@ done
 
 export KARENA_BACKEND=kernel
 for t in $(cat .vm-lib-tests 2>/dev/null); do
-	case "$t" in */*) ;; *) t=lib/tests/$t ;; esac
+	t=lib/${t#lib/}
 	[ -x "$t" ] && run "$t"
 done
 
