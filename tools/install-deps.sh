@@ -14,6 +14,7 @@ set -euo pipefail
 
 want=(build-essential make gcc clang pkg-config bc bison flex cpio gzip
       kmod file libelf-dev libssl-dev libmnl-dev busybox-static
+      libclang-rt-14-dev
       qemu-system-x86 linux-image-amd64 linux-headers-amd64
       linux-source-6.1 python3 sqlite3 valgrind)
 if [ "${1:-}" = bench ]; then
