@@ -171,7 +171,7 @@ if want vm && [ -n "$kernels" ]; then
 		"$top/tools/vm/run" --kernel "$k" --mem 2G --timeout 900 -- \
 			sh tools/bench/vm-bench.sh > "$out/vm-$k.log" 2>&1 ||
 			say "VM run on $k failed (exit $?; see $out/vm-$k.log)"
-		grep '^bench=' "$out/vm-$k.log" | sed "s/^/wl=vm alloc=vm-$k run=1 rc=0 /" >> "$raw"
+		grep '^env=.* bench=' "$out/vm-$k.log" | sed "s/^/wl=vm alloc=vm-$k run=1 rc=0 /" >> "$raw"
 	done
 fi
 

@@ -270,17 +270,25 @@ def targets(res):
     g = {}
     for r in res.recs:
         if r["wl"] == "vm" and r.get("bench") == "grant" and r.get("env") == "kernel":
-            g.setdefault(r["alloc"], {})[r.get("mode")] = num(r.get("us_per_cycle"))
+            g.setdefault(r["alloc"], {})[r.get("mode")] = (num(r.get("us_per_cycle")),
+                                                          num(r.get("us_min")))
     if g:
         parts, ok = [], True
         for kern, modes in sorted(g.items()):
-            kk, an = modes.get("karena"), modes.get("anon")
-            kp, ap = modes.get("karena_populate"), modes.get("anon_populate")
-            ok = ok and kk is not None and an is not None and kk < an
-            parts.append("%s: %s vs %s us/cycle (%s), populate %s vs %s (%s)" % (
-                kern.replace("vm-", ""), fmt(kk), fmt(an), ratio(kk, an), fmt(kp), fmt(ap), ratio(kp, ap)))
-        out.append("Grant + first touch faster than anonymous mmap + first touch: %s (%s)" % (
-            verdict(ok), "; ".join(parts)))
+            none = (None, None)
+            (kk, kkmin), (an, anmin) = modes.get("karena", none), modes.get("anon", none)
+            (kp, kpmin), (ap, apmin) = (modes.get("karena_populate", none),
+                                        modes.get("anon_populate", none))
+            # Judged on the median and on the best round (the least
+            # disturbed by a noisy host): both must be faster.
+            ok = ok and None not in (kk, an, kkmin, anmin) and kk < an and kkmin < anmin
+            parts.append("%s: %s vs %s us/cycle median (%s), best round %s vs %s (%s); "
+                         "with MAP_POPULATE %s vs %s (%s)" % (
+                             kern.replace("vm-", ""), fmt(kk), fmt(an), ratio(kk, an),
+                             fmt(kkmin), fmt(anmin), ratio(kkmin, anmin),
+                             fmt(kp), fmt(ap), ratio(kp, ap)))
+        out.append("Grant + first touch faster than anonymous mmap + first touch "
+                   "(QEMU TCG guest): %s (%s)" % (verdict(ok), "; ".join(parts)))
     else:
         out.append("Grant + first touch faster than anonymous mmap + first touch: not measured "
                    "(the module did not build or the VM part was skipped)")
@@ -423,9 +431,10 @@ plot {drain}
 unset logscale y
 set title 'Pin: RSS / live bytes after freeing 99% (1.0 = perfect)'
 set style data histograms
-set xlabel ''; set ylabel 'resident / live'
+set xlabel ''; set ylabel 'resident / live (log)'
 set key top left
-set yrange [0:*]
+set logscale y
+set yrange [1:*]
 plot {pin}
 unset multiplot
 """.format(lines=lines_plot, rel=hist("relative.dat"), drain=drain_plot, pin=hist("pin.dat"))

@@ -18,7 +18,7 @@ status=0
 
 tag() { sed "s/^bench=/env=$1 bench=/"; }
 
-$b/grant_bench secs=2 reps=5 | tag kernel || status=1
+$b/grant_bench secs=3 reps=9 | tag kernel || status=1
 
 [ -f "$lib" ] || { echo "vm-bench: no $lib; kernel backend not measured"; exit $status; }
 for env in glibc karena-kernel karena-mmap; do
