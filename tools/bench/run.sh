@@ -84,7 +84,9 @@ mkdir -p "$out"
 	for p in libc6 libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0 python3 sqlite3 valgrind; do
 		echo "package $p=$(dpkg-query -W -f='${Version}' "$p" 2>/dev/null)"
 	done
-	echo "package karena=$(cat "$top/VERSION") git=$(git -C "$top" rev-parse --short HEAD 2>/dev/null)"
+	libgit=$(git -C "$top" log -1 --format=%h -- lib 2>/dev/null)
+	[ -z "$(git -C "$top" status --porcelain -- lib 2>/dev/null)" ] || libgit=$libgit+dirty
+	echo "package karena=$(cat "$top/VERSION") git=$(git -C "$top" rev-parse --short HEAD 2>/dev/null) lib=$libgit"
 } > "$out/machine.txt"
 
 # run_one WORKLOAD ALLOC RUN CMD...: one timed run; one raw line per bench=
