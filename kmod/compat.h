@@ -68,7 +68,7 @@ static inline void karena_zap_range(struct vm_area_struct *vma,
  * 6.2; before that the range cannot be const, so it is at least read-only
  * after init.
  */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
+#if KARENA_KERNEL_AT_LEAST(6, 2)
 #define karena_nla_range_const	const
 #else
 #define karena_nla_range_const	__ro_after_init

@@ -148,12 +148,36 @@ static void karena_arena_copy(struct karena_arena *dst,
 }
 
 /*
+ * Fork is copying @vma (the child's) from the parent's VMA at the same
+ * address: take the parent's PTEs of the arena away before the copy is
+ * made, so that a parent thread cannot change it behind the copy. That
+ * thread's next access faults, and the fault waits for the end of fork
+ * (dup_mmap() holds the parent's mmap_lock for write and, from 6.4, has
+ * write-locked the VMA); then it maps the same page again. This is what
+ * write-protecting anonymous PTEs does for anonymous memory.
+ */
+static void karena_fork_zap_parent(struct vm_area_struct *vma,
+				   struct karena_arena *src)
+{
+	struct mm_struct *parent = current->mm;
+	struct vm_area_struct *pvma;
+
+	mmap_assert_write_locked(parent);
+	pvma = vma_lookup(parent, vma->vm_start);
+	if (WARN_ON_ONCE(!pvma || pvma->vm_private_data != src ||
+			 pvma->vm_ops != &karena_vm_ops))
+		return;
+	karena_zap_range(pvma, pvma->vm_start, pvma->vm_end - pvma->vm_start);
+}
+
+/*
  * A new VMA now points at the arena. In the arena's own mm this is mremap's
  * copy (refused right after) or a split (refused before): count it. In
- * another mm it is a fork child: give the child its own copy. This cannot
- * fail; if the copy cannot be made, the child's VMA points at nothing and
- * faults with SIGBUS (counted in fork_copy_failures). A VMA that already
- * points at nothing passes that on.
+ * another mm it is a fork child: give the child its own copy, a snapshot
+ * taken with the parent's PTEs zapped (see karena_fork_zap_parent()). This
+ * cannot fail; if the copy cannot be made, the child's VMA points at
+ * nothing and faults with SIGBUS (counted in fork_copy_failures). A VMA
+ * that already points at nothing passes that on.
  */
 static void karena_vm_open(struct vm_area_struct *vma)
 {
@@ -176,6 +200,7 @@ static void karena_vm_open(struct vm_area_struct *vma)
 		vma->vm_private_data = NULL;
 		return;
 	}
+	karena_fork_zap_parent(vma, src);
 	karena_arena_copy(copy, src);
 	vma->vm_private_data = copy;
 }

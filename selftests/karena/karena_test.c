@@ -904,6 +904,116 @@ TEST_F_TIMEOUT(karena, fork_storm_quota, 120)
 	munmap(p[1], self->size);
 }
 
+/*
+ * The child's copy is a snapshot of one moment for each parent thread: a
+ * thread that writes cells in a fixed order across several arenas (and
+ * across pages of each) is seen by the child to have written a prefix of
+ * its writes, as with anonymous memory. Each writer stores its sequence
+ * number into its cells in order, so the child must see, per thread,
+ * values that never increase along the cells and drop by at most one.
+ * Before the parent's PTEs were zapped in open(), writers kept writing to
+ * arenas whose copy was already made, and the cells disagreed.
+ */
+#define FC_ARENAS	4
+#define FC_THREADS	3
+#define FC_CELLS	12
+
+struct fc_writer {
+	volatile uint64_t *cell[FC_CELLS];
+	atomic_int *stop;
+	pthread_t thread;
+};
+
+static void *fc_write(void *v)
+{
+	struct fc_writer *w = v;
+	uint64_t seq;
+	int c;
+
+	for (seq = 1; !atomic_load_explicit(w->stop, memory_order_relaxed);
+	     seq++) {
+		for (c = 0; c < FC_CELLS; c++)
+			*w->cell[c] = seq;
+		/* keep the compiler from merging iterations */
+		atomic_signal_fence(memory_order_seq_cst);
+	}
+	return NULL;
+}
+
+/* In the child: 0 if every writer's cells form a prefix of its writes. */
+static int fc_check(struct fc_writer *w)
+{
+	int t, c;
+
+	for (t = 0; t < FC_THREADS; t++) {
+		uint64_t first = *w[t].cell[0], prev = first;
+
+		for (c = 1; c < FC_CELLS; c++) {
+			uint64_t v = *w[t].cell[c];
+
+			if (v > prev || first - v > 1)
+				return 1;
+			prev = v;
+		}
+	}
+	return 0;
+}
+
+TEST_F_TIMEOUT(karena, fork_consistent_snapshot, 180)
+{
+	struct fc_writer w[FC_THREADS];
+	size_t sz = self->size, pages = sz / self->page;
+	unsigned char *a[FC_ARENAS];
+	int forks = 0, bad = 0, other = 0, t, c, st;
+	atomic_int stop = 0;
+	struct timespec t0, now;
+	pid_t pid;
+
+	for (c = 0; c < FC_ARENAS; c++) {
+		a[c] = grant(self->fd, sz, MAP_POPULATE);
+		ASSERT_NE(MAP_FAILED, a[c]);
+	}
+	/* cells hop between arenas and pages, back and forth in address */
+	for (t = 0; t < FC_THREADS; t++) {
+		w[t].stop = &stop;
+		for (c = 0; c < FC_CELLS; c++) {
+			unsigned char *arena = a[(c * 3) % FC_ARENAS];
+			size_t pg = (c * 5 + t) % pages;
+
+			w[t].cell[c] = (volatile uint64_t *)
+				(arena + pg * self->page + t * 64);
+		}
+	}
+	for (t = 0; t < FC_THREADS; t++)
+		ASSERT_EQ(0, pthread_create(&w[t].thread, NULL, fc_write,
+					    &w[t]));
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		pid = fork();
+		ASSERT_LE(0, pid);
+		if (pid == 0)
+			_exit(fc_check(w) ? 3 : 0);
+		ASSERT_EQ(pid, waitpid(pid, &st, 0));
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 3)
+			bad++;
+		else if (!WIFEXITED(st) || WEXITSTATUS(st))
+			other++;
+		forks++;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (forks < 400 && now.tv_sec - t0.tv_sec < 8);
+
+	atomic_store(&stop, 1);
+	for (t = 0; t < FC_THREADS; t++)
+		pthread_join(w[t].thread, NULL);
+	TH_LOG("%d forks, %d inconsistent snapshots", forks, bad);
+	EXPECT_EQ(0, bad);
+	EXPECT_EQ(0, other);
+	EXPECT_TRUE(check_invariant());
+	for (c = 0; c < FC_ARENAS; c++)
+		munmap(a[c], sz);
+}
+
 /* ---- thread storm ---- */
 
 struct storm {
