@@ -1101,8 +1101,13 @@ static void op_madvise(struct thread *t)
 		note(t, "madvise: no arena");
 		return;
 	}
-	if (adv < 0)
+	/* any other number, but not MADV_HWPOISON (100) or MADV_SOFT_OFFLINE
+	 * (101): as root they inject memory errors into the arena's pages */
+	if (adv < 0) {
 		adv = 24 + below(t, 200);
+		if (adv == 100 || adv == 101)
+			adv = 102;
+	}
 	if (!whole) {
 		lo = below(t, n);
 		cnt = 1 + below(t, n - lo);
