@@ -51,6 +51,9 @@ static struct karena_user *karena_user_lookup(kuid_t uid)
 /**
  * karena_holder_find() - the holder of @mm with a reference, or NULL
  * @mm: the process's mm
+ *
+ * If @mm is current's, a holder that does not know its process yet (a
+ * fork child's) learns it here.
  */
 struct karena_holder *karena_holder_find(struct mm_struct *mm)
 {
@@ -61,6 +64,8 @@ struct karena_holder *karena_holder_find(struct mm_struct *mm)
 	if (h)
 		h->refs++;
 	spin_unlock(&karena.lock);
+	if (h && mm == current->mm)
+		karena_holder_identify(h);
 	return h;
 }
 
@@ -139,9 +144,16 @@ void karena_holder_put(struct karena_holder *h)
  * karena_holder_identify() - record current as the process behind @h
  * @h: a holder whose mm is current->mm
  *
- * A holder made for a fork child does not know the child's pid yet (it is
- * assigned after the mm is copied); the child's first fault or call fills
- * it in.
+ * A holder made for a fork child does not know the child's pid: the
+ * arenas are copied by vm_ops->open() in dup_mmap(), which runs in the
+ * parent before copy_process() has given the child a pid (the child's
+ * task_struct, reachable as mm->owner with CONFIG_MEMCG, still carries the
+ * parent's pid and tgid then, and a failed fork frees its signal_struct
+ * without waiting for RCU, so it is not read from here). Its tgid stays 0,
+ * shown as "not known yet", until the child first faults on an arena,
+ * opens /dev/karena, maps an arena or calls an ioctl (karena_holder_get()
+ * and karena_holder_find() call this when @h's mm is current's). A child
+ * that never does any of these stays at 0 until it exits.
  */
 void karena_holder_identify(struct karena_holder *h)
 {

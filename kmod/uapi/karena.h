@@ -120,6 +120,13 @@ struct karena_return_pages {
  *   EVENT        multicast on group "monitor": KARENA_A_EVENT (type,
  *                      reason, sequence number) and KARENA_A_HOLDER (the
  *                      holder after the event, as in the dump)
+ *
+ * KARENA_HOLDER_A_PID is 0 while the process is not known yet. That is the
+ * case of a fork child's holder: its arenas are copied during fork, before
+ * the child has a pid, so it is 0 in the FORK_COPY events and in dumps
+ * until the child first touches one of its arenas, maps one, opens the
+ * device or calls an ioctl (karenactl prints "-"). Its COMM is the
+ * parent's, which is the child's until it execs.
  */
 #define KARENA_GENL_NAME	"karena"
 #define KARENA_GENL_VERSION	1
@@ -169,7 +176,7 @@ enum karena_attr {
 enum karena_holder_attr {
 	KARENA_HOLDER_A_UNSPEC,
 	KARENA_HOLDER_A_PAD,
-	KARENA_HOLDER_A_PID,		/* u32, thread-group id; 0 = not known yet */
+	KARENA_HOLDER_A_PID,		/* u32, tgid; 0 = not known yet, see above */
 	KARENA_HOLDER_A_COMM,		/* string */
 	KARENA_HOLDER_A_UID,		/* u32, in the receiver's user namespace */
 	KARENA_HOLDER_A_ARENAS,		/* u64 */
