@@ -162,7 +162,8 @@ static void karena_fork_zap_parent(struct vm_area_struct *vma,
 	struct mm_struct *parent = current->mm;
 	struct vm_area_struct *pvma;
 
-	mmap_assert_write_locked(parent);
+	/* held by dup_mmap(); mmap_assert_write_locked() uses dump_mm, unexported */
+	lockdep_assert_held_write(&parent->mmap_lock);
 	pvma = vma_lookup(parent, vma->vm_start);
 	if (WARN_ON_ONCE(!pvma || pvma->vm_private_data != src ||
 			 pvma->vm_ops != &karena_vm_ops))
