@@ -14,7 +14,8 @@
  *
  * The modes take turns: `reps` rounds, each giving every mode an equal
  * slice of 2*secs/reps; a mode's us_per_cycle (and ns_per_page) is its
- * median round. Then the throughput test:
+ * median round; map_us, touch_us and unmap_us split the mean cycle into
+ * its three phases (grant, first touches, release). Then the throughput test:
  * 1 and 2 threads each loop map + touch the first page + unmap for `secs`
  * seconds; cycles_per_s is the total.
  *
@@ -49,15 +50,33 @@ static char *map_one(int karena, int populate)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-static int cycle(int karena, int populate, size_t touch_pages)
+/* Seconds spent in each phase of a cycle, summed (NULL: not wanted). */
+struct phases {
+	double map, touch, unmap;
+};
+
+static int cycle(int karena, int populate, size_t touch_pages,
+		 struct phases *ph)
 {
+	double t0 = ph ? now_s() : 0, t1 = 0, t2 = 0;
 	char *p = map_one(karena, populate);
+	int err;
 
 	if (!p)
 		return -1;
+	if (ph)
+		t1 = now_s();
 	for (size_t off = 0; off < touch_pages * page_size; off += page_size)
 		p[off] = 1;
-	return munmap(p, arena_size);
+	if (ph)
+		t2 = now_s();
+	err = munmap(p, arena_size);
+	if (ph) {
+		ph->map += t1 - t0;
+		ph->touch += t2 - t1;
+		ph->unmap += now_s() - t2;
+	}
+	return err;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -71,6 +90,8 @@ struct mode {
 	const char *name;
 	int karena, populate;
 	double us[64];		/* one per round */
+	struct phases ph;	/* summed over every round */
+	long cycles;		/* in every round */
 	int failed;		/* errno of the first failure */
 };
 
@@ -92,7 +113,8 @@ static void time_cycles(struct mode *modes, int nmodes, double secs, int reps)
 			if (m->failed)
 				continue;
 			do {
-				if (cycle(m->karena, m->populate, pages)) {
+				if (cycle(m->karena, m->populate, pages,
+					  &m->ph)) {
 					m->failed = errno;
 					break;
 				}
@@ -100,6 +122,7 @@ static void time_cycles(struct mode *modes, int nmodes, double secs, int reps)
 			} while ((t = now_s() - t0) < slice);
 			if (n)
 				m->us[r] = t * 1e6 / n;
+			m->cycles += n;
 		}
 	for (struct mode *m = modes; m < modes + nmodes; m++) {
 		if (m->failed) {
@@ -109,9 +132,12 @@ static void time_cycles(struct mode *modes, int nmodes, double secs, int reps)
 		}
 		qsort(m->us, reps, sizeof(m->us[0]), cmp_double);
 		printf("bench=grant mode=%s arena_kb=%zu us_per_cycle=%.2f "
-		       "us_min=%.2f us_max=%.2f ns_per_page=%.1f\n",
+		       "us_min=%.2f us_max=%.2f ns_per_page=%.1f map_us=%.2f "
+		       "touch_us=%.2f unmap_us=%.2f\n",
 		       m->name, arena_size >> 10, m->us[reps / 2], m->us[0],
-		       m->us[reps - 1], m->us[reps / 2] * 1e3 / pages);
+		       m->us[reps - 1], m->us[reps / 2] * 1e3 / pages,
+		       m->ph.map * 1e6 / m->cycles, m->ph.touch * 1e6 / m->cycles,
+		       m->ph.unmap * 1e6 / m->cycles);
 	}
 }
 
@@ -128,7 +154,7 @@ static void *rate_thread(void *arg)
 	double t0 = now_s();
 
 	do {
-		if (cycle(a->karena, 0, 1)) {
+		if (cycle(a->karena, 0, 1, NULL)) {
 			a->failed = errno;
 			break;
 		}

@@ -211,12 +211,13 @@ def vm_table(res):
         k = r["alloc"].replace("vm-", "")
         b = r.get("bench")
         if b == "grant":
-            rows.append([k, "grant " + r.get("mode", "?"),
-                         "%s us/cycle (%s–%s), %s ns/page" % (r.get("us_per_cycle"), r.get("us_min"),
-                                                              r.get("us_max"), r.get("ns_per_page"))])
+            rows.append([k, "map + touch 64 pages + unmap, " + r.get("mode", "?"),
+                         "%s us/cycle (%s–%s); map %s + touch %s + unmap %s us" % (
+                             r.get("us_per_cycle"), r.get("us_min"), r.get("us_max"),
+                             r.get("map_us"), r.get("touch_us"), r.get("unmap_us"))])
         elif b == "grant_rate":
-            rows.append([k, "%s, %s thread(s)" % (r.get("mode"), r.get("threads")),
-                         "%s cycles/s" % r.get("cycles_per_s")])
+            rows.append([k, "map + touch 1 page + unmap, %s, %s thread(s)" % (
+                r.get("mode"), r.get("threads")), "%s cycles/s" % r.get("cycles_per_s")])
         elif b in ("hotpair", "churn", "drain", "pin"):
             what = {"hotpair": "hot pair %s B" % r.get("size"), "churn": "churn",
                     "drain": "drain", "pin": "pin random"}[b]
