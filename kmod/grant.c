@@ -17,6 +17,17 @@
  * copy its page tables: the child's VMA is opened (karena_vm_open()), gets
  * a private copy of the arena charged to the child, and faults into that.
  *
+ * Fork guarantee: the copy is a snapshot, as with anonymous memory. Before
+ * an arena is copied, the parent's PTEs of it are zapped; dup_mmap() holds
+ * the parent's mmap_lock for write (and from 6.4 has write-locked each
+ * parent VMA it has reached), so a parent thread that touches an arena
+ * whose copy is made blocks in the fault until fork is over. Each parent
+ * thread therefore stops at its first access to an already-copied arena,
+ * and the child sees, for every thread, a prefix of that thread's writes
+ * in program order (kselftest fork_consistent_snapshot). Not covered, as
+ * for anonymous memory without its pinned-page copy: a write through a GUP
+ * pin (O_DIRECT read into an arena, RDMA) in flight during fork.
+ *
  * A granted arena is mapped by exactly one mm; arena->nr_maps counts its
  * VMAs there (normally one; two while mremap's refused copy exists). The
  * arena is released when the last of them closes. Splits (partial munmap

@@ -5,7 +5,9 @@
  *
  *   arena_kb                arena size in KiB: power of two, 64..4096;
  *                           read-only after load
- *   reserve_arenas          zeroed arenas kept ready; 0..half of RAM
+ *   reserve_arenas          zeroed arenas kept ready; 0..half of RAM; a
+ *                           load fails with ENOMEM (not clamped) if the
+ *                           available memory cannot hold it (reserve.c)
  *   max_arenas              arenas granted at once, system-wide;
  *                           1..all of RAM (0 at load = a quarter of RAM)
  *   max_arenas_per_process  per mm; 0 = none; at most all of RAM
@@ -15,6 +17,7 @@
  * bounds depend on, may come later on the command line); the init function
  * then checks every value and refuses to load with one pr_err naming the bad
  * one. After load a write is checked first and changes nothing on EINVAL.
+ * Documented in kmod/ABI/sysfs-module-karena.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt

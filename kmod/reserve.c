@@ -19,6 +19,15 @@
  * The worker also keeps reserve_arenas zeroed arenas free: it refills the
  * free list after grants drain it, and frees the surplus after the
  * parameter is lowered.
+ *
+ * Memory pressure: no arena allocation wakes the OOM killer
+ * (__GFP_RETRY_MAYFAIL), and none is even tried when it would leave less
+ * than 1/32 of RAM available (MemAvailable, si_mem_available()): a grant
+ * that needs a new arena fails with ENOMEM, the worker stops growing the
+ * reserve short of reserve_arenas (it tries again at its next kick), and
+ * loading with a reserve_arenas that the available memory cannot hold
+ * fails with ENOMEM rather than being clamped, so the administrator learns
+ * that the reserve asked for is not there.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -35,6 +44,21 @@
 
 /* Never wake the OOM killer for an arena: a refusal must be immediate. */
 #define KARENA_GFP	(GFP_HIGHUSER | __GFP_ZERO | __GFP_NOWARN | __GFP_RETRY_MAYFAIL)
+/* ... nor leave less than RAM / KARENA_HEADROOM_DIV available. */
+#define KARENA_HEADROOM_DIV	32
+
+/*
+ * May @pages more pages be allocated for arenas? Only if MemAvailable stays
+ * above 1/32 of RAM afterwards, so that arenas never push others into
+ * reclaim storms or the OOM killer.
+ */
+static bool karena_mem_allows(u64 pages)
+{
+	long avail = si_mem_available();
+
+	return avail > 0 &&
+	       (u64)avail >= pages + totalram_pages() / KARENA_HEADROOM_DIV;
+}
 
 static void karena_arena_free(struct karena_arena *arena)
 {
@@ -54,7 +78,7 @@ static struct karena_arena *karena_arena_alloc(void)
 	unsigned int i;
 
 	arena = kvzalloc(struct_size(arena, pages, karena.arena_pages),
-			 GFP_KERNEL);
+			 GFP_KERNEL | __GFP_NOWARN | __GFP_RETRY_MAYFAIL);
 	if (!arena)
 		return NULL;
 	mutex_init(&arena->lock);
@@ -98,8 +122,9 @@ static bool karena_arena_scrub(struct karena_arena *arena)
  * karena_arena_take() - a zeroed arena for a grant
  *
  * From the free list if it has one, else newly allocated (the only case in
- * which a grant waits for zeroing). If memory is short, waits for the worker
- * once and tries again: it may have just zeroed or freed an arena.
+ * which a grant waits for zeroing), unless that would leave too little
+ * memory available. If memory is short, waits for the worker once and
+ * tries again: it may have just zeroed or freed an arena.
  * Counts the arena in arenas_reserved; the caller does the charging.
  *
  * Return: the arena, or NULL when memory cannot be had.
@@ -124,7 +149,8 @@ again:
 	if (arena)
 		return arena;
 
-	arena = karena_arena_alloc();
+	if (karena_mem_allows(karena.arena_pages))
+		arena = karena_arena_alloc();
 	if (!arena && !flushed) {
 		flush_work(&karena.work);
 		flushed = true;
@@ -204,7 +230,7 @@ static bool karena_reserve_grow_one(void)
 	spin_lock(&karena.lock);
 	need = karena.nr_free < karena.reserve_arenas;
 	spin_unlock(&karena.lock);
-	if (!need)
+	if (!need || !karena_mem_allows(karena.arena_pages))
 		return false;
 
 	arena = karena_arena_alloc();
@@ -251,11 +277,23 @@ static void karena_reserve_work(struct work_struct *work)
 /**
  * karena_reserve_init() - allocate reserve_arenas zeroed arenas
  *
+ * Refuses, rather than clamps, a reserve that the available memory cannot
+ * hold with the headroom of karena_mem_allows() left over.
+ *
  * Return: 0 or -ENOMEM (after one pr_err).
  */
 int karena_reserve_init(void)
 {
+	u64 pages = (u64)karena.reserve_arenas * karena.arena_pages;
+
 	INIT_WORK(&karena.work, karena_reserve_work);
+	if (pages && !karena_mem_allows(pages)) {
+		pr_err("reserve_arenas=%lu needs %llu MiB; %ld MiB available, less 1/%u of RAM kept free\n",
+		       karena.reserve_arenas, pages >> (20 - PAGE_SHIFT),
+		       si_mem_available() >> (20 - PAGE_SHIFT),
+		       KARENA_HEADROOM_DIV);
+		return -ENOMEM;
+	}
 	while (karena.nr_free < karena.reserve_arenas) {
 		if (!karena_reserve_grow_one()) {
 			pr_err("cannot allocate reserve_arenas=%lu arenas of %lu KiB\n",
