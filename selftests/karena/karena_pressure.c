@@ -1,0 +1,355 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * karena_pressure - karena.ko under memory pressure. Meant for a VM with
+ * little RAM (tools/vm/run --mem 256M -- selftests/karena/karena_pressure);
+ * with more than 512 MiB of RAM every test is skipped, so the normal suite
+ * can run it harmlessly.
+ *
+ *   reserve_too_big_at_load  a reserve_arenas that the available memory
+ *                            cannot hold makes the load fail with ENOMEM
+ *                            (not clamped, nobody OOM-killed); a small one
+ *                            loads under the same pressure
+ *   grants_enomem            with memory nearly gone, grants fail with
+ *                            ENOMEM (counted), fork copies fail (counted,
+ *                            SIGBUS in the child), and the OOM killer never
+ *                            runs
+ *
+ * A "hog" child takes anonymous memory (there is no swap in the VM) so that
+ * MemAvailable is where the test wants it. Needs root and the module
+ * loaded; reserve_too_big_at_load also needs the module file
+ * (/karena/karena.ko or $KARENA_KO) and unloads and reloads the module.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/klog.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../../kmod/uapi/karena.h"
+#include "kselftest_harness.h"
+
+#define DEV		"/dev/karena"
+#define SYSFS		"/sys/class/misc/karena/"
+#define PARAMS		"/sys/module/karena/parameters/"
+#define MAX_MEM_KB	(512 * 1024)
+
+static const char * const limit_names[] = {
+	"reserve_arenas", "max_arenas", "max_arenas_per_process",
+	"max_arenas_per_uid",
+};
+#define NR_LIMITS	4
+
+static long long read_ll(const char *path)
+{
+	char buf[64] = "";
+	long long v = -1;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return -1;
+	if (read(fd, buf, sizeof(buf) - 1) > 0)
+		v = strtoll(buf, NULL, 0);
+	close(fd);
+	return v;
+}
+
+static long long ctr(const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), SYSFS "%s", name);
+	return read_ll(path);
+}
+
+static long long param(const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), PARAMS "%s", name);
+	return read_ll(path);
+}
+
+static int set_param(const char *name, long long v)
+{
+	char path[256], buf[32];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), PARAMS "%s", name);
+	snprintf(buf, sizeof(buf), "%lld", v);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return errno;
+	if (write(fd, buf, strlen(buf)) < 0)
+		ret = errno;
+	close(fd);
+	return ret;
+}
+
+/* A /proc/meminfo value in KiB, or -1. */
+static long long meminfo(const char *key)
+{
+	char line[256];
+	long long v = -1;
+	size_t n = strlen(key);
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, n) && line[n] == ':') {
+			v = strtoll(line + n + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+/* How many times the kernel log says the OOM killer ran. */
+static int oom_kills(void)
+{
+	int len = klogctl(10 /* SIZE_BUFFER */, NULL, 0), n = 0;
+	char *buf, *p;
+
+	if (len <= 0)
+		return 0;
+	buf = malloc(len + 1);
+	if (!buf)
+		return 0;
+	len = klogctl(3 /* READ_ALL */, buf, len);
+	buf[len > 0 ? len : 0] = 0;
+	for (p = buf; (p = strstr(p, "invoked oom-killer")); p++)
+		n++;
+	free(buf);
+	return n;
+}
+
+/* A child holding @kb KiB of touched anonymous memory until killed. */
+static pid_t hog(long long kb)
+{
+	int ready[2];
+	pid_t pid;
+	char c;
+
+	if (kb <= 0)
+		return 0;
+	if (pipe(ready))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		size_t len = (size_t)kb * 1024;
+		char *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		size_t i;
+
+		if (m == MAP_FAILED)
+			_exit(1);
+		for (i = 0; i < len; i += 4096)
+			m[i] = 1;
+		if (write(ready[1], "r", 1) != 1)
+			_exit(2);
+		for (;;)
+			pause();
+	}
+	close(ready[1]);
+	if (pid < 0 || read(ready[0], &c, 1) != 1) {
+		close(ready[0]);
+		return -1;
+	}
+	close(ready[0]);
+	return pid;
+}
+
+/* Alive and ours: not OOM-killed. */
+static int hog_alive(pid_t pid)
+{
+	int st;
+
+	return pid <= 0 || waitpid(pid, &st, WNOHANG) == 0;
+}
+
+static void hog_stop(pid_t pid)
+{
+	int st;
+
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+	}
+}
+
+/* Take memory until about @left_kb KiB stay available. */
+static pid_t hog_leaving(long long left_kb)
+{
+	return hog(meminfo("MemAvailable") - left_kb);
+}
+
+static const char *module_file(void)
+{
+	static const char * const cand[] = {
+		"/karena/karena.ko", "kmod/karena.ko", "../../kmod/karena.ko",
+	};
+	const char *env = getenv("KARENA_KO");
+	unsigned int i;
+
+	if (env && !access(env, R_OK))
+		return env;
+	for (i = 0; i < sizeof(cand) / sizeof(cand[0]); i++)
+		if (!access(cand[i], R_OK))
+			return cand[i];
+	return NULL;
+}
+
+static int load(const char *ko, const char *args)
+{
+	int fd = open(ko, O_RDONLY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return errno;
+	ret = syscall(SYS_finit_module, fd, args, 0) ? errno : 0;
+	close(fd);
+	return ret;
+}
+
+TEST(reserve_too_big_at_load)
+{
+	long long total = meminfo("MemTotal"), saved[NR_LIMITS];
+	long long arena_kb = param("arena_kb"), half;
+	const char *ko = module_file();
+	char args[512], orig[512];
+	int i, ooms, err;
+	pid_t h;
+
+	if (total < 0 || total > MAX_MEM_KB)
+		SKIP(return, "needs a VM with at most 512 MiB (--mem 256M)");
+	if (geteuid() != 0 || !ko || arena_kb <= 0)
+		SKIP(return, "needs root, a loaded karena and its .ko file");
+	for (i = 0; i < NR_LIMITS; i++)
+		saved[i] = param(limit_names[i]);
+	snprintf(orig, sizeof(orig),
+		 "arena_kb=%lld reserve_arenas=%lld max_arenas=%lld max_arenas_per_process=%lld max_arenas_per_uid=%lld",
+		 arena_kb, saved[0], saved[1], saved[2], saved[3]);
+	if (syscall(SYS_delete_module, "karena", O_NONBLOCK))
+		SKIP(return, "karena is in use: %s", strerror(errno));
+
+	/* half of RAM: valid, but only a quarter stays available */
+	half = total / arena_kb / 2;
+	ooms = oom_kills();
+	h = hog_leaving(total / 4);
+	ASSERT_LE(0, h);
+	TH_LOG("MemTotal %lld KiB, MemAvailable %lld KiB, reserve_arenas=%lld (%lld KiB)",
+	       total, meminfo("MemAvailable"), half, half * arena_kb);
+	snprintf(args, sizeof(args), "arena_kb=%lld reserve_arenas=%lld",
+		 arena_kb, half);
+	err = load(ko, args);
+	EXPECT_EQ(ENOMEM, err);
+	if (!err)
+		syscall(SYS_delete_module, "karena", O_NONBLOCK);
+	EXPECT_NE(0, access("/sys/module/karena", F_OK));
+
+	/* a reserve that fits loads under the same pressure */
+	snprintf(args, sizeof(args), "arena_kb=%lld reserve_arenas=4", arena_kb);
+	EXPECT_EQ(0, load(ko, args));
+	EXPECT_EQ(4, ctr("arenas_free"));
+	EXPECT_EQ(0, syscall(SYS_delete_module, "karena", O_NONBLOCK));
+
+	EXPECT_TRUE(hog_alive(h));
+	EXPECT_EQ(ooms, oom_kills());
+	hog_stop(h);
+	ASSERT_EQ(0, load(ko, orig)) TH_LOG("reload with %s", orig);
+}
+
+TEST(grants_enomem)
+{
+	long long total = meminfo("MemTotal"), saved[NR_LIMITS];
+	long long arena_kb = param("arena_kb"), dn, fails, base;
+	int fd, i, n = 0, ooms, st, enomem = 0, other = 0;
+	unsigned char **held;
+	size_t size;
+	pid_t h, pid;
+
+	if (total < 0 || total > MAX_MEM_KB)
+		SKIP(return, "needs a VM with at most 512 MiB (--mem 256M)");
+	fd = open(DEV, O_RDWR | O_CLOEXEC);
+	if (fd < 0 || geteuid() != 0 || arena_kb <= 0)
+		SKIP(return, "needs root and karena loaded");
+	for (i = 0; i < NR_LIMITS; i++)
+		saved[i] = param(limit_names[i]);
+	size = arena_kb * 1024;
+	held = calloc(total / arena_kb + 1, sizeof(*held));
+	ASSERT_NE(NULL, held);
+
+	/* no reserve to fall back on, no limit but memory */
+	ASSERT_EQ(0, set_param("reserve_arenas", 0));
+	ASSERT_EQ(0, set_param("max_arenas", total / arena_kb));
+	ASSERT_EQ(0, set_param("max_arenas_per_process", 0));
+	ASSERT_EQ(0, set_param("max_arenas_per_uid", 0));
+	for (i = 0; i < 200 && ctr("arenas_free"); i++)
+		usleep(10000);
+	EXPECT_EQ(0, ctr("arenas_free"));
+	base = ctr("arenas_granted");
+	dn = ctr("denials_nomem");
+	fails = ctr("fork_copy_failures");
+	ooms = oom_kills();
+
+	h = hog_leaving(total / 8);
+	ASSERT_LE(0, h);
+	TH_LOG("MemAvailable %lld KiB with the hog", meminfo("MemAvailable"));
+	for (i = 0; i < total / arena_kb; i++) {
+		unsigned char *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+					MAP_SHARED | MAP_POPULATE, fd, 0);
+
+		if (p == MAP_FAILED) {
+			if (errno == ENOMEM)
+				enomem++;
+			else
+				other++;
+			/* keep asking: every answer must be a clean ENOMEM */
+			if (enomem + other >= 5)
+				break;
+			continue;
+		}
+		p[size - 1] = 1;
+		held[n++] = p;
+	}
+	TH_LOG("%d arenas granted, then %d ENOMEM; MemAvailable %lld KiB",
+	       n, enomem, meminfo("MemAvailable"));
+	EXPECT_EQ(0, other);
+	EXPECT_EQ(5, enomem);
+	EXPECT_EQ(dn + enomem, ctr("denials_nomem"));
+	EXPECT_EQ(base + n, ctr("arenas_granted"));
+
+	/* a fork now cannot copy what the parent holds */
+	if (n) {
+		pid = fork();
+		ASSERT_LE(0, pid);
+		if (pid == 0) {
+			for (i = 0; i < n; i++)
+				(void)*(volatile unsigned char *)held[i];
+			_exit(0);
+		}
+		ASSERT_EQ(pid, waitpid(pid, &st, 0));
+		EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS)
+			TH_LOG("child status 0x%x", st);
+		EXPECT_LT(fails, ctr("fork_copy_failures"));
+	}
+
+	EXPECT_TRUE(hog_alive(h));
+	EXPECT_EQ(ooms, oom_kills());
+	for (i = 0; i < n; i++)
+		munmap(held[i], size);
+	hog_stop(h);
+	EXPECT_EQ(base, ctr("arenas_granted"));
+	for (i = 0; i < NR_LIMITS; i++)
+		set_param(limit_names[i], saved[i]);
+	free(held);
+	close(fd);
+}
+
+TEST_HARNESS_MAIN
