@@ -6,9 +6,10 @@
  * (values, ENOTTY, EINVAL for non-zero "in" fields), grants (alignment,
  * zero fill, MAP_POPULATE residency), every denial with its errno and
  * counter, run-time parameter validation, release on munmap and exit,
- * zeroing across processes, fork isolation, MADV_DONTFORK, failed fork
- * copies (SIGBUS, counted), refused splits/mremap/exec, counters under fork
- * and thread storms, rmmod refused while in use, KARENA_IOC_RETURN_PAGES
+ * zeroing across processes, fork isolation, consistent fork snapshots of
+ * a multithreaded parent, MADV_DONTFORK, failed fork copies (SIGBUS,
+ * counted), refused splits/mremap/exec, counters under fork and thread
+ * storms, rmmod refused while in use, KARENA_IOC_RETURN_PAGES
  * (bad ranges, zero after, neighbours kept, fork, concurrent faults).
  *
  * Needs root (the limits are lowered through /sys/module/karena/parameters
