@@ -118,9 +118,9 @@ declare -A cmd=(
 	[drain]="./drain total=$drain_total"
 	[pin-random]="./pin mode=random total=128m"
 	[pin-interleaved]="./pin mode=interleaved total=128m"
-	[python-pymalloc]="python3 workload.py 0.2"
-	[python-malloc]="env PYTHONMALLOC=malloc python3 workload.py 0.2"
-	[sqlite]="sqlite3 :memory: .read\\ workload.sql"
+	[python-pymalloc]="/usr/bin/python3 workload.py 0.2"
+	[python-malloc]="env PYTHONMALLOC=malloc /usr/bin/python3 workload.py 0.2"
+	[sqlite]="/usr/bin/sqlite3 :memory: .read\\ workload.sql"
 )
 order=(hotpair batch-lifo batch-fifo batch-random churn prodcons drain
        pin-random pin-interleaved python-pymalloc python-malloc sqlite)
