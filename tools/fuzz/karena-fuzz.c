@@ -161,6 +161,15 @@ struct thread {
 
 static __thread struct thread *self;
 
+/*
+ * Address-space lock of one process. MAP_FIXED and MREMAP_FIXED ops reserve
+ * a range, aim into it and give it back whole afterwards; a failed op may
+ * have left a hole in it. They hold this for writing from reservation to
+ * release, and every other mmap/mremap of the fuzzer holds it for reading,
+ * so no thread's mapping can land in such a hole and be unmapped with it.
+ */
+static pthread_rwlock_t as_lock = PTHREAD_RWLOCK_INITIALIZER;
+
 /* ---- random numbers (splitmix64) ---- */
 
 static uint64_t mix(uint64_t x)
@@ -705,8 +714,10 @@ static void op_mmap(struct thread *t)
 	     !f ? "-" : f->mode == O_RDWR ? "rw" : f->mode == O_RDONLY ? "ro" : "wo");
 	if (!f || !free_arena_slot(t))
 		return;
+	pthread_rwlock_rdlock(&as_lock);
 	p = mmap(hint, cfg.arena, prot, flags, f->fd, 0);
 	err = p == MAP_FAILED ? errno : 0;
+	pthread_rwlock_unlock(&as_lock);
 	/* the kernel's own checks */
 	if (f->mode == O_WRONLY || (f->mode == O_RDONLY && (prot & PROT_WRITE)))
 		eadd(&ok, EACCES), success_ok = false;
@@ -823,6 +834,10 @@ static void op_mmap_bad(struct thread *t)
 	if (chance(t, 15))
 		prot |= PROT_EXEC;
 
+	if (fixed == 1 || fixed == 2)
+		pthread_rwlock_wrlock(&as_lock);
+	else
+		pthread_rwlock_rdlock(&as_lock);
 	if (fixed == 1 || fixed == 2) {
 		resv = mmap(NULL, 3 * A, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (resv == MAP_FAILED)
@@ -912,17 +927,18 @@ static void op_mmap_bad(struct thread *t)
 	} else {
 		expect(t, err, &ok, false, "bad mmap");
 	}
-	if (resv) {
-		/* Give back the reservation around the target; the target itself
-		 * is the new arena, or a hole, or still reserved (left alone: another
-		 * thread may have mapped there since). */
+	if (resv && !err) {
+		/* give back the reservation around the new arena */
 		char *a = addr;
 
 		if (a > resv)
 			munmap(resv, a - resv);
 		if (a + A < resv + 3 * A)
 			munmap(a + A, resv + 3 * A - (a + A));
+	} else if (resv) {
+		munmap(resv, 3 * A);	/* whole: nobody mapped into it (as_lock) */
 	}
+	pthread_rwlock_unlock(&as_lock);
 	if (!err)
 		adopt(t, p, f, prot);
 	if (victim)
@@ -1049,6 +1065,10 @@ static void op_mremap(struct thread *t)
 		break;
 	default: nlen = 4 * A; flags = MREMAP_MAYMOVE | MREMAP_FIXED; break;
 	}
+	if (flags & MREMAP_FIXED)
+		pthread_rwlock_wrlock(&as_lock);
+	else
+		pthread_rwlock_rdlock(&as_lock);
 	if (flags & MREMAP_FIXED) {
 		resv = mmap(NULL, 6 * A, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (resv == MAP_FAILED)
@@ -1059,6 +1079,9 @@ static void op_mremap(struct thread *t)
 	     flags, target, a->addr);
 	p = mremap(old, olen, nlen, flags, target);
 	err = p == MAP_FAILED ? errno : 0;
+	if (resv)
+		munmap(resv, 6 * A);	/* whole: nobody mapped into it (as_lock) */
+	pthread_rwlock_unlock(&as_lock);
 	eadd(&ok, EINVAL);
 	eadd(&ok, EFAULT);
 	if (kind == 2 && !err) {
@@ -1071,13 +1094,6 @@ static void op_mremap(struct thread *t)
 		fail(t, "mremap succeeded (now at %p), want EINVAL/EFAULT", p);
 	}
 	expect(t, err, &ok, false, "mremap");
-	if (resv) {
-		/* leave the target alone (see op_mmap_bad), free the rest */
-		if (target > resv)
-			munmap(resv, target - resv);
-		if (target + nlen < resv + 6 * A)
-			munmap(target + nlen, resv + 6 * A - (target + nlen));
-	}
 	check_vma(t, a->addr, "after mremap");
 	verify_all(t, "after a refused mremap");
 }
@@ -1430,6 +1446,8 @@ static void op_fork(struct thread *t)
 		unsigned char vec;
 
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		/* another thread may have held it at fork: only we run here */
+		pthread_rwlock_init(&as_lock, NULL);
 		t->child = true;
 		t->rng = child_rng;
 		for (i = 0; i < MAX_ARENAS; i++) {
@@ -1601,11 +1619,13 @@ static void *thread_main(void *arg)
 	int i;
 
 	self = t;
+	pthread_rwlock_rdlock(&as_lock);
 	t->ro_page = mmap(NULL, cfg.page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	t->none_page = mmap(NULL, 2 * cfg.page, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (t->ro_page == MAP_FAILED || t->none_page == MAP_FAILED)
 		fail(t, "mmap of helper pages: %s", ename(errno));
+	pthread_rwlock_unlock(&as_lock);
 	t->none_page += cfg.page;
 	if (mprotect(t->none_page, cfg.page, PROT_NONE))
 		fail(t, "mprotect of a helper page: %s", ename(errno));
