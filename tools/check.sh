@@ -92,6 +92,12 @@ for k in $kernels; do
 	st=$?
 	# 97..99: the VM itself failed; counted once below, not per suite.
 	count_tap "$k" "$logs/vm-$k.log" "$([ "$st" -ge 97 ] && echo 0 || echo "$st")"
+	# Memory pressure needs a small VM: a boot of its own.
+	tools/vm/run --kernel "$k" --mem 256M "${extra[@]}" --keep "$logs/vm-$k-pressure" \
+		-- selftests/karena/karena_pressure > "$logs/vm-$k-pressure.log" 2>&1
+	pst=$?
+	count_tap "$k-256M" "$logs/vm-$k-pressure.log" "$([ "$pst" -ge 97 ] && echo 0 || echo "$pst")"
+	[ "$pst" -ge 97 ] && [ "$st" -lt 97 ] && st=$pst
 	# The kernel console is judged on its own: one result per boot.
 	if [ "$st" -ge 97 ]; then
 		say "[$k] not ok - kernel console clean and VM ended normally"
