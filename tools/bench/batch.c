@@ -20,8 +20,7 @@
 
 int main(int argc, char **argv)
 {
-	static const char *const keys[] = { "order", "n", "rounds", "max",
-					    NULL };
+	static const char *const keys[] = {"order", "n", "rounds", "max", NULL};
 	const char *order;
 	long n, rounds, max;
 	size_t *idx, *size;
@@ -29,14 +28,12 @@ int main(int argc, char **argv)
 	uint64_t seed = 42;
 	double t = 0;
 
-	check_params(argc, argv, keys,
-		     "[order=lifo|fifo|random] [n=N] [rounds=R] [max=BYTES]");
+	check_params(argc, argv, keys, "[order=lifo|fifo|random] [n=N] [rounds=R] [max=BYTES]");
 	order = param_str("order", "random", argc, argv);
 	n = (long)param_num("n", 100000, argc, argv);
 	rounds = (long)param_num("rounds", 20, argc, argv);
 	max = (long)param_num("max", 256, argc, argv);
-	if (strcmp(order, "lifo") && strcmp(order, "fifo") &&
-	    strcmp(order, "random")) {
+	if (strcmp(order, "lifo") && strcmp(order, "fifo") && strcmp(order, "random")) {
 		fprintf(stderr, "batch: order must be lifo, fifo or random\n");
 		return 2;
 	}
@@ -76,7 +73,7 @@ int main(int argc, char **argv)
 		if (r > 0) /* round 0 is the warm-up */
 			t += now_s() - t0;
 	}
-	printf("bench=batch order=%s n=%ld rounds=%ld max=%ld ns_per_op=%.3f\n",
-	       order, n, rounds, max, t * 1e9 / ((double)n * rounds));
+	printf("bench=batch order=%s n=%ld rounds=%ld max=%ld ns_per_op=%.3f\n", order, n, rounds,
+	       max, t * 1e9 / ((double)n * rounds));
 	return 0;
 }

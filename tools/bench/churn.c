@@ -26,15 +26,15 @@ static size_t pick_size(uint64_t *seed, int big_pct)
 		return 1024 + rng_below(seed, 3 * 1024 + 1);
 	r = rng_below(seed, 100);
 	if (r < 60)
-		return 16 * (1 + rng_below(seed, 4));	 /* 16..64 */
+		return 16 * (1 + rng_below(seed, 4)); /* 16..64 */
 	if (r < 90)
-		return 16 * (5 + rng_below(seed, 12));	 /* 80..256 */
-	return 16 * (17 + rng_below(seed, 16));		 /* 272..512 */
+		return 16 * (5 + rng_below(seed, 12)); /* 80..256 */
+	return 16 * (17 + rng_below(seed, 16));	       /* 272..512 */
 }
 
 int main(int argc, char **argv)
 {
-	static const char *const keys[] = { "live", "steps", "big", NULL };
+	static const char *const keys[] = {"live", "steps", "big", NULL};
 	long live, steps;
 	int big;
 	void **slot;
@@ -66,7 +66,7 @@ int main(int argc, char **argv)
 	t = now_s() - t;
 	for (long i = 0; i < live; i++)
 		free(slot[i]);
-	printf("bench=churn live=%ld steps=%ld big=%d ns_per_op=%.3f\n", live,
-	       steps, big, t * 1e9 / steps);
+	printf("bench=churn live=%ld steps=%ld big=%d ns_per_op=%.3f\n", live, steps, big,
+	       t * 1e9 / steps);
 	return 0;
 }

@@ -36,7 +36,7 @@ static inline double now_s(void)
 
 static inline void sleep_s(double s)
 {
-	struct timespec ts = { (time_t)s, (long)((s - (time_t)s) * 1e9) };
+	struct timespec ts = {(time_t)s, (long)((s - (time_t)s) * 1e9)};
 
 	nanosleep(&ts, NULL);
 }
@@ -76,8 +76,7 @@ static inline uint64_t rng_below(uint64_t *s, uint64_t n)
  * k/m/g multiplies by 2^10/2^20/2^30. Unknown keys are the caller's to
  * reject with check_params().
  */
-static inline const char *param_str(const char *key, const char *def,
-				    int argc, char **argv)
+static inline const char *param_str(const char *key, const char *def, int argc, char **argv)
 {
 	size_t n = strlen(key);
 
@@ -87,8 +86,7 @@ static inline const char *param_str(const char *key, const char *def,
 	return def;
 }
 
-static inline double param_num(const char *key, double def, int argc,
-			       char **argv)
+static inline double param_num(const char *key, double def, int argc, char **argv)
 {
 	const char *v = param_str(key, NULL, argc, argv);
 	char *end;
@@ -98,9 +96,21 @@ static inline double param_num(const char *key, double def, int argc,
 		return def;
 	x = strtod(v, &end);
 	switch (*end) {
-	case 'k': case 'K': x *= 1 << 10; end++; break;
-	case 'm': case 'M': x *= 1 << 20; end++; break;
-	case 'g': case 'G': x *= 1 << 30; end++; break;
+	case 'k':
+	case 'K':
+		x *= 1 << 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		x *= 1 << 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		x *= 1 << 30;
+		end++;
+		break;
 	}
 	if (*end || end == v) {
 		fprintf(stderr, "bad number for %s: '%s'\n", key, v);
@@ -110,16 +120,14 @@ static inline double param_num(const char *key, double def, int argc,
 }
 
 /* Exit with a usage message if an argument is not key=value of a known key. */
-static inline void check_params(int argc, char **argv, const char *const *keys,
-				const char *usage)
+static inline void check_params(int argc, char **argv, const char *const *keys, const char *usage)
 {
 	for (int i = 1; i < argc; i++) {
 		const char *const *k;
 		size_t n = strcspn(argv[i], "=");
 
 		for (k = keys; *k; k++)
-			if (strlen(*k) == n && !strncmp(argv[i], *k, n) &&
-			    argv[i][n] == '=')
+			if (strlen(*k) == n && !strncmp(argv[i], *k, n) && argv[i][n] == '=')
 				break;
 		if (!*k) {
 			fprintf(stderr, "usage: %s %s\n", argv[0], usage);
@@ -145,8 +153,7 @@ static inline void *xmalloc(size_t n)
  */
 static inline void *map_array(size_t bytes)
 {
-	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (p == MAP_FAILED) {
 		perror("mmap");

@@ -22,12 +22,12 @@
  */
 #include "common.h"
 
-static const double sample_at[] = { 0, 0.1, 0.5, 1.0, 1.5 };
+static const double sample_at[] = {0, 0.1, 0.5, 1.0, 1.5};
 #define NSAMPLES (sizeof(sample_at) / sizeof(sample_at[0]))
 
 int main(int argc, char **argv)
 {
-	static const char *const keys[] = { "total", "max", "tick", NULL };
+	static const char *const keys[] = {"total", "max", "tick", NULL};
 	double total, got = 0, t_alloc, t_free, t0;
 	long max, n = 0, cap;
 	long rss_start, rss_peak, rss[NSAMPLES];
@@ -82,8 +82,8 @@ int main(int argc, char **argv)
 
 	printf("bench=drain total_mb=%.0f max=%ld tick=%d blocks=%ld "
 	       "alloc_s=%.3f free_s=%.3f rss_start_mb=%.1f rss_peak_mb=%.1f",
-	       total / (1 << 20), max, tick, n, t_alloc, t_free,
-	       rss_start / 1048576.0, rss_peak / 1048576.0);
+	       total / (1 << 20), max, tick, n, t_alloc, t_free, rss_start / 1048576.0,
+	       rss_peak / 1048576.0);
 	for (size_t s = 0; s < NSAMPLES; s++)
 		printf(" rss_%g_mb=%.1f", sample_at[s], rss[s] / 1048576.0);
 	printf(" excess_1.0_pct=%.1f retained_1.0_pct=%.2f\n",

@@ -45,8 +45,7 @@ static char *map_one(int karena, int populate)
 
 	if (populate)
 		flags |= MAP_POPULATE;
-	p = mmap(NULL, arena_size, PROT_READ | PROT_WRITE, flags,
-		 karena ? dev_fd : -1, 0);
+	p = mmap(NULL, arena_size, PROT_READ | PROT_WRITE, flags, karena ? dev_fd : -1, 0);
 	return p == MAP_FAILED ? NULL : p;
 }
 
@@ -55,8 +54,7 @@ struct phases {
 	double map, touch, unmap;
 };
 
-static int cycle(int karena, int populate, size_t touch_pages,
-		 struct phases *ph)
+static int cycle(int karena, int populate, size_t touch_pages, struct phases *ph)
 {
 	double t0 = ph ? now_s() : 0, t1 = 0, t2 = 0;
 	char *p = map_one(karena, populate);
@@ -89,10 +87,10 @@ static int cmp_double(const void *a, const void *b)
 struct mode {
 	const char *name;
 	int karena, populate;
-	double us[64];		/* one per round */
-	struct phases ph;	/* summed over every round */
-	long cycles;		/* in every round */
-	int failed;		/* errno of the first failure */
+	double us[64];	  /* one per round */
+	struct phases ph; /* summed over every round */
+	long cycles;	  /* in every round */
+	int failed;	  /* errno of the first failure */
 };
 
 /*
@@ -113,8 +111,7 @@ static void time_cycles(struct mode *modes, int nmodes, double secs, int reps)
 			if (m->failed)
 				continue;
 			do {
-				if (cycle(m->karena, m->populate, pages,
-					  &m->ph)) {
+				if (cycle(m->karena, m->populate, pages, &m->ph)) {
 					m->failed = errno;
 					break;
 				}
@@ -126,18 +123,16 @@ static void time_cycles(struct mode *modes, int nmodes, double secs, int reps)
 		}
 	for (struct mode *m = modes; m < modes + nmodes; m++) {
 		if (m->failed) {
-			printf("bench=grant mode=%s error=%s\n", m->name,
-			       strerror(m->failed));
+			printf("bench=grant mode=%s error=%s\n", m->name, strerror(m->failed));
 			continue;
 		}
 		qsort(m->us, reps, sizeof(m->us[0]), cmp_double);
 		printf("bench=grant mode=%s arena_kb=%zu us_per_cycle=%.2f "
 		       "us_min=%.2f us_max=%.2f ns_per_page=%.1f map_us=%.2f "
 		       "touch_us=%.2f unmap_us=%.2f\n",
-		       m->name, arena_size >> 10, m->us[reps / 2], m->us[0],
-		       m->us[reps - 1], m->us[reps / 2] * 1e3 / pages,
-		       m->ph.map * 1e6 / m->cycles, m->ph.touch * 1e6 / m->cycles,
-		       m->ph.unmap * 1e6 / m->cycles);
+		       m->name, arena_size >> 10, m->us[reps / 2], m->us[0], m->us[reps - 1],
+		       m->us[reps / 2] * 1e3 / pages, m->ph.map * 1e6 / m->cycles,
+		       m->ph.touch * 1e6 / m->cycles, m->ph.unmap * 1e6 / m->cycles);
 	}
 }
 
@@ -165,8 +160,7 @@ static void *rate_thread(void *arg)
 
 static void time_rate(const char *name, int karena, int threads, double secs)
 {
-	struct rate_arg arg[2] = { { karena, secs, 0, 0 },
-				   { karena, secs, 0, 0 } };
+	struct rate_arg arg[2] = {{karena, secs, 0, 0}, {karena, secs, 0, 0}};
 	pthread_t tid[2];
 	double t0 = now_s(), t;
 	long total = 0;
@@ -178,21 +172,19 @@ static void time_rate(const char *name, int karena, int threads, double secs)
 	t = now_s() - t0;
 	for (int i = 0; i < threads; i++)
 		total += arg[i].cycles;
-	printf("bench=grant_rate mode=%s threads=%d cycles_per_s=%.0f%s\n",
-	       name, threads, total / t,
-	       arg[0].failed || arg[1].failed ? " error=1" : "");
+	printf("bench=grant_rate mode=%s threads=%d cycles_per_s=%.0f%s\n", name, threads,
+	       total / t, arg[0].failed || arg[1].failed ? " error=1" : "");
 }
 
 int main(int argc, char **argv)
 {
-	static const char *const keys[] = { "secs", "reps", "device", NULL };
+	static const char *const keys[] = {"secs", "reps", "device", NULL};
 	const char *dev;
 	double secs;
 	int reps;
 	struct karena_info info;
 
-	check_params(argc, argv, keys,
-		     "[secs=S] [reps=N] [device=/dev/karena]");
+	check_params(argc, argv, keys, "[secs=S] [reps=N] [device=/dev/karena]");
 	secs = param_num("secs", 2, argc, argv);
 	reps = (int)param_num("reps", 5, argc, argv);
 	dev = param_str("device", "/dev/karena", argc, argv);
@@ -207,8 +199,7 @@ int main(int argc, char **argv)
 	if (dev_fd >= 0 && ioctl(dev_fd, KARENA_IOC_INFO, &info) == 0) {
 		arena_size = info.arena_size;
 	} else {
-		fprintf(stderr, "grant_bench: %s: %s; anonymous mmap only\n",
-			dev, strerror(errno));
+		fprintf(stderr, "grant_bench: %s: %s; anonymous mmap only\n", dev, strerror(errno));
 		if (dev_fd >= 0)
 			close(dev_fd);
 		dev_fd = -1;
@@ -217,10 +208,10 @@ int main(int argc, char **argv)
 
 	{
 		struct mode modes[] = {
-			{ .name = "anon" },
-			{ .name = "anon_populate", .populate = 1 },
-			{ .name = "karena", .karena = 1 },
-			{ .name = "karena_populate", .karena = 1, .populate = 1 },
+			{.name = "anon"},
+			{.name = "anon_populate", .populate = 1},
+			{.name = "karena", .karena = 1},
+			{.name = "karena_populate", .karena = 1, .populate = 1},
 		};
 
 		time_cycles(modes, dev_fd >= 0 ? 4 : 2, secs * 2, reps);

@@ -46,12 +46,11 @@ __attribute__((noinline)) static void hot_loop(size_t size, long iters)
 
 int main(int argc, char **argv)
 {
-	static const char *const keys[] = { "size", "iters", "hold", NULL };
+	static const char *const keys[] = {"size", "iters", "hold", NULL};
 	const char *sizes;
 	long iters, hold;
 
-	check_params(argc, argv, keys,
-		     "[size=BYTES[,BYTES...]] [iters=N] [hold=N]");
+	check_params(argc, argv, keys, "[size=BYTES[,BYTES...]] [iters=N] [hold=N]");
 	sizes = param_str("size", "64", argc, argv);
 	iters = (long)param_num("iters", 5e6, argc, argv);
 	hold = (long)param_num("hold", 0, argc, argv);
@@ -78,7 +77,8 @@ int main(int argc, char **argv)
 		hot_loop(size, iters);
 		t = now_s() - t;
 		printf("bench=hotpair size=%zu iters=%ld hold=%ld "
-		       "ns_per_op=%.3f\n", size, iters, hold, t * 1e9 / iters);
+		       "ns_per_op=%.3f\n",
+		       size, iters, hold, t * 1e9 / iters);
 	}
 	return 0;
 }

@@ -23,7 +23,7 @@
 
 int main(int argc, char **argv)
 {
-	static const char *const keys[] = { "mode", "total", "tick", NULL };
+	static const char *const keys[] = {"mode", "total", "tick", NULL};
 	const char *mode;
 	double total, got = 0, live = 0, t0;
 	long n = 0, cap, kept = 0;
@@ -34,8 +34,7 @@ int main(int argc, char **argv)
 	unsigned char *units; /* each block's size / 16 */
 	uint64_t seed = 11;
 
-	check_params(argc, argv, keys,
-		     "[mode=random|interleaved] [total=BYTES] [tick=0|1]");
+	check_params(argc, argv, keys, "[mode=random|interleaved] [total=BYTES] [tick=0|1]");
 	mode = param_str("mode", "random", argc, argv);
 	total = param_num("total", 256 << 20, argc, argv);
 	tick = (int)param_num("tick", 1, argc, argv);
@@ -68,8 +67,7 @@ int main(int argc, char **argv)
 	 * (mmap, 9 bytes a block, all touched) are subtracted. */
 	rss_peak = rss_bytes() - n * (long)(sizeof(*ptr) + 1);
 	for (long i = 0; i < n; i++) {
-		int keep = interleaved ? i % 1000 == 999
-				       : rng_below(&seed, 100) == 0;
+		int keep = interleaved ? i % 1000 == 999 : rng_below(&seed, 100) == 0;
 
 		if (keep) {
 			live += 16 * units[i]; /* requested bytes */
@@ -94,17 +92,15 @@ int main(int argc, char **argv)
 	unmap_array(units, cap);
 	book = (kept * sizeof(*ptr) + 4095) & ~4095UL;
 	if (book < cap * sizeof(*ptr))
-		madvise((char *)ptr + book, cap * sizeof(*ptr) - book,
-			MADV_DONTNEED);
+		madvise((char *)ptr + book, cap * sizeof(*ptr) - book, MADV_DONTNEED);
 	rss_final = rss_bytes() - (long)book;
 
 	printf("bench=pin mode=%s total_mb=%.0f tick=%d blocks=%ld kept=%ld "
 	       "live_mb=%.2f rss_start_mb=%.1f rss_peak_mb=%.1f "
 	       "rss_final_mb=%.1f final_over_peak_pct=%.1f "
 	       "final_over_live=%.2f\n",
-	       mode, total / (1 << 20), tick, n, kept, live / 1048576.0,
-	       rss_start / 1048576.0, rss_peak / 1048576.0,
-	       rss_final / 1048576.0,
+	       mode, total / (1 << 20), tick, n, kept, live / 1048576.0, rss_start / 1048576.0,
+	       rss_peak / 1048576.0, rss_final / 1048576.0,
 	       100.0 * (rss_final - rss_start) / (rss_peak - rss_start),
 	       (rss_final - rss_start) / live);
 	for (long i = 0; i < kept; i++)

@@ -44,8 +44,7 @@ static void *producer(void *arg)
 		int spins = 0;
 
 		p[0] = (char)i;
-		while (h - atomic_load_explicit(&tail, memory_order_acquire) >=
-		       ring_len)
+		while (h - atomic_load_explicit(&tail, memory_order_acquire) >= ring_len)
 			wait_a_little(&spins);
 		ring[h % ring_len] = p;
 		atomic_store_explicit(&head, ++h, memory_order_release);
@@ -74,7 +73,7 @@ static void *consumer(void *arg)
 
 int main(int argc, char **argv)
 {
-	static const char *const keys[] = { "n", "ring", "max", NULL };
+	static const char *const keys[] = {"n", "ring", "max", NULL};
 	pthread_t pt, ct;
 	double t;
 
@@ -97,7 +96,7 @@ int main(int argc, char **argv)
 	pthread_join(pt, NULL);
 	pthread_join(ct, NULL);
 	t = now_s() - t;
-	printf("bench=prodcons n=%ld ring=%ld max=%ld ns_per_op=%.3f\n",
-	       n_items, ring_len, max_size, t * 1e9 / n_items);
+	printf("bench=prodcons n=%ld ring=%ld max=%ld ns_per_op=%.3f\n", n_items, ring_len,
+	       max_size, t * 1e9 / n_items);
 	return 0;
 }

@@ -80,7 +80,7 @@ mkdir -p "$out"
 # What was measured on: kept with the results.
 {
 	echo "machine nproc=$(nproc) cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1 | tr ' ' '_')"
-	echo "machine date=$(date -u +%Y-%m-%dT%H:%MZ) kernel=$(uname -r) runs=$runs load=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' ,)"
+	echo "machine date=$(date -u +%Y-%m-%dT%H:%MZ) kernel=$(uname -r) runs=$runs rss_runs=$rss_runs load=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' ,)"
 	for p in libc6 libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0 python3 sqlite3 valgrind; do
 		echo "package $p=$(dpkg-query -W -f='${Version}' "$p" 2>/dev/null)"
 	done

@@ -316,12 +316,13 @@ def write_markdown(res, out_dir):
                       "python3", "sqlite3", "valgrind"))
     lines = [
         "Measured %s on %s CPUs (%s), kernel %s, load average at start %s; "
-        "karena %s (git %s, lib/ at %s, KARENA_BACKEND=mmap). Median of %s runs per cell, (min–max) beside it; "
+        "karena %s (git %s, lib/ at %s, KARENA_BACKEND=mmap). Median of %s runs per cell (drain and pin: %s), (min–max) beside it; "
         "ratios compare medians; callgrind counts are exact instructions per malloc+free pair "
         "(one run). Packages: %s." % (
             info.get("date", "?"), info.get("nproc", "?"), info.get("cpu", "?"),
             info.get("kernel", "?"), info.get("load", "?"), info.get("karena", "?"),
-            info.get("git", "?"), info.get("lib", "?"), info.get("runs", "?"), pkgs),
+            info.get("git", "?"), info.get("lib", "?"), info.get("runs", "?"),
+            info.get("rss_runs", "?"), pkgs),
         "",
         summary_table(res),
         "",
