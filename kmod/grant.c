@@ -52,61 +52,36 @@
 #include "karena_internal.h"
 
 /*
- * Charge one arena to @mm's holder and to current's real uid, and take a
- * zeroed arena. @fork_copy: the arena is the copy made for a fork child
- * (counted in fork_copies, or in fork_copy_failures when refused).
- * Every refusal is counted and reported.
+ * Count a refusal to grant (or to copy at fork) and report it. @h, if not
+ * NULL, carries a reference that is dropped here.
  */
-static struct karena_arena *karena_grant(struct mm_struct *mm, bool fork_copy)
+static void karena_deny(struct karena_holder *h, int err,
+			enum karena_deny_reason reason, bool fork_copy)
 {
-	enum karena_deny_reason reason = KARENA_DENY_NOMEM;
-	struct karena_arena *arena = NULL;
-	struct karena_holder *h;
-	struct karena_user *u = NULL;
-	int err = -ENOMEM;
-
-	h = karena_holder_get(mm);
-	if (h)
-		u = karena_user_get(current_uid());
-
-	if (h && u) {
-		spin_lock(&karena.lock);
-		err = karena_charge(h, u, &reason);
-		spin_unlock(&karena.lock);
-	}
-	if (!err) {
-		arena = karena_arena_take();
-		if (!arena) {
-			err = -ENOMEM;
-			reason = KARENA_DENY_NOMEM;
-			spin_lock(&karena.lock);
-			karena_uncharge(h, u);
-			spin_unlock(&karena.lock);
-		}
-	}
-
-	if (err) {
-		spin_lock(&karena.lock);
-		if (fork_copy)
-			karena.fork_copy_failures++;
-		else if (err == -EDQUOT)
-			karena.denials_quota++;
-		else
-			karena.denials_nomem++;
-		if (h)
-			h->denials++;
-		spin_unlock(&karena.lock);
-		if (reason == KARENA_DENY_NOMEM)
-			pr_warn_ratelimited("out of memory for an arena of %s[%d]%s\n",
-					    current->comm, task_tgid_nr(current),
-					    fork_copy ? " (fork copy)" : "");
-		karena_notify(KARENA_EVENT_DENY, reason, h);
-		karena_user_put(u);
-		karena_holder_put(h);
-		return ERR_PTR(err);
-	}
-
 	spin_lock(&karena.lock);
+	if (fork_copy)
+		karena.fork_copy_failures++;
+	else if (err == -EDQUOT)
+		karena.denials_quota++;
+	else
+		karena.denials_nomem++;
+	if (h)
+		h->denials++;
+	spin_unlock(&karena.lock);
+	if (reason == KARENA_DENY_NOMEM)
+		pr_warn_ratelimited("out of memory for an arena of %s[%d]%s\n",
+				    current->comm, task_tgid_nr(current),
+				    fork_copy ? " (fork copy)" : "");
+	karena_notify(KARENA_EVENT_DENY, reason, h);
+	karena_holder_put(h);
+}
+
+/* The grant is made: record it in @arena and the counters. */
+static void karena_grant_done(struct karena_arena *arena,
+			      struct karena_holder *h, struct karena_user *u,
+			      bool fork_copy)
+{
+	lockdep_assert_held(&karena.lock);
 	arena->holder = h;
 	arena->user = u;
 	arena->nr_maps = 1;
@@ -115,45 +90,135 @@ static struct karena_arena *karena_grant(struct mm_struct *mm, bool fork_copy)
 		karena.fork_copies++;
 	karena.granted_peak = max(karena.granted_peak, karena.granted);
 	h->peak = max(h->peak, h->arenas);
+}
+
+/*
+ * Charge one arena to @mm's holder and to current's real uid, and take a
+ * zeroed arena. @fork_copy: the arena is the copy made for a fork child
+ * (counted in fork_copies, or in fork_copy_failures when refused).
+ * Every refusal is counted and reported.
+ *
+ * The common case is one hold of karena.lock: the holder and the user
+ * exist, and the free list has an arena. karena.lock is dropped to
+ * allocate a new holder or user (then looked up again), or an arena when
+ * the free list is empty (the charge is kept meanwhile, so that limits
+ * hold; it is undone if the allocation fails).
+ */
+static struct karena_arena *karena_grant(struct mm_struct *mm, bool fork_copy)
+{
+	enum karena_deny_reason reason = KARENA_DENY_NOMEM;
+	struct karena_holder *h, *new_h = NULL;
+	struct karena_user *u, *new_u = NULL, *free_u = NULL;
+	struct karena_arena *arena = NULL;
+	kuid_t uid = current_uid();
+	int err = -ENOMEM;
+
+	spin_lock(&karena.lock);
+	h = karena_holder_lookup(mm);
+	u = karena_user_lookup(uid);
+	if (unlikely(!h || !u)) {
+		spin_unlock(&karena.lock);
+		if (!h)
+			new_h = karena_holder_new(mm);
+		if (!u)
+			new_u = karena_user_new(uid);
+		spin_lock(&karena.lock);
+		h = karena_holder_lookup(mm);
+		if (!h && new_h)
+			h = karena_holder_add(&new_h);
+		u = karena_user_lookup(uid);
+		/* a user is only added with the reference taken below */
+		if (!u && new_u && h)
+			u = karena_user_add(&new_u);
+	}
+	if (h)
+		h->refs++;
+	if (h && u) {
+		u->refs++;
+		err = karena_charge(h, u, &reason);
+		if (err) {
+			if (karena_user_put_locked(u))
+				free_u = u;
+		} else {
+			arena = karena_arena_take_locked();
+			if (arena)
+				karena_grant_done(arena, h, u, fork_copy);
+		}
+	}
 	spin_unlock(&karena.lock);
+	karena_holder_free_new(new_h);
+	kfree(new_u);
+	kfree(free_u);
+	if (h && mm == current->mm)
+		karena_holder_identify(h);
+
+	if (err) {
+		karena_deny(h, err, reason, fork_copy);
+		return ERR_PTR(err);
+	}
+
+	if (!arena) {
+		arena = karena_arena_take();
+		spin_lock(&karena.lock);
+		if (arena) {
+			karena_grant_done(arena, h, u, fork_copy);
+		} else {
+			karena_uncharge(h, u);
+			if (karena_user_put_locked(u))
+				free_u = u;
+		}
+		spin_unlock(&karena.lock);
+		if (!arena) {
+			kfree(free_u);
+			karena_deny(h, -ENOMEM, KARENA_DENY_NOMEM, fork_copy);
+			return ERR_PTR(-ENOMEM);
+		}
+	}
 
 	karena_notify(fork_copy ? KARENA_EVENT_FORK_COPY : KARENA_EVENT_GRANT,
 		      KARENA_DENY_NONE, h);
 	return arena;
 }
 
-/* The last VMA of @arena is gone: uncharge it and queue it for zeroing. */
-static void karena_release(struct karena_arena *arena)
+/*
+ * The last VMA of @arena is gone (karena.lock held by the caller, who
+ * dropped @arena->nr_maps to zero): uncharge it and queue it for zeroing.
+ * Returns the user to kfree() after unlocking, if this was its last
+ * reference; the holder's reference is left for the caller to report the
+ * release with and then drop.
+ */
+static struct karena_user *karena_release_locked(struct karena_arena *arena)
 {
 	struct karena_holder *h = arena->holder;
 	struct karena_user *u = arena->user;
 
-	spin_lock(&karena.lock);
+	lockdep_assert_held(&karena.lock);
 	karena_uncharge(h, u);
 	karena.releases++;
 	arena->holder = NULL;
 	arena->user = NULL;
-	spin_unlock(&karena.lock);
-
-	karena_notify(KARENA_EVENT_RELEASE, KARENA_DENY_NONE, h);
-	karena_arena_release(arena);
-	karena_user_put(u);
-	karena_holder_put(h);
+	karena_arena_release_locked(arena);
+	return karena_user_put_locked(u) ? u : NULL;
 }
 
-/* Copy @src's contents into the fresh (all zero, all present) @dst. */
+/*
+ * Copy @src's contents into the fresh (all zero, all present) @dst, which
+ * no VMA maps yet. Only @src's touched pages can be non-zero (reserve.c);
+ * each one copied is touched in @dst too, since the kernel wrote it.
+ */
 static void karena_arena_copy(struct karena_arena *dst,
 			      struct karena_arena *src)
 {
 	unsigned int i;
 
 	mutex_lock(&src->lock);
-	for (i = 0; i < karena.arena_pages; i++) {
+	for_each_set_bit(i, src->touched, karena.arena_pages) {
 		/* an empty slot reads as zero, as dst's page already does */
-		if (src->pages[i])
-			copy_highpage(dst->pages[i], src->pages[i]);
-		if (!(i & 63))
-			cond_resched();
+		if (!src->pages[i])
+			continue;
+		copy_highpage(dst->pages[i], src->pages[i]);
+		__set_bit(i, dst->touched);
+		cond_resched();
 	}
 	mutex_unlock(&src->lock);
 }
@@ -221,16 +286,24 @@ static void karena_vm_open(struct vm_area_struct *vma)
 static void karena_vm_close(struct vm_area_struct *vma)
 {
 	struct karena_arena *arena = vma->vm_private_data;
-	bool last;
+	struct karena_holder *h = NULL;
+	struct karena_user *u = NULL;
 
 	if (!arena)
 		return;
 
 	spin_lock(&karena.lock);
-	last = --arena->nr_maps == 0;
+	if (!--arena->nr_maps) {
+		h = arena->holder;
+		u = karena_release_locked(arena);
+	}
 	spin_unlock(&karena.lock);
-	if (last)
-		karena_release(arena);
+	if (!h)
+		return;
+
+	kfree(u);
+	karena_notify(KARENA_EVENT_RELEASE, KARENA_DENY_NONE, h);
+	karena_holder_put(h);
 }
 
 /*
@@ -269,6 +342,9 @@ static vm_fault_t karena_vm_fault(struct vm_fault *vmf)
 		}
 		WRITE_ONCE(arena->pages[idx], page);
 	}
+	/* before any PTE or GUP reference can let the page be written */
+	if (!test_bit(idx, arena->touched))
+		__set_bit(idx, arena->touched);
 	get_page(page);
 	mutex_unlock(&arena->lock);
 

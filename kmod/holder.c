@@ -26,7 +26,13 @@
 
 #include "karena_internal.h"
 
-static struct karena_holder *karena_holder_lookup(struct mm_struct *mm)
+/**
+ * karena_holder_lookup() - the holder of @mm, or NULL; no reference taken
+ * @mm: the process's mm
+ *
+ * Context: karena.lock held.
+ */
+struct karena_holder *karena_holder_lookup(struct mm_struct *mm)
 {
 	struct karena_holder *h;
 
@@ -37,7 +43,13 @@ static struct karena_holder *karena_holder_lookup(struct mm_struct *mm)
 	return NULL;
 }
 
-static struct karena_user *karena_user_lookup(kuid_t uid)
+/**
+ * karena_user_lookup() - the accounting of @uid, or NULL; no reference taken
+ * @uid: the user
+ *
+ * Context: karena.lock held.
+ */
+struct karena_user *karena_user_lookup(kuid_t uid)
 {
 	struct karena_user *u;
 
@@ -70,12 +82,70 @@ struct karena_holder *karena_holder_find(struct mm_struct *mm)
 }
 
 /**
+ * karena_holder_new() - a holder for @mm, not yet in the table
+ * @mm: the process's mm
+ *
+ * Records current's tgid, comm and real uid, unless @mm is not current's
+ * (a fork child being built): then the tgid stays 0 until
+ * karena_holder_identify() runs in a task of @mm. Install it with
+ * karena_holder_add(), or drop it with karena_holder_free_new().
+ *
+ * Return: the holder (no reference counted yet), or NULL when out of memory.
+ */
+struct karena_holder *karena_holder_new(struct mm_struct *mm)
+{
+	struct karena_holder *new;
+
+	new = kzalloc(sizeof(*new), GFP_KERNEL);
+	if (!new)
+		return NULL;
+	new->mm = mm;
+	new->uid = current_uid();
+	get_task_comm(new->comm, current);
+	if (mm == current->mm)
+		new->tgid = task_tgid_nr(current);
+	return new;
+}
+
+/**
+ * karena_holder_add() - put a karena_holder_new() holder in the table
+ * @new: in: the new holder; out: NULL
+ *
+ * The caller has just checked, under the same hold of karena.lock, that
+ * no holder of its mm exists. No reference is counted.
+ *
+ * Context: karena.lock held.
+ * Return: the holder.
+ */
+struct karena_holder *karena_holder_add(struct karena_holder **new)
+{
+	struct karena_holder *h = *new;
+
+	lockdep_assert_held(&karena.lock);
+	*new = NULL;
+	mmgrab(h->mm);
+	h->id = karena.holder_next_id++;
+	hash_add(karena.holders, &h->hnode, (unsigned long)h->mm);
+	list_add_tail(&h->node, &karena.holder_list);
+	karena.holder_gen++;
+	return h;
+}
+
+/**
+ * karena_holder_free_new() - drop a holder that karena_holder_add() did
+ * not take
+ * @new: the holder, may be NULL
+ */
+void karena_holder_free_new(struct karena_holder *new)
+{
+	kfree(new);
+}
+
+/**
  * karena_holder_get() - the holder of @mm with a reference, created if needed
  * @mm: the process's mm
  *
- * A new holder records current's tgid, comm and real uid, unless @mm is not
- * current's (a fork child being built): then the tgid stays 0 until
- * karena_holder_identify() runs in a task of @mm.
+ * A new holder is made by karena_holder_new() (see there for its tgid).
  *
  * Return: the holder, or NULL when out of memory.
  */
@@ -87,31 +157,14 @@ struct karena_holder *karena_holder_get(struct mm_struct *mm)
 	if (h)
 		return h;
 
-	new = kzalloc(sizeof(*new), GFP_KERNEL);
+	new = karena_holder_new(mm);
 	if (!new)
 		return NULL;
-	new->mm = mm;
-	new->refs = 1;
-	new->uid = current_uid();
-	get_task_comm(new->comm, current);
-	if (mm == current->mm)
-		new->tgid = task_tgid_nr(current);
-
 	spin_lock(&karena.lock);
-	h = karena_holder_lookup(mm);
-	if (h) {
-		h->refs++;
-	} else {
-		h = new;
-		new = NULL;
-		mmgrab(mm);
-		h->id = karena.holder_next_id++;
-		hash_add(karena.holders, &h->hnode, (unsigned long)mm);
-		list_add_tail(&h->node, &karena.holder_list);
-		karena.holder_gen++;
-	}
+	h = karena_holder_lookup(mm) ?: karena_holder_add(&new);
+	h->refs++;
 	spin_unlock(&karena.lock);
-	kfree(new);
+	karena_holder_free_new(new);
 	return h;
 }
 
@@ -169,6 +222,44 @@ void karena_holder_identify(struct karena_holder *h)
 }
 
 /**
+ * karena_user_new() - the accounting for @uid, not yet in the table
+ * @uid: the user
+ *
+ * Install it with karena_user_add(), or kfree() it.
+ *
+ * Return: the user (no reference counted yet), or NULL when out of memory.
+ */
+struct karena_user *karena_user_new(kuid_t uid)
+{
+	struct karena_user *new;
+
+	new = kzalloc(sizeof(*new), GFP_KERNEL);
+	if (new)
+		new->uid = uid;
+	return new;
+}
+
+/**
+ * karena_user_add() - put a karena_user_new() user in the table
+ * @new: in: the new user; out: NULL
+ *
+ * The caller has just checked, under the same hold of karena.lock, that
+ * no user of its uid exists. No reference is counted.
+ *
+ * Context: karena.lock held.
+ * Return: the user.
+ */
+struct karena_user *karena_user_add(struct karena_user **new)
+{
+	struct karena_user *u = *new;
+
+	lockdep_assert_held(&karena.lock);
+	*new = NULL;
+	hash_add(karena.users, &u->hnode, __kuid_val(u->uid));
+	return u;
+}
+
+/**
  * karena_user_get() - the accounting of @uid with a reference
  * @uid: the user
  *
@@ -186,24 +277,34 @@ struct karena_user *karena_user_get(kuid_t uid)
 	if (u)
 		return u;
 
-	new = kzalloc(sizeof(*new), GFP_KERNEL);
+	new = karena_user_new(uid);
 	if (!new)
 		return NULL;
-	new->uid = uid;
-	new->refs = 1;
-
 	spin_lock(&karena.lock);
-	u = karena_user_lookup(uid);
-	if (u) {
-		u->refs++;
-	} else {
-		u = new;
-		new = NULL;
-		hash_add(karena.users, &u->hnode, __kuid_val(uid));
-	}
+	u = karena_user_lookup(uid) ?: karena_user_add(&new);
+	u->refs++;
 	spin_unlock(&karena.lock);
 	kfree(new);
 	return u;
+}
+
+/**
+ * karena_user_put_locked() - drop a reference to @u
+ * @u: the user
+ *
+ * At the last reference @u leaves the table, and the caller kfree()s it
+ * after dropping karena.lock.
+ *
+ * Context: karena.lock held.
+ * Return: true if @u is to be freed.
+ */
+bool karena_user_put_locked(struct karena_user *u)
+{
+	lockdep_assert_held(&karena.lock);
+	if (--u->refs)
+		return false;
+	hash_del(&u->hnode);
+	return true;
 }
 
 /**
@@ -212,17 +313,16 @@ struct karena_user *karena_user_get(kuid_t uid)
  */
 void karena_user_put(struct karena_user *u)
 {
+	bool last;
+
 	if (!u)
 		return;
 
 	spin_lock(&karena.lock);
-	if (--u->refs) {
-		spin_unlock(&karena.lock);
-		return;
-	}
-	hash_del(&u->hnode);
+	last = karena_user_put_locked(u);
 	spin_unlock(&karena.lock);
-	kfree(u);
+	if (last)
+		kfree(u);
 }
 
 /**

@@ -58,7 +58,7 @@ static long karena_ioc_info(void __user *uarg)
 
 /*
  * Empty the slots of pages [first, first + n) of the arena mapped by @vma
- * at @addr and drop their pages. Each page is locked before the zap so
+ * at @addr, mark them untouched and drop their pages. Each page is locked before the zap so
  * that a fault that already took it either sees the emptied slot or has
  * its PTE zapped (see karena_vm_fault()). Returns the number of pages
  * dropped, or -ENOMEM (then nothing changed).
@@ -82,6 +82,8 @@ static long karena_return_range(struct vm_area_struct *vma, unsigned long addr,
 			WRITE_ONCE(arena->pages[first + i], NULL);
 			pages[nr++] = page;
 		}
+		/* an empty slot reads as zero: untouched until refilled */
+		__clear_bit(first + i, arena->touched);
 	}
 	mutex_unlock(&arena->lock);
 

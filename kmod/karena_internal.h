@@ -21,7 +21,8 @@
  * Locking (outermost first):
  *
  *   mmap_lock of the mm     (core mm) held by mmap, fault, fork, munmap
- *   arena->lock (mutex)     the arena's page slots, arena->pages[]
+ *   arena->lock (mutex)     the arena's page slots, arena->pages[], and
+ *                           its touched-page bitmap
  *   page lock               orders a fault against KARENA_IOC_RETURN_PAGES
  *   karena.lock (spinlock)  every counter, the free and dirty lists, the
  *                           holder and user tables, arena->nr_maps,
@@ -55,7 +56,13 @@ struct vm_area_struct;
  * @holder:	the holder it is charged to while granted (karena.lock;
  *		stable while @nr_maps > 0)
  * @user:	the user it is charged to while granted (same rules)
- * @lock:	protects @pages
+ * @lock:	protects @pages and @touched
+ * @touched:	bitmap of karena.arena_pages bits, stored after @pages: set
+ *		for a page that may have been written since the arena was
+ *		last zeroed (mapped into a user PTE by the fault handler, or
+ *		written by a fork copy); a clear bit means the page, or its
+ *		empty slot, reads as zero. The worker clears only these pages.
+ *		See reserve.c for why nothing else can write a page.
  * @pages:	karena.arena_pages slots; NULL = handed back with
  *		KARENA_IOC_RETURN_PAGES, the next fault fills it with a fresh
  *		zeroed page. Each page holds one reference for the slot.
@@ -65,7 +72,8 @@ struct karena_arena {
 	unsigned int nr_maps;
 	struct karena_holder *holder;
 	struct karena_user *user;
-	struct mutex lock;		/* protects @pages */
+	struct mutex lock;		/* protects @pages, @touched */
+	unsigned long *touched;
 	struct page *pages[];
 };
 
@@ -125,6 +133,8 @@ struct karena_user {
  * @nr_total:	arenas the module has allocated (free + granted + dirty)
  * @nr_free:	zeroed arenas on @free, ready to grant
  * @nr_dirty:	released arenas on @dirty, waiting to be zeroed
+ * @refill_kicked: a grant has run the worker to refill @free since the
+ *		worker last started (it is kicked once per refill, see reserve.c)
  * @granted:	arenas granted now (== @grants - @releases when idle)
  * @granted_peak: most arenas granted at once
  * @grants, @releases, @denials_quota, @denials_nomem, @fork_copies,
@@ -144,7 +154,8 @@ struct karena_state {
 
 	struct list_head free;
 	struct list_head dirty;
-	struct work_struct work;
+	struct delayed_work work;
+	bool refill_kicked;
 
 	DECLARE_HASHTABLE(holders, 6);
 	DECLARE_HASHTABLE(users, 6);
@@ -230,8 +241,16 @@ struct karena_holder *karena_holder_get(struct mm_struct *mm);
 struct karena_holder *karena_holder_find(struct mm_struct *mm);
 void karena_holder_put(struct karena_holder *h);
 void karena_holder_identify(struct karena_holder *h);
+struct karena_holder *karena_holder_new(struct mm_struct *mm);
+struct karena_holder *karena_holder_lookup(struct mm_struct *mm);
+struct karena_holder *karena_holder_add(struct karena_holder **new);
+void karena_holder_free_new(struct karena_holder *new);
 struct karena_user *karena_user_get(kuid_t uid);
 void karena_user_put(struct karena_user *u);
+struct karena_user *karena_user_new(kuid_t uid);
+struct karena_user *karena_user_lookup(kuid_t uid);
+struct karena_user *karena_user_add(struct karena_user **new);
+bool karena_user_put_locked(struct karena_user *u);
 int karena_charge(struct karena_holder *h, struct karena_user *u,
 		  enum karena_deny_reason *reason);
 void karena_uncharge(struct karena_holder *h, struct karena_user *u);
@@ -243,8 +262,9 @@ int karena_limit_set(enum karena_limit which, u64 val);
 int karena_params_init(void);
 
 /* reserve.c */
+struct karena_arena *karena_arena_take_locked(void);
 struct karena_arena *karena_arena_take(void);
-void karena_arena_release(struct karena_arena *arena);
+void karena_arena_release_locked(struct karena_arena *arena);
 void karena_reserve_kick(void);
 int karena_reserve_init(void);
 void karena_reserve_exit(void);

@@ -3,8 +3,8 @@
  * Arenas: allocation, the reserve of zeroed arenas, and the
  * worker that zeroes released ones off the grant path.
  *
- *   karena_arena_take()  --grant-->  (mapped)  --last close-->
- *   karena_arena_release()  -->  dirty list  --worker zeroes-->
+ *   karena_arena_take_locked()  --grant-->  (mapped)  --last close-->
+ *   karena_arena_release_locked()  -->  dirty list  --worker zeroes-->
  *   free list (while fewer than reserve_arenas are free) or freed
  *
  * An arena is an array of order-0 pages, so it can always be had while
@@ -16,9 +16,37 @@
  * puts a fresh zeroed page in its slot, so data can never reach another
  * process through such a reference.
  *
+ * Only pages that may have been written are cleared: arena->touched has a
+ * bit for every page that was ever mapped into a user PTE or written by
+ * the kernel since the arena was last zeroed. Why a clear bit means "still
+ * zero": the pages are not in any page cache, swap or LRU, and the VMA is
+ * neither PFNMAP nor MIXEDMAP, has no ->map_pages (no fault-around) and
+ * cannot be registered with userfaultfd, so the only ways to a page are
+ *  - a user PTE, which only karena_vm_fault() installs, and it sets the
+ *    bit (under arena->lock) before returning the page;
+ *  - GUP in every form (O_DIRECT, vmsplice, process_vm_writev, ptrace and
+ *    /proc/PID/mem, RDMA pins): it finds the page through that PTE or
+ *    faults it in through the same handler, so the bit is set before any
+ *    reference escapes; a pin that outlives the mapping is a reference the
+ *    scrub sees and refuses (above);
+ *  - the fork copy, the one kernel write, which sets the copy's bits
+ *    (karena_arena_copy() in grant.c);
+ *  - KARENA_IOC_RETURN_PAGES, which empties the slot and clears its bit
+ *    together under arena->lock; an empty slot is refilled with a fresh
+ *    zeroed page, by the next fault (which sets the bit) or by the scrub.
+ * Zapping PTEs (munmap, MADV_DONTNEED, the fork zap) leaves bits set. The
+ * fork copy relies on the same rule: it copies only the touched pages of
+ * the parent's arena, the others being zero on both sides.
+ *
  * The worker also keeps reserve_arenas zeroed arenas free: it refills the
  * free list after grants drain it, and frees the surplus after the
- * parameter is lowered.
+ * parameter is lowered. It is kicked rarely, so that grants and releases
+ * stay cheap and the zeroing is batched: a release that makes the dirty
+ * list non-empty schedules it KARENA_SCRUB_DELAY later (the releases in
+ * between join the batch), and a grant that leaves fewer than half of
+ * reserve_arenas free runs it at once (once per refill). A dirty arena the
+ * reserve has no room for is freed unscrubbed, as munmap frees anonymous
+ * memory: the page allocator never hands out old data to userspace.
  *
  * Memory pressure: no arena allocation wakes the OOM killer
  * (__GFP_RETRY_MAYFAIL), and none is even tried when it would leave less
@@ -46,6 +74,8 @@
 #define KARENA_GFP	(GFP_HIGHUSER | __GFP_ZERO | __GFP_NOWARN | __GFP_RETRY_MAYFAIL)
 /* ... nor leave less than RAM / KARENA_HEADROOM_DIV available. */
 #define KARENA_HEADROOM_DIV	32
+/* How long released arenas wait for the worker, to be zeroed together. */
+#define KARENA_SCRUB_DELAY	msecs_to_jiffies(10)
 
 /*
  * May @pages more pages be allocated for arenas? Only if MemAvailable stays
@@ -77,11 +107,15 @@ static struct karena_arena *karena_arena_alloc(void)
 	struct karena_arena *arena;
 	unsigned int i;
 
-	arena = kvzalloc(struct_size(arena, pages, karena.arena_pages),
-			 GFP_KERNEL | __GFP_NOWARN | __GFP_RETRY_MAYFAIL);
+	size_t size = size_add(struct_size(arena, pages, karena.arena_pages),
+			       BITS_TO_LONGS(karena.arena_pages) *
+			       sizeof(unsigned long));
+
+	arena = kvzalloc(size, GFP_KERNEL | __GFP_NOWARN | __GFP_RETRY_MAYFAIL);
 	if (!arena)
 		return NULL;
 	mutex_init(&arena->lock);
+	arena->touched = (unsigned long *)&arena->pages[karena.arena_pages];
 	for (i = 0; i < karena.arena_pages; i++) {
 		arena->pages[i] = alloc_page(KARENA_GFP);
 		if (!arena->pages[i]) {
@@ -93,8 +127,11 @@ static struct karena_arena *karena_arena_alloc(void)
 }
 
 /*
- * Make a released arena zero again. Returns false if a page could not be
- * replaced (the caller frees the arena).
+ * Make a released arena zero again: clear its touched pages, and replace
+ * every page that is gone (KARENA_IOC_RETURN_PAGES) or still referenced
+ * from elsewhere. Untouched pages are zero already (see the top of this
+ * file). Returns false if a page could not be replaced (the caller frees
+ * the arena).
  */
 static bool karena_arena_scrub(struct karena_arena *arena)
 {
@@ -104,6 +141,8 @@ static bool karena_arena_scrub(struct karena_arena *arena)
 		struct page *page = arena->pages[i];
 
 		if (page && page_ref_count(page) == 1) {
+			if (!test_bit(i, arena->touched))
+				continue;
 			clear_highpage(page);
 		} else {
 			if (page)
@@ -112,84 +151,120 @@ static bool karena_arena_scrub(struct karena_arena *arena)
 			if (!arena->pages[i])
 				return false;
 		}
-		if (!(i & 63))
-			cond_resched();
+		__clear_bit(i, arena->touched);
+		cond_resched();
 	}
 	return true;
 }
 
+/* Run the worker now (it is not running already for a refill). */
+static void karena_reserve_kick_locked(void)
+{
+	lockdep_assert_held(&karena.lock);
+	if (karena.ready)
+		mod_delayed_work(system_unbound_wq, &karena.work, 0);
+}
+
 /**
- * karena_arena_take() - a zeroed arena for a grant
+ * karena_arena_take_locked() - a zeroed arena from the free list
  *
- * From the free list if it has one, else newly allocated (the only case in
- * which a grant waits for zeroing), unless that would leave too little
- * memory available. If memory is short, waits for the worker once and
- * tries again: it may have just zeroed or freed an arena.
- * Counts the arena in arenas_reserved; the caller does the charging.
+ * Runs the worker when this leaves fewer than half of reserve_arenas free
+ * and it has not been asked to refill since it last started. Counts the
+ * arena out of arenas_free; the caller does the charging.
  *
- * Return: the arena, or NULL when memory cannot be had.
+ * Context: karena.lock held.
+ * Return: the arena, or NULL if the free list is empty.
  */
-struct karena_arena *karena_arena_take(void)
+struct karena_arena *karena_arena_take_locked(void)
 {
 	struct karena_arena *arena;
-	bool kick, flushed = false;
 
-again:
-	spin_lock(&karena.lock);
+	lockdep_assert_held(&karena.lock);
 	arena = list_first_entry_or_null(&karena.free, struct karena_arena,
 					 node);
 	if (arena) {
 		list_del_init(&arena->node);
 		karena.nr_free--;
 	}
-	kick = karena.nr_free < karena.reserve_arenas;
-	spin_unlock(&karena.lock);
-	if (kick)
-		karena_reserve_kick();
-	if (arena)
-		return arena;
-
-	if (karena_mem_allows(karena.arena_pages))
-		arena = karena_arena_alloc();
-	if (!arena && !flushed) {
-		flush_work(&karena.work);
-		flushed = true;
-		goto again;
-	}
-	if (arena) {
-		spin_lock(&karena.lock);
-		karena.nr_total++;
-		spin_unlock(&karena.lock);
+	if (karena.nr_free < (karena.reserve_arenas + 1) / 2 &&
+	    !karena.refill_kicked) {
+		karena.refill_kicked = true;
+		karena_reserve_kick_locked();
 	}
 	return arena;
 }
 
 /**
- * karena_arena_release() - queue an arena that nobody maps any more for
- * zeroing
- * @arena: no VMA maps it and no PTE points into it
+ * karena_arena_take() - a zeroed arena when the free list had none
+ *
+ * Allocates one (the only case in which a grant waits for zeroing), unless
+ * that would leave too little memory available. If memory is short, waits
+ * for the worker once and tries again: it may have just zeroed or freed an
+ * arena. The caller does the charging. May sleep.
+ *
+ * Return: the arena, or NULL when memory cannot be had.
  */
-void karena_arena_release(struct karena_arena *arena)
+struct karena_arena *karena_arena_take(void)
 {
-	spin_lock(&karena.lock);
-	list_add_tail(&arena->node, &karena.dirty);
-	karena.nr_dirty++;
-	spin_unlock(&karena.lock);
-	karena_reserve_kick();
+	struct karena_arena *arena = NULL;
+	bool flushed = false;
+
+	for (;;) {
+		if (karena_mem_allows(karena.arena_pages))
+			arena = karena_arena_alloc();
+		if (arena) {
+			spin_lock(&karena.lock);
+			karena.nr_total++;
+			spin_unlock(&karena.lock);
+			return arena;
+		}
+		if (flushed)
+			return NULL;
+		flush_delayed_work(&karena.work);
+		flushed = true;
+
+		spin_lock(&karena.lock);
+		arena = karena_arena_take_locked();
+		spin_unlock(&karena.lock);
+		if (arena)
+			return arena;
+	}
 }
 
 /**
- * karena_reserve_kick() - let the worker run (zero, refill, shrink)
+ * karena_arena_release_locked() - queue an arena that nobody maps any more
+ * for zeroing
+ * @arena: no VMA maps it and no PTE points into it
+ *
+ * The worker is scheduled only when the dirty list was empty: the arenas
+ * released before it runs are zeroed in the same batch.
+ *
+ * Context: karena.lock held.
+ */
+void karena_arena_release_locked(struct karena_arena *arena)
+{
+	lockdep_assert_held(&karena.lock);
+	list_add_tail(&arena->node, &karena.dirty);
+	if (!karena.nr_dirty++ && karena.ready)
+		queue_delayed_work(system_unbound_wq, &karena.work,
+				   KARENA_SCRUB_DELAY);
+}
+
+/**
+ * karena_reserve_kick() - let the worker run now (zero, refill, shrink)
  */
 void karena_reserve_kick(void)
 {
 	spin_lock(&karena.lock);
-	if (karena.ready)
-		queue_work(system_unbound_wq, &karena.work);
+	karena_reserve_kick_locked();
 	spin_unlock(&karena.lock);
 }
 
-/* Zero one dirty arena; false when there was none. */
+/*
+ * Zero one dirty arena, or free it if the reserve is full; false when there
+ * was none. Only this worker takes arenas off the dirty list or adds to the
+ * free list, so the reserve cannot fill up behind our back.
+ */
 static bool karena_reserve_scrub_one(void)
 {
 	struct karena_arena *arena;
@@ -202,11 +277,12 @@ static bool karena_reserve_scrub_one(void)
 		list_del_init(&arena->node);
 		karena.nr_dirty--;
 	}
+	keep = karena.nr_free < karena.reserve_arenas;
 	spin_unlock(&karena.lock);
 	if (!arena)
 		return false;
 
-	keep = karena_arena_scrub(arena);
+	keep = keep && karena_arena_scrub(arena);
 	spin_lock(&karena.lock);
 	keep = keep && karena.nr_free < karena.reserve_arenas;
 	if (keep) {
@@ -266,6 +342,11 @@ static bool karena_reserve_shrink_one(void)
 
 static void karena_reserve_work(struct work_struct *work)
 {
+	/* a grant that drains the free list from now on asks again */
+	spin_lock(&karena.lock);
+	karena.refill_kicked = false;
+	spin_unlock(&karena.lock);
+
 	while (karena_reserve_scrub_one())
 		cond_resched();
 	while (karena_reserve_grow_one())
@@ -286,7 +367,7 @@ int karena_reserve_init(void)
 {
 	u64 pages = (u64)karena.reserve_arenas * karena.arena_pages;
 
-	INIT_WORK(&karena.work, karena_reserve_work);
+	INIT_DELAYED_WORK(&karena.work, karena_reserve_work);
 	if (pages && !karena_mem_allows(pages)) {
 		pr_err("reserve_arenas=%lu needs %llu MiB; %ld MiB available, less 1/%u of RAM kept free\n",
 		       karena.reserve_arenas, pages >> (20 - PAGE_SHIFT),
@@ -319,7 +400,7 @@ void karena_reserve_exit(void)
 	spin_lock(&karena.lock);
 	karena.ready = false;
 	spin_unlock(&karena.lock);
-	cancel_work_sync(&karena.work);
+	cancel_delayed_work_sync(&karena.work);
 
 	spin_lock(&karena.lock);
 	list_splice_init(&karena.free, &all);
