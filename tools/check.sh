@@ -74,6 +74,10 @@ say "== library tests (native, mmap backend)"
 KARENA_BACKEND=mmap make -s -C lib check > "$logs/lib-native.log" 2>&1
 count_tap lib-native "$logs/lib-native.log" $?
 
+say "== library fuzzing (native, libFuzzer + ASan/UBSan)"
+sh tools/tests/lib-fuzz.sh > "$logs/lib-fuzz.log" 2>&1
+count_tap lib-fuzz "$logs/lib-fuzz.log" $?
+
 # The library's test programs that tools/vm/suite.sh runs in the VM.
 make -s -C lib print-tests > .vm-lib-tests 2>/dev/null || : > .vm-lib-tests
 

@@ -6,6 +6,9 @@
 # tools/vm/kernels.sh and tools/build-module.sh:
 #
 #   build/debug-kernel/bzImage         the kernel QEMU boots
+#                                      (build/debug-kernel links to
+#                                      $KARENA_DEBUG_KERNEL_DIR, by default
+#                                      /var/cache/karena/debug-kernel)
 #   build/debug-kernel/kernelrelease   its release string
 #   build/debug-kernel/src             the build tree, usable as KDIR
 #                                      (Module.symvers, modules_prepare done)
@@ -27,8 +30,15 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-out=$top/build/debug-kernel
+# The tree lives outside the work tree (a fresh clone, as in CI, reuses it
+# on the same machine); build/debug-kernel is a link to it.
+out=${KARENA_DEBUG_KERNEL_DIR:-/var/cache/karena/debug-kernel}
 src=$out/src
+mkdir -p "$top/build"
+if [ "$(readlink "$top/build/debug-kernel" 2>/dev/null)" != "$out" ]; then
+	rm -rf "$top/build/debug-kernel"
+	ln -s "$out" "$top/build/debug-kernel"
+fi
 fragment=$here/config.fragment
 jobs=${KARENA_JOBS:-2}
 force=0
