@@ -6,7 +6,9 @@
  * (values, ENOTTY, EINVAL for non-zero "in" fields), grants (alignment,
  * zero fill, MAP_POPULATE residency), every denial with its errno and
  * counter, run-time parameter validation, release on munmap and exit,
- * zeroing across processes, fork isolation, consistent fork snapshots of
+ * zeroing across processes, zeroing after writes by every path (fork
+ * copy, process_vm_writev, /proc/PID/mem, read(), MADV_DONTNEED, pages
+ * handed back, read before written), fork isolation, consistent fork snapshots of
  * a multithreaded parent, MADV_DONTFORK, failed fork copies (SIGBUS,
  * counted), refused splits/mremap/exec, counters under fork and thread
  * storms, rmmod refused while in use, KARENA_IOC_RETURN_PAGES
@@ -28,6 +30,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -718,6 +721,230 @@ TEST_F_TIMEOUT(karena, zero_across_processes, 120)
 	for (i = 0; i < n; i++)
 		munmap(p[i], self->size);
 	free(p);
+}
+
+/*
+ * The worker clears only the pages of an arena that were ever mapped into
+ * a user PTE or written by the kernel's fork copy. Write into arenas by
+ * every path there is, most of them to pages the owner never touched
+ * through its own PTEs: a helper process's process_vm_writev() and
+ * /proc/PID/mem write, read() from a pipe, a write then MADV_DONTNEED,
+ * pages handed back and written again, and a fork copy that the child
+ * never touches where the parent had written. Release them all, and every
+ * arena granted next (the whole reserve, which now holds the released
+ * ones, as their page frames show) reads as zero.
+ */
+#define SC_ARENAS	5	/* A..E in the parent; the child's copy of A */
+
+static unsigned long long pfn_of(int pagemap, const void *addr, size_t pg)
+{
+	unsigned long long e = 0;
+
+	if (pread(pagemap, &e, sizeof(e), (uintptr_t)addr / pg * sizeof(e)) !=
+	    sizeof(e) || !(e >> 63))
+		return 0;
+	return e & ((1ULL << 55) - 1);
+}
+
+/*
+ * Wait until the reserve is exactly @reserve free arenas and nothing is
+ * dirty, twice 100 ms apart, so that a worker run queued meanwhile (which
+ * could grow or shrink it) is over too.
+ */
+static int wait_reserve(long long reserve, long long granted)
+{
+	int i, calm = 0;
+
+	for (i = 0; i < 500 && calm < 2; i++) {
+		if (ctr("arenas_free") == reserve &&
+		    ctr("arenas_reserved") == reserve + granted)
+			calm++;
+		else
+			calm = 0;
+		usleep(calm ? 100 * 1000 : 10 * 1000);
+	}
+	return calm == 2 ? 0 : -1;
+}
+
+struct sc_req {
+	uintptr_t addr;
+	size_t len;
+	int use_mem;	/* /proc/PID/mem, else process_vm_writev() */
+};
+
+/* The helper: write what the parent asks into the parent, then answer. */
+static void sc_helper(int in, int out, pid_t parent)
+{
+	static unsigned char buf[65536];
+	struct sc_req r;
+	char path[64];
+	int ok;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", parent);
+	while (read(in, &r, sizeof(r)) == sizeof(r)) {
+		struct iovec l = { buf, r.len }, rv = { (void *)r.addr, r.len };
+		int fd;
+
+		memset(buf, r.use_mem ? 0x3e : 0x5d, r.len);
+		if (r.use_mem) {
+			fd = open(path, O_RDWR);
+			ok = fd >= 0 && pwrite(fd, buf, r.len, r.addr) ==
+				(ssize_t)r.len;
+			if (fd >= 0)
+				close(fd);
+		} else {
+			ok = process_vm_writev(parent, &l, 1, &rv, 1, 0) ==
+				(ssize_t)r.len;
+		}
+		if (write(out, &ok, sizeof(ok)) != sizeof(ok))
+			break;
+	}
+	_exit(0);
+}
+
+TEST_F_TIMEOUT(karena, scrub_every_write_path, 120)
+{
+	size_t sz = self->size, pg = self->page, npg = sz / pg, i, j;
+	int req[2], ans[2], data[2], go[2], pagemap, ok, st, n, reused = 0;
+	unsigned long long *dirty_pfn;
+	unsigned char *a[SC_ARENAS], **p;
+	unsigned int ndirty = 0;
+	const int reserve = 16;
+	struct sc_req r;
+	pid_t helper, child;
+	char c;
+
+	if (npg < 8)
+		SKIP(return, "arenas of fewer than 8 pages");
+	pagemap = open("/proc/self/pagemap", O_RDONLY);
+	ASSERT_LE(0, pagemap);
+	dirty_pfn = calloc(SC_ARENAS * npg, sizeof(*dirty_pfn));
+	ASSERT_NE(NULL, dirty_pfn);
+
+	/*
+	 * A full reserve of 16: taking 6 leaves 10, more than half, so the
+	 * worker is not run to refill it (which would make the reserve full
+	 * again and the released arenas surplus, freed, not scrubbed).
+	 */
+	ASSERT_EQ(0, set_param("reserve_arenas", reserve));
+	ASSERT_EQ(0, wait_reserve(reserve, self->base_granted));
+
+	ASSERT_EQ(0, pipe(req));
+	ASSERT_EQ(0, pipe(ans));
+	ASSERT_EQ(0, pipe(data));
+	helper = fork();		/* before any arena: it copies none */
+	ASSERT_LE(0, helper);
+	if (helper == 0) {
+		close(req[1]);
+		close(ans[0]);
+		sc_helper(req[0], ans[1], getppid());
+	}
+	close(req[0]);
+	close(ans[1]);
+
+	/* A: page 1 by our PTE; the child's copy of it is the kernel's write */
+	a[0] = grant(self->fd, sz, 0);
+	ASSERT_NE(MAP_FAILED, a[0]);
+	memset(a[0] + pg, 0xa1, pg);
+	dirty_pfn[ndirty++] = pfn_of(pagemap, a[0] + pg, pg);
+	ASSERT_EQ(0, pipe(go));
+	child = fork();
+	ASSERT_LE(0, child);
+	if (child == 0) {
+		/* its own PTE on page 3 only; page 1 stays the copy's */
+		memset(a[0] + 3 * pg, 0xc3, pg);
+		/* exit (release) with the parent's arenas, not before */
+		close(req[1]);	/* the helper ends at the parent's close */
+		close(go[1]);
+		_exit(read(go[0], &c, 1) != 0);
+	}
+	close(go[0]);
+	for (i = 1; i < SC_ARENAS; i++) {
+		a[i] = grant(self->fd, sz, 0);
+		ASSERT_NE(MAP_FAILED, a[i]);
+	}
+
+	/* B: page 2 by the helper's process_vm_writev() */
+	r = (struct sc_req){ (uintptr_t)(a[1] + 2 * pg), pg, 0 };
+	ASSERT_EQ(sizeof(r), write(req[1], &r, sizeof(r)));
+	ASSERT_EQ(sizeof(ok), read(ans[0], &ok, sizeof(ok)));
+	EXPECT_TRUE(ok);
+	/* C: page 4 by the helper's write to /proc/PID/mem */
+	r = (struct sc_req){ (uintptr_t)(a[2] + 4 * pg), pg, 1 };
+	ASSERT_EQ(sizeof(r), write(req[1], &r, sizeof(r)));
+	ASSERT_EQ(sizeof(ok), read(ans[0], &ok, sizeof(ok)));
+	EXPECT_TRUE(ok);
+	close(req[1]);
+	ASSERT_EQ(helper, waitpid(helper, &st, 0));
+	/* D: page 6 by read() from a pipe (copy_to_user) */
+	memset(a[4] + 7 * pg, 0x77, 16);	/* borrow E's page 7 as a buffer */
+	ASSERT_EQ(16, write(data[1], a[4] + 7 * pg, 16));
+	ASSERT_EQ(16, read(data[0], a[3] + 6 * pg, 16));
+	/* E: page 5 written then dropped from the PTE; page 7 above */
+	memset(a[4] + 5 * pg, 0xe5, pg);
+	dirty_pfn[ndirty++] = pfn_of(pagemap, a[4] + 5 * pg, pg);
+	ASSERT_EQ(0, madvise(a[4] + 5 * pg, pg, MADV_DONTNEED));
+	/* and, in E too, pages handed back, one of them written again */
+	memset(a[4], 0xee, 4 * pg);
+	ASSERT_EQ(0, return_pages(self->fd, a[4], 4 * pg, NULL));
+	memset(a[4] + 2 * pg, 0xef, pg);
+	/* and page 6 read first: that fault maps it writable already */
+	EXPECT_EQ(0, *(volatile unsigned char *)(a[4] + 6 * pg));
+	memset(a[4] + 6 * pg, 0xe6, pg);
+
+	/* every write landed where it was meant to */
+	EXPECT_TRUE(all_bytes(a[1] + 2 * pg, pg, 0x5d));
+	EXPECT_TRUE(all_bytes(a[2] + 4 * pg, pg, 0x3e));
+	EXPECT_TRUE(all_bytes(a[3] + 6 * pg, 16, 0x77));
+	EXPECT_TRUE(all_bytes(a[4] + 5 * pg, pg, 0xe5));
+	EXPECT_TRUE(all_bytes(a[4] + 2 * pg, pg, 0xef));
+	EXPECT_TRUE(all_bytes(a[4] + 6 * pg, pg, 0xe6));
+	dirty_pfn[ndirty++] = pfn_of(pagemap, a[1] + 2 * pg, pg);
+	dirty_pfn[ndirty++] = pfn_of(pagemap, a[2] + 4 * pg, pg);
+	dirty_pfn[ndirty++] = pfn_of(pagemap, a[3] + 6 * pg, pg);
+	dirty_pfn[ndirty++] = pfn_of(pagemap, a[4] + 7 * pg, pg);
+	dirty_pfn[ndirty++] = pfn_of(pagemap, a[4] + 2 * pg, pg);
+	dirty_pfn[ndirty++] = pfn_of(pagemap, a[4] + 6 * pg, pg);
+	for (i = 0; i < ndirty; i++)
+		EXPECT_NE(0, dirty_pfn[i]) TH_LOG("no pfn for dirty page %zu", i);
+
+	/*
+	 * Release all six together: the worker, not run since the reserve
+	 * was full, finds them in one batch with 10 free and keeps them.
+	 */
+	for (i = 0; i < SC_ARENAS; i++)
+		munmap(a[i], sz);
+	close(go[1]);
+	ASSERT_EQ(child, waitpid(child, &st, 0));
+	ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	ASSERT_EQ(0, wait_reserve(reserve, self->base_granted));
+
+	/* the whole reserve and then some: every byte is zero */
+	n = reserve + 4;
+	p = calloc(n, sizeof(*p));
+	ASSERT_NE(NULL, p);
+	for (i = 0; i < (size_t)n; i++) {
+		p[i] = grant(self->fd, sz, i & 1 ? MAP_POPULATE : 0);
+		ASSERT_NE(MAP_FAILED, p[i]);
+		EXPECT_TRUE(all_bytes(p[i], sz, 0)) TH_LOG("arena %zu", i);
+		for (j = 0; j < npg; j++) {
+			unsigned long long pfn = pfn_of(pagemap, p[i] + j * pg,
+							pg);
+			unsigned int k;
+
+			for (k = 0; pfn && k < ndirty; k++)
+				reused += pfn == dirty_pfn[k];
+		}
+	}
+	/* each dirtied page came back in place, so the scrub was exercised */
+	EXPECT_EQ(ndirty, reused);
+	TH_LOG("%d of %u dirtied pages granted again", reused, ndirty);
+	for (i = 0; i < (size_t)n; i++)
+		munmap(p[i], sz);
+	free(p);
+	free(dirty_pfn);
+	close(pagemap);
+	EXPECT_TRUE(check_invariant());
 }
 
 /* ---- fork ---- */
