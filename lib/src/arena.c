@@ -73,6 +73,7 @@ struct kr_arena *arena_new(struct kr_heap *h)
 	a->nextpool = kr.first_pool;
 	a->freepools = 0;
 	a->npurged = 0;
+	a->empty_ms = kr_now_ms();
 
 	a->allprev = NULL;
 	a->allnext = h->arenas;
@@ -167,17 +168,21 @@ struct kr_pool *arena_take_pool(struct kr_heap *h)
  * Pool @idx of @a has just become empty (already off usedpools): put it on
  * the arena's free list and move the arena to its new place, O(1):
  * right after the last arena that has as many free pools as @a had.
- * An arena left with no pool in use is released, beyond keep_arenas.
+ * An arena left with no pool in use stays (to be reused, or released by
+ * the purge once it has been empty for purge_ms); it is released at once
+ * only beyond max_empty_arenas (beyond keep_arenas when purge_ms is 0).
+ * Called with h->lock held.
  */
 void arena_give_pool(struct kr_heap *h, struct kr_arena *a, unsigned idx)
 {
 	unsigned old = a->nfreepools, new = old + 1;
 	struct kr_arena *lastold = h->nfp2lasta[old];
 	struct kr_pool_meta *m = &a->meta[idx];
+	uint32_t now = kr.purge_ms ? kr_now_ms() : 0;
 
 	m->state = POOL_EMPTY;
 	m->purged = 0;
-	m->empty_ms = kr.purge_ms ? kr_now_ms() : 0;
+	m->empty_ms = now;
 	m->nextfree = (uint16_t)a->freepools;
 	a->freepools = idx;
 	h->npools_empty++;
@@ -209,12 +214,37 @@ void arena_give_pool(struct kr_heap *h, struct kr_arena *a, unsigned idx)
 		h->nfp2lasta[new] = a;
 
 	if (new == a->ntotalpools) {
-		if (h->nempty_arenas < kr.keep_arenas) {
-			h->nempty_arenas++;
-		} else {
-			h->nempty_arenas++;	/* arena_release counts it out */
+		h->nempty_arenas++;	/* arena_release counts it out */
+		a->empty_ms = now;
+		/* nobody reuses an abandoned heap's arenas: no waiting */
+		if (h->nempty_arenas > (kr.purge_ms && !atomic_load_explicit(
+					&h->abandoned, memory_order_relaxed) ?
+					kr.max_empty_arenas : kr.keep_arenas)) {
 			arena_usable_unlink(h, a);
 			arena_release(h, a);
 		}
 	}
+}
+
+/*
+ * Release the arenas of @h that have had no pool in use for at least
+ * @min_age_ms, keeping @keep empty arenas. h->lock held. Returns how many
+ * went.
+ */
+unsigned arena_release_old(struct kr_heap *h, uint32_t now,
+			   uint32_t min_age_ms, unsigned keep)
+{
+	struct kr_arena *a, *next;
+	unsigned n = 0;
+
+	for (a = h->arenas; a && h->nempty_arenas > keep; a = next) {
+		next = a->allnext;
+		if (a->nfreepools != a->ntotalpools ||
+		    (uint32_t)(now - a->empty_ms) < min_age_ms)
+			continue;
+		arena_usable_unlink(h, a);
+		arena_release(h, a);
+		n++;
+	}
+	return n;
 }

@@ -4,7 +4,8 @@
  *
  *	fd = open(KARENA_DEVICE or "/dev/karena")
  *	ioctl(fd, KARENA_IOC_INFO)	-> arena_size
- *	mmap(NULL, arena_size, RW, MAP_SHARED, fd, 0)	grant (aligned, zeroed)
+ *	mmap(NULL, arena_size, RW, MAP_SHARED|MAP_POPULATE, fd, 0)
+ *						grant (aligned, zeroed)
  *	munmap(arena)					release
  *	ioctl(fd, KARENA_IOC_RETURN_PAGES)		hand back a range
  *
@@ -89,7 +90,16 @@ static void *kernel_arena_alloc(size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, kernel_fd, 0);
+	/*
+	 * MAP_POPULATE: the module allocates and zeroes every page of an
+	 * arena when it grants it (kmod/reserve.c), so mapping them all now
+	 * costs no memory; it saves one page fault per page on first touch
+	 * (the bench measured grant + touch at 0.81-0.89x of anonymous
+	 * memory with it, ~1.0-1.2x without). A page handed back later is
+	 * faulted in again, zeroed, on its next touch.
+	 */
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+		 kernel_fd, 0);
 	if (p == MAP_FAILED) {
 		errno = ENOMEM;		/* EDQUOT, ENOMEM: a denial */
 		return NULL;

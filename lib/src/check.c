@@ -50,8 +50,9 @@ static void check_pool(struct ctx *x, struct kr_pool *p, size_t *nfree_out)
 		 p->capacity == (POOL_SIZE - POOL_OVERHEAD) / p->size,
 	      p, "size %u / capacity %u do not match class %u", p->size,
 	      p->capacity, p->szidx);
-	CHECK(x, p->ref > 0 && p->ref <= p->capacity, p,
-	      "ref %u out of (0, %u]", p->ref, p->capacity);
+	CHECK(x, (p->ref > 0 || p->kept) && p->ref <= p->capacity, p,
+	      "ref %u out of (0, %u] (kept %u)", p->ref, p->capacity,
+	      p->kept);
 	CHECK(x, p->nextoffset >= POOL_OVERHEAD &&
 		 (p->nextoffset - POOL_OVERHEAD) % p->size == 0 &&
 		 p->nextoffset <= POOL_SIZE, p, "bad nextoffset %u",
@@ -84,7 +85,23 @@ int kr_check_heap(struct kr_heap *h, FILE *out)
 	size_t onlist = 0, nfree;
 	struct kr_arena *a, *prev;
 	struct kr_pool *p, *pp;
-	unsigned c, i, n;
+	unsigned c, i, n, nkept = 0, nkeptflag = 0;
+	int bad;
+
+	pthread_mutex_lock(&h->lock);	/* the purge thread stays out */
+	/* 0. kept: distinct pools in use, flagged, the flag nowhere else */
+	for (i = 0; i < KEEP_POOLS; i++) {
+		p = h->kept[i];
+		if (!p)
+			continue;
+		nkept++;
+		a = arena_of(p);
+		CHECK(&x, registry_contains(p) && a->heap == h &&
+		      a->meta[pool_index(a, p)].state == POOL_INUSE &&
+		      p->kept, p, "kept[%u] is not a kept pool in use", i);
+		for (n = 0; n < i; n++)
+			CHECK(&x, h->kept[n] != p, p, "kept twice");
+	}
 
 	/* 1. usedpools: every pool on it is used and of its class */
 	for (c = 0; c < NUM_CLASSES; c++) {
@@ -144,6 +161,7 @@ int kr_check_heap(struct kr_heap *h, FILE *out)
 				continue;
 			npools[p->szidx]++;
 			nblocks[p->szidx] += p->ref;
+			nkeptflag += p->kept;
 			if (p->ref == p->capacity) {
 				nfull++;
 				CHECK(&x, !p->nextpool && !p->prevpool &&
@@ -219,7 +237,11 @@ int kr_check_heap(struct kr_heap *h, FILE *out)
 	      npurgeable, h->npurgeable);
 	CHECK(&x, nempty_arenas == h->nempty_arenas, h,
 	      "empty arenas %zu != %u", nempty_arenas, h->nempty_arenas);
-	return x.bad ? -1 : 0;
+	CHECK(&x, nkept == nkeptflag, h, "%u pools in kept[], %u flagged",
+	      nkept, nkeptflag);
+	bad = x.bad;
+	pthread_mutex_unlock(&h->lock);
+	return bad ? -1 : 0;
 }
 
 /*

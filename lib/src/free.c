@@ -40,22 +40,24 @@ void kr_free_ours(void *b)
 
 /*
  * kr_small_free's slow path: @p was full and is now used (back on
- * usedpools), or is now empty (to its arena, which may move or go).
+ * usedpools), or is now empty and not kept. An empty pool that is its
+ * class's only pool stays open (heap->kept) if its owner frees it, so that a malloc+free pair
+ * does not take a pool from its arena and give it back every time; any
+ * other empty pool goes to its arena (which may move, or wait to go).
  */
 void kr_free_slow(struct kr_heap *h, struct kr_pool *p)
 {
-	struct kr_arena *a;
-
 	if (p->ref) {
 		h->npools_full--;
 		pool_link_used(h, p);
 		return;
 	}
-	pool_unlink_used(h, p);
-	h->npools[p->szidx]--;
-	a = arena_of(p);
-	arena_give_pool(h, a, pool_index(a, p));
-	purge_maybe(h);
+	if (h->usedpools[p->szidx] == p && !p->nextpool &&
+	    h == kr_tls_heap) {		/* an abandoned heap keeps nothing */
+		heap_keep_pool(h, p);
+		return;
+	}
+	heap_pool_to_arena(h, p);
 }
 
 KR_API void karena_free(void *ptr)

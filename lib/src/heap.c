@@ -42,16 +42,97 @@ void heap_collect_remote(struct kr_heap *h)
 	}
 }
 
-/* Release the empty arenas a heap keeps against thrash. */
+/* Release every empty arena of @h, kept or waiting. h->lock held. */
 void heap_release_empty_arenas(struct kr_heap *h)
 {
-	struct kr_arena *a, *next;
+	arena_release_old(h, 0, 0, 0);
+}
 
-	for (a = h->arenas; a && h->nempty_arenas; a = next) {
-		next = a->allnext;
-		if (a->nfreepools == a->ntotalpools) {
-			arena_usable_unlink(h, a);
-			arena_release(h, a);
+/*
+ * A backend denial: release the empty arenas of every heap (the lost heaps
+ * of a fork child excepted), so that the retry may be granted. Takes each
+ * heap's lock in turn, none held by the caller. Returns how many went.
+ */
+unsigned heap_release_all_empty(void)
+{
+	struct kr_heap *h;
+	unsigned n = 0;
+
+	pthread_mutex_lock(&kr.lock);
+	h = kr.heaps;		/* next_all links never change once set */
+	pthread_mutex_unlock(&kr.lock);
+	for (; h; h = h->next_all) {
+		if (h->lost)
+			continue;
+		pthread_mutex_lock(&h->lock);
+		n += arena_release_old(h, 0, 0, 0);
+		pthread_mutex_unlock(&h->lock);
+	}
+	return n;
+}
+
+/*
+ * Pool @p of @h is empty, on usedpools and not kept: give it to its arena.
+ * The owner (not under kr.lock) then makes sure the purge thread runs.
+ */
+void heap_pool_to_arena(struct kr_heap *h, struct kr_pool *p)
+{
+	struct kr_arena *a = arena_of(p);
+
+	pool_unlink_used(h, p);
+	h->npools[p->szidx]--;
+	pthread_mutex_lock(&h->lock);
+	arena_give_pool(h, a, pool_index(a, p));
+	purge_maybe(h);
+	pthread_mutex_unlock(&h->lock);
+	if (h == kr_tls_heap)
+		purge_kick();
+}
+
+/*
+ * Keep the empty pool @p open on usedpools: it takes the slot of
+ * heap->kept that was filled longest ago, whose pool, if it is still
+ * empty, goes to its arena. So at most KEEP_POOLS empty pools stay open.
+ */
+void heap_keep_pool(struct kr_heap *h, struct kr_pool *p)
+{
+	struct kr_pool *old = h->kept[h->kept_next];
+
+	h->kept[h->kept_next] = p;
+	h->kept_next = (h->kept_next + 1) % KEEP_POOLS;
+	p->kept = 1;
+	if (old) {
+		old->kept = 0;
+		if (!old->ref)
+			heap_pool_to_arena(h, old);
+	}
+}
+
+/* test hook: close the calling thread's kept pools */
+KR_API void karena__flush_kept(void)
+{
+	struct kr_heap *h = kr_tls_heap;
+
+	if ((uintptr_t)h > 2) {
+		heap_enter(h);
+		heap_flush_kept(h);
+		heap_leave(h);
+	}
+}
+
+/* Close every kept pool: the empty ones go to their arenas. */
+void heap_flush_kept(struct kr_heap *h)
+{
+	unsigned i;
+
+	for (i = 0; i < KEEP_POOLS; i++) {
+		struct kr_pool *p = h->kept[i];
+
+		h->kept[i] = NULL;
+		if (p) {
+			p->kept = 0;
+			if (!p->ref)
+				heap_pool_to_arena(h, p);
 		}
 	}
 }
@@ -90,16 +171,23 @@ static void heap_abandon(void *arg)
 	kr_tls_heap = HEAP_DEAD;	/* later mallocs of this thread: glibc */
 	heap_enter(h);
 	heap_collect_remote(h);
+	heap_flush_kept(h);
+	pthread_mutex_lock(&h->lock);
 	heap_release_empty_arenas(h);
+	pthread_mutex_unlock(&h->lock);
 	pthread_mutex_lock(&kr.lock);
 	atomic_store_explicit(&h->abandoned, true, memory_order_release);
 	h->next_abandoned = kr.abandoned;
 	kr.abandoned = h;
 	kr.nabandoned++;
 	heap_collect_remote(h);		/* pushes that raced the flag */
+	heap_flush_kept(h);
+	pthread_mutex_lock(&h->lock);
 	heap_release_empty_arenas(h);
+	pthread_mutex_unlock(&h->lock);
 	heap_leave(h);
 	pthread_mutex_unlock(&kr.lock);
+	purge_kick();			/* empty pools left to purge */
 }
 
 static struct kr_heap *heap_new_or_adopt(void)
@@ -125,6 +213,7 @@ static struct kr_heap *heap_new_or_adopt(void)
 	if (h == MAP_FAILED)
 		return NULL;
 	/* all zero: no pools, no arenas, not abandoned */
+	pthread_mutex_init(&h->lock, NULL);
 	pthread_mutex_lock(&kr.lock);
 	h->next_all = kr.heaps;
 	kr.heaps = h;
@@ -165,12 +254,14 @@ struct kr_heap *heap_get_slow(void)
  */
 void heap_atfork_prepare(void)
 {
+	pthread_mutex_lock(&kr.purge_lock);	/* no purge pass under way */
 	pthread_mutex_lock(&kr.lock);
 }
 
 void heap_atfork_parent(void)
 {
 	pthread_mutex_unlock(&kr.lock);
+	pthread_mutex_unlock(&kr.purge_lock);
 }
 
 void heap_atfork_child(void)
@@ -178,7 +269,15 @@ void heap_atfork_child(void)
 	struct kr_heap *h, *self = kr_tls_heap;
 
 	pthread_mutex_init(&kr.lock, NULL);
+	registry_atfork_child();
+	purge_atfork_child();
 	for (h = kr.heaps; h; h = h->next_all) {
+		/*
+		 * A heap's lock is held only by its owner inside an operation
+		 * (in_op, so lost below), by a purge pass (excluded by
+		 * prepare) or under kr.lock (held by prepare): free here.
+		 */
+		pthread_mutex_init(&h->lock, NULL);
 		if (h == self || atomic_load(&h->abandoned))
 			continue;
 		atomic_store(&h->abandoned, true);

@@ -16,6 +16,7 @@
 
 struct kr_global kr = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.purge_lock = PTHREAD_MUTEX_INITIALIZER,
 	.arena_shift = MIN_ARENA_SHIFT,	/* widest registry key until init */
 	.arena_mask = ~(uintptr_t)0,
 };
@@ -35,6 +36,20 @@ static unsigned env_unsigned(const char *name, unsigned dflt)
 	return (unsigned)v;
 }
 
+/* Empty arenas that may wait for the purge: MAX_EMPTY_BYTES, >= keep. */
+static void set_max_empty(void)
+{
+	size_t n = MAX_EMPTY_BYTES / kr.arena_size;
+
+	kr.max_empty_arenas = n > kr.keep_arenas ? (unsigned)n :
+						    kr.keep_arenas;
+}
+
+/*
+ * Coarse monotonic milliseconds (the vDSO's CLOCK_MONOTONIC_COARSE: no
+ * system call, tick resolution). Read only when a pool or an arena enters
+ * the empty state and by the purge, never on a malloc/free fast path.
+ */
 uint32_t kr_now_ms(void)
 {
 	struct timespec ts;
@@ -59,6 +74,7 @@ void kr_init_slow(void)
 	kr.keep_arenas = env_unsigned("KARENA_KEEP_ARENAS",
 				      DEFAULT_KEEP_ARENAS);
 	kr.purge_ms = env_unsigned("KARENA_PURGE_MS", DEFAULT_PURGE_MS);
+	kr.purge_thread = env_unsigned("KARENA_PURGE_THREAD", 1) != 0;
 
 	kr.backend = backend_choose();
 	kr.backend_ok = kr.backend->init(&asize) == 0;
@@ -73,6 +89,7 @@ void kr_init_slow(void)
 	hdr = sizeof(struct kr_arena) +
 	      kr.npools * sizeof(struct kr_pool_meta);
 	kr.first_pool = (unsigned)((hdr + POOL_SIZE - 1) >> POOL_SHIFT);
+	set_max_empty();
 
 	atomic_store_explicit(&kr.initialized, 1, memory_order_release);
 out_unlock:
@@ -99,6 +116,7 @@ KR_API void karena__set_keep_arenas(unsigned n)
 {
 	kr_ensure_init();
 	kr.keep_arenas = n;
+	set_max_empty();
 }
 
 KR_API void karena__set_purge_ms(unsigned ms)

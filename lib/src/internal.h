@@ -162,6 +162,8 @@
 #define DEFAULT_ARENA_SHIFT	18	/* 256 KiB: the mmap backend */
 #define MAX_POOLS		(1u << (MAX_ARENA_SHIFT - POOL_SHIFT))
 #define DEFAULT_KEEP_ARENAS	1	/* empty arenas kept per heap */
+#define MAX_EMPTY_BYTES		((size_t)64 << 20) /* empty arenas waiting */
+#define KEEP_POOLS		4	/* empty pools kept open per heap */
 #define DEFAULT_PURGE_MS	100	/* an empty pool's pages go back after */
 #define ARENA_MAGIC		0x6b6172656e61ULL	/* "karena" */
 
@@ -195,6 +197,7 @@ static inline size_t class_to_size(unsigned c)
  * @freeblock:	singly linked free blocks (link in the first word), or NULL
  * @nextpool:	next on usedpools[szidx] (NULL-terminated), when used
  * @prevpool:	previous on usedpools[szidx], NULL at the head
+ * @kept:	1 iff the pool is in heap->kept[] (may be empty: ref == 0)
  *
  * Valid only while the pool is used or full: an empty pool's header may
  * be zeroed by a purge; its state lives in struct kr_pool_meta.
@@ -206,7 +209,8 @@ struct kr_pool {
 	uint16_t size;
 	uint16_t nextoffset;
 	uint16_t maxnextoffset;
-	uint32_t __pad;
+	uint8_t kept;
+	uint8_t __pad[3];
 	void *freeblock;
 	struct kr_pool *nextpool;
 	struct kr_pool *prevpool;
@@ -247,6 +251,8 @@ struct kr_heap;
  * @allnext:	next arena of the heap (every arena, any state)
  * @allprev:	previous arena of the heap
  * @npurged:	empty pools whose pages are handed back
+ * @empty_ms:	when every pool last became empty (kr_now_ms; valid while
+ *		nfreepools == ntotalpools)
  * @meta:	one record per pool index [0, npools)
  */
 struct kr_arena {
@@ -261,19 +267,25 @@ struct kr_arena {
 	struct kr_arena *allnext;
 	struct kr_arena *allprev;
 	uint32_t npurged;
-	uint32_t __pad;
+	uint32_t empty_ms;
 	struct kr_pool_meta meta[];
 };
 
 /**
  * struct kr_heap - one thread's allocator state
  *
- * Owned by one thread, which touches it without a lock; or, abandoned,
- * guarded by kr.lock. Only @remote_free is written by other threads.
- * The counters are written by the owner only and read racily by stats.
+ * Owned by one thread, which touches the pools (usedpools, kept, the
+ * per-class counters) without a lock; or, abandoned, guarded by kr.lock.
+ * Everything below @lock (arenas, their headers, the arena lists and
+ * counters) changes only under @lock, taken by the owner on its slow paths
+ * and by the purge thread. Only @remote_free is written by other threads
+ * without a lock. The counters are read racily by stats.
  */
 struct kr_heap {
 	struct kr_pool *usedpools[NUM_CLASSES];	/* see the invariants */
+	struct kr_pool *kept[KEEP_POOLS];	/* empty pools kept open */
+	unsigned kept_next;			/* next slot of @kept to reuse */
+	pthread_mutex_t lock;			/* guards what follows */
 	struct kr_arena *usable_arenas;		/* sorted, fullest first */
 	struct kr_arena *arenas;		/* every arena of this heap */
 	unsigned narenas;			/* length of @arenas */
@@ -341,6 +353,14 @@ struct kr_global {
 	int show_stats;			/* KARENA_SHOW_STATS=1 */
 	unsigned keep_arenas;		/* KARENA_KEEP_ARENAS */
 	unsigned purge_ms;		/* KARENA_PURGE_MS, 0 = never purge */
+	unsigned purge_thread;		/* KARENA_PURGE_THREAD (1): may start */
+	unsigned max_empty_arenas;	/* empty arenas waiting, per heap */
+	/* the purge thread (purge.c) */
+	pthread_mutex_t purge_lock;	/* held by a purge pass; across fork */
+	atomic_int purger_running;	/* 1 while the thread exists */
+	atomic_size_t purge_passes;	/* passes the thread made */
+	atomic_size_t purge_threads;	/* purge threads started */
+	atomic_size_t return_calls;	/* backend->return_pages calls */
 	/* heaps, under @lock */
 	struct kr_heap *heaps;
 	struct kr_heap *abandoned;
@@ -396,6 +416,7 @@ extern const struct kr_backend kr_backend_mmap;
 bool registry_contains(const void *p);
 int registry_add(const void *arena_base);
 void registry_remove(const void *arena_base);
+void registry_atfork_child(void);
 
 /* arena.c */
 struct kr_arena *arena_new(struct kr_heap *h);
@@ -403,6 +424,8 @@ void arena_release(struct kr_heap *h, struct kr_arena *a);
 struct kr_pool *arena_take_pool(struct kr_heap *h);
 void arena_give_pool(struct kr_heap *h, struct kr_arena *a, unsigned idx);
 void arena_usable_unlink(struct kr_heap *h, struct kr_arena *a);
+unsigned arena_release_old(struct kr_heap *h, uint32_t now,
+			   uint32_t min_age_ms, unsigned keep);
 
 /* pool.c */
 void pool_init(struct kr_pool *p, unsigned c);
@@ -443,6 +466,10 @@ static inline void heap_leave(struct kr_heap *h)
 }
 void heap_remote_free(struct kr_heap *h, void *block);
 void heap_release_empty_arenas(struct kr_heap *h);
+void heap_keep_pool(struct kr_heap *h, struct kr_pool *p);
+void heap_flush_kept(struct kr_heap *h);
+void heap_pool_to_arena(struct kr_heap *h, struct kr_pool *p);
+unsigned heap_release_all_empty(void);
 void heap_atfork_prepare(void);
 void heap_atfork_parent(void);
 void heap_atfork_child(void);
@@ -491,16 +518,24 @@ static inline void kr_small_free(struct kr_heap *h, void *b)
 {
 	struct kr_pool *p = pool_of(b);
 
+	unsigned ref = p->ref;
+
 	*(void **)b = p->freeblock;
 	p->freeblock = b;
+	p->ref = (uint16_t)(ref - 1);
 	h->nblocks[p->szidx]--;
-	if (unlikely(p->ref-- == p->capacity || p->ref == 0))
-		kr_free_slow(h, p);	/* was full, or is now empty */
+	/* was full, or is now empty and not kept open */
+	if (unlikely(ref == p->capacity || (ref == 1 && !p->kept)))
+		kr_free_slow(h, p);
 }
 
 /* purge.c */
 void purge_maybe(struct kr_heap *h);
 void purge_now(struct kr_heap *h, uint32_t min_age_ms);
+bool purge_heap(struct kr_heap *h, uint32_t min_age_ms);
+bool heap_has_pending(const struct kr_heap *h);
+void purge_kick(void);
+void purge_atfork_child(void);
 
 /* debug.c (KARENA_DEBUG=1) */
 size_t debug_max_request(void);
@@ -531,6 +566,7 @@ void *kr_libc_memalign(size_t alignment, size_t size);
 KR_API void karena__set_keep_arenas(unsigned n);
 KR_API void karena__set_purge_ms(unsigned ms);
 KR_API void karena__purge(unsigned min_age_ms);
+KR_API void karena__flush_kept(void);
 KR_API int karena__is_ours(const void *p);
 
 #endif /* KARENA_INTERNAL_H */

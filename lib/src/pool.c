@@ -20,6 +20,7 @@ void pool_init(struct kr_pool *p, unsigned c)
 	p->capacity = (uint16_t)((POOL_SIZE - POOL_OVERHEAD) / size);
 	p->nextoffset = POOL_OVERHEAD;
 	p->maxnextoffset = (uint16_t)(POOL_SIZE - size);
+	p->kept = 0;
 	p->freeblock = NULL;
 	p->nextpool = NULL;
 	p->prevpool = NULL;

@@ -1,19 +1,41 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * purge.c - hand back the pages of pools that stay empty.
+ * purge.c - hand back the pages of pools, and release the arenas, that
+ * stay empty; and the purge thread that does it when nobody calls.
  *
  * An empty pool of an arena still in use keeps its page resident. Once it
  * has been empty for KARENA_PURGE_MS (default 100; 0 = never), its page
  * goes back through backend->return_pages (MADV_DONTNEED or
  * KARENA_IOC_RETURN_PAGES) and it is marked purged; its bookkeeping lives
- * in the arena header, which is never purged. The free list is LIFO, so
- * pools emptied and reused quickly are never purged: no thrash.
+ * in the arena header, which is never purged. An arena whose pools are all
+ * empty is released (munmapped) once it has been empty for KARENA_PURGE_MS,
+ * keeping KARENA_KEEP_ARENAS of them. The free lists are LIFO and pools are
+ * taken from the fullest arena, so pools and arenas emptied and reused
+ * within the delay are never purged nor released: no thrash.
  *
- * The heap looks at most once per PURGE_MS/2, from its slow paths (a pool
- * emptied, a new pool needed), so an idle thread purges nothing.
+ * Who runs it:
+ *  - the owner, from its slow paths (a pool to or from an arena), at most
+ *    once per PURGE_MS/2 (purge_maybe);
+ *  - the purge thread, for the owner that has gone idle (a program that
+ *    frees everything and then sleeps never calls the allocator again).
+ *    It is started lazily by an owner that has just queued an empty pool
+ *    (purge_kick), with every signal blocked; every PURGE_MS/2 it takes
+ *    each heap's lock in turn and purges what is old enough; it exits
+ *    when no heap has anything left to purge or release, and the next
+ *    queued pool starts it again. KARENA_PURGE_THREAD=0 never starts it
+ *    (a program that must stay single-threaded, e.g. for unshare(2)).
+ *    fork: kr.purge_lock is held across fork(), so no pass is under way;
+ *    the child has no purge thread and starts its own when needed.
+ *
+ * Pools kept open on usedpools (heap->kept) are not purged: the owner's
+ * fast path uses them without a lock. They are at most KEEP_POOLS per heap.
  */
+#include <signal.h>
+#include <time.h>
+
 #include "internal.h"
 
+/* h->lock held (or the heap is otherwise the caller's alone). */
 void purge_now(struct kr_heap *h, uint32_t min_age_ms)
 {
 	uint32_t now = kr_now_ms();
@@ -30,6 +52,7 @@ void purge_now(struct kr_heap *h, uint32_t min_age_ms)
 					 min_age_ms)
 				continue;
 			r = kr.backend->return_pages(pool_at(a, i), POOL_SIZE);
+			atomic_fetch_add(&kr.return_calls, 1);
 			if (r < 0)
 				continue;
 			m->purged = 1;
@@ -40,16 +63,128 @@ void purge_now(struct kr_heap *h, uint32_t min_age_ms)
 	}
 }
 
+/* Work left for later: pools to purge, empty arenas beyond keep_arenas. */
+bool heap_has_pending(const struct kr_heap *h)
+{
+	return h->npurgeable || h->nempty_arenas > kr.keep_arenas;
+}
+
+/*
+ * Release the arenas empty for @min_age_ms (beyond keep_arenas), then hand
+ * back the pages of the pools empty that long. h->lock held. True iff
+ * something is left for a later pass.
+ */
+bool purge_heap(struct kr_heap *h, uint32_t min_age_ms)
+{
+	arena_release_old(h, kr_now_ms(), min_age_ms, kr.keep_arenas);
+	purge_now(h, min_age_ms);
+	return heap_has_pending(h);
+}
+
+/* The owner's slow path, h->lock held. */
 void purge_maybe(struct kr_heap *h)
 {
 	uint32_t now;
 
-	if (!kr.purge_ms || !h->npurgeable)
+	if (!kr.purge_ms || !heap_has_pending(h))
 		return;
 	now = kr_now_ms();
 	if ((uint32_t)(now - h->last_purge_ms) < kr.purge_ms / 2)
 		return;
-	purge_now(h, kr.purge_ms);
+	purge_heap(h, kr.purge_ms);
+}
+
+/* One pass over every heap but the lost ones. purge_lock held. */
+static bool purge_all(void)
+{
+	struct kr_heap *h;
+	bool pending = false;
+
+	pthread_mutex_lock(&kr.lock);
+	h = kr.heaps;		/* next_all links never change once set */
+	pthread_mutex_unlock(&kr.lock);
+	for (; h; h = h->next_all) {
+		if (h->lost)
+			continue;
+		pthread_mutex_lock(&h->lock);
+		pending |= purge_heap(h, kr.purge_ms);
+		pthread_mutex_unlock(&h->lock);
+	}
+	atomic_fetch_add(&kr.purge_passes, 1);
+	return pending;
+}
+
+static void *purger_main(void *arg)
+{
+	unsigned ms = kr.purge_ms / 2 ? kr.purge_ms / 2 : 1;
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+	int zero;
+
+	(void)arg;
+	kr_tls_heap = HEAP_DEAD;	/* never allocates from arenas */
+	for (;;) {
+		nanosleep(&ts, NULL);
+		pthread_mutex_lock(&kr.purge_lock);
+		if (!purge_all()) {
+			/*
+			 * Say we are gone, then look once more: an owner
+			 * queues (under its heap's lock) before it reads
+			 * purger_running, so either it sees 0 and starts a
+			 * thread, or this pass sees what it queued.
+			 */
+			atomic_store(&kr.purger_running, 0);
+			zero = 0;
+			if (!purge_all() ||
+			    !atomic_compare_exchange_strong(&kr.purger_running,
+							    &zero, 1)) {
+				pthread_mutex_unlock(&kr.purge_lock);
+				return NULL;
+			}
+		}
+		pthread_mutex_unlock(&kr.purge_lock);
+	}
+}
+
+/*
+ * Make sure the purge thread runs. Called by an owner after it queued an
+ * empty pool, with no lock of ours held (pthread_create may malloc).
+ */
+void purge_kick(void)
+{
+	pthread_attr_t attr;
+	sigset_t all, old;
+	pthread_t t;
+	int zero = 0;
+
+	if (!kr.purge_thread || !kr.purge_ms ||
+	    atomic_load_explicit(&kr.purger_running, memory_order_seq_cst) ||
+	    !atomic_compare_exchange_strong(&kr.purger_running, &zero, 1))
+		return;
+	/*
+	 * purge_lock keeps fork() out while the thread is created: its stack
+	 * and TLS are allocated here, possibly under another allocator's
+	 * lock (glibc's, a sanitizer's) that a child must not inherit held.
+	 */
+	pthread_mutex_lock(&kr.purge_lock);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 64 << 10);
+	if (pthread_create(&t, &attr, purger_main, NULL))
+		atomic_store(&kr.purger_running, 0);	/* slow paths purge */
+	else
+		atomic_fetch_add(&kr.purge_threads, 1);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_mutex_unlock(&kr.purge_lock);
+}
+
+/* fork child: no purge thread here (the parent's did not come along). */
+void purge_atfork_child(void)
+{
+	pthread_mutex_init(&kr.purge_lock, NULL);
+	atomic_store(&kr.purger_running, 0);
 }
 
 /* test hook: purge the calling thread's heap now */
@@ -59,7 +194,9 @@ KR_API void karena__purge(unsigned min_age_ms)
 
 	if (h) {
 		heap_enter(h);
+		pthread_mutex_lock(&h->lock);
 		purge_now(h, min_age_ms);
+		pthread_mutex_unlock(&h->lock);
 		heap_leave(h);
 	}
 }

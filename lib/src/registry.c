@@ -23,6 +23,8 @@
 #define LEAF_WORDS	((1u << LEAF_BITS) / 64)
 
 static _Atomic(_Atomic uint64_t *) top[1u << TOP_BITS];
+/* serializes leaf creation; taken under a heap's lock, so not kr.lock */
+static pthread_mutex_t leaf_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static inline bool key_of(const void *p, uintptr_t *key)
 {
@@ -61,7 +63,7 @@ int registry_add(const void *base)
 	leaf = atomic_load_explicit(&top[key >> LEAF_BITS],
 				    memory_order_acquire);
 	if (!leaf) {
-		pthread_mutex_lock(&kr.lock);
+		pthread_mutex_lock(&leaf_lock);
 		leaf = atomic_load_explicit(&top[key >> LEAF_BITS],
 					    memory_order_relaxed);
 		if (!leaf) {
@@ -75,7 +77,7 @@ int registry_add(const void *base)
 						      memory_order_release);
 			}
 		}
-		pthread_mutex_unlock(&kr.lock);
+		pthread_mutex_unlock(&leaf_lock);
 		if (!leaf)
 			return -1;
 	}
@@ -100,6 +102,12 @@ void registry_remove(const void *base)
 	key &= (1u << LEAF_BITS) - 1;
 	atomic_fetch_and_explicit(&leaf[key >> 6], ~((uint64_t)1 << (key & 63)),
 				  memory_order_release);
+}
+
+/* fork child: a thread of the parent may have held leaf_lock */
+void registry_atfork_child(void)
+{
+	pthread_mutex_init(&leaf_lock, NULL);
 }
 
 KR_API int karena__is_ours(const void *p)

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* test_arena - usable_arenas order (fullest first, nfp2lasta) after every
- * free, release exactly when an arena's last pool empties, keep_arenas,
- * and the purge of pools that stay empty. */
+ * free, release exactly when an arena's last pool empties (purge off),
+ * the class's last pool kept open, keep_arenas, and the purge of pools
+ * that stay empty. */
 #include <time.h>
 
 #include "tap.h"
@@ -25,6 +26,18 @@ static unsigned rnd(unsigned n)
 	return (unsigned)((rng >> 33) % n);
 }
 
+/* @a holds an empty pool kept open on usedpools */
+static int holds_kept(struct kr_heap *h, struct kr_arena *a)
+{
+	unsigned i;
+
+	for (i = 0; i < KEEP_POOLS; i++)
+		if (h->kept[i] && arena_of(h->kept[i]) == a &&
+		    !h->kept[i]->ref)
+			return 1;
+	return 0;
+}
+
 int main(void)
 {
 	struct karena_stats st;
@@ -33,7 +46,7 @@ int main(void)
 	size_t nb, i, j, released, held;
 	unsigned P, live[8] = {0}, na = 0, minfree;
 	void **b, *x;
-	int good_order = 1, good_release = 1, good_inv = 1;
+	int good_order = 1, good_release = 1, good_inv = 1, gone;
 
 	karena__set_keep_arenas(0);
 	karena__set_purge_ms(0);
@@ -72,9 +85,11 @@ int main(void)
 		karena_free(b[i]);
 		karena_stats(&st);
 		live[j]--;
-		if (st.arenas_released != released + (live[j] == 0))
+		/* a pool kept open (heap->kept) holds its arena */
+		gone = live[j] == 0 && !holds_kept(h, a);
+		if (st.arenas_released != released + gone)
 			good_release = 0;
-		if (live[j] == 0 && karena__is_ours(a))
+		if (gone && karena__is_ours(a))
 			good_release = 0;
 		good_order &= sorted(h);
 		if (i % 7 == 0 || live[j] == 0)
@@ -97,6 +112,9 @@ int main(void)
 	ok(good_order, "usable_arenas sorted by free pools after every free");
 	ok(good_release, "an arena is released exactly when its last pool empties (keep 0)");
 	ok(good_inv, "invariants after the frees");
+	ok(h->usedpools[REQ / 16 - 1] && h->usedpools[REQ / 16 - 1]->ref == 0,
+	   "the class's last pool stays open, empty, on usedpools");
+	karena__flush_kept();
 	karena_stats(&st);
 	ok(h->narenas == 0 && st.blocks_in_use == 0,
 	   "no arena left once every block is freed (keep 0)");
@@ -111,11 +129,13 @@ int main(void)
 	held = st.arenas_held;
 	for (i = 0; i < nb / 2; i++)
 		karena_free(b[i]);
+	karena__flush_kept();
 	karena_stats(&st);
 	ok(st.arenas_released == released && st.arenas_held == held &&
 	   h->nempty_arenas == 1, "keep 1: the first empty arena is kept");
 	for (; i < nb; i++)
 		karena_free(b[i]);
+	karena__flush_kept();
 	karena_stats(&st);
 	ok(st.arenas_released == released + 1 && h->nempty_arenas == 1,
 	   "keep 1: the second empty arena is released");
@@ -129,6 +149,7 @@ int main(void)
 	}
 	for (i = 0; i < 10 * 7; i++)
 		karena_free(b[i]);		/* 10 pools empty */
+	karena__flush_kept();			/* the first was kept open */
 	karena_stats(&st);
 	released = st.pages_returned;
 	karena__purge(0);
@@ -151,6 +172,7 @@ int main(void)
 	karena__set_purge_ms(40);
 	for (i = 0; i < 10 * 7; i++)
 		karena_free(b[i]);
+	karena__flush_kept();
 	karena_stats(&st);
 	released = st.pages_returned;
 	{

@@ -17,7 +17,17 @@ static void *churn(void *arg)
 	while (!atomic_load(&stop)) {
 		i = i * 1103515245 + 12345;
 		karena_free(v[i % 256]);
+#ifdef KARENA_ASAN
+		/*
+		 * Stay in arenas: GCC 12's ASan allocator has no fork
+		 * handlers, so a fork while this thread is inside it (a
+		 * request > 512 goes to glibc, i.e. ASan) can leave the
+		 * child's threads waiting on its lock forever.
+		 */
+		v[i % 256] = karena_malloc(i % 513);
+#else
 		v[i % 256] = karena_malloc(i % 600);
+#endif
 	}
 	for (i = 0; i < 256; i++)
 		karena_free(v[i]);
