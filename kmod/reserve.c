@@ -5,7 +5,8 @@
  *
  *   karena_arena_take_locked()  --grant-->  (mapped)  --last close-->
  *   karena_arena_release_locked()  -->  dirty list  --worker zeroes-->
- *   free list (while fewer than reserve_arenas are free) or freed
+ *   free list (while fewer than reserve_arenas are free) or freed;
+ *   a grant that finds the free list empty zeroes a dirty arena itself
  *
  * An arena is an array of order-0 pages, so it can always be had while
  * there is free memory at all, however fragmented. Its pages are zero
@@ -194,22 +195,56 @@ struct karena_arena *karena_arena_take_locked(void)
 	return arena;
 }
 
+/* An arena off the dirty list, or NULL. */
+static struct karena_arena *karena_dirty_pop(void)
+{
+	struct karena_arena *arena;
+
+	spin_lock(&karena.lock);
+	arena = list_first_entry_or_null(&karena.dirty, struct karena_arena,
+					 node);
+	if (arena) {
+		list_del_init(&arena->node);
+		karena.nr_dirty--;
+	}
+	spin_unlock(&karena.lock);
+	return arena;
+}
+
+/* Free an arena the module counts in arenas_reserved. */
+static void karena_arena_drop(struct karena_arena *arena)
+{
+	spin_lock(&karena.lock);
+	karena.nr_total--;
+	spin_unlock(&karena.lock);
+	karena_arena_free(arena);
+}
+
 /**
  * karena_arena_take() - a zeroed arena when the free list had none
  *
- * Allocates one (the only case in which a grant waits for zeroing), unless
- * that would leave too little memory available. If memory is short, waits
- * for the worker once and tries again: it may have just zeroed or freed an
- * arena. The caller does the charging. May sleep.
+ * Zeroes a dirty arena here if there is one (only its touched pages: far
+ * cheaper than a new arena of zeroed pages), else allocates one, unless
+ * that would leave too little memory available. These are the only cases
+ * in which a grant waits for zeroing. If memory is short, waits for the
+ * worker once and tries again: it may have just zeroed or freed an arena.
+ * The caller does the charging. May sleep.
  *
  * Return: the arena, or NULL when memory cannot be had.
  */
 struct karena_arena *karena_arena_take(void)
 {
-	struct karena_arena *arena = NULL;
+	struct karena_arena *arena;
 	bool flushed = false;
 
 	for (;;) {
+		arena = karena_dirty_pop();
+		if (arena) {
+			if (karena_arena_scrub(arena))
+				return arena;
+			karena_arena_drop(arena);
+		}
+		arena = NULL;
 		if (karena_mem_allows(karena.arena_pages))
 			arena = karena_arena_alloc();
 		if (arena) {
@@ -262,26 +297,22 @@ void karena_reserve_kick(void)
 
 /*
  * Zero one dirty arena, or free it if the reserve is full; false when there
- * was none. Only this worker takes arenas off the dirty list or adds to the
- * free list, so the reserve cannot fill up behind our back.
+ * was none. Only this worker adds to the free list, and it runs one
+ * instance at a time, so the reserve cannot fill up behind our back (it
+ * can only be lowered, hence the second check).
  */
 static bool karena_reserve_scrub_one(void)
 {
 	struct karena_arena *arena;
 	bool keep;
 
-	spin_lock(&karena.lock);
-	arena = list_first_entry_or_null(&karena.dirty, struct karena_arena,
-					 node);
-	if (arena) {
-		list_del_init(&arena->node);
-		karena.nr_dirty--;
-	}
-	keep = karena.nr_free < karena.reserve_arenas;
-	spin_unlock(&karena.lock);
+	arena = karena_dirty_pop();
 	if (!arena)
 		return false;
 
+	spin_lock(&karena.lock);
+	keep = karena.nr_free < karena.reserve_arenas;
+	spin_unlock(&karena.lock);
 	keep = keep && karena_arena_scrub(arena);
 	spin_lock(&karena.lock);
 	keep = keep && karena.nr_free < karena.reserve_arenas;
@@ -347,9 +378,13 @@ static void karena_reserve_work(struct work_struct *work)
 	karena.refill_kicked = false;
 	spin_unlock(&karena.lock);
 
-	while (karena_reserve_scrub_one())
-		cond_resched();
-	while (karena_reserve_grow_one())
+	/*
+	 * Dirty arenas first, always: zeroing one costs its touched pages,
+	 * growing costs a whole arena of zeroed pages, and grants that go on
+	 * meanwhile release arenas that would otherwise wait behind the
+	 * growing while the free list runs dry.
+	 */
+	while (karena_reserve_scrub_one() || karena_reserve_grow_one())
 		cond_resched();
 	while (karena_reserve_shrink_one())
 		cond_resched();
