@@ -52,6 +52,19 @@ void kr_free_slow(struct kr_heap *h, struct kr_pool *p)
 		pool_link_used(h, p);
 		return;
 	}
+	if (p->kept) {
+		/*
+		 * A kept pool emptied again: the owner is active. Every 64th
+		 * time, do the purge that is due (an active owner does not
+		 * depend on the purge thread).
+		 */
+		if (unlikely(!(++h->purge_tick & 63)) && heap_has_pending(h)) {
+			pthread_mutex_lock(&h->lock);
+			purge_maybe(h);
+			pthread_mutex_unlock(&h->lock);
+		}
+		return;
+	}
 	if (h->usedpools[p->szidx] == p && !p->nextpool &&
 	    h == kr_tls_heap) {		/* an abandoned heap keeps nothing */
 		heap_keep_pool(h, p);

@@ -17,6 +17,7 @@
 struct kr_global kr = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.purge_lock = PTHREAD_MUTEX_INITIALIZER,
+	.purge_cond = PTHREAD_COND_INITIALIZER,
 	.arena_shift = MIN_ARENA_SHIFT,	/* widest registry key until init */
 	.arena_mask = ~(uintptr_t)0,
 };

@@ -285,6 +285,7 @@ struct kr_heap {
 	struct kr_pool *usedpools[NUM_CLASSES];	/* see the invariants */
 	struct kr_pool *kept[KEEP_POOLS];	/* empty pools kept open */
 	unsigned kept_next;			/* next slot of @kept to reuse */
+	unsigned purge_tick;			/* kept pools emptied, mod 64 */
 	pthread_mutex_t lock;			/* guards what follows */
 	struct kr_arena *usable_arenas;		/* sorted, fullest first */
 	struct kr_arena *arenas;		/* every arena of this heap */
@@ -357,7 +358,8 @@ struct kr_global {
 	unsigned max_empty_arenas;	/* empty arenas waiting, per heap */
 	/* the purge thread (purge.c) */
 	pthread_mutex_t purge_lock;	/* held by a purge pass; across fork */
-	atomic_int purger_running;	/* 1 while the thread exists */
+	pthread_cond_t purge_cond;	/* an idle purge thread waits here */
+	atomic_int purger_state;	/* PURGER_NONE, _ACTIVE or _IDLE */
 	atomic_size_t purge_passes;	/* passes the thread made */
 	atomic_size_t purge_threads;	/* purge threads started */
 	atomic_size_t return_calls;	/* backend->return_pages calls */
@@ -524,12 +526,13 @@ static inline void kr_small_free(struct kr_heap *h, void *b)
 	p->freeblock = b;
 	p->ref = (uint16_t)(ref - 1);
 	h->nblocks[p->szidx]--;
-	/* was full, or is now empty and not kept open */
-	if (unlikely(ref == p->capacity || (ref == 1 && !p->kept)))
+	/* was full, or is now empty (kept open: kr_free_slow just counts) */
+	if (unlikely(ref == p->capacity || ref == 1))
 		kr_free_slow(h, p);
 }
 
 /* purge.c */
+enum { PURGER_NONE, PURGER_ACTIVE, PURGER_IDLE };
 void purge_maybe(struct kr_heap *h);
 void purge_now(struct kr_heap *h, uint32_t min_age_ms);
 bool purge_heap(struct kr_heap *h, uint32_t min_age_ms);

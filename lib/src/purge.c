@@ -20,10 +20,12 @@
  *    frees everything and then sleeps never calls the allocator again).
  *    It is started lazily by an owner that has just queued an empty pool
  *    (purge_kick), with every signal blocked; every PURGE_MS/2 it takes
- *    each heap's lock in turn and purges what is old enough; it exits
- *    when no heap has anything left to purge or release, and the next
- *    queued pool starts it again. KARENA_PURGE_THREAD=0 never starts it
+ *    each heap's lock in turn and purges what is old enough; when no heap
+ *    has anything left to purge or release it waits on kr.purge_cond
+ *    (costing nothing) until the next queued pool wakes it. KARENA_PURGE_THREAD=0 never starts it
  *    (a program that must stay single-threaded, e.g. for unshare(2)).
+ *    An active owner does not wait for it: every 64th time a kept pool
+ *    empties again, and on every slow path, it runs purge_maybe itself.
  *    fork: kr.purge_lock is held across fork(), so no pass is under way;
  *    the child has no purge thread and starts its own when needed.
  *
@@ -114,11 +116,10 @@ static bool purge_all(void)
 	return pending;
 }
 
-static void *purger_main(void *arg)
+KR_NOINLINE static void *purger_main(void *arg)
 {
 	unsigned ms = kr.purge_ms / 2 ? kr.purge_ms / 2 : 1;
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-	int zero;
 
 	(void)arg;
 	kr_tls_heap = HEAP_DEAD;	/* never allocates from arenas */
@@ -127,38 +128,53 @@ static void *purger_main(void *arg)
 		pthread_mutex_lock(&kr.purge_lock);
 		if (!purge_all()) {
 			/*
-			 * Say we are gone, then look once more: an owner
+			 * Say we are idle, then look once more: an owner
 			 * queues (under its heap's lock) before it reads
-			 * purger_running, so either it sees 0 and starts a
-			 * thread, or this pass sees what it queued.
+			 * purger_state, so either it sees IDLE and wakes us,
+			 * or this pass sees what it queued.
 			 */
-			atomic_store(&kr.purger_running, 0);
-			zero = 0;
-			if (!purge_all() ||
-			    !atomic_compare_exchange_strong(&kr.purger_running,
-							    &zero, 1)) {
-				pthread_mutex_unlock(&kr.purge_lock);
-				return NULL;
-			}
+			atomic_store(&kr.purger_state, PURGER_IDLE);
+			if (purge_all())
+				atomic_store(&kr.purger_state, PURGER_ACTIVE);
+			while (atomic_load(&kr.purger_state) == PURGER_IDLE)
+				pthread_cond_wait(&kr.purge_cond,
+						  &kr.purge_lock);
 		}
 		pthread_mutex_unlock(&kr.purge_lock);
 	}
+	return NULL;
 }
 
 /*
  * Make sure the purge thread runs. Called by an owner after it queued an
- * empty pool, with no lock of ours held (pthread_create may malloc).
+ * empty pool, with no lock of ours held (pthread_create may malloc). The
+ * thread, once started, stays (idle, in a condition wait, when there is
+ * nothing to do): starting and ending a thread touches far more memory
+ * (stack, libc's thread start and exit code) than a waiting thread holds.
  */
 void purge_kick(void)
 {
 	pthread_attr_t attr;
 	sigset_t all, old;
 	pthread_t t;
-	int zero = 0;
+	int none = PURGER_NONE, st;
 
-	if (!kr.purge_thread || !kr.purge_ms ||
-	    atomic_load_explicit(&kr.purger_running, memory_order_seq_cst) ||
-	    !atomic_compare_exchange_strong(&kr.purger_running, &zero, 1))
+	if (!kr.purge_thread || !kr.purge_ms)
+		return;
+	st = atomic_load_explicit(&kr.purger_state, memory_order_seq_cst);
+	if (st == PURGER_ACTIVE)
+		return;
+	if (st == PURGER_IDLE) {
+		pthread_mutex_lock(&kr.purge_lock);
+		if (atomic_load(&kr.purger_state) == PURGER_IDLE) {
+			atomic_store(&kr.purger_state, PURGER_ACTIVE);
+			pthread_cond_signal(&kr.purge_cond);
+		}
+		pthread_mutex_unlock(&kr.purge_lock);
+		return;
+	}
+	if (!atomic_compare_exchange_strong(&kr.purger_state, &none,
+					    PURGER_ACTIVE))
 		return;
 	/*
 	 * purge_lock keeps fork() out while the thread is created: its stack
@@ -172,7 +188,7 @@ void purge_kick(void)
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 64 << 10);
 	if (pthread_create(&t, &attr, purger_main, NULL))
-		atomic_store(&kr.purger_running, 0);	/* slow paths purge */
+		atomic_store(&kr.purger_state, PURGER_NONE); /* slow paths */
 	else
 		atomic_fetch_add(&kr.purge_threads, 1);
 	pthread_attr_destroy(&attr);
@@ -184,7 +200,8 @@ void purge_kick(void)
 void purge_atfork_child(void)
 {
 	pthread_mutex_init(&kr.purge_lock, NULL);
-	atomic_store(&kr.purger_running, 0);
+	pthread_cond_init(&kr.purge_cond, NULL);
+	atomic_store(&kr.purger_state, PURGER_NONE);
 }
 
 /* test hook: purge the calling thread's heap now */
