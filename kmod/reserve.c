@@ -45,9 +45,9 @@
  * stay cheap and the zeroing is batched: a release that makes the dirty
  * list non-empty schedules it KARENA_SCRUB_DELAY later (the releases in
  * between join the batch), and a grant that leaves fewer than half of
- * reserve_arenas free runs it at once (once per refill). A dirty arena the
- * reserve has no room for is freed unscrubbed, as munmap frees anonymous
- * memory: the page allocator never hands out old data to userspace.
+ * reserve_arenas free runs it at once (once per refill). Dirty arenas go
+ * before growing: one costs its touched pages, a new one a whole arena of
+ * zeroed pages.
  *
  * Memory pressure: no arena allocation wakes the OOM killer
  * (__GFP_RETRY_MAYFAIL), and none is even tried when it would leave less
@@ -296,10 +296,8 @@ void karena_reserve_kick(void)
 }
 
 /*
- * Zero one dirty arena, or free it if the reserve is full; false when there
- * was none. Only this worker adds to the free list, and it runs one
- * instance at a time, so the reserve cannot fill up behind our back (it
- * can only be lowered, hence the second check).
+ * Zero one dirty arena, then keep it if the reserve has room or free it;
+ * false when there was none.
  */
 static bool karena_reserve_scrub_one(void)
 {
@@ -310,10 +308,7 @@ static bool karena_reserve_scrub_one(void)
 	if (!arena)
 		return false;
 
-	spin_lock(&karena.lock);
-	keep = karena.nr_free < karena.reserve_arenas;
-	spin_unlock(&karena.lock);
-	keep = keep && karena_arena_scrub(arena);
+	keep = karena_arena_scrub(arena);
 	spin_lock(&karena.lock);
 	keep = keep && karena.nr_free < karena.reserve_arenas;
 	if (keep) {
