@@ -21,8 +21,8 @@
 # olddefconfig drop KASAN, KFENCE and SLUB_DEBUG silently), plain `make`
 # (so that Module.symvers exists), `make modules_prepare`.
 #
-# Reuse: build/debug-kernel/stamp holds a hash of config.fragment, this
-# script and the linux-source package version; when it matches and the
+# Reuse: build/debug-kernel/stamp holds a hash of config.fragment, the
+# recipe number below and the linux-source package version; when it matches and the
 # outputs exist nothing is done. The build happens in place and the stamp is
 # written last, so an interrupted run is simply resumed by the next one.
 # KARENA_JOBS sets make's -j (2).
@@ -51,7 +51,10 @@ tarball=$(ls /usr/src/linux-source-6.1.tar.* 2>/dev/null | head -n1 || true)
 }
 srcver=$(dpkg-query -W -f='${Version}' linux-source-6.1 2>/dev/null || true)
 [ -n "$srcver" ] || srcver=$(stat -c '%s %Y' "$tarball")
-stamp=$( { cat "$fragment" "$here/build.sh"; echo "$srcver"; } | sha256sum | cut -d' ' -f1)
+# Bump recipe when a change to the steps below changes what gets built
+# (editing comments or paths must not cost a 15-30 minute rebuild).
+recipe=1
+stamp=$( { cat "$fragment"; echo "$srcver recipe=$recipe"; } | sha256sum | cut -d' ' -f1)
 
 if [ "$force" = 0 ] && [ -f "$out/stamp" ] && [ "$(cat "$out/stamp")" = "$stamp" ] &&
    [ -f "$out/bzImage" ] && [ -s "$out/kernelrelease" ] && [ -f "$src/Module.symvers" ]; then
@@ -64,7 +67,7 @@ if [ "$force" = 1 ]; then
 elif [ ! -f "$out/stamp" ]; then
 	reason="no finished build in $out"
 elif [ "$(cat "$out/stamp")" != "$stamp" ]; then
-	reason="config.fragment, build.sh or linux-source-6.1 ($srcver) changed"
+	reason="config.fragment, the recipe or linux-source-6.1 ($srcver) changed"
 else
 	reason="outputs missing in $out"
 fi
