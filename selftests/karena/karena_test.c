@@ -824,7 +824,7 @@ TEST_F_TIMEOUT(karena, scrub_every_write_path, 120)
 	/*
 	 * A full reserve of 16: taking 6 leaves 10, more than half, so the
 	 * worker is not run to refill it (which would make the reserve full
-	 * again and the released arenas surplus, freed, not scrubbed).
+	 * again and the released arenas surplus: freed, never granted again).
 	 */
 	ASSERT_EQ(0, set_param("reserve_arenas", reserve));
 	ASSERT_EQ(0, wait_reserve(reserve, self->base_granted));
