@@ -34,63 +34,9 @@
 
 #include "../../kmod/uapi/karena.h"
 #include "kselftest_harness.h"
+#include "karena_util.h"
 
-#define DEV		"/dev/karena"
-#define SYSFS		"/sys/class/misc/karena/"
-#define PARAMS		"/sys/module/karena/parameters/"
 #define MAX_MEM_KB	(512 * 1024)
-
-static const char * const limit_names[] = {
-	"reserve_arenas", "max_arenas", "max_arenas_per_process",
-	"max_arenas_per_uid",
-};
-#define NR_LIMITS	4
-
-static long long read_ll(const char *path)
-{
-	char buf[64] = "";
-	long long v = -1;
-	int fd = open(path, O_RDONLY);
-
-	if (fd < 0)
-		return -1;
-	if (read(fd, buf, sizeof(buf) - 1) > 0)
-		v = strtoll(buf, NULL, 0);
-	close(fd);
-	return v;
-}
-
-static long long ctr(const char *name)
-{
-	char path[256];
-
-	snprintf(path, sizeof(path), SYSFS "%s", name);
-	return read_ll(path);
-}
-
-static long long param(const char *name)
-{
-	char path[256];
-
-	snprintf(path, sizeof(path), PARAMS "%s", name);
-	return read_ll(path);
-}
-
-static int set_param(const char *name, long long v)
-{
-	char path[256], buf[32];
-	int fd, ret = 0;
-
-	snprintf(path, sizeof(path), PARAMS "%s", name);
-	snprintf(buf, sizeof(buf), "%lld", v);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return errno;
-	if (write(fd, buf, strlen(buf)) < 0)
-		ret = errno;
-	close(fd);
-	return ret;
-}
 
 /* A /proc/meminfo value in KiB, or -1. */
 static long long meminfo(const char *key)
@@ -188,22 +134,6 @@ static void hog_stop(pid_t pid)
 static pid_t hog_leaving(long long left_kb)
 {
 	return hog(meminfo("MemAvailable") - left_kb);
-}
-
-static const char *module_file(void)
-{
-	static const char * const cand[] = {
-		"/karena/karena.ko", "kmod/karena.ko", "../../kmod/karena.ko",
-	};
-	const char *env = getenv("KARENA_KO");
-	unsigned int i;
-
-	if (env && !access(env, R_OK))
-		return env;
-	for (i = 0; i < sizeof(cand) / sizeof(cand[0]); i++)
-		if (!access(cand[i], R_OK))
-			return cand[i];
-	return NULL;
 }
 
 static int load(const char *ko, const char *args)

@@ -40,85 +40,7 @@
 
 #include "../../kmod/uapi/karena.h"
 #include "kselftest_harness.h"
-
-#define DEV		"/dev/karena"
-#define SYSFS		"/sys/class/misc/karena/"
-#define PARAMS		"/sys/module/karena/parameters/"
-
-static const char * const limit_names[] = {
-	"reserve_arenas", "max_arenas", "max_arenas_per_process",
-	"max_arenas_per_uid",
-};
-#define NR_LIMITS	4
-
-static long long read_ll(const char *path)
-{
-	char buf[64] = "";
-	long long v = -1;
-	int fd = open(path, O_RDONLY);
-
-	if (fd < 0)
-		return -1;
-	if (read(fd, buf, sizeof(buf) - 1) > 0)
-		v = strtoll(buf, NULL, 0);
-	close(fd);
-	return v;
-}
-
-static long long ctr(const char *name)
-{
-	char path[256];
-
-	snprintf(path, sizeof(path), SYSFS "%s", name);
-	return read_ll(path);
-}
-
-static long long param(const char *name)
-{
-	char path[256];
-
-	snprintf(path, sizeof(path), PARAMS "%s", name);
-	return read_ll(path);
-}
-
-static int set_param(const char *name, long long v)
-{
-	char path[256], buf[32];
-	int fd, ret = 0;
-
-	snprintf(path, sizeof(path), PARAMS "%s", name);
-	snprintf(buf, sizeof(buf), "%lld", v);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return errno;
-	if (write(fd, buf, strlen(buf)) < 0)
-		ret = errno;
-	close(fd);
-	return ret;
-}
-
-static int wait_ctr(const char *name, long long want, int ms)
-{
-	struct timespec ts = { 0, 10 * 1000 * 1000 };
-
-	for (; ms > 0; ms -= 10) {
-		if (ctr(name) == want)
-			return 0;
-		nanosleep(&ts, NULL);
-	}
-	return ctr(name) == want ? 0 : -1;
-}
-
-static void *grant(int fd, size_t size, int flags)
-{
-	return mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | flags,
-		    fd, 0);
-}
-
-static int check_invariant(void)
-{
-	return ctr("arenas_granted") == ctr("grants") - ctr("releases");
-}
+#include "karena_util.h"
 
 /* Nothing is lost: every arena the module has is free or granted. */
 static int settled(void)
@@ -583,22 +505,6 @@ TEST_F_TIMEOUT(stress, exit_rmmod_race, 120)
 }
 
 /* ---- rmmod once the last holder is gone ---- */
-
-static const char *module_file(void)
-{
-	static const char * const cand[] = {
-		"/karena/karena.ko", "kmod/karena.ko", "../../kmod/karena.ko",
-	};
-	const char *env = getenv("KARENA_KO");
-	unsigned int i;
-
-	if (env && !access(env, R_OK))
-		return env;
-	for (i = 0; i < sizeof(cand) / sizeof(cand[0]); i++)
-		if (!access(cand[i], R_OK))
-			return cand[i];
-	return NULL;
-}
 
 TEST(rmmod_last_release)
 {

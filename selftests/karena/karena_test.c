@@ -37,91 +37,9 @@
 
 #include "../../kmod/uapi/karena.h"
 #include "kselftest_harness.h"
-
-#define DEV		"/dev/karena"
-#define SYSFS		"/sys/class/misc/karena/"
-#define PARAMS		"/sys/module/karena/parameters/"
-
-static const char * const limit_names[] = {
-	"reserve_arenas", "max_arenas", "max_arenas_per_process",
-	"max_arenas_per_uid",
-};
-#define NR_LIMITS	4
+#include "karena_util.h"
 
 /* ---- helpers ---- */
-
-static long long read_ll(const char *path)
-{
-	char buf[64] = "";
-	long long v = -1;
-	int fd = open(path, O_RDONLY);
-
-	if (fd < 0)
-		return -1;
-	if (read(fd, buf, sizeof(buf) - 1) > 0)
-		v = strtoll(buf, NULL, 0);
-	close(fd);
-	return v;
-}
-
-static long long ctr(const char *name)
-{
-	char path[256];
-
-	snprintf(path, sizeof(path), SYSFS "%s", name);
-	return read_ll(path);
-}
-
-static long long param(const char *name)
-{
-	char path[256];
-
-	snprintf(path, sizeof(path), PARAMS "%s", name);
-	return read_ll(path);
-}
-
-/* Write a parameter; 0 or the errno of the write. */
-static int set_param_str(const char *name, const char *val)
-{
-	char path[256];
-	int fd, ret = 0;
-
-	snprintf(path, sizeof(path), PARAMS "%s", name);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return errno;
-	if (write(fd, val, strlen(val)) < 0)
-		ret = errno;
-	close(fd);
-	return ret;
-}
-
-static int set_param(const char *name, long long v)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "%lld", v);
-	return set_param_str(name, buf);
-}
-
-/* Poll a counter until it equals @want (the reserve worker is async). */
-static int wait_ctr(const char *name, long long want, int ms)
-{
-	struct timespec ts = { 0, 10 * 1000 * 1000 };
-
-	for (; ms > 0; ms -= 10) {
-		if (ctr(name) == want)
-			return 0;
-		nanosleep(&ts, NULL);
-	}
-	return ctr(name) == want ? 0 : -1;
-}
-
-static void *grant(int fd, size_t size, int flags)
-{
-	return mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | flags,
-		    fd, 0);
-}
 
 static int all_bytes(const void *p, size_t n, unsigned char c)
 {
@@ -163,11 +81,6 @@ static int in_child(void (*fn)(void *), void *arg)
 	if (pid < 0 || waitpid(pid, &status, 0) != pid)
 		return -1;
 	return status;
-}
-
-static int check_invariant(void)
-{
-	return ctr("arenas_granted") == ctr("grants") - ctr("releases");
 }
 
 /*

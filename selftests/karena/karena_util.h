@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the karena kselftests: where the module's files are,
+ * reading counters and parameters, setting a parameter (returning the errno
+ * of a refused write), waiting for the asynchronous reserve worker, one
+ * grant, the counter invariant, and finding karena.ko for a reload.
+ */
+#ifndef KARENA_SELFTEST_UTIL_H
+#define KARENA_SELFTEST_UTIL_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEV		"/dev/karena"
+#define SYSFS		"/sys/class/misc/karena/"
+#define PARAMS		"/sys/module/karena/parameters/"
+
+/* The run-time limits, in the order tests save and restore them. */
+static const char * const limit_names[] = {
+	"reserve_arenas", "max_arenas", "max_arenas_per_process",
+	"max_arenas_per_uid",
+};
+#define NR_LIMITS	4
+
+static inline long long read_ll(const char *path)
+{
+	char buf[64] = "";
+	long long v = -1;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return -1;
+	if (read(fd, buf, sizeof(buf) - 1) > 0)
+		v = strtoll(buf, NULL, 0);
+	close(fd);
+	return v;
+}
+
+static inline long long ctr(const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), SYSFS "%s", name);
+	return read_ll(path);
+}
+
+static inline long long param(const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), PARAMS "%s", name);
+	return read_ll(path);
+}
+
+/* Write a parameter; 0 or the errno of the write. */
+static inline int set_param_str(const char *name, const char *val)
+{
+	char path[256];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), PARAMS "%s", name);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return errno;
+	if (write(fd, val, strlen(val)) < 0)
+		ret = errno;
+	close(fd);
+	return ret;
+}
+
+static inline int set_param(const char *name, long long v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%lld", v);
+	return set_param_str(name, buf);
+}
+
+/* Poll a counter until it equals @want (the reserve worker is async). */
+static inline int wait_ctr(const char *name, long long want, int ms)
+{
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+	for (; ms > 0; ms -= 10) {
+		if (ctr(name) == want)
+			return 0;
+		nanosleep(&ts, NULL);
+	}
+	return ctr(name) == want ? 0 : -1;
+}
+
+static inline void *grant(int fd, size_t size, int flags)
+{
+	return mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | flags,
+		    fd, 0);
+}
+
+static inline int check_invariant(void)
+{
+	return ctr("arenas_granted") == ctr("grants") - ctr("releases");
+}
+
+static inline const char *module_file(void)
+{
+	static const char * const cand[] = {
+		"/karena/karena.ko", "kmod/karena.ko", "../../kmod/karena.ko",
+	};
+	const char *env = getenv("KARENA_KO");
+	unsigned int i;
+
+	if (env && !access(env, R_OK))
+		return env;
+	for (i = 0; i < sizeof(cand) / sizeof(cand[0]); i++)
+		if (!access(cand[i], R_OK))
+			return cand[i];
+	return NULL;
+}
+
+#endif /* KARENA_SELFTEST_UTIL_H */
