@@ -16,7 +16,8 @@
 # and so does a VM whose kernel console shows a splat (tools/vm/run judges
 # it), so a crash can never pass for green.
 #
-# KARENA_KERNELS overrides the kernel list ("6.1 6.12 debug" by default).
+# KARENA_KERNELS overrides the kernel list ("6.1 6.12 debug" by default);
+# KARENA_SOAK=1 (make soak) runs the fuzzers far longer.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -90,7 +91,7 @@ for k in $kernels; do
 	say "== kernel $k (QEMU)"
 	step "module-$k" bash tools/build-module.sh "$k" || continue
 	extra=()
-	[ "$k" = debug ] && extra=(--kmemleak --timeout 1500)
+	[ "$k" = debug ] && extra=(--kmemleak --timeout "$([ "${KARENA_SOAK:-0}" = 1 ] && echo 2700 || echo 1500)")
 	tools/vm/run --kernel "$k" "${extra[@]}" --keep "$logs/vm-$k" \
 		-- sh tools/vm/suite.sh > "$logs/vm-$k.log" 2>&1
 	st=$?
