@@ -4,7 +4,8 @@
 pass=0; fail=0; skip=0
 for t in "$@"; do
 	echo "# $t"
-	out=$( ( "$t" 2>&1; echo "exit-status $?" ) )
+	# A hang is a failure, never a stalled run (KARENA_TEST_TIMEOUT seconds).
+	out=$( ( timeout -k 10 "${KARENA_TEST_TIMEOUT:-600}" "$t" 2>&1; echo "exit-status $?" ) )
 	echo "$out" | grep -v '^exit-status'
 	st=$(echo "$out" | sed -n 's/^exit-status //p')
 	p=$(echo "$out" | grep -c '^ok ')
