@@ -90,7 +90,7 @@ for k in $kernels; do
 	fi
 	say "== kernel $k (QEMU)"
 	step "module-$k" bash tools/build-module.sh "$k" || continue
-	extra=()
+	extra=(--timeout 1200)
 	[ "$k" = debug ] && extra=(--kmemleak --timeout "$([ "${KARENA_SOAK:-0}" = 1 ] && echo 2700 || echo 1500)")
 	tools/vm/run --kernel "$k" "${extra[@]}" --keep "$logs/vm-$k" \
 		-- sh tools/vm/suite.sh > "$logs/vm-$k.log" 2>&1
