@@ -74,7 +74,11 @@
  *    untouched --first use--> used  (0 < ref < cap)
  *    used  --alloc makes ref == cap-->  full
  *    full  --a free-->                  used
- *    used  --free makes ref == 0-->     empty
+ *    used  --free makes ref == 0-->     kept (stays on usedpools, ref 0)
+ *                                       if the owner freed it and it is
+ *                                       its class's only pool; else empty
+ *    kept  --alloc-->                   used (nothing to rebuild)
+ *    kept  --KEEP_POOLS newer kept-->   empty (heap->kept is a ring)
  *    empty --alloc of any class-->      used (header rebuilt for the class)
  *    empty --KARENA_PURGE_MS-->         empty, pages handed back (purged)
  *
@@ -82,7 +86,14 @@
  *  KARENA_DEBUG=1, on the slow paths)
  *
  *    - A pool is on heap->usedpools[c] iff it is in use for class c and
- *      0 < ref < cap. usedpools[c] is NULL iff there is no such pool.
+ *      ref < cap; its ref is 0 only if it is kept. usedpools[c] is NULL
+ *      iff there is no such pool.
+ *    - A pool is kept (pool->kept) iff it is in heap->kept[] (at most
+ *      KEEP_POOLS, 4): the class's last pool, emptied by its owner, left
+ *      open so that a malloc+free pair does not give the pool to its arena
+ *      and take it back every time (mimalloc keeps its pages likewise).
+ *      A kept pool is never purged: the owner's fast path uses it without
+ *      a lock. An abandoned heap keeps no pool.
  *    - A pool is full iff it is in use and ref == cap; a full pool is on no
  *      list.
  *    - A pool is on its arena's free-pool list iff it is initialized
@@ -95,13 +106,45 @@
  *    - heap->nfp2lasta[n] is the last arena on usable_arenas with
  *      nfreepools == n, and NULL iff there is none: moving an arena that
  *      gained a free pool is O(1) (CPython's nfp2lasta).
- *    - An arena with every pool empty is released to the backend at once,
- *      unless the heap holds fewer than keep_arenas such arenas
- *      (KARENA_KEEP_ARENAS, default 1): then it stays, last on
- *      usable_arenas. heap->nempty_arenas counts them.
+ *    - An arena with every pool empty stays, last on usable_arenas, and
+ *      is reused before any new arena is granted; once it has been empty
+ *      for KARENA_PURGE_MS (arena->empty_ms) it is released to the backend,
+ *      unless the heap holds no more than keep_arenas such arenas
+ *      (KARENA_KEEP_ARENAS, default 1). It is released at once when the
+ *      heap already has max_empty_arenas of them (64 MiB worth), when the
+ *      heap is abandoned, or, with KARENA_PURGE_MS=0, beyond keep_arenas.
+ *      heap->nempty_arenas counts them. So a program that frees and
+ *      allocates in rounds reuses its arenas (no munmap/mmap/page faults
+ *      per round), and one that frees everything gets its memory back
+ *      after the delay.
  *    - A pointer p is ours iff registry_contains(p & ~(arena_size - 1)):
  *      a two-level bitmap of arena bases, written when an arena is granted
  *      or released, read without a lock (registry.c).
+ *
+ *  Who hands memory back, and when
+ *
+ *    Nothing is handed back on a malloc/free fast path, and the clock
+ *    (CLOCK_MONOTONIC_COARSE, vDSO) is read only when a pool or an arena
+ *    enters the empty state and by the purge. Pools empty for
+ *    KARENA_PURGE_MS have their pages handed back, and arenas empty that
+ *    long are released (purge.c), by:
+ *      - the owner, on its slow paths and every 64th time a kept pool
+ *        empties again (an active thread), at most once per PURGE_MS/2;
+ *      - the purge thread, for an owner that has gone idle (a program that
+ *        frees everything and sleeps never calls the allocator again, so
+ *        "at the next call" would be never). It is started by the first
+ *        pool queued for purge (not before: a program that never frees a
+ *        pool stays single-threaded), runs a pass every PURGE_MS/2 while
+ *        any heap has work pending, then waits on a condition variable
+ *        until an owner queues again. It stays rather than exits: creating
+ *        and ending a thread each time touched ~200 KiB of libc text and
+ *        stack. It blocks every signal. KARENA_PURGE_THREAD=0 never starts
+ *        it (for a program that must stay single-threaded): idle memory
+ *        then waits for the owner's next slow path.
+ *    A pass takes each heap's lock (heap->lock), which the owner takes
+ *    only on its slow paths, around the arena-level state (arenas, their
+ *    headers and free lists, usable_arenas, the purge counters); pools on
+ *    usedpools and kept pools are the owner's alone and never touched.
  *
  *  Threads
  *
@@ -117,7 +160,10 @@
  *
  *  Fork
  *
- *    pthread_atfork: the global lock is held across fork(). In the child
+ *    pthread_atfork: kr.purge_lock (no purge pass under way, no purge
+ *    thread being created) and the global lock are held across fork();
+ *    the child re-initializes them, every heap's lock and the registry's,
+ *    and has no purge thread until it queues a pool itself. In the child
  *    every heap but the forking thread's is marked abandoned (its thread no
  *    longer exists), unless its thread was inside malloc or free at the
  *    fork (heap->in_op): such a heap is marked lost, and the child never
@@ -335,8 +381,9 @@ struct kr_backend {
 
 /**
  * struct kr_global - process-wide state (one instance: kr)
- * @lock:	protects the heap lists, abandoned heaps, registry leaves and
- *		init; held across fork()
+ * @lock:	protects the heap lists, abandoned heaps and init; held
+ *		across fork(). Order: purge_lock, then kr.lock, then a heap's
+ *		lock, then the registry's leaf lock.
  * @initialized: 0 before init, 1 after (acquire/release)
  */
 struct kr_global {
@@ -360,6 +407,7 @@ struct kr_global {
 	pthread_mutex_t purge_lock;	/* held by a purge pass; across fork */
 	pthread_cond_t purge_cond;	/* an idle purge thread waits here */
 	atomic_int purger_state;	/* PURGER_NONE, _ACTIVE or _IDLE */
+	atomic_int purger_started;	/* the new thread is past start-up */
 	atomic_size_t purge_passes;	/* passes the thread made */
 	atomic_size_t purge_threads;	/* purge threads started */
 	atomic_size_t return_calls;	/* backend->return_pages calls */

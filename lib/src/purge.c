@@ -123,6 +123,10 @@ KR_NOINLINE static void *purger_main(void *arg)
 
 	(void)arg;
 	kr_tls_heap = HEAP_DEAD;	/* never allocates from arenas */
+	pthread_mutex_lock(&kr.purge_lock);	/* tell purge_kick we run */
+	atomic_store(&kr.purger_started, 1);
+	pthread_cond_broadcast(&kr.purge_cond);
+	pthread_mutex_unlock(&kr.purge_lock);
 	for (;;) {
 		nanosleep(&ts, NULL);
 		pthread_mutex_lock(&kr.purge_lock);
@@ -168,7 +172,7 @@ void purge_kick(void)
 		pthread_mutex_lock(&kr.purge_lock);
 		if (atomic_load(&kr.purger_state) == PURGER_IDLE) {
 			atomic_store(&kr.purger_state, PURGER_ACTIVE);
-			pthread_cond_signal(&kr.purge_cond);
+			pthread_cond_broadcast(&kr.purge_cond);
 		}
 		pthread_mutex_unlock(&kr.purge_lock);
 		return;
@@ -177,9 +181,10 @@ void purge_kick(void)
 					    PURGER_ACTIVE))
 		return;
 	/*
-	 * purge_lock keeps fork() out while the thread is created: its stack
-	 * and TLS are allocated here, possibly under another allocator's
-	 * lock (glibc's, a sanitizer's) that a child must not inherit held.
+	 * purge_lock keeps fork() out while the thread is created and starts:
+	 * its stack and TLS are allocated, here and in the new thread, maybe
+	 * under another allocator's lock (glibc's, a sanitizer's) that a
+	 * child must not inherit held.
 	 */
 	pthread_mutex_lock(&kr.purge_lock);
 	sigfillset(&all);
@@ -187,10 +192,15 @@ void purge_kick(void)
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 64 << 10);
-	if (pthread_create(&t, &attr, purger_main, NULL))
+	atomic_store(&kr.purger_started, 0);
+	if (pthread_create(&t, &attr, purger_main, NULL)) {
 		atomic_store(&kr.purger_state, PURGER_NONE); /* slow paths */
-	else
+	} else {
 		atomic_fetch_add(&kr.purge_threads, 1);
+		/* until its start-up (libc's, a sanitizer's) is over */
+		while (!atomic_load(&kr.purger_started))
+			pthread_cond_wait(&kr.purge_cond, &kr.purge_lock);
+	}
 	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_mutex_unlock(&kr.purge_lock);

@@ -100,12 +100,13 @@ KR_API void karena_print_stats(FILE *out)
 		"# blocks in use           = %15zu\n"
 		"# bytes in use            = %15zu\n"
 		"# free blocks in pools    = %15zu\n"
-		"# pages returned (purge)  = %15zu\n"
+		"# pages returned (purge)  = %15zu (%zu calls)\n"
 		"# heaps (abandoned)       = %15zu (%zu)\n",
 		st.arenas_held, st.arenas_peak, st.arenas_allocated,
 		st.arenas_released, st.arenas_denied, st.pools_used,
 		st.pools_full, st.pools_empty, st.blocks_in_use,
-		st.bytes_in_use, free_blocks, st.pages_returned, st.heaps,
+		st.bytes_in_use, free_blocks, st.pages_returned,
+		atomic_load(&kr.return_calls), st.heaps,
 		st.heaps_abandoned);
 	(void)pools;
 }
