@@ -60,19 +60,30 @@ static long long meminfo(const char *key)
 /* How many times the kernel log says the OOM killer ran. */
 static int oom_kills(void)
 {
-	int len = klogctl(10 /* SIZE_BUFFER */, NULL, 0), n = 0;
-	char *buf, *p;
+	/*
+	 * The log buffer is allocated and touched on the first call, made
+	 * before memory runs short: reading the log into fresh pages under
+	 * pressure would itself fault in anonymous memory and invoke the OOM
+	 * killer it is counting.
+	 */
+	static char *buf;
+	static int size;
+	int len, n = 0;
+	char *p;
 
-	if (len <= 0)
-		return 0;
-	buf = malloc(len + 1);
-	if (!buf)
-		return 0;
-	len = klogctl(3 /* READ_ALL */, buf, len);
+	if (!buf) {
+		size = klogctl(10 /* SIZE_BUFFER */, NULL, 0);
+		if (size <= 0)
+			return 0;
+		buf = malloc(size + 1);
+		if (!buf)
+			return 0;
+		memset(buf, 0, size + 1);
+	}
+	len = klogctl(3 /* READ_ALL */, buf, size);
 	buf[len > 0 ? len : 0] = 0;
 	for (p = buf; (p = strstr(p, "invoked oom-killer")); p++)
 		n++;
-	free(buf);
 	return n;
 }
 
