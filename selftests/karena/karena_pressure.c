@@ -164,15 +164,14 @@ TEST(reserve_too_big_at_load)
 	long long arena_kb = param("arena_kb"), half;
 	const char *ko = module_file();
 	char args[512], orig[512];
-	int i, ooms, err;
+	int ooms, err;
 	pid_t h;
 
 	if (total < 0 || total > MAX_MEM_KB)
 		SKIP(return, "needs a VM with at most 512 MiB (--mem 256M)");
 	if (geteuid() != 0 || !ko || arena_kb <= 0)
 		SKIP(return, "needs root, a loaded karena and its .ko file");
-	for (i = 0; i < NR_LIMITS; i++)
-		saved[i] = param(limit_names[i]);
+	save_limits(saved);
 	snprintf(orig, sizeof(orig),
 		 "arena_kb=%lld reserve_arenas=%lld max_arenas=%lld max_arenas_per_process=%lld max_arenas_per_uid=%lld",
 		 arena_kb, saved[0], saved[1], saved[2], saved[3]);
@@ -220,8 +219,7 @@ TEST(grants_enomem)
 	fd = open(DEV, O_RDWR | O_CLOEXEC);
 	if (fd < 0 || geteuid() != 0 || arena_kb <= 0)
 		SKIP(return, "needs root and karena loaded");
-	for (i = 0; i < NR_LIMITS; i++)
-		saved[i] = param(limit_names[i]);
+	save_limits(saved);
 	size = arena_kb * 1024;
 	held = calloc(total / arena_kb + 1, sizeof(*held));
 	ASSERT_NE(NULL, held);
@@ -287,8 +285,7 @@ TEST(grants_enomem)
 		munmap(held[i], size);
 	hog_stop(h);
 	EXPECT_EQ(base, ctr("arenas_granted"));
-	for (i = 0; i < NR_LIMITS; i++)
-		set_param(limit_names[i], saved[i]);
+	restore_limits(saved);
 	free(held);
 	close(fd);
 }

@@ -86,8 +86,6 @@ FIXTURE(stress) {
 FIXTURE_SETUP(stress)
 {
 	struct karena_info info;
-	int i;
-
 	self->fd = open(DEV, O_RDWR | O_CLOEXEC);
 	if (self->fd < 0)
 		SETUP_SKIP("cannot open " DEV ": %s", strerror(errno));
@@ -96,18 +94,13 @@ FIXTURE_SETUP(stress)
 	memset(&info, 0, sizeof(info));
 	ASSERT_EQ(0, ioctl(self->fd, KARENA_IOC_INFO, &info));
 	self->size = info.arena_size;
-	for (i = 0; i < NR_LIMITS; i++)
-		self->saved[i] = param(limit_names[i]);
+	save_limits(self->saved);
 	self->base_granted = ctr("arenas_granted");
 }
 
 FIXTURE_TEARDOWN(stress)
 {
-	int i;
-
-	for (i = 0; i < NR_LIMITS; i++)
-		if (self->saved[i] >= 0)
-			set_param(limit_names[i], self->saved[i]);
+	restore_limits(self->saved);
 	if (self->fd >= 0)
 		close(self->fd);
 }
@@ -519,8 +512,7 @@ TEST(rmmod_last_release)
 
 	if (geteuid() != 0 || !ko || arena_kb < 0)
 		SKIP(return, "needs root, a loaded karena and its .ko file");
-	for (i = 0; i < NR_LIMITS; i++)
-		saved[i] = param(limit_names[i]);
+	save_limits(saved);
 	size = arena_kb * 1024;
 	fd = open(DEV, O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, fd);

@@ -103,8 +103,6 @@ FIXTURE(karena) {
 
 FIXTURE_SETUP(karena)
 {
-	int i;
-
 	self->fd = open(DEV, O_RDWR | O_CLOEXEC);
 	if (self->fd < 0 && (errno == ENOENT || errno == ENODEV))
 		SETUP_SKIP("karena.ko is not loaded (%s)", strerror(errno));
@@ -116,18 +114,13 @@ FIXTURE_SETUP(karena)
 	ASSERT_EQ(0, get_info(self->fd, &self->info));
 	self->size = self->info.arena_size;
 	self->page = sysconf(_SC_PAGESIZE);
-	for (i = 0; i < NR_LIMITS; i++)
-		self->saved[i] = param(limit_names[i]);
+	save_limits(self->saved);
 	self->base_granted = ctr("arenas_granted");
 }
 
 FIXTURE_TEARDOWN(karena)
 {
-	int i;
-
-	for (i = 0; i < NR_LIMITS; i++)
-		if (self->saved[i] >= 0)
-			set_param(limit_names[i], self->saved[i]);
+	restore_limits(self->saved);
 	if (self->fd >= 0)
 		close(self->fd);
 }

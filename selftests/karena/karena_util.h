@@ -122,4 +122,23 @@ static inline const char *module_file(void)
 	return NULL;
 }
 
+/* Read every limit of limit_names[] into @saved (-1 where unreadable). */
+static inline void save_limits(long long saved[NR_LIMITS])
+{
+	int i;
+
+	for (i = 0; i < NR_LIMITS; i++)
+		saved[i] = param(limit_names[i]);
+}
+
+/* Write back what save_limits() read, skipping what it could not. */
+static inline void restore_limits(const long long saved[NR_LIMITS])
+{
+	int i;
+
+	for (i = 0; i < NR_LIMITS; i++)
+		if (saved[i] >= 0)
+			set_param(limit_names[i], saved[i]);
+}
+
 #endif /* KARENA_SELFTEST_UTIL_H */
