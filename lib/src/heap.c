@@ -49,6 +49,20 @@ void heap_release_empty_arenas(struct kr_heap *h)
 }
 
 /*
+ * The first heap of the list of all heaps, read under kr.lock; a walker may
+ * then follow next_all without it, since those links never change once set.
+ */
+struct kr_heap *heap_list_head(void)
+{
+	struct kr_heap *h;
+
+	pthread_mutex_lock(&kr.lock);
+	h = kr.heaps;
+	pthread_mutex_unlock(&kr.lock);
+	return h;
+}
+
+/*
  * A backend denial: release the empty arenas of every heap (the lost heaps
  * of a fork child excepted), so that the retry may be granted. Takes each
  * heap's lock in turn, none held by the caller. Returns how many went.
@@ -58,10 +72,7 @@ unsigned heap_release_all_empty(void)
 	struct kr_heap *h;
 	unsigned n = 0;
 
-	pthread_mutex_lock(&kr.lock);
-	h = kr.heaps;		/* next_all links never change once set */
-	pthread_mutex_unlock(&kr.lock);
-	for (; h; h = h->next_all) {
+	for (h = heap_list_head(); h; h = h->next_all) {
 		if (h->lost)
 			continue;
 		pthread_mutex_lock(&h->lock);

@@ -519,6 +519,7 @@ void heap_release_empty_arenas(struct kr_heap *h);
 void heap_keep_pool(struct kr_heap *h, struct kr_pool *p);
 void heap_flush_kept(struct kr_heap *h);
 void heap_pool_to_arena(struct kr_heap *h, struct kr_pool *p);
+struct kr_heap *heap_list_head(void);
 unsigned heap_release_all_empty(void);
 void heap_atfork_prepare(void);
 void heap_atfork_parent(void);

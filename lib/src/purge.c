@@ -102,10 +102,7 @@ static bool purge_all(void)
 	struct kr_heap *h;
 	bool pending = false;
 
-	pthread_mutex_lock(&kr.lock);
-	h = kr.heaps;		/* next_all links never change once set */
-	pthread_mutex_unlock(&kr.lock);
-	for (; h; h = h->next_all) {
+	for (h = heap_list_head(); h; h = h->next_all) {
 		if (h->lost)
 			continue;
 		pthread_mutex_lock(&h->lock);
