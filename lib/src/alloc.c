@@ -3,10 +3,11 @@
  * alloc.c - allocation: malloc, calloc, realloc, memalign, usable_size,
  * shared by the public API (karena_*) and the malloc shim.
  *
- * Fast path (kr_malloc + kr_small_alloc in internal.h): TLS heap pointer,
- * class = (size - 1) >> 4, pop the first used pool's free list or carve.
- * Everything else is out of line: building the thread's heap, debug mode,
- * taking a new pool, and requests > 512 bytes (glibc).
+ * Fast path (kr_malloc, pool_pop in internal.h): TLS heap pointer, class =
+ * (size - 1) >> 4, pop the first used pool's free list or carve; no stack
+ * frame, no call. Everything else is out of line: building the thread's
+ * heap, debug mode, taking a new pool, a pool becoming full, and requests
+ * > 512 bytes (glibc).
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -16,10 +17,10 @@
 
 void *debug_malloc(struct kr_heap *h, size_t size);
 
+/* No heap in this thread yet (or none at all), debug mode, or size 0. */
 KR_NOINLINE static void *kr_malloc_slow(size_t size)
 {
 	struct kr_heap *h = heap_get();
-
 	void *b;
 
 	if (!h)
@@ -31,22 +32,46 @@ KR_NOINLINE static void *kr_malloc_slow(size_t size)
 	return b;
 }
 
+/*
+ * The fast path's two exits that do more than pop a block. Each is a tail
+ * call, so that kr_malloc needs no stack frame, and leaves the heap.
+ */
+KR_NOINLINE static void *kr_malloc_refill(struct kr_heap *h, unsigned c)
+{
+	void *b = kr_alloc_slow(h, c);
+
+	heap_leave(h);
+	return b;
+}
+
+KR_NOINLINE static void *kr_malloc_now_full(struct kr_heap *h,
+					    struct kr_pool *p, void *b)
+{
+	kr_pool_full(h, p);
+	heap_leave(h);
+	return b;
+}
+
 void *kr_malloc(size_t size)
 {
-	if (likely(size <= SMALL_MAX)) {
-		struct kr_heap *h = kr_tls_heap;
+	size_t c = (size - 1) >> ALIGNMENT_SHIFT;	/* 0 wraps: slow path */
+	struct kr_heap *h = kr_tls_heap;
+	struct kr_pool *p;
+	void *b;
 
-		if (likely((uintptr_t)h > 2 && !kr.debug)) {
-			void *b;
-
-			heap_enter(h);
-			b = kr_small_alloc(h, size_to_class(size));
-			heap_leave(h);
-			return b;
-		}
+	if (unlikely(c >= NUM_CLASSES))
+		return size ? __libc_malloc(size) : kr_malloc_slow(0);
+	if (unlikely((uintptr_t)h <= 2 || kr.debug))
 		return kr_malloc_slow(size);
-	}
-	return __libc_malloc(size);
+	heap_enter(h);
+	p = h->usedpools[c];
+	if (unlikely(!p))
+		return kr_malloc_refill(h, (unsigned)c);
+	b = pool_pop(p);
+	if (unlikely(p->ref == p->capacity))
+		return kr_malloc_now_full(h, p, b);
+	heap_leave(h);
+	return b;
 }
 
 /* usedpools[c] is empty: collect remote frees, else start a new pool. */

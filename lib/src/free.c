@@ -5,45 +5,87 @@
  */
 #include "internal.h"
 
+/*
+ * Not a block start: the offset in its pool is below the header, or not a
+ * multiple of ALIGNMENT. (o - POOL_OVERHEAD) wraps for o < POOL_OVERHEAD,
+ * setting high bits; a misaligned o sets low ones.
+ */
+static inline bool bad_block_start(uintptr_t u)
+{
+	return ((u & POOL_MASK) - POOL_OVERHEAD) &
+	       ~(POOL_MASK & ~(uintptr_t)(ALIGNMENT - 1));
+}
+
+/* kr_free_slow for the owner, which then leaves its heap: a tail call. */
+KR_NOINLINE static void free_slow_leave(struct kr_heap *h, struct kr_pool *p)
+{
+	kr_free_slow(h, p);
+	heap_leave(h);
+}
+
+/* @b is a block of one of our arenas: give it back. */
+static inline void free_block(void *b)
+{
+	struct kr_heap *h = arena_of(b)->heap;	/* read once: the arena */
+	struct kr_pool *p;			/* may go in the free */
+
+	if (unlikely(h != kr_tls_heap)) {
+		heap_remote_free(h, b);
+		return;
+	}
+	heap_enter(h);
+	p = kr_small_free(h, b);
+	if (unlikely(p)) {
+		free_slow_leave(h, p);
+		return;
+	}
+	heap_leave(h);
+}
+
+/*
+ * KARENA_DEBUG checks every block; a release build checks only what costs
+ * nothing on the fast path (bad_block_start). Aborts on a bad pointer.
+ */
+KR_NOINLINE static void free_block_checked(void *b)
+{
+	if (kr.debug)
+		debug_on_free(b);
+	else
+		kr_check_block_start(b);	/* reports and aborts */
+	free_block(b);
+}
+
 void kr_free(void *ptr)
 {
-	if (likely(ptr && registry_contains(ptr)))
-		kr_free_ours(ptr);
-	else if (ptr)
-		__libc_free(ptr);
+	if (unlikely(!registry_contains(ptr))) {
+		if (ptr)
+			__libc_free(ptr);
+		return;
+	}
+	if (unlikely(kr.debug || bad_block_start((uintptr_t)ptr))) {
+		free_block_checked(ptr);
+		return;
+	}
+	free_block(ptr);
 }
 
 /* @b is inside one of our arenas. */
 void kr_free_ours(void *b)
 {
-	struct kr_arena *a = arena_of(b);
-	uintptr_t u = (uintptr_t)b;
-	struct kr_heap *h;
-
-	if (unlikely(kr.debug))
-		debug_on_free(b);
-	else if (unlikely((u & (ALIGNMENT - 1)) ||
-			  (u & POOL_MASK) < POOL_OVERHEAD ||
-			  (u & ~kr.arena_mask) <
-				  ((uintptr_t)kr.first_pool << POOL_SHIFT)))
-		kr_check_block_start(b);	/* reports and aborts */
-
-	h = a->heap;		/* read once: the arena may go in the free */
-	if (likely(h == kr_tls_heap)) {
-		heap_enter(h);
-		kr_small_free(h, b);
-		heap_leave(h);
-	} else {
-		heap_remote_free(h, b);
+	if (unlikely(kr.debug || bad_block_start((uintptr_t)b))) {
+		free_block_checked(b);
+		return;
 	}
+	free_block(b);
 }
 
 /*
  * kr_small_free's slow path: @p was full and is now used (back on
- * usedpools), or is now empty and not kept. An empty pool that is its
- * class's only pool stays open (heap->kept) if its owner frees it, so that a malloc+free pair
- * does not take a pool from its arena and give it back every time; any
- * other empty pool goes to its arena (which may move, or wait to go).
+ * usedpools), or is now empty: kept (the 64th time), or not kept. An empty
+ * pool that is its class's only pool stays open (heap->kept) if its owner
+ * frees it, so that a malloc+free pair does not take a pool from its arena
+ * and give it back every time; any other empty pool goes to its arena
+ * (which may move, or wait to go).
  */
 void kr_free_slow(struct kr_heap *h, struct kr_pool *p)
 {
@@ -54,11 +96,11 @@ void kr_free_slow(struct kr_heap *h, struct kr_pool *p)
 	}
 	if (p->kept) {
 		/*
-		 * A kept pool emptied again: the owner is active. Every 64th
-		 * time, do the purge that is due (an active owner does not
-		 * depend on the purge thread).
+		 * A kept pool emptied for the 64th time: the owner is active,
+		 * so it does the purge that is due rather than wait for the
+		 * purge thread.
 		 */
-		if (unlikely(!(++h->purge_tick & 63)) && heap_has_pending(h)) {
+		if (heap_has_pending(h)) {
 			pthread_mutex_lock(&h->lock);
 			purge_maybe(h);
 			pthread_mutex_unlock(&h->lock);

@@ -36,8 +36,10 @@ void heap_collect_remote(struct kr_heap *h)
 
 	while (b) {
 		void *next = *(void **)b;
+		struct kr_pool *p = kr_small_free(h, b);
 
-		kr_small_free(h, b);
+		if (p)
+			kr_free_slow(h, p);
 		b = next;
 	}
 }
@@ -165,8 +167,13 @@ void heap_remote_free(struct kr_heap *h, void *b)
 	}
 	pthread_mutex_lock(&kr.lock);
 	if (atomic_load_explicit(&h->abandoned, memory_order_relaxed)) {
-		if (!h->lost)		/* a lost heap is never touched */
-			kr_small_free(h, b);	/* kr.lock owns it now */
+		struct kr_pool *p;
+
+		if (!h->lost) {		/* a lost heap is never touched */
+			p = kr_small_free(h, b);	/* kr.lock owns it now */
+			if (p)
+				kr_free_slow(h, p);
+		}
 		pthread_mutex_unlock(&kr.lock);
 		return;
 	}

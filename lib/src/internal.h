@@ -321,7 +321,7 @@ struct kr_arena {
  * struct kr_heap - one thread's allocator state
  *
  * Owned by one thread, which touches the pools (usedpools, kept, the
- * per-class counters) without a lock; or, abandoned, guarded by kr.lock.
+ * per-class pool counts) without a lock; or, abandoned, guarded by kr.lock.
  * Everything below @lock (arenas, their headers, the arena lists and
  * counters) changes only under @lock, taken by the owner on its slow paths
  * and by the purge thread. Only @remote_free is written by other threads
@@ -343,7 +343,6 @@ struct kr_heap {
 	uint32_t last_purge_ms;			/* when purge.c last looked */
 	unsigned debug_tick;			/* KARENA_DEBUG check pacing */
 	size_t npools[NUM_CLASSES];		/* used + full pools per class */
-	size_t nblocks[NUM_CLASSES];		/* blocks in use per class */
 	atomic_bool abandoned;			/* no thread owns it */
 	atomic_int in_op;			/* owner is changing it (fork) */
 	bool lost;				/* fork child: was mid-change */
@@ -462,8 +461,27 @@ const struct kr_backend *backend_choose(void);
 extern const struct kr_backend kr_backend_kernel;
 extern const struct kr_backend kr_backend_mmap;
 
-/* registry.c */
-bool registry_contains(const void *p);
+/* registry.c: the lookup is inline, it is on every free */
+#define REGISTRY_LEAF_BITS	16	/* a leaf: a bitmap of 2^16 arenas */
+#define REGISTRY_TOP_BITS	16	/* 48-bit addresses, >= 64 KiB arenas */
+extern _Atomic(_Atomic uint64_t *) registry_top[1u << REGISTRY_TOP_BITS];
+
+/* Is @p inside an arena we hold? No lock; false for NULL. */
+static inline bool registry_contains(const void *p)
+{
+	uintptr_t key = (uintptr_t)p >> kr.arena_shift;
+	_Atomic uint64_t *leaf;
+
+	if (unlikely((uintptr_t)p >> 48))
+		return false;	/* outside a 48-bit user address space */
+	leaf = atomic_load_explicit(&registry_top[key >> REGISTRY_LEAF_BITS],
+				    memory_order_acquire);
+	if (!leaf)
+		return false;
+	key &= ((uintptr_t)1 << REGISTRY_LEAF_BITS) - 1;
+	return (atomic_load_explicit(&leaf[key >> 6], memory_order_relaxed) >>
+		(key & 63)) & 1;
+}
 int registry_add(const void *arena_base);
 void registry_remove(const void *arena_base);
 void registry_atfork_child(void);
@@ -535,10 +553,25 @@ void *kr_alloc_slow(struct kr_heap *h, unsigned c);
 void kr_pool_full(struct kr_heap *h, struct kr_pool *p);
 
 /*
- * The fast path: pop the pool's free list, else carve the next untouched
- * block. A pool on usedpools has ref < capacity, so one of the two has a
- * block.
+ * Take a block from @p, which is on usedpools: pop its free list, else
+ * carve the next untouched block (ref < capacity, so one of the two has
+ * one). The caller unlinks @p when it is now full.
  */
+static inline void *pool_pop(struct kr_pool *p)
+{
+	void *b = p->freeblock;
+
+	if (b) {
+		p->freeblock = *(void **)b;
+	} else {
+		b = (char *)p + p->nextoffset;
+		p->nextoffset = (uint16_t)(p->nextoffset + p->size);
+	}
+	p->ref++;
+	return b;
+}
+
+/* A block of class @c from @h, which the caller has entered. */
 static inline void *kr_small_alloc(struct kr_heap *h, unsigned c)
 {
 	struct kr_pool *p = h->usedpools[c];
@@ -546,15 +579,8 @@ static inline void *kr_small_alloc(struct kr_heap *h, unsigned c)
 
 	if (unlikely(!p))
 		return kr_alloc_slow(h, c);
-	b = p->freeblock;
-	if (b) {
-		p->freeblock = *(void **)b;
-	} else {
-		b = (char *)p + p->nextoffset;
-		p->nextoffset = (uint16_t)(p->nextoffset + p->size);
-	}
-	h->nblocks[c]++;
-	if (unlikely(++p->ref == p->capacity))
+	b = pool_pop(p);
+	if (unlikely(p->ref == p->capacity))
 		kr_pool_full(h, p);
 	return b;
 }
@@ -564,20 +590,25 @@ void kr_free(void *ptr);
 void kr_free_ours(void *b);
 void kr_free_slow(struct kr_heap *h, struct kr_pool *p);
 
-/* Give block @b back to its pool; @h owns it (or kr.lock is held). */
-static inline void kr_small_free(struct kr_heap *h, void *b)
+/*
+ * Give block @b back to its pool; @h owns it (or kr.lock is held). Returns
+ * the pool when kr_free_slow has work: it was full, or it is now empty and
+ * not kept open. A kept pool that empties again costs a counter, and only
+ * every 64th time the owner's purge check (kr_free_slow).
+ */
+static inline struct kr_pool *kr_small_free(struct kr_heap *h, void *b)
 {
 	struct kr_pool *p = pool_of(b);
-
 	unsigned ref = p->ref;
 
 	*(void **)b = p->freeblock;
 	p->freeblock = b;
 	p->ref = (uint16_t)(ref - 1);
-	h->nblocks[p->szidx]--;
-	/* was full, or is now empty (kept open: kr_free_slow just counts) */
-	if (unlikely(ref == p->capacity || ref == 1))
-		kr_free_slow(h, p);
+	if (likely(ref != p->capacity && ref != 1))
+		return NULL;
+	if (ref == 1 && p->kept && likely(++h->purge_tick & 63))
+		return NULL;
+	return p;
 }
 
 /* purge.c */

@@ -2,13 +2,39 @@
 /*
  * stats.c - karena_stats(), karena_print_stats() and KARENA_SHOW_STATS=1.
  *
- * Arena counts are process-wide atomics. Pool and block counts are summed
- * over every heap under kr.lock; the counters of heaps whose threads are
- * running are read without stopping them (approximate while they run).
+ * Arena counts are process-wide atomics. Pool counts are summed over every
+ * heap under kr.lock; the counters of heaps whose threads are running are
+ * read without stopping them (approximate while they run). Blocks in use
+ * are not counted on the fast path: they are the pools' reference counts,
+ * summed here over each heap's arenas under its lock (which keeps the
+ * arenas mapped; the owner may change a pool meanwhile, so a running
+ * heap's count is approximate too).
  */
 #include <string.h>
 
 #include "internal.h"
+
+/* Add the blocks in use in @h's pools to @st, per class. */
+static void count_blocks(struct kr_heap *h, struct karena_stats *st)
+{
+	struct kr_arena *a;
+	unsigned i;
+
+	pthread_mutex_lock(&h->lock);
+	for (a = h->arenas; a; a = a->allnext) {
+		for (i = kr.first_pool; i < a->nextpool; i++) {
+			volatile struct kr_pool *p = pool_at(a, i);
+			unsigned c;
+
+			if (a->meta[i].state != POOL_INUSE)
+				continue;
+			c = p->szidx;	/* a pool being set up may read 0s */
+			if (c < NUM_CLASSES)
+				st->classes[c].blocks_in_use += p->ref;
+		}
+	}
+	pthread_mutex_unlock(&h->lock);
+}
 
 KR_API void karena_stats(struct karena_stats *st)
 {
@@ -46,12 +72,11 @@ KR_API void karena_stats(struct karena_stats *st)
 		st->pools_empty += *(volatile unsigned *)&h->npools_empty;
 		for (c = 0; c < NUM_CLASSES; c++) {
 			size_t np = *(volatile size_t *)&h->npools[c];
-			size_t nb = *(volatile size_t *)&h->nblocks[c];
 
 			st->classes[c].pools += np;
-			st->classes[c].blocks_in_use += nb;
 			st->pools_used += np;
 		}
+		count_blocks(h, st);
 	}
 	pthread_mutex_unlock(&kr.lock);
 
