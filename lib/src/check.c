@@ -50,6 +50,8 @@ static void check_pool(struct ctx *x, struct kr_pool *p, size_t *nfree_out)
 		 p->capacity == (POOL_SIZE - POOL_OVERHEAD) / p->size,
 	      p, "size %u / capacity %u do not match class %u", p->size,
 	      p->capacity, p->szidx);
+	CHECK(x, p->heap == arena_of(p)->heap, p, "pool's heap %p is not its "
+	      "arena's %p", (void *)p->heap, (void *)arena_of(p)->heap);
 	CHECK(x, (p->ref > 0 || p->kept) && p->ref <= p->capacity, p,
 	      "ref %u out of (0, %u] (kept %u)", p->ref, p->capacity,
 	      p->kept);

@@ -26,7 +26,7 @@ KR_NOINLINE static void free_slow_leave(struct kr_heap *h, struct kr_pool *p)
 /* @b is a block of one of our arenas: give it back. */
 static inline void free_block(void *b)
 {
-	struct kr_heap *h = arena_of(b)->heap;	/* read once: the arena */
+	struct kr_heap *h = pool_of(b)->heap;	/* read once: the pool */
 	struct kr_pool *p;			/* may go in the free */
 
 	if (unlikely(h != kr_tls_heap)) {

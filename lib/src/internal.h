@@ -232,6 +232,8 @@ static inline size_t class_to_size(unsigned c)
  * Types
  */
 
+struct kr_heap;
+
 /**
  * struct kr_pool - the header at the start of every pool in use
  * @ref:	blocks allocated; 0 < ref < capacity iff on usedpools[szidx]
@@ -244,6 +246,9 @@ static inline size_t class_to_size(unsigned c)
  * @nextpool:	next on usedpools[szidx] (NULL-terminated), when used
  * @prevpool:	previous on usedpools[szidx], NULL at the head
  * @kept:	1 iff the pool is in heap->kept[] (may be empty: ref == 0)
+ * @heap:	the heap owning the pool's arena (arena->heap), here so that
+ *		free reads the header it needs anyway, not the arena's: arena
+ *		headers share one cache set (they are arena_size aligned)
  *
  * Valid only while the pool is used or full: an empty pool's header may
  * be zeroed by a purge; its state lives in struct kr_pool_meta.
@@ -260,6 +265,7 @@ struct kr_pool {
 	void *freeblock;
 	struct kr_pool *nextpool;
 	struct kr_pool *prevpool;
+	struct kr_heap *heap;
 };
 
 enum kr_pool_state {
@@ -281,8 +287,6 @@ struct kr_pool_meta {
 	uint16_t nextfree;
 	uint32_t empty_ms;
 };
-
-struct kr_heap;
 
 /**
  * struct kr_arena - the header at the base of every arena

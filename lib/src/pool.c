@@ -24,6 +24,7 @@ void pool_init(struct kr_pool *p, unsigned c)
 	p->freeblock = NULL;
 	p->nextpool = NULL;
 	p->prevpool = NULL;
+	p->heap = arena_of(p)->heap;
 }
 
 /* Push @p at the head of usedpools[p->szidx]. */
