@@ -149,8 +149,9 @@
  *  Threads
  *
  *    Each thread allocates from its own heap (a TLS pointer); arenas belong
- *    to one heap for life (arena->heap). A free by the owning thread is a
- *    plain list push. A free by another thread pushes the block on the
+ *    to one heap for life (arena->heap, copied into each pool's header,
+ *    where free reads it). A free by the owning thread is a plain list
+ *    push. A free by another thread pushes the block on the
  *    owner's atomic remote_free stack (one CAS); the owner takes the whole
  *    stack with one exchange on its slow paths and frees the blocks
  *    locally. When a thread exits, its heap is abandoned: the global lock
