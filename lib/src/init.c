@@ -18,7 +18,6 @@ struct kr_global kr = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.purge_lock = PTHREAD_MUTEX_INITIALIZER,
 	.purge_cond = PTHREAD_COND_INITIALIZER,
-	.arena_shift = MIN_ARENA_SHIFT,	/* widest registry key until init */
 	.arena_mask = ~(uintptr_t)0,
 };
 
@@ -64,7 +63,6 @@ void kr_init_slow(void)
 {
 	size_t asize = (size_t)1 << DEFAULT_ARENA_SHIFT;
 	size_t hdr;
-	unsigned shift;
 
 	pthread_mutex_lock(&kr.lock);
 	if (atomic_load_explicit(&kr.initialized, memory_order_relaxed))
@@ -81,10 +79,7 @@ void kr_init_slow(void)
 	kr.backend_ok = kr.backend->init(&asize) == 0;
 	if (!kr.backend_ok)
 		asize = (size_t)1 << DEFAULT_ARENA_SHIFT;
-	for (shift = MIN_ARENA_SHIFT; ((size_t)1 << shift) < asize; shift++)
-		;
 	kr.arena_size = asize;
-	kr.arena_shift = shift;
 	kr.arena_mask = ~(uintptr_t)(asize - 1);
 	kr.npools = (unsigned)(asize >> POOL_SHIFT);
 	hdr = sizeof(struct kr_arena) +

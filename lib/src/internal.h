@@ -396,7 +396,6 @@ struct kr_global {
 	const struct kr_backend *backend;
 	int backend_ok;			/* 0: allocations from arenas fail */
 	size_t arena_size;
-	unsigned arena_shift;
 	uintptr_t arena_mask;		/* ~(arena_size - 1) */
 	unsigned npools;		/* arena_size / POOL_SIZE */
 	unsigned first_pool;		/* pools taken by the arena header */
@@ -466,26 +465,31 @@ const struct kr_backend *backend_choose(void);
 extern const struct kr_backend kr_backend_kernel;
 extern const struct kr_backend kr_backend_mmap;
 
-/* registry.c: the lookup is inline, it is on every free */
-#define REGISTRY_LEAF_BITS	16	/* a leaf: a bitmap of 2^16 arenas */
-#define REGISTRY_TOP_BITS	16	/* 48-bit addresses, >= 64 KiB arenas */
+/*
+ * registry.c: the lookup is inline, it is on every free. One bit per
+ * 64 KiB granule of the 48-bit address space (the smallest arena), so
+ * that the shifts are constants; a leaf covers 4 GiB.
+ */
+#define REGISTRY_GRANULE_SHIFT	MIN_ARENA_SHIFT			/* 64 KiB */
+#define REGISTRY_LEAF_SHIFT	(REGISTRY_GRANULE_SHIFT + 16)	/* 4 GiB */
+#define REGISTRY_TOP_BITS	(48 - REGISTRY_LEAF_SHIFT)
 extern _Atomic(_Atomic uint64_t *) registry_top[1u << REGISTRY_TOP_BITS];
 
 /* Is @p inside an arena we hold? No lock; false for NULL. */
 static inline bool registry_contains(const void *p)
 {
-	uintptr_t key = (uintptr_t)p >> kr.arena_shift;
+	uintptr_t a = (uintptr_t)p, word;
 	_Atomic uint64_t *leaf;
 
-	if (unlikely((uintptr_t)p >> 48))
+	if (unlikely(a >> 48))
 		return false;	/* outside a 48-bit user address space */
-	leaf = atomic_load_explicit(&registry_top[key >> REGISTRY_LEAF_BITS],
+	leaf = atomic_load_explicit(&registry_top[a >> REGISTRY_LEAF_SHIFT],
 				    memory_order_acquire);
 	if (!leaf)
 		return false;
-	key &= ((uintptr_t)1 << REGISTRY_LEAF_BITS) - 1;
-	return (atomic_load_explicit(&leaf[key >> 6], memory_order_relaxed) >>
-		(key & 63)) & 1;
+	word = atomic_load_explicit(&leaf[(a >> (REGISTRY_GRANULE_SHIFT + 6)) &
+					  1023], memory_order_relaxed);
+	return (word >> ((a >> REGISTRY_GRANULE_SHIFT) & 63)) & 1;
 }
 int registry_add(const void *arena_base);
 void registry_remove(const void *arena_base);

@@ -2,13 +2,14 @@
 /*
  * registry.c - "is this pointer ours?" in O(1), without a lock.
  *
- * Like CPython 3.10's address_in_range radix tree, but with one bit per
- * arena: key = address >> arena_shift (< 2^32 for 48-bit addresses and
- * arenas of at least 64 KiB). The top 16 bits of the key index
- * registry_top, a static array of leaf pointers; a leaf is a bitmap of 2^16
- * arenas (8 KiB, mmapped once, never freed). A bit is set iff an arena is
- * granted at that base. The lookup, registry_contains(), is inline in
- * internal.h: free() does it for every pointer.
+ * Like CPython 3.10's address_in_range radix tree, as a bitmap: one bit per
+ * 64 KiB granule of the 48-bit address space, set iff the granule is in an
+ * arena we hold (an arena of 2^k granules sets 2^k bits, all in one 64-bit
+ * word since it is aligned to its size and at most 4 MiB). Address bits
+ * 32..47 index registry_top, a static array of leaf pointers; a leaf is
+ * the bitmap of one 4 GiB range (8 KiB, mmapped once, never freed). The
+ * lookup, registry_contains(), is inline in internal.h: free() does it for
+ * every pointer, with constant shifts.
  *
  * Readers use acquire/relaxed atomics only: a leaf pointer never changes
  * once set, and a bit can only be stale for an arena being granted or
@@ -18,22 +19,31 @@
 
 #include "internal.h"
 
-#define LEAF_WORDS	((1u << REGISTRY_LEAF_BITS) / 64)
-#define LEAF_MASK	(((uintptr_t)1 << REGISTRY_LEAF_BITS) - 1)
+#define LEAF_WORDS	(1u << (REGISTRY_LEAF_SHIFT - REGISTRY_GRANULE_SHIFT - 6))
 
 _Atomic(_Atomic uint64_t *) registry_top[1u << REGISTRY_TOP_BITS];
 /* serializes leaf creation; taken under a heap's lock, so not kr.lock */
 static pthread_mutex_t leaf_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* The top slot of arena base @p, or NULL outside 48-bit addresses. */
-static _Atomic(_Atomic uint64_t *) *slot_of(const void *p, uintptr_t *key)
+static _Atomic(_Atomic uint64_t *) *slot_of(const void *p)
 {
 	uintptr_t a = (uintptr_t)p;
 
 	if (a >> 48)
 		return NULL;
-	*key = a >> kr.arena_shift;
-	return &registry_top[*key >> REGISTRY_LEAF_BITS];
+	return &registry_top[a >> REGISTRY_LEAF_SHIFT];
+}
+
+/* The word of @leaf holding arena @base's bits, and those bits. */
+static _Atomic uint64_t *arena_bits(_Atomic uint64_t *leaf, const void *base,
+				    uint64_t *mask)
+{
+	uintptr_t g = (uintptr_t)base >> REGISTRY_GRANULE_SHIFT;
+	unsigned n = (unsigned)(kr.arena_size >> REGISTRY_GRANULE_SHIFT);
+
+	*mask = (n >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << n) - 1) << (g & 63);
+	return &leaf[(g >> 6) & (LEAF_WORDS - 1)];
 }
 
 /* A leaf, mmapped once and never freed; NULL if none could be had. */
@@ -56,14 +66,13 @@ static _Atomic uint64_t *leaf_create(_Atomic(_Atomic uint64_t *) *slot)
 	return leaf;
 }
 
-/* Set the bit of a freshly granted arena. 0, or -1 if no leaf could be had. */
+/* Set the bits of a freshly granted arena. 0, or -1 if no leaf could be had. */
 int registry_add(const void *base)
 {
-	_Atomic(_Atomic uint64_t *) *slot;
-	_Atomic uint64_t *leaf;
-	uintptr_t key;
+	_Atomic(_Atomic uint64_t *) *slot = slot_of(base);
+	_Atomic uint64_t *leaf, *word;
+	uint64_t mask;
 
-	slot = slot_of(base, &key);
 	if (!slot)
 		return -1;
 	leaf = atomic_load_explicit(slot, memory_order_acquire);
@@ -71,26 +80,23 @@ int registry_add(const void *base)
 		leaf = leaf_create(slot);
 	if (!leaf)
 		return -1;
-	key &= LEAF_MASK;
-	atomic_fetch_or_explicit(&leaf[key >> 6], (uint64_t)1 << (key & 63),
-				 memory_order_release);
+	word = arena_bits(leaf, base, &mask);
+	atomic_fetch_or_explicit(word, mask, memory_order_release);
 	return 0;
 }
 
-/* Clear the bit of an arena about to be released. */
+/* Clear the bits of an arena about to be released. */
 void registry_remove(const void *base)
 {
-	_Atomic(_Atomic uint64_t *) *slot;
-	_Atomic uint64_t *leaf;
-	uintptr_t key;
+	_Atomic(_Atomic uint64_t *) *slot = slot_of(base);
+	_Atomic uint64_t *leaf, *word;
+	uint64_t mask;
 
-	slot = slot_of(base, &key);
 	leaf = slot ? atomic_load_explicit(slot, memory_order_acquire) : NULL;
 	if (!leaf)
 		return;
-	key &= LEAF_MASK;
-	atomic_fetch_and_explicit(&leaf[key >> 6], ~((uint64_t)1 << (key & 63)),
-				  memory_order_release);
+	word = arena_bits(leaf, base, &mask);
+	atomic_fetch_and_explicit(word, ~mask, memory_order_release);
 }
 
 /* fork child: a thread of the parent may have held leaf_lock */
