@@ -10,6 +10,7 @@ runs (rc != 0) are left out of the statistics and counted in the cell.
 
     python3 tools/bench/summarize.py build/bench
 """
+import math
 import os
 import statistics
 import subprocess
@@ -88,7 +89,8 @@ def cell(res, wl, alloc, metric, scale=1.0, spread=True, **match):
 
 
 def ratio(a, b):
-    if a is None or b is None or b == 0:
+    # a ratio of an excess that went negative (below the start) means nothing
+    if a is None or b is None or b <= 0 or math.copysign(1, a) < 0:
         return "-"
     return "%.2fx" % (a / b)
 
