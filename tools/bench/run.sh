@@ -159,6 +159,15 @@ if want callgrind; then
 			ir=$(sed -n 's/^summary: *//p' "$f")
 			echo "wl=callgrind alloc=$a run=1 rc=0 bench=callgrind size=$s hold=$h ir_per_op=$(echo "$ir" | awk '{printf "%.1f", $1 / 100000}')" >> "$raw"
 		done
+		# two threads: what malloc and free execute per object handed
+		# over (wall time on a shared 2-core host swings 2-10x)
+		f=$out/callgrind.$a.prodcons
+		env ${preload[$a]:+LD_PRELOAD=${preload[$a]}} KARENA_BACKEND=mmap \
+			valgrind --tool=callgrind --callgrind-out-file="$f" \
+			./prodcons n=200000 > /dev/null 2>&1 &&
+			ir=$(python3 alloc_ir.py "$f") ||
+			{ say "callgrind $a prodcons failed"; continue; }
+		echo "wl=callgrind-prodcons alloc=$a run=1 rc=0 bench=callgrind ir_per_op=$(echo "$ir" | awk '{printf "%.1f", $1 / 200000}')" >> "$raw"
 	done
 fi
 

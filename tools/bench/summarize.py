@@ -111,6 +111,8 @@ def summary_rows():
     rows += [
         ("churn, 100k live, mixed sizes", "ns/step", "churn", "ns_per_op", 1, {}),
         ("producer/consumer, 2 threads", "ns/object", "prodcons", "ns_per_op", 1, {}),
+        ("producer/consumer, malloc+free, callgrind", "instr/object", "callgrind-prodcons",
+         "ir_per_op", 1, {}),
         ("drain: allocate", "s", "drain", "alloc_s", 1, {}),
         ("drain: RSS 1.0 s after free", "MiB", "drain", "rss_1_mb", 1, {}),
         ("drain: excess over start at 1.0 s", "% of start", "drain", "excess_1.0_pct", 1, {}),
@@ -145,7 +147,7 @@ def summary_table(res):
         if not any(res.values(wl, a, metric, **match) or res.failures(wl, a)
                    for a in res.allocs):
             continue
-        spread = wl != "callgrind"
+        spread = not wl.startswith("callgrind")
         row = [label, unit] + [cell(res, wl, a, metric, scale, spread, **match)
                                for a in res.allocs]
         if has_k:
@@ -268,8 +270,12 @@ def targets(res):
         "" if not bad else " (karena/mimalloc: " + ", ".join(
             "%s %s" % (lbl, "fail" if r == float("inf") else "%.2fx" % r) for r, lbl in bad) + ")"))
     a, b = res.median("prodcons", k, "ns_per_op"), res.median("prodcons", m, "ns_per_op")
-    out.append("Two threads within 1.2x of mimalloc: %s (%s)" % (
-        verdict(a is not None and b is not None and a <= 1.2 * b), ratio(a, b)))
+    ia = res.median("callgrind-prodcons", k, "ir_per_op")
+    ib = res.median("callgrind-prodcons", m, "ir_per_op")
+    out.append("Two threads within 1.2x of mimalloc: %s (%s wall; instructions in malloc "
+               "and free: %s)" % (
+                   verdict(a is not None and b is not None and a <= 1.2 * b), ratio(a, b),
+                   ratio(ia, ib)))
     e = res.median("drain", k, "excess_1.0_pct")
     out.append("Drain back to within 5%% of starting RSS within 1 s: %s (excess at 1.0 s: %s%% of "
                "the start after a warm-up burst; %s%% of the freed peak still resident; against "
