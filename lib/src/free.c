@@ -55,28 +55,27 @@ KR_NOINLINE static void free_block_checked(void *b)
 	free_block(b);
 }
 
-void kr_free(void *ptr)
-{
-	if (unlikely(!registry_contains(ptr))) {
-		if (ptr)
-			__libc_free(ptr);
-		return;
-	}
-	if (unlikely(kr.debug || bad_block_start((uintptr_t)ptr))) {
-		free_block_checked(ptr);
-		return;
-	}
-	free_block(ptr);
-}
-
 /* @b is inside one of our arenas. */
-void kr_free_ours(void *b)
+static inline void free_ours(void *b)
 {
 	if (unlikely(kr.debug || bad_block_start((uintptr_t)b))) {
 		free_block_checked(b);
 		return;
 	}
 	free_block(b);
+}
+
+void kr_free(void *ptr)
+{
+	if (likely(registry_contains(ptr)))
+		free_ours(ptr);
+	else if (ptr)
+		__libc_free(ptr);
+}
+
+void kr_free_ours(void *b)
+{
+	free_ours(b);
 }
 
 /*
