@@ -348,13 +348,18 @@ struct kr_heap {
 	uint32_t last_purge_ms;			/* when purge.c last looked */
 	unsigned debug_tick;			/* KARENA_DEBUG check pacing */
 	size_t npools[NUM_CLASSES];		/* used + full pools per class */
-	atomic_bool abandoned;			/* no thread owns it */
 	atomic_int in_op;			/* owner is changing it (fork) */
 	bool lost;				/* fork child: was mid-change */
 	struct kr_heap *next_all;		/* kr.heaps, under kr.lock */
 	struct kr_heap *next_abandoned;		/* kr.abandoned, under kr.lock */
-	/* blocks freed by other threads, linked through their first word */
+	/*
+	 * What other threads read and write, on a line of its own: blocks
+	 * they freed, linked through their first word, and whether anyone
+	 * owns the heap (read by every remote free: next to in_op, which the
+	 * owner writes twice per call, it made each remote free miss).
+	 */
 	_Alignas(64) _Atomic(void *) remote_free;
+	atomic_bool abandoned;			/* no thread owns it */
 	_Alignas(64) struct kr_arena *nfp2lasta[MAX_POOLS + 1];
 };
 
