@@ -16,10 +16,51 @@ static inline bool bad_block_start(uintptr_t u)
 	       ~(POOL_MASK & ~(uintptr_t)(ALIGNMENT - 1));
 }
 
+/*
+ * kr_small_free's slow path: @p was full and is now used (back on
+ * usedpools), or is now empty: kept (the 64th time), or not kept. An empty
+ * pool that is its class's only pool stays open (heap->kept) if its owner
+ * frees it, so that a malloc+free pair does not take a pool from its arena
+ * and give it back every time; any other empty pool goes to its arena
+ * (which may move, or wait to go).
+ */
+static inline void free_slow(struct kr_heap *h, struct kr_pool *p)
+{
+	if (p->ref) {
+		h->npools_full--;
+		pool_link_used(h, p);
+		return;
+	}
+	if (p->kept) {
+		/*
+		 * A kept pool emptied for the 64th time: the owner is active,
+		 * so it does the purge that is due rather than wait for the
+		 * purge thread.
+		 */
+		if (heap_has_pending(h)) {
+			pthread_mutex_lock(&h->lock);
+			purge_maybe(h);
+			pthread_mutex_unlock(&h->lock);
+		}
+		return;
+	}
+	if (h->usedpools[p->szidx] == p && !p->nextpool &&
+	    h == kr_tls_heap) {		/* an abandoned heap keeps nothing */
+		heap_keep_pool(h, p);
+		return;
+	}
+	heap_pool_to_arena(h, p);
+}
+
+void kr_free_slow(struct kr_heap *h, struct kr_pool *p)
+{
+	free_slow(h, p);
+}
+
 /* kr_free_slow for the owner, which then leaves its heap: a tail call. */
 KR_NOINLINE static void free_slow_leave(struct kr_heap *h, struct kr_pool *p)
 {
-	kr_free_slow(h, p);
+	free_slow(h, p);
 	heap_leave(h);
 }
 
@@ -76,42 +117,6 @@ void kr_free(void *ptr)
 void kr_free_ours(void *b)
 {
 	free_ours(b);
-}
-
-/*
- * kr_small_free's slow path: @p was full and is now used (back on
- * usedpools), or is now empty: kept (the 64th time), or not kept. An empty
- * pool that is its class's only pool stays open (heap->kept) if its owner
- * frees it, so that a malloc+free pair does not take a pool from its arena
- * and give it back every time; any other empty pool goes to its arena
- * (which may move, or wait to go).
- */
-void kr_free_slow(struct kr_heap *h, struct kr_pool *p)
-{
-	if (p->ref) {
-		h->npools_full--;
-		pool_link_used(h, p);
-		return;
-	}
-	if (p->kept) {
-		/*
-		 * A kept pool emptied for the 64th time: the owner is active,
-		 * so it does the purge that is due rather than wait for the
-		 * purge thread.
-		 */
-		if (heap_has_pending(h)) {
-			pthread_mutex_lock(&h->lock);
-			purge_maybe(h);
-			pthread_mutex_unlock(&h->lock);
-		}
-		return;
-	}
-	if (h->usedpools[p->szidx] == p && !p->nextpool &&
-	    h == kr_tls_heap) {		/* an abandoned heap keeps nothing */
-		heap_keep_pool(h, p);
-		return;
-	}
-	heap_pool_to_arena(h, p);
 }
 
 KR_API void karena_free(void *ptr)

@@ -511,8 +511,35 @@ unsigned arena_release_old(struct kr_heap *h, uint32_t now,
 
 /* pool.c */
 void pool_init(struct kr_pool *p, unsigned c);
-void pool_link_used(struct kr_heap *h, struct kr_pool *p);
-void pool_unlink_used(struct kr_heap *h, struct kr_pool *p);
+
+/*
+ * usedpools[] is a doubly linked list per class; a pool moves on and off
+ * it on the fast path's exits (full, emptied), so these are inline.
+ */
+/* Push @p at the head of usedpools[p->szidx]. */
+static inline void pool_link_used(struct kr_heap *h, struct kr_pool *p)
+{
+	struct kr_pool *head = h->usedpools[p->szidx];
+
+	p->prevpool = NULL;
+	p->nextpool = head;
+	if (head)
+		head->prevpool = p;
+	h->usedpools[p->szidx] = p;
+}
+
+/* Take @p off usedpools[p->szidx]. */
+static inline void pool_unlink_used(struct kr_heap *h, struct kr_pool *p)
+{
+	if (p->prevpool)
+		p->prevpool->nextpool = p->nextpool;
+	else
+		h->usedpools[p->szidx] = p->nextpool;
+	if (p->nextpool)
+		p->nextpool->prevpool = p->prevpool;
+	p->nextpool = NULL;
+	p->prevpool = NULL;
+}
 
 /* heap.c */
 extern __thread struct kr_heap *kr_tls_heap

@@ -27,31 +27,6 @@ void pool_init(struct kr_pool *p, unsigned c)
 	p->heap = arena_of(p)->heap;
 }
 
-/* Push @p at the head of usedpools[p->szidx]. */
-void pool_link_used(struct kr_heap *h, struct kr_pool *p)
-{
-	struct kr_pool *head = h->usedpools[p->szidx];
-
-	p->prevpool = NULL;
-	p->nextpool = head;
-	if (head)
-		head->prevpool = p;
-	h->usedpools[p->szidx] = p;
-}
-
-/* Take @p off usedpools[p->szidx]. */
-void pool_unlink_used(struct kr_heap *h, struct kr_pool *p)
-{
-	if (p->prevpool)
-		p->prevpool->nextpool = p->nextpool;
-	else
-		h->usedpools[p->szidx] = p->nextpool;
-	if (p->nextpool)
-		p->nextpool->prevpool = p->prevpool;
-	p->nextpool = NULL;
-	p->prevpool = NULL;
-}
-
 _Static_assert(sizeof(struct kr_pool) <= POOL_OVERHEAD,
 	       "pool header must fit in POOL_OVERHEAD");
 _Static_assert(POOL_OVERHEAD % ALIGNMENT == 0,
