@@ -26,7 +26,7 @@ KR_NOINLINE static void *kr_malloc_slow(size_t size)
 	if (!h)
 		return __libc_malloc(size);	/* no heap in this thread */
 	heap_enter(h);
-	b = kr.debug ? debug_malloc(h, size) :
+	b = kr_debug ? debug_malloc(h, size) :
 		       kr_small_alloc(h, size_to_class(size));
 	heap_leave(h);
 	return b;
@@ -61,7 +61,7 @@ void *kr_malloc(size_t size)
 
 	if (unlikely(c >= NUM_CLASSES))
 		return size ? __libc_malloc(size) : kr_malloc_slow(0);
-	if (unlikely((uintptr_t)h <= 2 || kr.debug))
+	if (unlikely((uintptr_t)h <= 2 || kr_debug))
 		return kr_malloc_slow(size);
 	heap_enter(h);
 	p = h->usedpools[c];
@@ -84,7 +84,7 @@ void *kr_alloc_slow(struct kr_heap *h, unsigned c)
 		if (h->usedpools[c])
 			return kr_small_alloc(h, c);
 	}
-	if (unlikely(kr.debug) && !(++h->debug_tick & 255) &&
+	if (unlikely(kr_debug) && !(++h->debug_tick & 255) &&
 	    kr_check_heap(h, stderr))
 		kr_fatal(h, "heap invariants broken (see above)");
 	pthread_mutex_lock(&h->lock);
@@ -148,7 +148,7 @@ void *kr_realloc(void *ptr, size_t size)
 	}
 	old = kr_usable_size(ptr);
 	/* Stay in place unless shrinking below 3/4 (CPython's rule). */
-	if (!kr.debug && size <= old && 4 * size > 3 * old)
+	if (!kr_debug && size <= old && 4 * size > 3 * old)
 		return ptr;
 	p = kr_malloc(size);
 	if (!p)
@@ -206,7 +206,7 @@ size_t kr_usable_size(const void *ptr)
 		return 0;
 	if (!registry_contains(ptr))
 		return kr_libc_usable_size((void *)ptr);
-	if (kr.debug)
+	if (kr_debug)
 		return debug_usable_size(ptr);
 	return pool_of(ptr)->size;
 }

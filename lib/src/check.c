@@ -67,7 +67,7 @@ static void check_pool(struct ctx *x, struct kr_pool *p, size_t *nfree_out)
 			fail(x, b, "free-list block outside pool %p", (void *)p);
 			return;
 		}
-		if (kr.debug && !debug_block_poisoned(b, p->size))
+		if (kr_debug && !debug_block_poisoned(b, p->size))
 			fail(x, b, "freed block written after free "
 			     "(class %u)", p->szidx);
 	}

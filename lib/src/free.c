@@ -89,7 +89,7 @@ static inline void free_block(void *b)
  */
 KR_NOINLINE static void free_block_checked(void *b)
 {
-	if (kr.debug)
+	if (kr_debug)
 		debug_on_free(b);
 	else
 		kr_check_block_start(b);	/* reports and aborts */
@@ -99,7 +99,7 @@ KR_NOINLINE static void free_block_checked(void *b)
 /* @b is inside one of our arenas. */
 static inline void free_ours(void *b)
 {
-	if (unlikely(kr.debug || bad_block_start((uintptr_t)b))) {
+	if (unlikely(kr_debug || bad_block_start((uintptr_t)b))) {
 		free_block_checked(b);
 		return;
 	}

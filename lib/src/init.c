@@ -20,6 +20,7 @@ struct kr_global kr = {
 	.purge_cond = PTHREAD_COND_INITIALIZER,
 	.arena_mask = ~(uintptr_t)0,
 };
+int kr_debug;
 
 static unsigned env_unsigned(const char *name, unsigned dflt)
 {
@@ -68,7 +69,7 @@ void kr_init_slow(void)
 	if (atomic_load_explicit(&kr.initialized, memory_order_relaxed))
 		goto out_unlock;
 
-	kr.debug = env_unsigned("KARENA_DEBUG", 0) != 0;
+	kr_debug = env_unsigned("KARENA_DEBUG", 0) != 0;
 	kr.show_stats = env_unsigned("KARENA_SHOW_STATS", 0) != 0;
 	kr.keep_arenas = env_unsigned("KARENA_KEEP_ARENAS",
 				      DEFAULT_KEEP_ARENAS);

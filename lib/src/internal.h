@@ -188,6 +188,8 @@
 #include "karena.h"
 
 #define KR_API		__attribute__((visibility("default")))
+/* on data the fast paths read: a direct RIP-relative load, no indirection */
+#define KR_HIDDEN	__attribute__((visibility("hidden")))
 #define likely(x)	__builtin_expect(!!(x), 1)
 #define unlikely(x)	__builtin_expect(!!(x), 0)
 #define KR_NOINLINE	__attribute__((noinline))
@@ -405,7 +407,6 @@ struct kr_global {
 	unsigned npools;		/* arena_size / POOL_SIZE */
 	unsigned first_pool;		/* pools taken by the arena header */
 	/* from the environment, read once at init */
-	int debug;			/* KARENA_DEBUG=1 */
 	int show_stats;			/* KARENA_SHOW_STATS=1 */
 	unsigned keep_arenas;		/* KARENA_KEEP_ARENAS */
 	unsigned purge_ms;		/* KARENA_PURGE_MS, 0 = never purge */
@@ -428,7 +429,10 @@ struct kr_global {
 	atomic_size_t arenas_released, arenas_denied, pages_returned;
 };
 
-extern struct kr_global kr;
+extern struct kr_global kr KR_HIDDEN;
+/* KARENA_DEBUG=1, read once at init; on its own, so the fast paths test it
+ * with one instruction */
+extern int kr_debug KR_HIDDEN;
 
 static inline struct kr_arena *arena_of(const void *p)
 {
@@ -478,7 +482,8 @@ extern const struct kr_backend kr_backend_mmap;
 #define REGISTRY_GRANULE_SHIFT	MIN_ARENA_SHIFT			/* 64 KiB */
 #define REGISTRY_LEAF_SHIFT	(REGISTRY_GRANULE_SHIFT + 16)	/* 4 GiB */
 #define REGISTRY_TOP_BITS	(48 - REGISTRY_LEAF_SHIFT)
-extern _Atomic(_Atomic uint64_t *) registry_top[1u << REGISTRY_TOP_BITS];
+extern _Atomic(_Atomic uint64_t *) registry_top[1u << REGISTRY_TOP_BITS]
+	KR_HIDDEN;
 
 /* Is @p inside an arena we hold? No lock; false for NULL. */
 static inline bool registry_contains(const void *p)

@@ -15,7 +15,7 @@ static int fill_checks(void)
 	size_t i;
 	int bad = 0, good;
 
-	if (!kr.debug)
+	if (!kr_debug)
 		return 7;
 	p = karena_malloc(100);
 	good = karena_usable_size(p) == 100;
@@ -101,7 +101,7 @@ int main(int argc, char **argv)
 	expect(argv[0], "interior-nodebug", "KARENA_DEBUG=0", "interior pointer");
 	expect(argv[0], "use-after-free", "KARENA_DEBUG=1", "write to a freed block");
 
-	if (!kr.debug) {
+	if (!kr_debug) {
 		/* this run has no KARENA_DEBUG: check in a child that has */
 		const char *env[] = { "KARENA_DEBUG=1", NULL };
 		char err[4096];
