@@ -2,6 +2,13 @@
 /*
  * free.c - freeing: route a pointer to its pool (ours, via the registry),
  * to its owning thread's remote list, or to glibc.
+ *
+ * Fast path (kr_free): the registry lookup, the block-start check, the
+ * owner (pool->heap) against this thread's heap, then a push on the
+ * pool's free list; no stack frame, no call. The exits are tail calls:
+ * a pool that was full or is now empty (free_slow_leave), another
+ * thread's block (heap_remote_free), KARENA_DEBUG or a bad pointer
+ * (free_block_checked), and glibc's blocks.
  */
 #include "internal.h"
 
