@@ -44,10 +44,18 @@ void heap_collect_remote(struct kr_heap *h)
 	}
 }
 
-/* Release every empty arena of @h, kept or waiting. h->lock held. */
-void heap_release_empty_arenas(struct kr_heap *h)
+/*
+ * Release every empty arena of @h, kept or waiting. Takes h->lock, which
+ * the caller does not hold. Returns how many went.
+ */
+unsigned heap_release_empty_arenas(struct kr_heap *h)
 {
-	arena_release_old(h, 0, 0, 0);
+	unsigned n;
+
+	pthread_mutex_lock(&h->lock);
+	n = arena_release_old(h, 0, 0, 0);
+	pthread_mutex_unlock(&h->lock);
+	return n;
 }
 
 /*
@@ -74,13 +82,9 @@ unsigned heap_release_all_empty(void)
 	struct kr_heap *h;
 	unsigned n = 0;
 
-	for (h = heap_list_head(); h; h = h->next_all) {
-		if (h->lost)
-			continue;
-		pthread_mutex_lock(&h->lock);
-		n += arena_release_old(h, 0, 0, 0);
-		pthread_mutex_unlock(&h->lock);
-	}
+	for (h = heap_list_head(); h; h = h->next_all)
+		if (!h->lost)
+			n += heap_release_empty_arenas(h);
 	return n;
 }
 
@@ -181,6 +185,14 @@ void heap_remote_free(struct kr_heap *h, void *b)
 	heap_remote_free(h, b);		/* adopted meanwhile: push */
 }
 
+/* Free @h's remote blocks, close its kept pools, release its empty arenas. */
+static void heap_empty_out(struct kr_heap *h)
+{
+	heap_collect_remote(h);
+	heap_flush_kept(h);
+	heap_release_empty_arenas(h);
+}
+
 /* pthread key destructor: the thread is exiting. */
 static void heap_abandon(void *arg)
 {
@@ -188,21 +200,13 @@ static void heap_abandon(void *arg)
 
 	kr_tls_heap = HEAP_DEAD;	/* later mallocs of this thread: glibc */
 	heap_enter(h);
-	heap_collect_remote(h);
-	heap_flush_kept(h);
-	pthread_mutex_lock(&h->lock);
-	heap_release_empty_arenas(h);
-	pthread_mutex_unlock(&h->lock);
+	heap_empty_out(h);
 	pthread_mutex_lock(&kr.lock);
 	atomic_store_explicit(&h->abandoned, true, memory_order_release);
 	h->next_abandoned = kr.abandoned;
 	kr.abandoned = h;
 	kr.nabandoned++;
-	heap_collect_remote(h);		/* pushes that raced the flag */
-	heap_flush_kept(h);
-	pthread_mutex_lock(&h->lock);
-	heap_release_empty_arenas(h);
-	pthread_mutex_unlock(&h->lock);
+	heap_empty_out(h);		/* pushes that raced the flag */
 	heap_leave(h);
 	pthread_mutex_unlock(&kr.lock);
 	purge_kick();			/* empty pools left to purge */

@@ -579,7 +579,7 @@ static inline void heap_leave(struct kr_heap *h)
 	atomic_store_explicit(&h->in_op, 0, memory_order_release);
 }
 void heap_remote_free(struct kr_heap *h, void *block);
-void heap_release_empty_arenas(struct kr_heap *h);
+unsigned heap_release_empty_arenas(struct kr_heap *h);
 void heap_keep_pool(struct kr_heap *h, struct kr_pool *p);
 void heap_flush_kept(struct kr_heap *h);
 void heap_pool_to_arena(struct kr_heap *h, struct kr_pool *p);
