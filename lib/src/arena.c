@@ -171,14 +171,14 @@ struct kr_pool *arena_take_pool(struct kr_heap *h)
  * An arena left with no pool in use stays (to be reused, or released by
  * the purge once it has been empty for purge_ms); it is released at once
  * only beyond max_empty_arenas (beyond keep_arenas when purge_ms is 0).
- * Called with h->lock held.
+ * @now: kr_now_ms(), or 0 when purge_ms is 0. Called with h->lock held.
  */
-void arena_give_pool(struct kr_heap *h, struct kr_arena *a, unsigned idx)
+void arena_give_pool(struct kr_heap *h, struct kr_arena *a, unsigned idx,
+		     uint32_t now)
 {
 	unsigned old = a->nfreepools, new = old + 1;
 	struct kr_arena *lastold = h->nfp2lasta[old];
 	struct kr_pool_meta *m = &a->meta[idx];
-	uint32_t now = kr.purge_ms ? kr_now_ms() : 0;
 
 	m->state = POOL_EMPTY;
 	m->purged = 0;

@@ -95,12 +95,13 @@ unsigned heap_release_all_empty(void)
 void heap_pool_to_arena(struct kr_heap *h, struct kr_pool *p)
 {
 	struct kr_arena *a = arena_of(p);
+	uint32_t now = kr.purge_ms ? kr_now_ms() : 0;	/* one read for both */
 
 	pool_unlink_used(h, p);
 	h->npools[p->szidx]--;
 	pthread_mutex_lock(&h->lock);
-	arena_give_pool(h, a, pool_index(a, p));
-	purge_maybe(h);
+	arena_give_pool(h, a, pool_index(a, p), now);
+	purge_maybe_at(h, now);
 	pthread_mutex_unlock(&h->lock);
 	if (h == kr_tls_heap)
 		purge_kick();

@@ -509,7 +509,8 @@ void registry_atfork_child(void);
 struct kr_arena *arena_new(struct kr_heap *h);
 void arena_release(struct kr_heap *h, struct kr_arena *a);
 struct kr_pool *arena_take_pool(struct kr_heap *h);
-void arena_give_pool(struct kr_heap *h, struct kr_arena *a, unsigned idx);
+void arena_give_pool(struct kr_heap *h, struct kr_arena *a, unsigned idx,
+		     uint32_t now);
 void arena_usable_unlink(struct kr_heap *h, struct kr_arena *a);
 unsigned arena_release_old(struct kr_heap *h, uint32_t now,
 			   uint32_t min_age_ms, unsigned keep);
@@ -660,8 +661,9 @@ static inline struct kr_pool *kr_small_free(struct kr_heap *h, void *b)
 /* purge.c */
 enum { PURGER_NONE, PURGER_ACTIVE, PURGER_IDLE };
 void purge_maybe(struct kr_heap *h);
-void purge_now(struct kr_heap *h, uint32_t min_age_ms);
-bool purge_heap(struct kr_heap *h, uint32_t min_age_ms);
+void purge_maybe_at(struct kr_heap *h, uint32_t now);
+void purge_now(struct kr_heap *h, uint32_t now, uint32_t min_age_ms);
+bool purge_heap(struct kr_heap *h, uint32_t now, uint32_t min_age_ms);
 bool heap_has_pending(const struct kr_heap *h);
 void purge_kick(void);
 void purge_atfork_child(void);

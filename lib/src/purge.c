@@ -37,10 +37,12 @@
 
 #include "internal.h"
 
-/* h->lock held (or the heap is otherwise the caller's alone). */
-void purge_now(struct kr_heap *h, uint32_t min_age_ms)
+/*
+ * Hand back the pages of @h's pools empty for @min_age_ms at time @now
+ * (kr_now_ms()). h->lock held (or the heap is otherwise the caller's).
+ */
+void purge_now(struct kr_heap *h, uint32_t now, uint32_t min_age_ms)
 {
-	uint32_t now = kr_now_ms();
 	struct kr_arena *a;
 	unsigned i;
 
@@ -72,28 +74,34 @@ bool heap_has_pending(const struct kr_heap *h)
 }
 
 /*
- * Release the arenas empty for @min_age_ms (beyond keep_arenas), then hand
- * back the pages of the pools empty that long. h->lock held. True iff
- * something is left for a later pass.
+ * Release the arenas empty for @min_age_ms at time @now (beyond
+ * keep_arenas), then hand back the pages of the pools empty that long.
+ * h->lock held. True iff something is left for a later pass.
  */
-bool purge_heap(struct kr_heap *h, uint32_t min_age_ms)
+bool purge_heap(struct kr_heap *h, uint32_t now, uint32_t min_age_ms)
 {
-	arena_release_old(h, kr_now_ms(), min_age_ms, kr.keep_arenas);
-	purge_now(h, min_age_ms);
+	arena_release_old(h, now, min_age_ms, kr.keep_arenas);
+	purge_now(h, now, min_age_ms);
 	return heap_has_pending(h);
 }
 
-/* The owner's slow path, h->lock held. */
+/*
+ * The owner's slow path at time @now, which the caller has just read:
+ * purge if it is due (at most once per PURGE_MS/2). h->lock held.
+ */
+void purge_maybe_at(struct kr_heap *h, uint32_t now)
+{
+	if (!kr.purge_ms || !heap_has_pending(h) ||
+	    (uint32_t)(now - h->last_purge_ms) < kr.purge_ms / 2)
+		return;
+	purge_heap(h, now, kr.purge_ms);
+}
+
+/* The same, reading the clock only when there is something to purge. */
 void purge_maybe(struct kr_heap *h)
 {
-	uint32_t now;
-
-	if (!kr.purge_ms || !heap_has_pending(h))
-		return;
-	now = kr_now_ms();
-	if ((uint32_t)(now - h->last_purge_ms) < kr.purge_ms / 2)
-		return;
-	purge_heap(h, kr.purge_ms);
+	if (kr.purge_ms && heap_has_pending(h))
+		purge_maybe_at(h, kr_now_ms());
 }
 
 /* One pass over every heap but the lost ones. purge_lock held. */
@@ -106,7 +114,7 @@ static bool purge_all(void)
 		if (h->lost)
 			continue;
 		pthread_mutex_lock(&h->lock);
-		pending |= purge_heap(h, kr.purge_ms);
+		pending |= purge_heap(h, kr_now_ms(), kr.purge_ms);
 		pthread_mutex_unlock(&h->lock);
 	}
 	atomic_fetch_add(&kr.purge_passes, 1);
@@ -219,7 +227,7 @@ KR_API void karena__purge(unsigned min_age_ms)
 	if (h) {
 		heap_enter(h);
 		pthread_mutex_lock(&h->lock);
-		purge_now(h, min_age_ms);
+		purge_now(h, kr_now_ms(), min_age_ms);
 		pthread_mutex_unlock(&h->lock);
 		heap_leave(h);
 	}
