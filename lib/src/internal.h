@@ -117,9 +117,10 @@
  *      allocates in rounds reuses its arenas (no munmap/mmap/page faults
  *      per round), and one that frees everything gets its memory back
  *      after the delay.
- *    - A pointer p is ours iff registry_contains(p & ~(arena_size - 1)):
- *      a two-level bitmap of arena bases, written when an arena is granted
- *      or released, read without a lock (registry.c).
+ *    - A pointer p is ours iff registry_contains(p): a two-level bitmap
+ *      with a bit per 64 KiB of address space, set for every granule of
+ *      an arena we hold, written when an arena is granted or released,
+ *      read without a lock (registry.c).
  *
  *  Who hands memory back, and when
  *
@@ -482,6 +483,8 @@ extern const struct kr_backend kr_backend_mmap;
 #define REGISTRY_GRANULE_SHIFT	MIN_ARENA_SHIFT			/* 64 KiB */
 #define REGISTRY_LEAF_SHIFT	(REGISTRY_GRANULE_SHIFT + 16)	/* 4 GiB */
 #define REGISTRY_TOP_BITS	(48 - REGISTRY_LEAF_SHIFT)
+#define REGISTRY_LEAF_WORDS	\
+	(1u << (REGISTRY_LEAF_SHIFT - REGISTRY_GRANULE_SHIFT - 6))
 extern _Atomic(_Atomic uint64_t *) registry_top[1u << REGISTRY_TOP_BITS]
 	KR_HIDDEN;
 
@@ -498,7 +501,8 @@ static inline bool registry_contains(const void *p)
 	if (!leaf)
 		return false;
 	word = atomic_load_explicit(&leaf[(a >> (REGISTRY_GRANULE_SHIFT + 6)) &
-					  1023], memory_order_relaxed);
+					  (REGISTRY_LEAF_WORDS - 1)],
+				    memory_order_relaxed);
 	return (word >> ((a >> REGISTRY_GRANULE_SHIFT) & 63)) & 1;
 }
 int registry_add(const void *arena_base);

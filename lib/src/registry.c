@@ -19,8 +19,6 @@
 
 #include "internal.h"
 
-#define LEAF_WORDS	(1u << (REGISTRY_LEAF_SHIFT - REGISTRY_GRANULE_SHIFT - 6))
-
 _Atomic(_Atomic uint64_t *) registry_top[1u << REGISTRY_TOP_BITS];
 /* serializes leaf creation; taken under a heap's lock, so not kr.lock */
 static pthread_mutex_t leaf_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -43,7 +41,7 @@ static _Atomic uint64_t *arena_bits(_Atomic uint64_t *leaf, const void *base,
 	unsigned n = (unsigned)(kr.arena_size >> REGISTRY_GRANULE_SHIFT);
 
 	*mask = (n >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << n) - 1) << (g & 63);
-	return &leaf[(g >> 6) & (LEAF_WORDS - 1)];
+	return &leaf[(g >> 6) & (REGISTRY_LEAF_WORDS - 1)];
 }
 
 /* A leaf, mmapped once and never freed; NULL if none could be had. */
@@ -54,7 +52,8 @@ static _Atomic uint64_t *leaf_create(_Atomic(_Atomic uint64_t *) *slot)
 	pthread_mutex_lock(&leaf_lock);
 	leaf = atomic_load_explicit(slot, memory_order_relaxed);
 	if (!leaf) {
-		void *m = mmap(NULL, LEAF_WORDS * 8, PROT_READ | PROT_WRITE,
+		void *m = mmap(NULL, REGISTRY_LEAF_WORDS * 8,
+			       PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 		if (m != MAP_FAILED) {
