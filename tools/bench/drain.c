@@ -117,15 +117,13 @@ int main(int argc, char **argv)
 	printf("bench=drain total_mb=%.0f max=%ld tick=%d blocks=%ld "
 	       "alloc_s=%.3f free_s=%.3f rss_cold_mb=%.1f rss_start_mb=%.1f "
 	       "rss_peak_mb=%.1f",
-	       total / (1 << 20), max, tick, n, t_alloc, t_free,
-	       rss_cold / 1048576.0, rss_start / 1048576.0,
-	       rss_peak / 1048576.0);
+	       total / (1 << 20), max, tick, n, t_alloc, t_free, rss_cold / 1048576.0,
+	       rss_start / 1048576.0, rss_peak / 1048576.0);
 	for (size_t s = 0; s < NSAMPLES; s++)
 		printf(" rss_%g_mb=%.1f", sample_at[s], rss[s] / 1048576.0);
 	printf(" excess_1.0_pct=%.1f excess_cold_1.0_pct=%.1f "
 	       "retained_1.0_pct=%.2f\n",
-	       100.0 * (rss[3] - rss_start) / rss_start,
-	       100.0 * (rss[3] - rss_cold) / rss_cold,
+	       100.0 * (rss[3] - rss_start) / rss_start, 100.0 * (rss[3] - rss_cold) / rss_cold,
 	       100.0 * (rss[3] - rss_start) / (rss_peak - rss_start));
 	return 0;
 }
