@@ -41,13 +41,13 @@ static void fail(struct ctx *x, const void *where, const char *fmt, ...)
 static void check_pool(struct ctx *x, struct kr_pool *p, size_t *nfree_out)
 {
 	size_t n = 0, untouched, limit = p->capacity + 1;
-	char *b;
+	char *base = pool_base(p), *end = base + POOL_SIZE, *b;
 
 	CHECK(x, p->szidx < NUM_CLASSES, p, "bad class %u", p->szidx);
 	if (p->szidx >= NUM_CLASSES)
 		return;
 	CHECK(x, p->size == class_to_size(p->szidx) &&
-		 p->capacity == (POOL_SIZE - POOL_OVERHEAD) / p->size,
+		 p->capacity == POOL_SIZE / p->size,
 	      p, "size %u / capacity %u do not match class %u", p->size,
 	      p->capacity, p->szidx);
 	CHECK(x, p->heap == arena_of(p)->heap, p, "pool's heap %p is not its "
@@ -55,15 +55,14 @@ static void check_pool(struct ctx *x, struct kr_pool *p, size_t *nfree_out)
 	CHECK(x, (p->ref > 0 || p->kept) && p->ref <= p->capacity, p,
 	      "ref %u out of (0, %u] (kept %u)", p->ref, p->capacity,
 	      p->kept);
-	CHECK(x, p->nextoffset >= POOL_OVERHEAD &&
-		 (p->nextoffset - POOL_OVERHEAD) % p->size == 0 &&
-		 p->nextoffset <= POOL_SIZE, p, "bad nextoffset %u",
-	      p->nextoffset);
+	CHECK(x, p->carve >= base && p->carve <= end &&
+		 (size_t)(p->carve - base) % p->size == 0, p,
+	      "bad carve %p (pool at %p)", (void *)p->carve, (void *)base);
+	if (p->carve < base || p->carve > end)
+		return;
 	for (b = p->freeblock; b && n < limit; b = *(char **)b, n++) {
-		size_t off = (uintptr_t)b - (uintptr_t)p;
-
-		if (pool_of(b) != p || off < POOL_OVERHEAD ||
-		    (off - POOL_OVERHEAD) % p->size || off >= p->nextoffset) {
+		if (b < base || b >= p->carve ||
+		    (size_t)(b - base) % p->size) {
 			fail(x, b, "free-list block outside pool %p", (void *)p);
 			return;
 		}
@@ -71,7 +70,7 @@ static void check_pool(struct ctx *x, struct kr_pool *p, size_t *nfree_out)
 			fail(x, b, "freed block written after free "
 			     "(class %u)", p->szidx);
 	}
-	untouched = (POOL_SIZE - p->nextoffset) / p->size;
+	untouched = (size_t)(end - p->carve) / p->size;
 	CHECK(x, n + untouched + p->ref == p->capacity, p,
 	      "free %zu + untouched %zu + ref %u != capacity %u", n,
 	      untouched, p->ref, p->capacity);
@@ -99,8 +98,8 @@ int kr_check_heap(struct kr_heap *h, FILE *out)
 		nkept++;
 		a = arena_of(p);
 		CHECK(&x, registry_contains(p) && a->heap == h &&
-		      a->meta[pool_index(a, p)].state == POOL_INUSE &&
-		      p->kept, p, "kept[%u] is not a kept pool in use", i);
+		      p->state == POOL_INUSE && p->kept, p,
+		      "kept[%u] is not a kept pool in use", i);
 		for (n = 0; n < i; n++)
 			CHECK(&x, h->kept[n] != p, p, "kept twice");
 	}
@@ -115,8 +114,8 @@ int kr_check_heap(struct kr_heap *h, FILE *out)
 			      "pool on usedpools[%u] not in this heap", c);
 			CHECK(&x, p->szidx == c, p, "class %u on usedpools[%u]",
 			      p->szidx, c);
-			CHECK(&x, a->meta[pool_index(a, p)].state == POOL_INUSE,
-			      p, "pool on usedpools is not in use");
+			CHECK(&x, p->state == POOL_INUSE, p,
+			      "pool on usedpools is not in use");
 			CHECK(&x, p->ref < p->capacity, p,
 			      "full pool on usedpools[%u]", c);
 			if (++onlist > (size_t)h->narenas * kr.npools) {
@@ -141,7 +140,7 @@ int kr_check_heap(struct kr_heap *h, FILE *out)
 		CHECK(&x, a->ntotalpools == kr.npools - kr.first_pool, a,
 		      "bad ntotalpools");
 		for (i = 0; i < kr.npools; i++) {
-			struct kr_pool_meta *m = &a->meta[i];
+			struct kr_pool *m = pool_at(a, i);
 
 			if (i < kr.first_pool || i >= a->nextpool) {
 				CHECK(&x, m->state == POOL_UNTOUCHED, a,
@@ -156,7 +155,7 @@ int kr_check_heap(struct kr_heap *h, FILE *out)
 			}
 			CHECK(&x, m->state == POOL_INUSE, a,
 			      "pool %u: bad state %u", i, m->state);
-			p = pool_at(a, i);
+			p = m;
 			nfree = 0;
 			check_pool(&x, p, &nfree);
 			if (p->szidx >= NUM_CLASSES)
@@ -173,9 +172,9 @@ int kr_check_heap(struct kr_heap *h, FILE *out)
 			}
 		}
 		for (i = a->freepools; i && nfl <= kr.npools;
-		     i = a->meta[i].nextfree, nfl++)
+		     i = a->pools[i].nextfree, nfl++)
 			CHECK(&x, i >= kr.first_pool && i < a->nextpool &&
-			      a->meta[i].state == POOL_EMPTY, a,
+			      a->pools[i].state == POOL_EMPTY, a,
 			      "pool %u on the free list is not empty", i);
 		CHECK(&x, nfl == nemptyp, a,
 		      "%u pools on the free list, %u empty", nfl, nemptyp);

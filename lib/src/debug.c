@@ -72,7 +72,7 @@ void kr_check_block_start(const void *b)
 	struct kr_arena *a = arena_of(b);
 	struct kr_pool *p = pool_of(b);
 	unsigned idx = pool_index(a, p);
-	size_t off = (uintptr_t)b & POOL_MASK, first;
+	size_t off = (uintptr_t)b & POOL_MASK;
 
 	if (a->magic != ARENA_MAGIC)
 		kr_fatal(b, "free of a pointer into a released or corrupt "
@@ -80,22 +80,17 @@ void kr_check_block_start(const void *b)
 	if (idx < kr.first_pool)
 		kr_fatal(b, "free of a pointer into the header of arena %p "
 			 "(not a block)", (void *)a);
-	if (a->meta[idx].state != POOL_INUSE)
+	if (p->state != POOL_INUSE)
 		kr_fatal(b, "double free (or a wild pointer): the block's pool "
-			 "%p is empty (it last served class %d)", (void *)p,
-			 a->meta[idx].purged || p->szidx >= NUM_CLASSES ?
-			 -1 : (int)p->szidx);
-	if (off < POOL_OVERHEAD)
-		kr_fatal(b, "free of a pointer into the header of pool %p "
-			 "(class %u, %u-byte blocks)", (void *)p, p->szidx,
-			 p->size);
-	first = off - POOL_OVERHEAD;
-	if (first % p->size)
+			 "%p is empty (it last served class %d)",
+			 (void *)pool_base(p), p->purged ||
+			 p->szidx >= NUM_CLASSES ? -1 : (int)p->szidx);
+	if (off % p->size)
 		kr_fatal(b, "free of an interior pointer: %zu bytes into the "
 			 "block at %p (class %u, %u-byte blocks)",
-			 first % p->size, (const char *)b - first % p->size,
+			 off % p->size, (const char *)b - off % p->size,
 			 p->szidx, p->size);
-	if (off >= p->nextoffset)
+	if ((const char *)b >= p->carve)
 		kr_fatal(b, "free of a block never allocated (class %u, "
 			 "%u-byte blocks)", p->szidx, p->size);
 }

@@ -12,15 +12,10 @@
  */
 #include "internal.h"
 
-/*
- * Not a block start: the offset in its pool is below the header, or not a
- * multiple of ALIGNMENT. (o - POOL_OVERHEAD) wraps for o < POOL_OVERHEAD,
- * setting high bits; a misaligned o sets low ones.
- */
+/* Not a block start: not a multiple of ALIGNMENT. */
 static inline bool bad_block_start(uintptr_t u)
 {
-	return ((u & POOL_MASK) - POOL_OVERHEAD) &
-	       ~(POOL_MASK & ~(uintptr_t)(ALIGNMENT - 1));
+	return u & (ALIGNMENT - 1);
 }
 
 /*
@@ -74,15 +69,15 @@ KR_NOINLINE static void free_slow_leave(struct kr_heap *h, struct kr_pool *p)
 /* @b is a block of one of our arenas: give it back. */
 static inline void free_block(void *b)
 {
-	struct kr_heap *h = pool_of(b)->heap;	/* read once: the pool */
-	struct kr_pool *p;			/* may go in the free */
+	struct kr_pool *p = pool_of(b);
+	struct kr_heap *h = p->heap;	/* read once: the pool may go */
 
 	if (unlikely(h != kr_tls_heap)) {
 		heap_remote_free(h, b);
 		return;
 	}
 	heap_enter(h);
-	p = kr_small_free(h, b);
+	p = kr_pool_free(h, p, b);
 	if (unlikely(p)) {
 		free_slow_leave(h, p);
 		return;

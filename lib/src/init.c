@@ -82,9 +82,10 @@ void kr_init_slow(void)
 		asize = (size_t)1 << DEFAULT_ARENA_SHIFT;
 	kr.arena_size = asize;
 	kr.arena_mask = ~(uintptr_t)(asize - 1);
+	kr.header_mask = ((asize - 1) & ~POOL_MASK) >>
+			 (POOL_SHIFT - POOL_HEADER_SHIFT);
 	kr.npools = (unsigned)(asize >> POOL_SHIFT);
-	hdr = sizeof(struct kr_arena) +
-	      kr.npools * sizeof(struct kr_pool_meta);
+	hdr = sizeof(struct kr_arena) + kr.npools * sizeof(struct kr_pool);
 	kr.first_pool = (unsigned)((hdr + POOL_SIZE - 1) >> POOL_SHIFT);
 	set_max_empty();
 

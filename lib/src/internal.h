@@ -40,34 +40,44 @@
  *       497 .. 512            512          31
  *
  *    class = (size + 15) / 16 - 1 (a request of 0 is served as 1 byte).
- *    Every block is 16-byte aligned: arenas and pools are aligned and the
- *    pool header is POOL_OVERHEAD (48) bytes.
+ *    Every block is 16-byte aligned: arenas and pools are aligned, and a
+ *    pool is blocks only (its header is in the arena's pool table).
  *
  *  An arena
  *
  *    base (aligned to arena_size)
- *    +--------------+--------+--------+-----   ---+--------+
- *    | arena header |  pool  |  pool  |   ...     |  pool  |
- *    | + pool meta  |        |        |           |        |
- *    +--------------+--------+--------+-----   ---+--------+
- *     hdr_pools      first_pool                 npools-1
+ *    +--------------------+--------+--------+-----   ---+--------+
+ *    | arena header       |  pool  |  pool  |   ...     |  pool  |
+ *    | + pool table       |        |        |           |        |
+ *    |   pools[0..npools) |        |        |           |        |
+ *    +--------------------+--------+--------+-----   ---+--------+
+ *     pools 0..first_pool  first_pool                    npools-1
  *
- *    The header (struct kr_arena) sits in the first hdr_pools pools; it
- *    holds a small record per pool (struct kr_pool_meta) so that an empty
- *    pool's bookkeeping survives its pages being handed back (purge.c).
+ *    The header (struct kr_arena) sits in the first first_pool pools and
+ *    ends with the pool table: one 64-byte struct kr_pool per pool index,
+ *    the header of that pool. pool_of(block) finds it from the block's
+ *    address: arena base + table + (offset in arena / POOL_SIZE) * 64.
+ *    Why not at the start of each pool, as CPython has it: every header
+ *    would then sit at the same page offset, so all of them compete for
+ *    one L1 set (and 16 of L2's 1024), and a free's header load aliases
+ *    the previous free's header store (same low 12 bits). With blocks
+ *    freed in random order, the header missed on almost every free. In
+ *    the table, headers are dense and spread over every set, as
+ *    mimalloc's page records are; and a pool holds 4096 / size blocks.
+ *    A header outlives its pool's pages being handed back (purge.c).
  *    Pools past `nextpool` have never been touched (carved lazily, as
  *    CPython's pool_address does).
  *
- *  A pool
+ *  A pool (POOL_SIZE bytes at pool_base(p))
  *
- *    +--------+-------+-------+-------+-------+------------------+----+
- *    | header | block | block | block | block |  untouched ...   |slack
- *    +--------+-------+-------+-------+-------+------------------+----+
- *             ^ POOL_OVERHEAD          ^ nextoffset   maxnextoffset ^
+ *    +-------+-------+-------+-------+------------------------+-----+
+ *    | block | block | block | block |  untouched ...         |slack|
+ *    +-------+-------+-------+-------+------------------------+-----+
+ *                                    ^ p->carve
  *
  *    A block is allocated (ref counts it), free (on the pool's free list,
- *    linked through its first word) or untouched (at or past nextoffset:
- *    never handed out; carved one at a time when the free list is empty).
+ *    linked through its first word) or untouched (at or past carve: never
+ *    handed out; carved one at a time when the free list is empty).
  *
  *  Pool states and transitions (ref = blocks allocated, cap = capacity)
  *
@@ -206,7 +216,7 @@
 #define POOL_SHIFT		12
 #define POOL_SIZE		(1u << POOL_SHIFT)		/* 4 KiB */
 #define POOL_MASK		((uintptr_t)POOL_SIZE - 1)
-#define POOL_OVERHEAD		48	/* sizeof(struct kr_pool), 16-aligned */
+#define POOL_HEADER_SHIFT	6	/* sizeof(struct kr_pool): 64 */
 #define MIN_ARENA_SHIFT		16	/* 64 KiB */
 #define MAX_ARENA_SHIFT		22	/* 4 MiB */
 #define DEFAULT_ARENA_SHIFT	18	/* 256 KiB: the mmap backend */
@@ -238,59 +248,53 @@ static inline size_t class_to_size(unsigned c)
 
 struct kr_heap;
 
-/**
- * struct kr_pool - the header at the start of every pool in use
- * @ref:	blocks allocated; 0 < ref < capacity iff on usedpools[szidx]
- * @szidx:	size class this pool serves
- * @capacity:	blocks the pool holds: (POOL_SIZE - POOL_OVERHEAD) / size
- * @size:	block size in bytes (class_to_size(szidx))
- * @nextoffset:	offset of the first untouched block
- * @maxnextoffset: last offset at which a whole block still fits
- * @freeblock:	singly linked free blocks (link in the first word), or NULL
- * @nextpool:	next on usedpools[szidx] (NULL-terminated), when used
- * @prevpool:	previous on usedpools[szidx], NULL at the head
- * @kept:	1 iff the pool is in heap->kept[] (may be empty: ref == 0)
- * @heap:	the heap owning the pool's arena (arena->heap), here so that
- *		free reads the header it needs anyway, not the arena's: arena
- *		headers share one cache set (they are arena_size aligned)
- *
- * Valid only while the pool is used or full: an empty pool's header may
- * be zeroed by a purge; its state lives in struct kr_pool_meta.
- */
-struct kr_pool {
-	uint16_t ref;
-	uint16_t szidx;
-	uint16_t capacity;
-	uint16_t size;
-	uint16_t nextoffset;
-	uint16_t maxnextoffset;
-	uint8_t kept;
-	uint8_t __pad[3];
-	void *freeblock;
-	struct kr_pool *nextpool;
-	struct kr_pool *prevpool;
-	struct kr_heap *heap;
-};
-
 enum kr_pool_state {
 	POOL_UNTOUCHED = 0,	/* index >= arena->nextpool */
 	POOL_EMPTY,		/* on the arena's free list */
-	POOL_INUSE,		/* used or full: has a struct kr_pool header */
+	POOL_INUSE,		/* used or full */
 };
 
 /**
- * struct kr_pool_meta - per-pool record kept in the arena header
+ * struct kr_pool - a pool's header, in its arena's pool table (one cache line)
+ *
+ * Used or full pools (the owner's, no lock):
+ * @ref:	blocks allocated; 0 < ref < capacity iff on usedpools[szidx]
+ * @capacity:	blocks the pool holds: POOL_SIZE / size
+ * @size:	block size in bytes (class_to_size(szidx))
+ * @szidx:	size class this pool serves
+ * @kept:	1 iff the pool is in heap->kept[] (may be empty: ref == 0)
+ * @freeblock:	singly linked free blocks (link in the first word), or NULL
+ * @carve:	the first untouched block
+ * @nextpool:	next on usedpools[szidx] (NULL-terminated), when used
+ * @prevpool:	previous on usedpools[szidx], NULL at the head
+ * @heap:	the heap owning the pool's arena (arena->heap), here so that
+ *		free reads the line it needs anyway, not the arena's first
+ *
+ * Every pool, under heap->lock (the arena's bookkeeping):
  * @state:	enum kr_pool_state
  * @purged:	pages handed back since the pool last emptied (EMPTY only)
  * @nextfree:	index of the next pool on the arena's free list, 0 = end
  * @empty_ms:	when the pool became empty (coarse monotonic ms, EMPTY only)
+ *
+ * The two groups never change at once: a pool is the owner's while in use
+ * and the arena's while empty.
  */
-struct kr_pool_meta {
+struct kr_pool {
+	uint16_t ref;
+	uint16_t capacity;
+	uint16_t size;
+	uint8_t szidx;
+	uint8_t kept;
 	uint8_t state;
 	uint8_t purged;
 	uint16_t nextfree;
 	uint32_t empty_ms;
-};
+	void *freeblock;
+	char *carve;
+	struct kr_pool *nextpool;
+	struct kr_pool *prevpool;
+	struct kr_heap *heap;
+} __attribute__((aligned(1 << POOL_HEADER_SHIFT)));
 
 /**
  * struct kr_arena - the header at the base of every arena
@@ -307,7 +311,8 @@ struct kr_pool_meta {
  * @npurged:	empty pools whose pages are handed back
  * @empty_ms:	when every pool last became empty (kr_now_ms; valid while
  *		nfreepools == ntotalpools)
- * @meta:	one record per pool index [0, npools)
+ * @pools:	the pool table: the header of pool i is pools[i], i in
+ *		[0, npools); those below first_pool are never used
  */
 struct kr_arena {
 	uint64_t magic;
@@ -322,7 +327,7 @@ struct kr_arena {
 	struct kr_arena *allprev;
 	uint32_t npurged;
 	uint32_t empty_ms;
-	struct kr_pool_meta meta[];
+	struct kr_pool pools[];
 };
 
 /**
@@ -405,6 +410,7 @@ struct kr_global {
 	int backend_ok;			/* 0: allocations from arenas fail */
 	size_t arena_size;
 	uintptr_t arena_mask;		/* ~(arena_size - 1) */
+	uintptr_t header_mask;		/* see pool_of() */
 	unsigned npools;		/* arena_size / POOL_SIZE */
 	unsigned first_pool;		/* pools taken by the arena header */
 	/* from the environment, read once at init */
@@ -440,20 +446,38 @@ static inline struct kr_arena *arena_of(const void *p)
 	return (struct kr_arena *)((uintptr_t)p & kr.arena_mask);
 }
 
+/*
+ * The header of the pool holding address @p: pools[offset >> POOL_SHIFT]
+ * of its arena, computed as (u >> 6) & header_mask, header_mask being
+ * (arena_size - 1) with the bits below POOL_SHIFT cleared, shifted by 6.
+ */
 static inline struct kr_pool *pool_of(const void *p)
 {
-	return (struct kr_pool *)((uintptr_t)p & ~POOL_MASK);
+	uintptr_t u = (uintptr_t)p;
+
+	return (struct kr_pool *)((u & kr.arena_mask) +
+				  offsetof(struct kr_arena, pools) +
+				  ((u >> (POOL_SHIFT - POOL_HEADER_SHIFT)) &
+				   kr.header_mask));
 }
 
 static inline unsigned pool_index(const struct kr_arena *a,
 				  const struct kr_pool *p)
 {
-	return (unsigned)(((uintptr_t)p - (uintptr_t)a) >> POOL_SHIFT);
+	return (unsigned)(p - a->pools);
 }
 
 static inline struct kr_pool *pool_at(struct kr_arena *a, unsigned i)
 {
-	return (struct kr_pool *)((char *)a + ((size_t)i << POOL_SHIFT));
+	return &a->pools[i];
+}
+
+/* Where the blocks of the pool with header @p are. */
+static inline char *pool_base(const struct kr_pool *p)
+{
+	struct kr_arena *a = arena_of(p);
+
+	return (char *)a + ((size_t)pool_index(a, p) << POOL_SHIFT);
 }
 
 /* -------------------------------------------------------------------------
@@ -615,8 +639,8 @@ static inline void *pool_pop(struct kr_pool *p)
 	if (b) {
 		p->freeblock = *(void **)b;
 	} else {
-		b = (char *)p + p->nextoffset;
-		p->nextoffset = (uint16_t)(p->nextoffset + p->size);
+		b = p->carve;
+		p->carve += p->size;
 	}
 	p->ref++;
 	return b;
@@ -642,14 +666,14 @@ void kr_free_ours(void *b);
 void kr_free_slow(struct kr_heap *h, struct kr_pool *p);
 
 /*
- * Give block @b back to its pool; @h owns it (or kr.lock is held). Returns
- * the pool when kr_free_slow has work: it was full, or it is now empty and
- * not kept open. A kept pool that empties again costs a counter, and only
- * every 64th time the owner's purge check (kr_free_slow).
+ * Give block @b back to its pool @p; @h owns it (or kr.lock is held).
+ * Returns the pool when kr_free_slow has work: it was full, or it is now
+ * empty and not kept open. A kept pool that empties again costs a counter,
+ * and only every 64th time the owner's purge check (kr_free_slow).
  */
-static inline struct kr_pool *kr_small_free(struct kr_heap *h, void *b)
+static inline struct kr_pool *kr_pool_free(struct kr_heap *h,
+					   struct kr_pool *p, void *b)
 {
-	struct kr_pool *p = pool_of(b);
 	unsigned ref = p->ref;
 
 	*(void **)b = p->freeblock;
@@ -660,6 +684,12 @@ static inline struct kr_pool *kr_small_free(struct kr_heap *h, void *b)
 	if (ref == 1 && p->kept && likely(++h->purge_tick & 63))
 		return NULL;
 	return p;
+}
+
+/* kr_pool_free, for a block whose pool the caller has not looked up */
+static inline struct kr_pool *kr_small_free(struct kr_heap *h, void *b)
+{
+	return kr_pool_free(h, pool_of(b), b);
 }
 
 /* purge.c */

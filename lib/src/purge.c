@@ -48,14 +48,14 @@ void purge_now(struct kr_heap *h, uint32_t now, uint32_t min_age_ms)
 
 	h->last_purge_ms = now;
 	for (a = h->arenas; a && h->npurgeable; a = a->allnext) {
-		for (i = a->freepools; i; i = a->meta[i].nextfree) {
-			struct kr_pool_meta *m = &a->meta[i];
+		for (i = a->freepools; i; i = a->pools[i].nextfree) {
+			struct kr_pool *m = &a->pools[i];
 			long r;
 
 			if (m->purged || (uint32_t)(now - m->empty_ms) <
 					 min_age_ms)
 				continue;
-			r = kr.backend->return_pages(pool_at(a, i), POOL_SIZE);
+			r = kr.backend->return_pages(pool_base(m), POOL_SIZE);
 			atomic_fetch_add(&kr.return_calls, 1);
 			if (r < 0)
 				continue;

@@ -26,7 +26,7 @@ static void count_blocks(struct kr_heap *h, struct karena_stats *st)
 			volatile struct kr_pool *p = pool_at(a, i);
 			unsigned c;
 
-			if (a->meta[i].state != POOL_INUSE)
+			if (p->state != POOL_INUSE)
 				continue;
 			c = p->szidx;	/* a pool being set up may read 0s */
 			if (c < NUM_CLASSES)
@@ -83,7 +83,7 @@ KR_API void karena_stats(struct karena_stats *st)
 	st->pools_used -= st->pools_full;
 	for (c = 0; c < NUM_CLASSES; c++) {
 		struct karena_class_stats *k = &st->classes[c];
-		size_t cap = (POOL_SIZE - POOL_OVERHEAD) / class_to_size(c);
+		size_t cap = POOL_SIZE / class_to_size(c);
 
 		k->size = class_to_size(c);
 		k->blocks_free = k->pools * cap > k->blocks_in_use ?

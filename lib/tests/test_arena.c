@@ -7,7 +7,8 @@
 
 #include "tap.h"
 
-#define REQ 512		/* class 31: 7 blocks a pool */
+#define REQ 512		/* class 31 */
+#define PER_POOL (POOL_SIZE / REQ)	/* 8 blocks a pool */
 
 static int sorted(struct kr_heap *h)
 {
@@ -54,7 +55,7 @@ int main(void)
 	h = kr_tls_heap;
 	karena_free(x);
 	P = kr.npools - kr.first_pool;
-	nb = (size_t)(2 * P + 5) * 7;	/* two full arenas and 5 pools */
+	nb = (size_t)(2 * P + 5) * PER_POOL;	/* two full arenas and 5 pools */
 	b = malloc(nb * sizeof(*b));
 	for (i = 0; i < nb; i++) {
 		b[i] = karena_malloc(REQ);
@@ -121,7 +122,7 @@ int main(void)
 
 	/* keep_arenas = 1: the first arena to empty stays */
 	karena__set_keep_arenas(1);
-	nb = (size_t)2 * P * 7;
+	nb = (size_t)2 * P * PER_POOL;
 	for (i = 0; i < nb; i++)
 		b[i] = karena_malloc(REQ);
 	karena_stats(&st);
@@ -142,12 +143,12 @@ int main(void)
 	ok(invariants(), "invariants with a kept arena");
 
 	/* purge: empty pools of an arena in use hand their pages back */
-	nb = (size_t)P * 7 + 7;
+	nb = (size_t)P * PER_POOL + PER_POOL;
 	for (i = 0; i < nb; i++) {
 		b[i] = karena_malloc(REQ);
 		memset(b[i], 0x5a, REQ);
 	}
-	for (i = 0; i < 10 * 7; i++)
+	for (i = 0; i < 10 * PER_POOL; i++)
 		karena_free(b[i]);		/* 10 pools empty */
 	karena__flush_kept();			/* the first was kept open */
 	karena_stats(&st);
@@ -162,7 +163,7 @@ int main(void)
 	karena__purge(0);
 	karena_stats(&st);
 	ok(st.pages_returned == held, "a second purge finds nothing new");
-	for (i = 0; i < 10 * 7; i++) {
+	for (i = 0; i < 10 * PER_POOL; i++) {
 		b[i] = karena_malloc(REQ);
 		memset(b[i], 0x33, REQ);
 	}
@@ -170,7 +171,7 @@ int main(void)
 
 	/* the timed purge: KARENA_PURGE_MS */
 	karena__set_purge_ms(40);
-	for (i = 0; i < 10 * 7; i++)
+	for (i = 0; i < 10 * PER_POOL; i++)
 		karena_free(b[i]);
 	karena__flush_kept();
 	karena_stats(&st);
@@ -179,7 +180,7 @@ int main(void)
 		struct timespec ts = { 0, 100 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
 	}
-	for (i = 10 * 7; i < 11 * 7; i++)	/* empties a pool: slow path */
+	for (i = 10 * PER_POOL; i < 11 * PER_POOL; i++)	/* empties a pool: slow path */
 		karena_free(b[i]);
 	karena_stats(&st);
 	ok(st.pages_returned >= released + 10,

@@ -21,12 +21,17 @@ int main(void)
 	a = arena_of(b[0]);
 	idx = pool_index(a, p);
 	cap = p->capacity;
-	ok(cap == (4096 - 48) / 112, "class %u: %u blocks of %u bytes", c, cap,
+	ok(cap == 4096 / 112, "class %u: %u blocks of %u bytes", c, cap,
 	   p->size);
-	ok((char *)b[0] == (char *)p + POOL_OVERHEAD &&
-	   p->nextoffset == POOL_OVERHEAD + p->size && !p->freeblock,
-	   "first block is carved lazily from the start");
-	ok(p->ref == 1 && h->usedpools[c] == p && a->meta[idx].state == POOL_INUSE,
+	ok(p == &a->pools[idx] && idx >= kr.first_pool &&
+	   (char *)p < (char *)a + ((size_t)kr.first_pool << POOL_SHIFT) &&
+	   ((uintptr_t)p & 63) == 0,
+	   "the header is a cache line of the arena's pool table");
+	ok(b[0] == pool_base(p) && ((uintptr_t)b[0] & POOL_MASK) == 0 &&
+	   pool_base(p) == (char *)a + ((size_t)idx << POOL_SHIFT) &&
+	   p->carve == (char *)b[0] + p->size && !p->freeblock,
+	   "first block is carved lazily from the pool's first byte");
+	ok(p->ref == 1 && h->usedpools[c] == p && p->state == POOL_INUSE,
 	   "pool is used and heads usedpools[%u]", c);
 	ok(invariants(), "invariants: used");
 
@@ -64,7 +69,8 @@ int main(void)
 			good &= invariants();
 	}
 	ok(good, "the pool stays used while blocks remain");
-	ok(a->meta[idx].state == POOL_EMPTY && h->usedpools[c] != p &&
+	ok((a->magic != ARENA_MAGIC || p->state == POOL_EMPTY) &&
+	   h->usedpools[c] != p &&
 	   (a->freepools == idx || a->nfreepools == a->ntotalpools ||
 	    a->magic != ARENA_MAGIC),
 	   "last free: pool is empty and on its arena's free list");

@@ -88,7 +88,7 @@ static unsigned rnd(unsigned n)
  */
 static double sparse(int one_in_1000, double limit, double *waited)
 {
-	size_t cap = (POOL_SIZE - POOL_OVERHEAD) / REQ;
+	size_t cap = POOL_SIZE / REQ;
 	size_t nb = (size_t)NARENAS * (kr.npools - kr.first_pool) * cap;
 	void **b = malloc(nb * sizeof(*b));
 	size_t i, peak, r;
@@ -168,7 +168,7 @@ int main(void)
 
 	/* no thrash: pools and arenas reused within the delay stay */
 	nb = (size_t)2 * (kr.npools - kr.first_pool) *
-	     ((POOL_SIZE - POOL_OVERHEAD) / REQ);
+	     (POOL_SIZE / REQ);
 	b = malloc(nb * sizeof(*b));
 	for (i = 0; i < nb; i++)
 		b[i] = karena_malloc(REQ);
