@@ -87,16 +87,16 @@ void *kr_alloc_slow(struct kr_heap *h, unsigned c)
 	if (unlikely(kr_debug) && !(++h->debug_tick & 255) &&
 	    kr_check_heap(h, stderr))
 		kr_fatal(h, "heap invariants broken (see above)");
-	pthread_mutex_lock(&h->lock);
+	kr_lock(&h->lock);
 	purge_maybe(h);
 	p = arena_take_pool(h);
-	pthread_mutex_unlock(&h->lock);
+	kr_unlock(&h->lock);
 	if (!p) {
 		/* denied: give back the empty arenas every heap keeps, retry */
 		if (heap_release_all_empty()) {
-			pthread_mutex_lock(&h->lock);
+			kr_lock(&h->lock);
 			p = arena_take_pool(h);
-			pthread_mutex_unlock(&h->lock);
+			kr_unlock(&h->lock);
 		}
 		if (!p) {
 			errno = ENOMEM;

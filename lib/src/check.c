@@ -89,7 +89,7 @@ int kr_check_heap(struct kr_heap *h, FILE *out)
 	unsigned c, i, n, nkept = 0, nkeptflag = 0;
 	int bad;
 
-	pthread_mutex_lock(&h->lock);	/* the purge thread stays out */
+	kr_lock(&h->lock);	/* the purge thread stays out */
 	/* 0. kept: distinct pools in use, flagged, the flag nowhere else */
 	for (i = 0; i < KEEP_POOLS; i++) {
 		p = h->kept[i];
@@ -238,7 +238,7 @@ int kr_check_heap(struct kr_heap *h, FILE *out)
 	CHECK(&x, nkept == nkeptflag, h, "%u pools in kept[], %u flagged",
 	      nkept, nkeptflag);
 	bad = x.bad;
-	pthread_mutex_unlock(&h->lock);
+	kr_unlock(&h->lock);
 	return bad ? -1 : 0;
 }
 

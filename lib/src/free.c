@@ -40,9 +40,9 @@ static inline void free_slow(struct kr_heap *h, struct kr_pool *p)
 		 * purge thread.
 		 */
 		if (heap_has_pending(h)) {
-			pthread_mutex_lock(&h->lock);
+			kr_lock(&h->lock);
 			purge_maybe(h);
-			pthread_mutex_unlock(&h->lock);
+			kr_unlock(&h->lock);
 		}
 		return;
 	}

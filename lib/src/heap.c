@@ -52,9 +52,9 @@ unsigned heap_release_empty_arenas(struct kr_heap *h)
 {
 	unsigned n;
 
-	pthread_mutex_lock(&h->lock);
+	kr_lock(&h->lock);
 	n = arena_release_old(h, 0, 0, 0);
-	pthread_mutex_unlock(&h->lock);
+	kr_unlock(&h->lock);
 	return n;
 }
 
@@ -99,10 +99,10 @@ void heap_pool_to_arena(struct kr_heap *h, struct kr_pool *p)
 
 	pool_unlink_used(h, p);
 	h->npools[p->szidx]--;
-	pthread_mutex_lock(&h->lock);
+	kr_lock(&h->lock);
 	arena_give_pool(h, a, pool_index(a, p), now);
 	purge_maybe_at(h, now);
-	pthread_mutex_unlock(&h->lock);
+	kr_unlock(&h->lock);
 	if (h == kr_tls_heap)
 		purge_kick();
 }
@@ -236,7 +236,7 @@ static struct kr_heap *heap_new_or_adopt(void)
 	if (h == MAP_FAILED)
 		return NULL;
 	/* all zero: no pools, no arenas, not abandoned */
-	pthread_mutex_init(&h->lock, NULL);
+	kr_lock_init(&h->lock);
 	pthread_mutex_lock(&kr.lock);
 	h->next_all = kr.heaps;
 	kr.heaps = h;
@@ -300,7 +300,7 @@ void heap_atfork_child(void)
 		 * (in_op, so lost below), by a purge pass (excluded by
 		 * prepare) or under kr.lock (held by prepare): free here.
 		 */
-		pthread_mutex_init(&h->lock, NULL);
+		kr_lock_init(&h->lock);
 		if (h == self || atomic_load(&h->abandoned))
 			continue;
 		atomic_store(&h->abandoned, true);

@@ -113,9 +113,9 @@ static bool purge_all(void)
 	for (h = heap_list_head(); h; h = h->next_all) {
 		if (h->lost)
 			continue;
-		pthread_mutex_lock(&h->lock);
+		kr_lock(&h->lock);
 		pending |= purge_heap(h, kr_now_ms(), kr.purge_ms);
-		pthread_mutex_unlock(&h->lock);
+		kr_unlock(&h->lock);
 	}
 	atomic_fetch_add(&kr.purge_passes, 1);
 	return pending;
@@ -226,9 +226,9 @@ KR_API void karena__purge(unsigned min_age_ms)
 
 	if (h) {
 		heap_enter(h);
-		pthread_mutex_lock(&h->lock);
+		kr_lock(&h->lock);
 		purge_now(h, kr_now_ms(), min_age_ms);
-		pthread_mutex_unlock(&h->lock);
+		kr_unlock(&h->lock);
 		heap_leave(h);
 	}
 }

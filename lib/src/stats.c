@@ -20,7 +20,7 @@ static void count_blocks(struct kr_heap *h, struct karena_stats *st)
 	struct kr_arena *a;
 	unsigned i;
 
-	pthread_mutex_lock(&h->lock);
+	kr_lock(&h->lock);
 	for (a = h->arenas; a; a = a->allnext) {
 		for (i = kr.first_pool; i < a->nextpool; i++) {
 			volatile struct kr_pool *p = pool_at(a, i);
@@ -33,7 +33,7 @@ static void count_blocks(struct kr_heap *h, struct karena_stats *st)
 				st->classes[c].blocks_in_use += p->ref;
 		}
 	}
-	pthread_mutex_unlock(&h->lock);
+	kr_unlock(&h->lock);
 }
 
 KR_API void karena_stats(struct karena_stats *st)
