@@ -47,6 +47,21 @@ static void set_max_empty(void)
 }
 
 /*
+ * Start glibc's allocator now, while the program has one thread. glibc
+ * initializes it on the first __libc_malloc, and that is not thread-safe:
+ * two threads whose first glibc allocation comes at the same moment both
+ * take main_arena without counting each other, and the second one to exit
+ * aborts ("a->attached_threads > 0" in __malloc_arena_thread_freeres).
+ * With karena as malloc (or under ASan, which replaces malloc), nothing
+ * else may call glibc's allocator before karena hands it a request over
+ * 512 bytes, from whichever thread comes first.
+ */
+__attribute__((constructor)) static void kr_start_libc_malloc(void)
+{
+	__libc_free(__libc_malloc(1));
+}
+
+/*
  * Coarse monotonic milliseconds (the vDSO's CLOCK_MONOTONIC_COARSE: no
  * system call, tick resolution). Read only when a pool or an arena enters
  * the empty state and by the purge, never on a malloc/free fast path.

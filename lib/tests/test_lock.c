@@ -6,7 +6,7 @@
 #include "tap.h"
 
 #define THREADS	4
-#define ROUNDS	200000
+#define ROUNDS	50000
 
 static struct kr_lock lock;
 static unsigned long counter;		/* guarded by lock, not atomic */
