@@ -65,7 +65,7 @@ struct kr_arena *arena_new(struct kr_heap *h)
 		errno = ENOMEM;
 		return NULL;
 	}
-	/* The backend gives zeroed memory: pools[] is all POOL_UNTOUCHED. */
+	/* The backend gives zeroed memory: every slot is POOL_UNTOUCHED. */
 	a->magic = ARENA_MAGIC;
 	a->heap = h;
 	a->ntotalpools = kr.npools - kr.first_pool;
@@ -100,8 +100,8 @@ void arena_release(struct kr_heap *h, struct kr_arena *a)
 {
 	unsigned i;
 
-	for (i = a->freepools; i; i = a->pools[i].nextfree)
-		if (!a->pools[i].purged)
+	for (i = a->freepools; i; i = pool_at(a, i)->nextfree)
+		if (!pool_at(a, i)->purged)
 			h->npurgeable--;
 	h->npools_empty -= a->nextpool - kr.first_pool;
 	h->nempty_arenas--;
@@ -140,18 +140,18 @@ struct kr_pool *arena_take_pool(struct kr_heap *h)
 		h->nempty_arenas--;
 	if (a->freepools) {
 		idx = a->freepools;
-		a->freepools = a->pools[idx].nextfree;
+		a->freepools = pool_at(a, idx)->nextfree;
 		h->npools_empty--;
-		if (a->pools[idx].purged)
+		if (pool_at(a, idx)->purged)
 			a->npurged--;
 		else
 			h->npurgeable--;
 	} else {
 		idx = a->nextpool++;
 	}
-	a->pools[idx].state = POOL_INUSE;
-	a->pools[idx].purged = 0;
-	a->pools[idx].nextfree = 0;
+	pool_at(a, idx)->state = POOL_INUSE;
+	pool_at(a, idx)->purged = 0;
+	pool_at(a, idx)->nextfree = 0;
 
 	/* a is the head, so nothing has fewer free pools: it stays first. */
 	if (h->nfp2lasta[old] == a)
@@ -178,7 +178,7 @@ void arena_give_pool(struct kr_heap *h, struct kr_arena *a, unsigned idx,
 {
 	unsigned old = a->nfreepools, new = old + 1;
 	struct kr_arena *lastold = h->nfp2lasta[old];
-	struct kr_pool *m = &a->pools[idx];
+	struct kr_pool *m = pool_at(a, idx);
 
 	m->state = POOL_EMPTY;
 	m->purged = 0;

@@ -139,7 +139,9 @@ int kr_check_heap(struct kr_heap *h, FILE *out)
 		CHECK(&x, registry_contains(a), a, "arena not in registry");
 		CHECK(&x, a->ntotalpools == kr.npools - kr.first_pool, a,
 		      "bad ntotalpools");
-		for (i = 0; i < kr.npools; i++) {
+		/* slot 0 is the arena header; the others of the table's
+		 * own pools are never used */
+		for (i = 1; i < kr.npools; i++) {
 			struct kr_pool *m = pool_at(a, i);
 
 			if (i < kr.first_pool || i >= a->nextpool) {
@@ -172,9 +174,9 @@ int kr_check_heap(struct kr_heap *h, FILE *out)
 			}
 		}
 		for (i = a->freepools; i && nfl <= kr.npools;
-		     i = a->pools[i].nextfree, nfl++)
+		     i = pool_at(a, i)->nextfree, nfl++)
 			CHECK(&x, i >= kr.first_pool && i < a->nextpool &&
-			      a->pools[i].state == POOL_EMPTY, a,
+			      pool_at(a, i)->state == POOL_EMPTY, a,
 			      "pool %u on the free list is not empty", i);
 		CHECK(&x, nfl == nemptyp, a,
 		      "%u pools on the free list, %u empty", nfl, nemptyp);

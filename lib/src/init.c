@@ -100,7 +100,7 @@ void kr_init_slow(void)
 	kr.header_mask = ((asize - 1) & ~POOL_MASK) >>
 			 (POOL_SHIFT - POOL_HEADER_SHIFT);
 	kr.npools = (unsigned)(asize >> POOL_SHIFT);
-	hdr = sizeof(struct kr_arena) + kr.npools * sizeof(struct kr_pool);
+	hdr = kr.npools * sizeof(struct kr_pool);	/* the pool table */
 	kr.first_pool = (unsigned)((hdr + POOL_SIZE - 1) >> POOL_SHIFT);
 	set_max_empty();
 

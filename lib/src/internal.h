@@ -47,16 +47,18 @@
  *
  *    base (aligned to arena_size)
  *    +--------------------+--------+--------+-----   ---+--------+
- *    | arena header       |  pool  |  pool  |   ...     |  pool  |
- *    | + pool table       |        |        |           |        |
- *    |   pools[0..npools) |        |        |           |        |
+ *    | pool table:        |  pool  |  pool  |   ...     |  pool  |
+ *    | slot 0: arena hdr  |        |        |           |        |
+ *    | slot i: pool i hdr |        |        |           |        |
  *    +--------------------+--------+--------+-----   ---+--------+
  *     pools 0..first_pool  first_pool                    npools-1
  *
- *    The header (struct kr_arena) sits in the first first_pool pools and
- *    ends with the pool table: one 64-byte struct kr_pool per pool index,
- *    the header of that pool. pool_of(block) finds it from the block's
- *    address: arena base + table + (offset in arena / POOL_SIZE) * 64.
+ *    The first first_pool pools hold the pool table: one 64-byte slot
+ *    per pool index, slot i the header of pool i (struct kr_pool). Slot 0
+ *    belongs to a pool that is part of the table itself, so the arena's
+ *    own header (struct kr_arena) takes it. pool_of(block) finds a header
+ *    from the block's address: arena base + (offset in arena / 4096) * 64.
+ *    A 256 KiB arena's table is exactly its first page.
  *    Why not at the start of each pool, as CPython has it: every header
  *    would then sit at the same page offset, so all of them compete for
  *    one L1 set (and 16 of L2's 1024), and a free's header load aliases
@@ -225,7 +227,7 @@
 #define MAX_EMPTY_BYTES		((size_t)64 << 20) /* empty arenas waiting */
 #define KEEP_POOLS		4	/* empty pools kept open per heap */
 #define DEFAULT_PURGE_MS	100	/* an empty pool's pages go back after */
-#define ARENA_MAGIC		0x6b6172656e61ULL	/* "karena" */
+#define ARENA_MAGIC		0x6b617261u	/* "kara" */
 
 /* Debug fill bytes, as CPython's debug hooks use them. */
 #define CLEAN_BYTE		0xCD	/* fresh block, never written */
@@ -297,7 +299,8 @@ struct kr_pool {
 } __attribute__((aligned(1 << POOL_HEADER_SHIFT)));
 
 /**
- * struct kr_arena - the header at the base of every arena
+ * struct kr_arena - the header at the base of every arena, in the pool
+ * table's slot 0 (pool 0 holds the table, so that slot is free)
  * @magic:	ARENA_MAGIC while granted (a cheap sanity check)
  * @heap:	owning heap, fixed for the arena's life
  * @nfreepools:	empty pools on @freepools + untouched pools
@@ -311,23 +314,24 @@ struct kr_pool {
  * @npurged:	empty pools whose pages are handed back
  * @empty_ms:	when every pool last became empty (kr_now_ms; valid while
  *		nfreepools == ntotalpools)
- * @pools:	the pool table: the header of pool i is pools[i], i in
- *		[0, npools); those below first_pool are never used
+ *
+ * Pool counts and indexes fit 16 bits (MAX_POOLS is 1024), which keeps
+ * the header within one table slot: a 256 KiB arena's table, 64 slots of
+ * 64 bytes, is then exactly its first page.
  */
 struct kr_arena {
-	uint64_t magic;
+	uint32_t magic;
+	uint32_t empty_ms;
+	uint16_t nfreepools;
+	uint16_t ntotalpools;
+	uint16_t nextpool;
+	uint16_t freepools;
+	uint16_t npurged;
 	struct kr_heap *heap;
-	uint32_t nfreepools;
-	uint32_t ntotalpools;
-	uint32_t nextpool;
-	uint32_t freepools;
 	struct kr_arena *nextarena;
 	struct kr_arena *prevarena;
 	struct kr_arena *allnext;
 	struct kr_arena *allprev;
-	uint32_t npurged;
-	uint32_t empty_ms;
-	struct kr_pool pools[];
 };
 
 /**
@@ -458,30 +462,30 @@ static inline struct kr_arena *arena_of(const void *p)
 	return (struct kr_arena *)((uintptr_t)p & kr.arena_mask);
 }
 
+/* The header of pool @i of arena @a: slot i of the table at its base. */
+static inline struct kr_pool *pool_at(struct kr_arena *a, unsigned i)
+{
+	return (struct kr_pool *)a + i;
+}
+
+static inline unsigned pool_index(const struct kr_arena *a,
+				  const struct kr_pool *p)
+{
+	return (unsigned)(p - (const struct kr_pool *)a);
+}
+
 /*
- * The header of the pool holding address @p: pools[offset >> POOL_SHIFT]
- * of its arena, computed as (u >> 6) & header_mask, header_mask being
- * (arena_size - 1) with the bits below POOL_SHIFT cleared, shifted by 6.
+ * The header of the pool holding address @p: slot (offset >> POOL_SHIFT)
+ * of its arena's table, computed as (u >> 6) & header_mask, header_mask
+ * being (arena_size - 1) with the bits below POOL_SHIFT cleared, >> 6.
  */
 static inline struct kr_pool *pool_of(const void *p)
 {
 	uintptr_t u = (uintptr_t)p;
 
 	return (struct kr_pool *)((u & kr.arena_mask) +
-				  offsetof(struct kr_arena, pools) +
 				  ((u >> (POOL_SHIFT - POOL_HEADER_SHIFT)) &
 				   kr.header_mask));
-}
-
-static inline unsigned pool_index(const struct kr_arena *a,
-				  const struct kr_pool *p)
-{
-	return (unsigned)(p - a->pools);
-}
-
-static inline struct kr_pool *pool_at(struct kr_arena *a, unsigned i)
-{
-	return &a->pools[i];
 }
 
 /* Where the blocks of the pool with header @p are. */

@@ -31,8 +31,8 @@ void pool_init(struct kr_pool *p, unsigned c)
 
 _Static_assert(sizeof(struct kr_pool) == 1 << POOL_HEADER_SHIFT,
 	       "a pool header is one cache line");
-_Static_assert(offsetof(struct kr_arena, pools) %
-	       (1 << POOL_HEADER_SHIFT) == 0,
-	       "the pool table is cache-line aligned");
+_Static_assert(sizeof(struct kr_arena) <= sizeof(struct kr_pool),
+	       "the arena header fits the table's slot 0");
+_Static_assert(MAX_POOLS <= 65535, "pool counts fit 16 bits");
 _Static_assert(NUM_CLASSES <= 256 && POOL_SIZE / ALIGNMENT <= 65535,
 	       "szidx and capacity fit their fields");

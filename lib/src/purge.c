@@ -48,8 +48,8 @@ void purge_now(struct kr_heap *h, uint32_t now, uint32_t min_age_ms)
 
 	h->last_purge_ms = now;
 	for (a = h->arenas; a && h->npurgeable; a = a->allnext) {
-		for (i = a->freepools; i; i = a->pools[i].nextfree) {
-			struct kr_pool *m = &a->pools[i];
+		for (i = a->freepools; i; i = pool_at(a, i)->nextfree) {
+			struct kr_pool *m = pool_at(a, i);
 			long r;
 
 			if (m->purged || (uint32_t)(now - m->empty_ms) <

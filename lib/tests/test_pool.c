@@ -23,7 +23,7 @@ int main(void)
 	cap = p->capacity;
 	ok(cap == 4096 / 112, "class %u: %u blocks of %u bytes", c, cap,
 	   p->size);
-	ok(p == &a->pools[idx] && idx >= kr.first_pool &&
+	ok(p == pool_at(a, idx) && idx >= kr.first_pool &&
 	   (char *)p < (char *)a + ((size_t)kr.first_pool << POOL_SHIFT) &&
 	   ((uintptr_t)p & 63) == 0,
 	   "the header is a cache line of the arena's pool table");
