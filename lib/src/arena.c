@@ -98,11 +98,14 @@ struct kr_arena *arena_new(struct kr_heap *h)
 /* Give an arena with no pool in use, already off usable_arenas, back. */
 void arena_release(struct kr_heap *h, struct kr_arena *a)
 {
+	struct kr_pool *p;
 	unsigned i;
 
-	for (i = a->freepools; i; i = pool_at(a, i)->nextfree)
-		if (!pool_at(a, i)->purged)
+	for (i = a->freepools; i; i = p->nextfree) {
+		p = pool_at(a, i);
+		if (!p->purged)
 			h->npurgeable--;
+	}
 	h->npools_empty -= a->nextpool - kr.first_pool;
 	h->nempty_arenas--;
 	if (a->allprev)
@@ -128,7 +131,8 @@ void arena_release(struct kr_heap *h, struct kr_arena *a)
 struct kr_pool *arena_take_pool(struct kr_heap *h)
 {
 	struct kr_arena *a = h->usable_arenas;
-	unsigned idx, old;
+	struct kr_pool *p;
+	unsigned old;
 
 	if (!a) {
 		a = arena_new(h);
@@ -139,19 +143,19 @@ struct kr_pool *arena_take_pool(struct kr_heap *h)
 	if (old == a->ntotalpools)
 		h->nempty_arenas--;
 	if (a->freepools) {
-		idx = a->freepools;
-		a->freepools = pool_at(a, idx)->nextfree;
+		p = pool_at(a, a->freepools);
+		a->freepools = p->nextfree;
 		h->npools_empty--;
-		if (pool_at(a, idx)->purged)
+		if (p->purged)
 			a->npurged--;
 		else
 			h->npurgeable--;
 	} else {
-		idx = a->nextpool++;
+		p = pool_at(a, a->nextpool++);
 	}
-	pool_at(a, idx)->state = POOL_INUSE;
-	pool_at(a, idx)->purged = 0;
-	pool_at(a, idx)->nextfree = 0;
+	p->state = POOL_INUSE;
+	p->purged = 0;
+	p->nextfree = 0;
 
 	/* a is the head, so nothing has fewer free pools: it stays first. */
 	if (h->nfp2lasta[old] == a)
@@ -161,7 +165,7 @@ struct kr_pool *arena_take_pool(struct kr_heap *h)
 		h->nfp2lasta[a->nfreepools] = a;
 	else
 		arena_usable_unlink(h, a);	/* full: off the list */
-	return pool_at(a, idx);
+	return p;
 }
 
 /*
