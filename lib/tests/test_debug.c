@@ -62,6 +62,11 @@ static int misuse_mode(const char *mode)
 		karena_free(p + 16);
 	} else if (!strcmp(mode, "interior-nodebug")) {
 		karena_free(p + 8);
+	} else if (!strcmp(mode, "pool-table")) {
+		/* a 16-aligned address in the arena's pool table */
+		karena_free((char *)arena_of(p) + 3 * sizeof(struct kr_pool));
+	} else if (!strcmp(mode, "never-allocated")) {
+		karena_free(p + 10 * 48);	/* past carve in a fresh pool */
 	} else if (!strcmp(mode, "use-after-free")) {
 		q = karena_malloc(40);
 		karena_free(p);
@@ -72,18 +77,25 @@ static int misuse_mode(const char *mode)
 	return 0;	/* not reached when the misuse is caught */
 }
 
-static void expect(const char *self, const char *mode, const char *debug,
-		   const char *needle)
+/* @mode aborts with @needle and @also (the size class, if "class") */
+static void expect_also(const char *self, const char *mode, const char *debug,
+			const char *needle, const char *also)
 {
 	const char *env[] = { debug, NULL };
 	char err[4096];
 	int st = run_self(self, mode, env, err, sizeof(err));
 
 	ok(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT && strstr(err, needle) &&
-	   strstr(err, "class"),
+	   strstr(err, also),
 	   "%s is diagnosed (\"%s\") and aborts", mode, needle);
 	if (!strstr(err, needle))
 		fprintf(stderr, "# stderr was: %s\n", err);
+}
+
+static void expect(const char *self, const char *mode, const char *debug,
+		   const char *needle)
+{
+	expect_also(self, mode, debug, needle, "class");
 }
 
 int main(int argc, char **argv)
@@ -100,6 +112,10 @@ int main(int argc, char **argv)
 	expect(argv[0], "interior", "KARENA_DEBUG=1", "interior pointer");
 	expect(argv[0], "interior-nodebug", "KARENA_DEBUG=0", "interior pointer");
 	expect(argv[0], "use-after-free", "KARENA_DEBUG=1", "write to a freed block");
+	expect_also(argv[0], "pool-table", "KARENA_DEBUG=1",
+		    "into the header of arena", "not a block");
+	expect(argv[0], "never-allocated", "KARENA_DEBUG=1",
+	       "never allocated");
 
 	if (!kr_debug) {
 		/* this run has no KARENA_DEBUG: check in a child that has */
