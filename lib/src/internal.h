@@ -20,6 +20,7 @@
  *  ---------------------------------------------------------------------
  *    heap: one per thread; usedpools[],       heap.c  (TLS, adoption,
  *          usable_arenas, remote-free list             fork, remote free)
+ *          and the heap lock                   lock.c
  *  ---------------------------------------------------------------------
  *    pool: 4 KiB, one size class, blocks      pool.c
  *  ---------------------------------------------------------------------
