@@ -19,20 +19,14 @@ static inline bool bad_block_start(uintptr_t u)
 }
 
 /*
- * kr_small_free's slow path: @p was full and is now used (back on
- * usedpools), or is now empty: kept (the 64th time), or not kept. An empty
- * pool that is its class's only pool stays open (heap->kept) if its owner
- * frees it, so that a malloc+free pair does not take a pool from its arena
- * and give it back every time; any other empty pool goes to its arena
- * (which may move, or wait to go).
+ * kr_small_free's slow path for a pool that is now empty: kept (the 64th
+ * time), or not kept. An empty pool that is its class's only pool stays
+ * open (heap->kept) if its owner frees it, so that a malloc+free pair does
+ * not take a pool from its arena and give it back every time; any other
+ * empty pool goes to its arena (which may move, or wait to go).
  */
-static inline void free_slow(struct kr_heap *h, struct kr_pool *p)
+static void free_emptied(struct kr_heap *h, struct kr_pool *p)
 {
-	if (p->ref) {
-		h->npools_full--;
-		pool_link_used(h, p);
-		return;
-	}
 	if (p->kept) {
 		/*
 		 * A kept pool emptied for the 64th time: the owner is active,
@@ -54,16 +48,43 @@ static inline void free_slow(struct kr_heap *h, struct kr_pool *p)
 	heap_pool_to_arena(h, p);
 }
 
-void kr_free_slow(struct kr_heap *h, struct kr_pool *p)
+/* @p was full and has a free block again: back on usedpools. */
+static inline void pool_reopen(struct kr_heap *h, struct kr_pool *p)
 {
-	free_slow(h, p);
+	h->npools_full--;
+	pool_link_used(h, p);
 }
 
-/* kr_free_slow for the owner, which then leaves its heap: a tail call. */
+/* kr_small_free's slow path: @p was full, or is now empty. */
+void kr_free_slow(struct kr_heap *h, struct kr_pool *p)
+{
+	if (p->ref)
+		pool_reopen(h, p);
+	else
+		free_emptied(h, p);
+}
+
+/* free_emptied for the owner, which then leaves its heap. */
+KR_NOINLINE static void free_emptied_leave(struct kr_heap *h,
+					   struct kr_pool *p)
+{
+	free_emptied(h, p);
+	heap_leave(h);
+}
+
+/*
+ * kr_free_slow for the owner, which then leaves its heap: a tail call.
+ * Reopening a full pool, which a heap of nearly full pools does on most
+ * frees, needs no call and so no stack frame.
+ */
 KR_NOINLINE static void free_slow_leave(struct kr_heap *h, struct kr_pool *p)
 {
-	free_slow(h, p);
-	heap_leave(h);
+	if (p->ref) {
+		pool_reopen(h, p);
+		heap_leave(h);
+		return;
+	}
+	free_emptied_leave(h, p);
 }
 
 /* @b is a block of one of our arenas: give it back. */
