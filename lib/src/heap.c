@@ -155,16 +155,25 @@ void heap_flush_kept(struct kr_heap *h)
 	}
 }
 
-/*
- * heap_remote_free() found @h abandoned: kr.lock guards it now, so free @b
- * into it under that lock, unless a new thread adopted it meanwhile.
- */
-KR_NOINLINE static void remote_free_abandoned(struct kr_heap *h, void *b)
+/* Free @b, a block of @h, from a thread that does not own @h. */
+void heap_remote_free(struct kr_heap *h, void *b)
 {
-	struct kr_pool *p;
+	void *head;
 
+	if (!atomic_load_explicit(&h->abandoned, memory_order_acquire)) {
+		head = atomic_load_explicit(&h->remote_free,
+					    memory_order_relaxed);
+		do {
+			*(void **)b = head;
+		} while (!atomic_compare_exchange_weak_explicit(
+				&h->remote_free, &head, b,
+				memory_order_release, memory_order_relaxed));
+		return;
+	}
 	pthread_mutex_lock(&kr.lock);
 	if (atomic_load_explicit(&h->abandoned, memory_order_relaxed)) {
+		struct kr_pool *p;
+
 		if (!h->lost) {		/* a lost heap is never touched */
 			p = kr_small_free(h, b);	/* kr.lock owns it now */
 			if (p)
@@ -175,27 +184,6 @@ KR_NOINLINE static void remote_free_abandoned(struct kr_heap *h, void *b)
 	}
 	pthread_mutex_unlock(&kr.lock);
 	heap_remote_free(h, b);		/* adopted meanwhile: push */
-}
-
-/*
- * Free @b, a block of @h, from a thread that does not own @h: one CAS,
- * no stack frame (the abandoned case is out of line).
- */
-void heap_remote_free(struct kr_heap *h, void *b)
-{
-	void *head;
-
-	if (unlikely(atomic_load_explicit(&h->abandoned,
-					  memory_order_acquire))) {
-		remote_free_abandoned(h, b);
-		return;
-	}
-	head = atomic_load_explicit(&h->remote_free, memory_order_relaxed);
-	do {
-		*(void **)b = head;
-	} while (!atomic_compare_exchange_weak_explicit(&h->remote_free, &head,
-							b, memory_order_release,
-							memory_order_relaxed));
 }
 
 /* Free @h's remote blocks, close its kept pools, release its empty arenas. */
