@@ -431,7 +431,7 @@ struct kr_global {
 	uintptr_t arena_mask;		/* ~(arena_size - 1) */
 	uintptr_t header_mask;		/* see pool_of() */
 	unsigned npools;		/* arena_size / POOL_SIZE */
-	unsigned first_pool;		/* pools taken by the arena header */
+	unsigned first_pool;		/* pools taken by the pool table */
 	/* from the environment, read once at init */
 	int show_stats;			/* KARENA_SHOW_STATS=1 */
 	unsigned keep_arenas;		/* KARENA_KEEP_ARENAS */

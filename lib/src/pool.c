@@ -8,8 +8,6 @@
  * block at carve. A pool is on usedpools[szidx] iff 0 < ref < capacity
  * (see internal.h).
  */
-#include <stddef.h>
-
 #include "internal.h"
 
 /* Build the header of a pool taken from its arena for class @c. */

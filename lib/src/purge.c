@@ -44,14 +44,15 @@
 void purge_now(struct kr_heap *h, uint32_t now, uint32_t min_age_ms)
 {
 	struct kr_arena *a;
+	struct kr_pool *m;
 	unsigned i;
 
 	h->last_purge_ms = now;
 	for (a = h->arenas; a && h->npurgeable; a = a->allnext) {
-		for (i = a->freepools; i; i = pool_at(a, i)->nextfree) {
-			struct kr_pool *m = pool_at(a, i);
+		for (i = a->freepools; i; i = m->nextfree) {
 			long r;
 
+			m = pool_at(a, i);
 			if (m->purged || (uint32_t)(now - m->empty_ms) <
 					 min_age_ms)
 				continue;

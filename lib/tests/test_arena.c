@@ -180,7 +180,8 @@ int main(void)
 		struct timespec ts = { 0, 100 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
 	}
-	for (i = 10 * PER_POOL; i < 11 * PER_POOL; i++)	/* empties a pool: slow path */
+	/* empties a pool: slow path */
+	for (i = 10 * PER_POOL; i < 11 * PER_POOL; i++)
 		karena_free(b[i]);
 	karena_stats(&st);
 	ok(st.pages_returned >= released + 10,
