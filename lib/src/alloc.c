@@ -87,21 +87,13 @@ void *kr_alloc_slow(struct kr_heap *h, unsigned c)
 	if (unlikely(kr_debug) && !(++h->debug_tick & 255) &&
 	    kr_check_heap(h, stderr))
 		kr_fatal(h, "heap invariants broken (see above)");
-	kr_lock(&h->lock);
-	purge_maybe(h);
-	p = arena_take_pool(h);
-	kr_unlock(&h->lock);
+	p = heap_take_pool(h);
+	/* denied: give back the empty arenas every heap keeps, retry */
+	if (!p && heap_release_all_empty())
+		p = heap_take_pool(h);
 	if (!p) {
-		/* denied: give back the empty arenas every heap keeps, retry */
-		if (heap_release_all_empty()) {
-			kr_lock(&h->lock);
-			p = arena_take_pool(h);
-			kr_unlock(&h->lock);
-		}
-		if (!p) {
-			errno = ENOMEM;
-			return NULL;
-		}
+		errno = ENOMEM;
+		return NULL;
 	}
 	pool_init(p, c);
 	h->npools[c]++;

@@ -104,6 +104,20 @@ int kr_check_heap(struct kr_heap *h, FILE *out)
 			CHECK(&x, h->kept[n] != p, p, "kept twice");
 	}
 
+	/* 0b. spare: distinct empty pools in use, on no list (spare.c) */
+	CHECK(&x, h->nspare <= SPARE_POOLS, h, "nspare %u", h->nspare);
+	for (i = 0; i < h->nspare && i < SPARE_POOLS; i++) {
+		p = h->spare[i];
+		a = arena_of(p);
+		CHECK(&x, registry_contains(p) && a->heap == h &&
+		      p->state == POOL_INUSE && !p->ref && !p->kept &&
+		      !p->nextpool && !p->prevpool, p,
+		      "spare[%u] is not an empty pool of this heap off lists",
+		      i);
+		for (n = 0; n < i; n++)
+			CHECK(&x, h->spare[n] != p, p, "spare twice");
+	}
+
 	/* 1. usedpools: every pool on it is used and of its class */
 	for (c = 0; c < NUM_CLASSES; c++) {
 		pp = NULL;
@@ -158,6 +172,8 @@ int kr_check_heap(struct kr_heap *h, FILE *out)
 			CHECK(&x, m->state == POOL_INUSE, a,
 			      "pool %u: bad state %u", i, m->state);
 			p = m;
+			if (heap_is_spare(h, p))
+				continue;	/* checked in 0b */
 			nfree = 0;
 			check_pool(&x, p, &nfree);
 			if (p->szidx >= NUM_CLASSES)

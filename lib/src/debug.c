@@ -80,10 +80,11 @@ void kr_check_block_start(const void *b)
 	if (idx < kr.first_pool)
 		kr_fatal(b, "free of a pointer into the header of arena %p "
 			 "(not a block)", (void *)a);
-	if (p->state != POOL_INUSE)
+	/* empty: with its arena, or a spare or kept pool (ref 0) */
+	if (p->state != POOL_INUSE || !p->ref)
 		kr_fatal(b, "double free (or a wild pointer): the block's pool "
 			 "%p is empty (it last served class %d)",
-			 (void *)pool_base(p), p->purged ||
+			 (void *)pool_base(p), p->purged || !p->size ||
 			 p->szidx >= NUM_CLASSES ? -1 : (int)p->szidx);
 	if (off % p->size)
 		kr_fatal(b, "free of an interior pointer: %zu bytes into the "

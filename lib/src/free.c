@@ -23,7 +23,7 @@ static inline bool bad_block_start(uintptr_t u)
  * time), or not kept. An empty pool that is its class's only pool stays
  * open (heap->kept) if its owner frees it, so that a malloc+free pair does
  * not take a pool from its arena and give it back every time; any other
- * empty pool goes to its arena (which may move, or wait to go).
+ * empty pool is retired: to the spare pools, or to its arena (spare.c).
  */
 static void free_emptied(struct kr_heap *h, struct kr_pool *p)
 {
@@ -45,7 +45,7 @@ static void free_emptied(struct kr_heap *h, struct kr_pool *p)
 		heap_keep_pool(h, p);
 		return;
 	}
-	heap_pool_to_arena(h, p);
+	heap_retire_pool(h, p);
 }
 
 /* @p was full and has a free block again: back on usedpools. */

@@ -89,28 +89,9 @@ unsigned heap_release_all_empty(void)
 }
 
 /*
- * Pool @p of @h is empty, on usedpools and not kept: give it to its arena.
- * The owner (not under kr.lock) then makes sure the purge thread runs.
- */
-void heap_pool_to_arena(struct kr_heap *h, struct kr_pool *p)
-{
-	struct kr_arena *a = arena_of(p);
-	uint32_t now = kr.purge_ms ? kr_now_ms() : 0;	/* one read for both */
-
-	pool_unlink_used(h, p);
-	h->npools[p->szidx]--;
-	kr_lock(&h->lock);
-	arena_give_pool(h, a, pool_index(a, p), now);
-	purge_maybe_at(h, now);
-	kr_unlock(&h->lock);
-	if (h == kr_tls_heap)
-		purge_kick();
-}
-
-/*
  * Keep the empty pool @p open on usedpools: it takes the slot of
  * heap->kept that was filled longest ago, whose pool, if it is still
- * empty, goes to its arena. So at most KEEP_POOLS empty pools stay open.
+ * empty, is retired (spare.c). So at most KEEP_POOLS empty pools stay open.
  */
 void heap_keep_pool(struct kr_heap *h, struct kr_pool *p)
 {
@@ -122,11 +103,14 @@ void heap_keep_pool(struct kr_heap *h, struct kr_pool *p)
 	if (old) {
 		old->kept = 0;
 		if (!old->ref)
-			heap_pool_to_arena(h, old);
+			heap_retire_pool(h, old);
 	}
 }
 
-/* test hook: close the calling thread's kept pools */
+/*
+ * test hook: close the calling thread's kept pools and give its spare
+ * pools back, so that every empty pool is with its arena
+ */
 KR_API void karena__flush_kept(void)
 {
 	struct kr_heap *h = kr_tls_heap;
@@ -134,11 +118,12 @@ KR_API void karena__flush_kept(void)
 	if ((uintptr_t)h > 2) {
 		heap_enter(h);
 		heap_flush_kept(h);
+		heap_flush_spare(h);
 		heap_leave(h);
 	}
 }
 
-/* Close every kept pool: the empty ones go to their arenas. */
+/* Close every kept pool: the empty ones are retired (spare.c). */
 void heap_flush_kept(struct kr_heap *h)
 {
 	unsigned i;
@@ -150,7 +135,7 @@ void heap_flush_kept(struct kr_heap *h)
 		if (p) {
 			p->kept = 0;
 			if (!p->ref)
-				heap_pool_to_arena(h, p);
+				heap_retire_pool(h, p);
 		}
 	}
 }
@@ -186,11 +171,15 @@ void heap_remote_free(struct kr_heap *h, void *b)
 	heap_remote_free(h, b);		/* adopted meanwhile: push */
 }
 
-/* Free @h's remote blocks, close its kept pools, release its empty arenas. */
+/*
+ * Free @h's remote blocks, close its kept pools, give its spare pools back
+ * and release its empty arenas.
+ */
 static void heap_empty_out(struct kr_heap *h)
 {
 	heap_collect_remote(h);
 	heap_flush_kept(h);
+	heap_flush_spare(h);
 	heap_release_empty_arenas(h);
 }
 

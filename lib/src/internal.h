@@ -229,6 +229,8 @@
 #define DEFAULT_KEEP_ARENAS	1	/* empty arenas kept per heap */
 #define MAX_EMPTY_BYTES		((size_t)64 << 20) /* empty arenas waiting */
 #define KEEP_POOLS		4	/* empty pools kept open per heap */
+#define SPARE_POOLS		16	/* empty pools a heap holds (spare.c) */
+#define SPARE_BATCH		8	/* pools moved per lock (spare.c) */
 #define DEFAULT_PURGE_MS	100	/* an empty pool's pages go back after */
 #define ARENA_MAGIC		0x6b617261u	/* "kara" */
 
@@ -363,6 +365,8 @@ struct kr_heap {
 	struct kr_pool *usedpools[NUM_CLASSES];	/* see the invariants */
 	struct kr_pool *kept[KEEP_POOLS];	/* empty pools kept open */
 	unsigned kept_next;			/* next slot of @kept to reuse */
+	struct kr_pool *spare[SPARE_POOLS];	/* empty pools, newest last */
+	unsigned nspare;			/* length of @spare */
 	unsigned purge_tick;			/* kept pools emptied, mod 64 */
 	struct kr_lock lock;			/* guards what follows */
 	struct kr_arena *usable_arenas;		/* sorted, fullest first */
@@ -657,7 +661,12 @@ void heap_remote_free(struct kr_heap *h, void *block);
 unsigned heap_release_empty_arenas(struct kr_heap *h);
 void heap_keep_pool(struct kr_heap *h, struct kr_pool *p);
 void heap_flush_kept(struct kr_heap *h);
-void heap_pool_to_arena(struct kr_heap *h, struct kr_pool *p);
+
+/* spare.c: pools between a heap's classes and its arenas */
+void heap_retire_pool(struct kr_heap *h, struct kr_pool *p);
+struct kr_pool *heap_take_pool(struct kr_heap *h);
+void heap_flush_spare(struct kr_heap *h);
+bool heap_is_spare(const struct kr_heap *h, const struct kr_pool *p);
 struct kr_heap *heap_list_head(void);
 unsigned heap_release_all_empty(void);
 void heap_atfork_prepare(void);

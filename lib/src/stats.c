@@ -69,7 +69,8 @@ KR_API void karena_stats(struct karena_stats *st)
 		size_t full = *(volatile unsigned *)&h->npools_full;
 
 		st->pools_full += full;
-		st->pools_empty += *(volatile unsigned *)&h->npools_empty;
+		st->pools_empty += *(volatile unsigned *)&h->npools_empty +
+				   *(volatile unsigned *)&h->nspare;
 		for (c = 0; c < NUM_CLASSES; c++) {
 			size_t np = *(volatile size_t *)&h->npools[c];
 

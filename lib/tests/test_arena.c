@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* test_arena - usable_arenas order (fullest first, nfp2lasta) after every
- * free, release exactly when an arena's last pool empties (purge off),
+ * free, release exactly when an arena's last pool comes back (purge off),
  * the class's last pool kept open, keep_arenas, and the purge of pools
  * that stay empty. */
 #include <time.h>
@@ -27,8 +27,8 @@ static unsigned rnd(unsigned n)
 	return (unsigned)((rng >> 33) % n);
 }
 
-/* @a holds an empty pool kept open on usedpools */
-static int holds_kept(struct kr_heap *h, struct kr_arena *a)
+/* @a holds an empty pool kept open on usedpools, or a spare pool */
+static int holds_empty_pool(struct kr_heap *h, struct kr_arena *a)
 {
 	unsigned i;
 
@@ -36,7 +36,33 @@ static int holds_kept(struct kr_heap *h, struct kr_arena *a)
 		if (h->kept[i] && arena_of(h->kept[i]) == a &&
 		    !h->kept[i]->ref)
 			return 1;
+	for (i = 0; i < h->nspare; i++)
+		if (arena_of(h->spare[i]) == a)
+			return 1;
 	return 0;
+}
+
+/*
+ * Every arena of @arenas is held iff it has a block or a kept or spare
+ * pool; the number gone is what stats count as released since @before.
+ */
+static int released_exactly(struct kr_heap *h, struct kr_arena **arenas,
+			    const unsigned *live, unsigned na, size_t before)
+{
+	struct karena_stats st;
+	size_t ngone = 0;
+	unsigned k;
+	int good = 1;
+
+	karena_stats(&st);
+	for (k = 0; k < na; k++) {
+		int want = live[k] == 0 && !holds_empty_pool(h, arenas[k]);
+		int gone = !karena__is_ours(arenas[k]);
+
+		good &= want == gone;
+		ngone += gone;
+	}
+	return good && st.arenas_released == before + ngone;
 }
 
 int main(void)
@@ -44,10 +70,10 @@ int main(void)
 	struct karena_stats st;
 	struct kr_heap *h;
 	struct kr_arena *arenas[8], *head, *a;
-	size_t nb, i, j, released, held;
+	size_t nb, i, j, released, held, released0;
 	unsigned P, live[8] = {0}, na = 0, minfree;
 	void **b, *x;
-	int good_order = 1, good_release = 1, good_inv = 1, gone;
+	int good_order = 1, good_release = 1, good_inv = 1;
 
 	karena__set_keep_arenas(0);
 	karena__set_purge_ms(0);
@@ -77,21 +103,17 @@ int main(void)
 		j = rnd((unsigned)i + 1);
 		x = b[i]; b[i] = b[j]; b[j] = x;
 	}
+	karena_stats(&st);
+	released0 = st.arenas_released;
 	for (i = 0; i < nb; i++) {
 		a = arena_of(b[i]);
 		for (j = 0; j < na && arenas[j] != a; j++)
 			;
-		karena_stats(&st);
-		released = st.arenas_released;
 		karena_free(b[i]);
-		karena_stats(&st);
 		live[j]--;
-		/* a pool kept open (heap->kept) holds its arena */
-		gone = live[j] == 0 && !holds_kept(h, a);
-		if (st.arenas_released != released + gone)
-			good_release = 0;
-		if (gone && karena__is_ours(a))
-			good_release = 0;
+		/* a kept or spare pool holds its arena */
+		good_release &= released_exactly(h, arenas, live, na,
+						  released0);
 		good_order &= sorted(h);
 		if (i % 7 == 0 || live[j] == 0)
 			good_inv &= invariants();
@@ -111,7 +133,8 @@ int main(void)
 		}
 	}
 	ok(good_order, "usable_arenas sorted by free pools after every free");
-	ok(good_release, "an arena is released exactly when its last pool empties (keep 0)");
+	ok(good_release, "an arena is released exactly when it holds no block "
+	   "and no kept or spare pool (keep 0)");
 	ok(good_inv, "invariants after the frees");
 	ok(h->usedpools[REQ / 16 - 1] && h->usedpools[REQ / 16 - 1]->ref == 0,
 	   "the class's last pool stays open, empty, on usedpools");

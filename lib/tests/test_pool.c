@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* test_pool - one pool through its states: used -> full -> used -> empty,
- * lazy carving, LIFO free list; the invariant checker after every step. */
+/* test_pool - one pool through its states: used -> full -> used -> spare
+ * -> empty, lazy carving, LIFO free list; the invariant checker after every
+ * step. */
 #include "tap.h"
 
 int main(void)
@@ -69,11 +70,15 @@ int main(void)
 			good &= invariants();
 	}
 	ok(good, "the pool stays used while blocks remain");
-	ok((a->magic != ARENA_MAGIC || p->state == POOL_EMPTY) &&
-	   h->usedpools[c] != p &&
+	ok(p->ref == 0 && h->usedpools[c] != p && p->state == POOL_INUSE &&
+	   h->nspare && h->spare[h->nspare - 1] == p,
+	   "last free: pool is empty, off usedpools, on top of the spare pools");
+	ok(invariants(), "invariants: spare");
+	karena__flush_kept();
+	ok(!h->nspare && (a->magic != ARENA_MAGIC || p->state == POOL_EMPTY) &&
 	   (a->freepools == idx || a->nfreepools == a->ntotalpools ||
 	    a->magic != ARENA_MAGIC),
-	   "last free: pool is empty and on its arena's free list");
+	   "spare pools flushed: pool is empty and on its arena's free list");
 	ok(invariants(), "invariants: empty");
 
 	/* an empty pool can take any class */

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * spare.c - a heap's spare pools: empty pools its owner holds between its
+ * size classes and its arenas, without the heap's lock.
+ *
+ * A pool that empties goes on top of heap->spare instead of back to its
+ * arena; a class that needs a pool takes the top one (the most recently
+ * emptied: its page and header are still in cache) and rebuilds it for
+ * itself. To its arena a spare pool is in use. The heap's lock is taken
+ * once per SPARE_BATCH pools rather than once per pool:
+ *
+ *	spare full (SPARE_POOLS)   the oldest SPARE_BATCH go to their arenas
+ *	spare empty, pool needed   up to SPARE_BATCH come from the arenas,
+ *				   fullest arena first as always; only the
+ *				   first may need a new grant
+ *
+ * Why: a program that frees a batch empties pool after pool, and its next
+ * batch takes them back. Giving and taking each pool under the lock (two
+ * locked instructions, a clock read, the arena list re-sort) was a fifth
+ * of the batch benchmark's time in a profile; a locked instruction also
+ * waits for every store before it, which a run of frees leaves pending.
+ *
+ * The cost: up to SPARE_POOLS pools (64 KiB) per heap stay out of their
+ * arenas: neither purged nor counted free until the owner next gives
+ * pools back, or exits. The purge thread never touches them (they are
+ * the owner's, like kept pools). Only the owner uses its spare pools: a
+ * free into an abandoned heap gives an emptied pool straight to its arena,
+ * and a thread's exit returns them all. A heap abandoned by fork keeps
+ * them for the thread that adopts it.
+ */
+#include "internal.h"
+
+/*
+ * Give the @n empty pools at @pools to their arenas, under one lock, with
+ * one clock read. The owner then makes sure the purge thread runs.
+ */
+static void pools_to_arenas(struct kr_heap *h, struct kr_pool *const *pools,
+			    unsigned n)
+{
+	uint32_t now = kr.purge_ms ? kr_now_ms() : 0;
+	unsigned i;
+
+	kr_lock(&h->lock);
+	for (i = 0; i < n; i++) {
+		struct kr_arena *a = arena_of(pools[i]);
+
+		arena_give_pool(h, a, pool_index(a, pools[i]), now);
+	}
+	purge_maybe_at(h, now);
+	kr_unlock(&h->lock);
+	if (h == kr_tls_heap)
+		purge_kick();
+}
+
+/* Give the oldest @n spare pools to their arenas. */
+static void spare_give_oldest(struct kr_heap *h, unsigned n)
+{
+	unsigned i;
+
+	pools_to_arenas(h, h->spare, n);
+	h->nspare -= n;
+	for (i = 0; i < h->nspare; i++)
+		h->spare[i] = h->spare[i + n];
+}
+
+/*
+ * Pool @p of @h is empty, on usedpools and not kept: off usedpools, and
+ * to the spare pools if its owner is the caller, else (an abandoned heap,
+ * under kr.lock) to its arena.
+ */
+void heap_retire_pool(struct kr_heap *h, struct kr_pool *p)
+{
+	pool_unlink_used(h, p);
+	h->npools[p->szidx]--;
+	if (h != kr_tls_heap) {
+		pools_to_arenas(h, &p, 1);
+		return;
+	}
+	if (h->nspare == SPARE_POOLS)
+		spare_give_oldest(h, SPARE_BATCH);
+	h->spare[h->nspare++] = p;
+}
+
+/*
+ * The spare pools are gone: take one pool from the arenas for the caller
+ * and up to SPARE_BATCH - 1 more for the spare, from arenas already held
+ * (a new grant is asked for the first only). The spare is filled so that
+ * its top is the next pool in the order the arenas handed them out.
+ */
+static struct kr_pool *spare_refill(struct kr_heap *h)
+{
+	struct kr_pool *p, *more[SPARE_BATCH - 1];
+	unsigned n = 0;
+
+	kr_lock(&h->lock);
+	purge_maybe(h);
+	p = arena_take_pool(h);
+	while (p && n < SPARE_BATCH - 1 && h->usable_arenas)
+		more[n++] = arena_take_pool(h);
+	kr_unlock(&h->lock);
+	while (n)
+		h->spare[h->nspare++] = more[--n];
+	return p;
+}
+
+/*
+ * An empty pool for the owner of @h to build for a class: the spare on
+ * top, else from the arenas. NULL if the backend denied a new arena.
+ */
+struct kr_pool *heap_take_pool(struct kr_heap *h)
+{
+	if (h->nspare)
+		return h->spare[--h->nspare];
+	return spare_refill(h);
+}
+
+/* Give every spare pool of @h back to its arena. */
+void heap_flush_spare(struct kr_heap *h)
+{
+	if (h->nspare)
+		spare_give_oldest(h, h->nspare);
+}
+
+/* Is @p one of @h's spare pools? (check.c, debug.c) */
+bool heap_is_spare(const struct kr_heap *h, const struct kr_pool *p)
+{
+	unsigned i;
+
+	for (i = 0; i < h->nspare; i++)
+		if (h->spare[i] == p)
+			return true;
+	return false;
+}
