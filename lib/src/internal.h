@@ -91,11 +91,17 @@
  *    full  --a free-->                  used
  *    used  --free makes ref == 0-->     kept (stays on usedpools, ref 0)
  *                                       if the owner freed it and it is
- *                                       its class's only pool; else empty
+ *                                       its class's only pool; else spare
  *    kept  --alloc-->                   used (nothing to rebuild)
- *    kept  --KEEP_POOLS newer kept-->   empty (heap->kept is a ring)
- *    empty --alloc of any class-->      used (header rebuilt for the class)
+ *    kept  --KEEP_POOLS newer kept-->   spare (heap->kept is a ring)
+ *    spare --alloc of any class-->      used (header rebuilt for the class)
+ *    spare --SPARE_POOLS newer spare--> empty (the oldest SPARE_BATCH go
+ *                                       to their arenas under one lock)
+ *    empty --alloc of any class-->      spare (SPARE_BATCH at a time), or
+ *                                       used at once
  *    empty --KARENA_PURGE_MS-->         empty, pages handed back (purged)
+ *
+ *    A pool emptied in an abandoned heap goes straight to empty.
  *
  *  Invariants (checked by check.c after every step in the tests and, with
  *  KARENA_DEBUG=1, on the slow paths)
@@ -109,6 +115,10 @@
  *      and take it back every time (mimalloc keeps its pages likewise).
  *      A kept pool is never purged: the owner's fast path uses it without
  *      a lock. An abandoned heap keeps no pool.
+ *    - A pool is spare iff it is in heap->spare[] (at most SPARE_POOLS,
+ *      16): in use for its arena, ref 0, on no list, its class stale
+ *      (spare.c). It is the owner's: never purged, and it holds its
+ *      arena.
  *    - A pool is full iff it is in use and ref == cap; a full pool is on no
  *      list.
  *    - A pool is on its arena's free-pool list iff it is initialized
@@ -160,7 +170,8 @@
  *    A pass takes each heap's lock (heap->lock), which the owner takes
  *    only on its slow paths, around the arena-level state (arenas, their
  *    headers and free lists, usable_arenas, the purge counters); pools on
- *    usedpools and kept pools are the owner's alone and never touched.
+ *    usedpools, kept and spare pools are the owner's alone and never
+ *    touched.
  *
  *  Threads
  *

@@ -29,8 +29,9 @@
  *    fork: kr.purge_lock is held across fork(), so no pass is under way;
  *    the child has no purge thread and starts its own when needed.
  *
- * Pools kept open on usedpools (heap->kept) are not purged: the owner's
- * fast path uses them without a lock. They are at most KEEP_POOLS per heap.
+ * Pools kept open on usedpools (heap->kept) and spare pools (heap->spare)
+ * are not purged: the owner uses them without a lock. They are at most
+ * KEEP_POOLS + SPARE_POOLS per heap.
  */
 #include <signal.h>
 #include <time.h>
