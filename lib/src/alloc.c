@@ -61,8 +61,8 @@ void *kr_malloc(size_t size)
 
 	if (unlikely(c >= NUM_CLASSES))
 		return size ? __libc_malloc(size) : kr_malloc_slow(0);
-	if (unlikely((uintptr_t)h <= 2 || kr_debug))
-		return kr_malloc_slow(size);
+	if (unlikely((uintptr_t)h <= kr_fast.heap_slow_max))
+		return kr_malloc_slow(size);	/* no heap yet, or debug */
 	heap_enter(h);
 	p = h->usedpools[c];
 	if (unlikely(!p))

@@ -12,12 +12,6 @@
  */
 #include "internal.h"
 
-/* Not a block start: not a multiple of ALIGNMENT. */
-static inline bool bad_block_start(uintptr_t u)
-{
-	return u & (ALIGNMENT - 1);
-}
-
 /*
  * kr_small_free's slow path for a pool that is now empty: kept (the 64th
  * time), or not kept. An empty pool that is its class's only pool stays
@@ -108,7 +102,7 @@ static inline void free_block(void *b)
 
 /*
  * KARENA_DEBUG checks every block; a release build checks only what costs
- * nothing on the fast path (bad_block_start). Aborts on a bad pointer.
+ * nothing on the fast path (alignment). Aborts on a bad pointer.
  */
 KR_NOINLINE static void free_block_checked(void *b)
 {
@@ -119,10 +113,10 @@ KR_NOINLINE static void free_block_checked(void *b)
 	free_block(b);
 }
 
-/* @b is inside one of our arenas. */
+/* @b is inside one of our arenas. Not 16-aligned, or debug: checked. */
 static inline void free_ours(void *b)
 {
-	if (unlikely(kr_debug || bad_block_start((uintptr_t)b))) {
+	if (unlikely((uintptr_t)b & kr_fast.free_check_mask)) {
 		free_block_checked(b);
 		return;
 	}

@@ -21,6 +21,10 @@ struct kr_global kr = {
 	.arena_mask = ~(uintptr_t)0,
 };
 int kr_debug;
+struct kr_fast kr_fast = {
+	.heap_slow_max = (uintptr_t)HEAP_DEAD,
+	.free_check_mask = ALIGNMENT - 1,
+};
 
 static unsigned env_unsigned(const char *name, unsigned dflt)
 {
@@ -85,6 +89,10 @@ void kr_init_slow(void)
 		goto out_unlock;
 
 	kr_debug = env_unsigned("KARENA_DEBUG", 0) != 0;
+	if (kr_debug) {		/* before any heap exists */
+		kr_fast.heap_slow_max = UINTPTR_MAX;
+		kr_fast.free_check_mask = UINTPTR_MAX;
+	}
 	kr.show_stats = env_unsigned("KARENA_SHOW_STATS", 0) != 0;
 	kr.keep_arenas = env_unsigned("KARENA_KEEP_ARENAS",
 				      DEFAULT_KEEP_ARENAS);

@@ -471,9 +471,24 @@ struct kr_global {
 };
 
 extern struct kr_global kr KR_HIDDEN;
-/* KARENA_DEBUG=1, read once at init; on its own, so the fast paths test it
- * with one instruction */
+/* KARENA_DEBUG=1, read once at init */
 extern int kr_debug KR_HIDDEN;
+
+/*
+ * What the fast paths compare with, so that KARENA_DEBUG costs them no
+ * test of its own (set once at init, with kr_debug):
+ * kr_fast.heap_slow_max: a TLS heap pointer at or below it takes
+ *	malloc's slow path: 2 (HEAP_BUSY, HEAP_DEAD, NULL), or every
+ *	pointer under KARENA_DEBUG.
+ * kr_fast.free_check_mask: a pointer with one of these bits set takes
+ *	free's checked path: not 16-aligned, or every pointer under
+ *	KARENA_DEBUG.
+ */
+struct kr_fast {
+	uintptr_t heap_slow_max;
+	uintptr_t free_check_mask;
+};
+extern struct kr_fast kr_fast KR_HIDDEN;
 
 static inline struct kr_arena *arena_of(const void *p)
 {
