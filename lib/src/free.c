@@ -3,7 +3,7 @@
  * free.c - freeing: route a pointer to its pool (ours, via the registry),
  * to its owning thread's remote list, or to glibc.
  *
- * Fast path (kr_free): the registry lookup, the block-start check, the
+ * Fast path (kr_free): the registry's slot, the block-start check, the
  * owner (pool->heap) against this thread's heap, then a push on the
  * pool's free list; no stack frame, no call. The exits are tail calls:
  * a pool that was full or is now empty (free_slow_leave), another
@@ -81,10 +81,10 @@ KR_NOINLINE static void free_slow_leave(struct kr_heap *h, struct kr_pool *p)
 	free_emptied_leave(h, p);
 }
 
-/* @b is a block of one of our arenas: give it back. */
-static inline void free_block(void *b)
+/* @b is a block of our arena at @base: give it back. */
+static inline void free_block(void *b, uintptr_t base)
 {
-	struct kr_pool *p = pool_of(b);
+	struct kr_pool *p = pool_in(base, (uintptr_t)b);
 	struct kr_heap *h = p->heap;	/* read once: the pool may go */
 
 	if (unlikely(h != kr_tls_heap)) {
@@ -110,30 +110,41 @@ KR_NOINLINE static void free_block_checked(void *b)
 		debug_on_free(b);
 	else
 		kr_check_block_start(b);	/* reports and aborts */
-	free_block(b);
+	free_block(b, (uintptr_t)b & kr.arena_mask);
 }
 
-/* @b is inside one of our arenas. Not 16-aligned, or debug: checked. */
-static inline void free_ours(void *b)
+/* @b is inside our arena at @base. Not 16-aligned, or debug: checked. */
+static inline void free_ours(void *b, uintptr_t base)
 {
 	if (unlikely((uintptr_t)b & kr_fast.free_check_mask)) {
 		free_block_checked(b);
 		return;
 	}
-	free_block(b);
+	free_block(b, base);
 }
 
-void kr_free(void *ptr)
+/* Not found by its registry slot: ours after all (the bitmap), or glibc's. */
+KR_NOINLINE static void free_slot_miss(void *ptr)
 {
-	if (likely(registry_contains(ptr)))
-		free_ours(ptr);
+	if (registry_contains(ptr))
+		free_ours(ptr, (uintptr_t)ptr & kr.arena_mask);
 	else if (ptr)
 		__libc_free(ptr);
 }
 
+void kr_free(void *ptr)
+{
+	uintptr_t u = (uintptr_t)ptr, base = u & kr.arena_mask;
+
+	if (likely(registry_slot_hit(u, base)))
+		free_ours(ptr, base);
+	else
+		free_slot_miss(ptr);
+}
+
 void kr_free_ours(void *b)
 {
-	free_ours(b);
+	free_ours(b, (uintptr_t)b & kr.arena_mask);
 }
 
 KR_API void karena_free(void *ptr)

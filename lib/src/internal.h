@@ -512,13 +512,18 @@ static inline unsigned pool_index(const struct kr_arena *a,
  * of its arena's table, computed as (u >> 6) & header_mask, header_mask
  * being (arena_size - 1) with the bits below POOL_SHIFT cleared, >> 6.
  */
+static inline struct kr_pool *pool_in(uintptr_t base, uintptr_t u)
+{
+	return (struct kr_pool *)(base + ((u >> (POOL_SHIFT -
+						 POOL_HEADER_SHIFT)) &
+					  kr.header_mask));
+}
+
 static inline struct kr_pool *pool_of(const void *p)
 {
 	uintptr_t u = (uintptr_t)p;
 
-	return (struct kr_pool *)((u & kr.arena_mask) +
-				  ((u >> (POOL_SHIFT - POOL_HEADER_SHIFT)) &
-				   kr.header_mask));
+	return pool_in(u & kr.arena_mask, u);
 }
 
 /* Where the blocks of the pool with header @p are. */
@@ -604,6 +609,24 @@ static inline bool registry_contains(const void *p)
 					  (REGISTRY_LEAF_WORDS - 1)],
 				    memory_order_relaxed);
 	return (word >> ((a >> REGISTRY_GRANULE_SHIFT) & 63)) & 1;
+}
+/*
+ * The first look, for free: registry_slot[] maps a 64 KiB granule, by
+ * address bits 16..31, to ~base of the arena holding it, or 0. A hit
+ * names the arena, so it is never wrong; a miss (not ours, or an arena
+ * whose slots an arena 4 GiB away holds) asks the bitmap above.
+ */
+#define REGISTRY_SLOT_BITS	16
+extern _Atomic uintptr_t registry_slot[1u << REGISTRY_SLOT_BITS] KR_HIDDEN;
+
+/* Is @u in the arena at @base (u & arena_mask), by its slot? */
+static inline bool registry_slot_hit(uintptr_t u, uintptr_t base)
+{
+	unsigned i = (u >> REGISTRY_GRANULE_SHIFT) &
+		     ((1u << REGISTRY_SLOT_BITS) - 1);
+
+	return atomic_load_explicit(&registry_slot[i],
+				    memory_order_relaxed) == ~base;
 }
 int registry_add(const void *arena_base);
 void registry_remove(const void *arena_base);

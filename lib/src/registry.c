@@ -2,6 +2,18 @@
 /*
  * registry.c - "is this pointer ours?" in O(1), without a lock.
  *
+ * Two looks. The first, registry_slot_hit() (internal.h), is the one free
+ * makes: a direct-mapped table of 65536 slots, one per 64 KiB granule
+ * modulo 4 GiB, each holding ~base of the arena over that granule or 0
+ * (complemented so that an empty slot matches no address, NULL included).
+ * It costs one load, and it cannot answer yes wrongly: the slot names the
+ * arena the pointer is in. An arena whose slots another arena holds (one
+ * a multiple of 4 GiB away) is simply not in the table; its pointers, and
+ * everything not ours, fall to the second look, the bitmap below, which
+ * holds every arena. The table is 512 KiB of BSS of which a process
+ * touches only the lines of its arenas' slots.
+ *
+ * The second look, registry_contains():
  * Like CPython 3.10's address_in_range radix tree, as a bitmap: one bit per
  * 64 KiB granule of the 48-bit address space, set iff the granule is in an
  * arena we hold (an arena of 2^k granules sets 2^k bits, all in one 64-bit
@@ -20,6 +32,7 @@
 #include "internal.h"
 
 _Atomic(_Atomic uint64_t *) registry_top[1u << REGISTRY_TOP_BITS];
+_Atomic uintptr_t registry_slot[1u << REGISTRY_SLOT_BITS];
 /* serializes leaf creation; taken under a heap's lock, so not kr.lock */
 static pthread_mutex_t leaf_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -65,6 +78,25 @@ static _Atomic uint64_t *leaf_create(_Atomic(_Atomic uint64_t *) *slot)
 	return leaf;
 }
 
+/*
+ * The arena at @base takes its empty table slots (@take), or gives back
+ * those it holds. Arenas of different heaps come and go concurrently.
+ */
+static void arena_slots(const void *base, bool take)
+{
+	uintptr_t b = (uintptr_t)base, g;
+
+	for (g = b; g < b + kr.arena_size; g += 1u << REGISTRY_GRANULE_SHIFT) {
+		unsigned i = (g >> REGISTRY_GRANULE_SHIFT) &
+			     ((1u << REGISTRY_SLOT_BITS) - 1);
+		uintptr_t old = take ? 0 : ~b;
+
+		atomic_compare_exchange_strong_explicit(&registry_slot[i],
+				&old, take ? ~b : 0, memory_order_release,
+				memory_order_relaxed);
+	}
+}
+
 /* Set the bits of a freshly granted arena. 0, or -1 if no leaf could be had. */
 int registry_add(const void *base)
 {
@@ -81,6 +113,7 @@ int registry_add(const void *base)
 		return -1;
 	word = arena_bits(leaf, base, &mask);
 	atomic_fetch_or_explicit(word, mask, memory_order_release);
+	arena_slots(base, true);
 	return 0;
 }
 
@@ -94,6 +127,7 @@ void registry_remove(const void *base)
 	leaf = slot ? atomic_load_explicit(slot, memory_order_acquire) : NULL;
 	if (!leaf)
 		return;
+	arena_slots(base, false);
 	word = arena_bits(leaf, base, &mask);
 	atomic_fetch_and_explicit(word, ~mask, memory_order_release);
 }

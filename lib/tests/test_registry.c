@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* test_registry - the "is this pointer ours?" bitmap for every arena size:
- * an arena's whole range and nothing next to it, set and cleared. */
+/* test_registry - "is this pointer ours?" for every arena size: the bitmap
+ * and the slot table, an arena's whole range and nothing next to it, set
+ * and cleared; two arenas 4 GiB apart, whose slots collide, and a free
+ * that must then find its block through the bitmap. */
 #include "tap.h"
 
 /* Far from any real mapping (1 TiB up), aligned to every arena size. */
@@ -16,6 +18,21 @@ static int range_is(uintptr_t base, size_t size, int want)
 	return registry_contains((void *)(base + size - 1)) == want;
 }
 
+/* Every page of the arena at @base of @size is (@want) found by its slot. */
+static int slots_are(uintptr_t base, size_t size, int want)
+{
+	size_t off;
+
+	for (off = 0; off < size; off += 4096)
+		if (registry_slot_hit(base + off, base) != want)
+			return 0;
+	return registry_slot_hit(base + size - 1, base) == want;
+}
+
+/* 4 GiB: arenas this far apart share their slots */
+#define SLOT_SPAN	((uintptr_t)1 << (REGISTRY_GRANULE_SHIFT + \
+					  REGISTRY_SLOT_BITS))
+
 static void one_size(size_t size)
 {
 	size_t saved = kr.arena_size;
@@ -26,14 +43,20 @@ static void one_size(size_t size)
 	   "%zu KiB: two adjacent arenas registered", size >> 10);
 	ok(range_is(a, 2 * size, 1), "%zu KiB: every page of both is ours",
 	   size >> 10);
+	ok(slots_are(a, size, 1) && slots_are(b, size, 1) &&
+	   !registry_slot_hit(a + size, a) && !registry_slot_hit(b, a),
+	   "%zu KiB: each found by its own slots, and only its own",
+	   size >> 10);
 	ok(!registry_contains((void *)(a - 1)) &&
 	   !registry_contains((void *)(b + size)),
 	   "%zu KiB: the bytes just outside are not", size >> 10);
 	registry_remove((void *)a);
-	ok(range_is(a, size, 0) && range_is(b, size, 1),
+	ok(range_is(a, size, 0) && range_is(b, size, 1) &&
+	   slots_are(a, size, 0) && slots_are(b, size, 1),
 	   "%zu KiB: removing one leaves its neighbour", size >> 10);
 	registry_remove((void *)b);
-	ok(range_is(b, size, 0), "%zu KiB: and then it goes too", size >> 10);
+	ok(range_is(b, size, 0) && slots_are(b, size, 0),
+	   "%zu KiB: and then it goes too", size >> 10);
 	kr.arena_size = saved;
 }
 
@@ -56,6 +79,41 @@ int main(void)
 	   !registry_contains((void *)~(uintptr_t)0),
 	   "NULL and addresses past 48 bits are not");
 	ok(!registry_contains(&p), "a stack address is not");
+	ok(registry_slot_hit((uintptr_t)p, (uintptr_t)arena_of(p)) &&
+	   !registry_slot_hit(0, 0) &&
+	   !registry_slot_hit((uintptr_t)&p, (uintptr_t)&p & kr.arena_mask),
+	   "the slot finds the real block, and not NULL nor a stack address");
 	karena_free(p);
+
+	/*
+	 * A collision: the arena of q gives up its slots to a (pretend)
+	 * arena 4 GiB away that registers first. q's arena is then found
+	 * only by the bitmap: the free must still come back to its pool.
+	 */
+	{
+		void *q = karena_malloc(64), *r;
+		struct kr_arena *a = arena_of(q);
+		uintptr_t twin = (uintptr_t)a + SLOT_SPAN;
+		unsigned ref = pool_of(q)->ref;
+
+		registry_remove(a);
+		ok(registry_add((void *)twin) == 0 && registry_add(a) == 0,
+		   "an arena 4 GiB away takes the slots first");
+		ok(registry_slot_hit(twin + 64, twin) &&
+		   !registry_slot_hit((uintptr_t)q, (uintptr_t)a) &&
+		   registry_contains(q) && karena__is_ours(q),
+		   "the block is not in the slot table, but ours by the bitmap");
+		karena_free(q);
+		ok(pool_of(q)->ref == ref - 1 && invariants(),
+		   "its free goes to its pool through the bitmap");
+		r = karena_malloc(64);
+		ok(r == q, "and the block is handed out again");
+		registry_remove((void *)twin);
+		ok(!registry_slot_hit(twin + 64, twin) &&
+		   !registry_contains((void *)twin) && registry_contains(q),
+		   "removing the twin leaves the arena ours");
+		karena_free(r);
+		ok(invariants(), "invariants at the end");
+	}
 	return tap_done();
 }
