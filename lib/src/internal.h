@@ -145,7 +145,9 @@
  *    - A pointer p is ours iff registry_contains(p): a two-level bitmap
  *      with a bit per 64 KiB of address space, set for every granule of
  *      an arena we hold, written when an arena is granted or released,
- *      read without a lock (registry.c).
+ *      read without a lock (registry.c). free looks first in a
+ *      direct-mapped table of arena bases (registry_slot_hit), whose hits
+ *      are always right and whose misses ask the bitmap.
  *
  *  Who hands memory back, and when
  *
