@@ -32,7 +32,9 @@
 
 /*
  * Give the @n empty pools at @pools to their arenas, under one lock, with
- * one clock read. The owner then makes sure the purge thread runs.
+ * one clock read. The owner then makes sure the purge thread runs; since
+ * starting it may malloc (pthread_create), which re-enters this heap, the
+ * caller has already taken @pools out of the spare.
  */
 static void pools_to_arenas(struct kr_heap *h, struct kr_pool *const *pools,
 			    unsigned n)
@@ -52,12 +54,14 @@ static void pools_to_arenas(struct kr_heap *h, struct kr_pool *const *pools,
 		purge_kick();
 }
 
-/* Give the oldest @n spare pools to their arenas. */
-static void spare_give_oldest(struct kr_heap *h, unsigned n)
+/* Take the oldest @n spare pools out into @out. */
+static void spare_take_oldest(struct kr_heap *h, struct kr_pool **out,
+			      unsigned n)
 {
 	unsigned i;
 
-	pools_to_arenas(h, h->spare, n);
+	for (i = 0; i < n; i++)
+		out[i] = h->spare[i];
 	h->nspare -= n;
 	for (i = 0; i < h->nspare; i++)
 		h->spare[i] = h->spare[i + n];
@@ -70,15 +74,21 @@ static void spare_give_oldest(struct kr_heap *h, unsigned n)
  */
 void heap_retire_pool(struct kr_heap *h, struct kr_pool *p)
 {
+	struct kr_pool *give[SPARE_BATCH];
+
 	pool_unlink_used(h, p);
 	h->npools[p->szidx]--;
 	if (h != kr_tls_heap) {
 		pools_to_arenas(h, &p, 1);
 		return;
 	}
-	if (h->nspare == SPARE_POOLS)
-		spare_give_oldest(h, SPARE_BATCH);
+	if (h->nspare < SPARE_POOLS) {
+		h->spare[h->nspare++] = p;
+		return;
+	}
+	spare_take_oldest(h, give, SPARE_BATCH);
 	h->spare[h->nspare++] = p;
+	pools_to_arenas(h, give, SPARE_BATCH);
 }
 
 /*
@@ -117,8 +127,13 @@ struct kr_pool *heap_take_pool(struct kr_heap *h)
 /* Give every spare pool of @h back to its arena. */
 void heap_flush_spare(struct kr_heap *h)
 {
-	if (h->nspare)
-		spare_give_oldest(h, h->nspare);
+	struct kr_pool *give[SPARE_POOLS];
+	unsigned n = h->nspare;
+
+	if (n) {
+		spare_take_oldest(h, give, n);
+		pools_to_arenas(h, give, n);
+	}
 }
 
 /* Is @p one of @h's spare pools? (check.c, debug.c) */
