@@ -143,6 +143,18 @@ done
 say "workloads took $(($(date +%s) - t_start)) s"
 
 # --- 3. instructions per pair (callgrind) --------------------------------------
+# callgrind_ops WL ALLOC OPS CMD...: instructions inside malloc + free per op
+# of CMD run under ALLOC, as a wl=callgrind-WL record.
+callgrind_ops() {
+	local wl=$1 a=$2 ops=$3 f=$out/callgrind.$2.$1 ir
+	shift 3
+	env ${preload[$a]:+LD_PRELOAD=${preload[$a]}} KARENA_BACKEND=mmap \
+		valgrind --tool=callgrind --callgrind-out-file="$f" "$@" \
+		> /dev/null 2>&1 && ir=$(python3 alloc_ir.py "$f") ||
+		{ say "callgrind $a $wl failed"; return 0; }
+	echo "wl=callgrind-$wl alloc=$a run=1 rc=0 bench=callgrind ir_per_op=$(echo "$ir" | awk -v n="$ops" '{printf "%.1f", $1 / n}')" >> "$raw"
+}
+
 if want callgrind; then
 	say "callgrind: instructions per malloc+free pair"
 	# hold=0: the pair empties its pool every time (what hotpair times);
@@ -159,15 +171,14 @@ if want callgrind; then
 			ir=$(sed -n 's/^summary: *//p' "$f")
 			echo "wl=callgrind alloc=$a run=1 rc=0 bench=callgrind size=$s hold=$h ir_per_op=$(echo "$ir" | awk '{printf "%.1f", $1 / 100000}')" >> "$raw"
 		done
-		# two threads: what malloc and free execute per object handed
-		# over (wall time on a shared 2-core host swings 2-10x)
-		f=$out/callgrind.$a.prodcons
-		env ${preload[$a]:+LD_PRELOAD=${preload[$a]}} KARENA_BACKEND=mmap \
-			valgrind --tool=callgrind --callgrind-out-file="$f" \
-			./prodcons n=200000 > /dev/null 2>&1 &&
-			ir=$(python3 alloc_ir.py "$f") ||
-			{ say "callgrind $a prodcons failed"; continue; }
-		echo "wl=callgrind-prodcons alloc=$a run=1 rc=0 bench=callgrind ir_per_op=$(echo "$ir" | awk '{printf "%.1f", $1 / 200000}')" >> "$raw"
+		# What malloc and free execute, away from the host's noise: per
+		# random batch pair (6 rounds of 20000), per churn step (the
+		# live set's 20000 first mallocs count as steps: 5 % of them)
+		# and per object handed over by two threads (whose wall time on
+		# a shared 2-core host swings 2-10x).
+		callgrind_ops batch "$a" 120000 ./batch order=random n=20000 rounds=5
+		callgrind_ops churn "$a" 400000 ./churn live=20000 steps=380000
+		callgrind_ops prodcons "$a" 200000 ./prodcons n=200000
 	done
 fi
 

@@ -109,7 +109,11 @@ def summary_rows():
         rows.append(("batch of 100k, freed %s" % o.upper(), "ns/pair", "batch-" + o,
                      "ns_per_op", 1, {}))
     rows += [
+        ("batch of 20k, freed RANDOM, malloc+free, callgrind", "instr/pair",
+         "callgrind-batch", "ir_per_op", 1, {}),
         ("churn, 100k live, mixed sizes", "ns/step", "churn", "ns_per_op", 1, {}),
+        ("churn, 20k live, malloc+free, callgrind", "instr/step", "callgrind-churn",
+         "ir_per_op", 1, {}),
         ("producer/consumer, 2 threads", "ns/object", "prodcons", "ns_per_op", 1, {}),
         ("producer/consumer, malloc+free, callgrind", "instr/object", "callgrind-prodcons",
          "ir_per_op", 1, {}),
@@ -265,10 +269,16 @@ def targets(res):
         else:
             worst.append((a / b, label))
     bad = [(r, lbl) for r, lbl in worst if r > 1.0]
+    instr = "; instructions in malloc and free: batch random %s, churn %s" % (
+        ratio(res.median("callgrind-batch", k, "ir_per_op"),
+              res.median("callgrind-batch", m, "ir_per_op")),
+        ratio(res.median("callgrind-churn", k, "ir_per_op"),
+              res.median("callgrind-churn", m, "ir_per_op")))
     out.append("Hot pair and single-thread workloads no slower than mimalloc: %s%s" % (
         verdict(not bad),
         "" if not bad else " (karena/mimalloc: " + ", ".join(
-            "%s %s" % (lbl, "fail" if r == float("inf") else "%.2fx" % r) for r, lbl in bad) + ")"))
+            "%s %s" % (lbl, "fail" if r == float("inf") else "%.2fx" % r) for r, lbl in bad)
+        + instr + ")"))
     a, b = res.median("prodcons", k, "ns_per_op"), res.median("prodcons", m, "ns_per_op")
     ia = res.median("callgrind-prodcons", k, "ir_per_op")
     ib = res.median("callgrind-prodcons", m, "ir_per_op")
