@@ -104,8 +104,14 @@ void *kr_alloc_slow(struct kr_heap *h, unsigned c)
 /* The last free block of @p was just handed out: full pools are on no list. */
 void kr_pool_full(struct kr_heap *h, struct kr_pool *p)
 {
-	pool_unlink_used(h, p);
-	h->npools_full++;
+	struct kr_pool *next = p->nextpool;
+
+	/* malloc takes blocks from the head only: p has no prevpool */
+	h->usedpools[p->szidx] = next;
+	if (next) {
+		next->prevpool = NULL;
+		p->nextpool = NULL;
+	}
 }
 
 void *kr_calloc(size_t nmemb, size_t size)

@@ -245,8 +245,6 @@ int kr_check_heap(struct kr_heap *h, FILE *out)
 	for (c = 0; c < NUM_CLASSES; c++)
 		CHECK(&x, npools[c] == h->npools[c], h,
 		      "class %u: pools %zu/%zu", c, npools[c], h->npools[c]);
-	CHECK(&x, nfull == h->npools_full, h, "full %zu != %u", nfull,
-	      h->npools_full);
 	CHECK(&x, nempty == h->npools_empty, h, "empty %zu != %u", nempty,
 	      h->npools_empty);
 	CHECK(&x, npurgeable == h->npurgeable, h, "purgeable %zu != %u",

@@ -45,7 +45,6 @@ static void free_emptied(struct kr_heap *h, struct kr_pool *p)
 /* @p was full and has a free block again: back on usedpools. */
 static inline void pool_reopen(struct kr_heap *h, struct kr_pool *p)
 {
-	h->npools_full--;
 	pool_link_used(h, p);
 }
 

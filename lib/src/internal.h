@@ -387,7 +387,6 @@ struct kr_heap {
 	unsigned narenas;			/* length of @arenas */
 	unsigned nempty_arenas;			/* arenas with no pool in use */
 	unsigned npools_empty;			/* initialized empty pools */
-	unsigned npools_full;			/* in use with ref == cap */
 	unsigned npurgeable;			/* empty pools not purged */
 	uint32_t last_purge_ms;			/* when purge.c last looked */
 	unsigned debug_tick;			/* KARENA_DEBUG check pacing */

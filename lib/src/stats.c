@@ -5,16 +5,16 @@
  * Arena counts are process-wide atomics. Pool counts are summed over every
  * heap under kr.lock; the counters of heaps whose threads are running are
  * read without stopping them (approximate while they run). Blocks in use
- * are not counted on the fast path: they are the pools' reference counts,
- * summed here over each heap's arenas under its lock (which keeps the
- * arenas mapped; the owner may change a pool meanwhile, so a running
- * heap's count is approximate too).
+ * and full pools are not counted on the fast path: they are the pools'
+ * reference counts, summed here over each heap's arenas under its lock
+ * (which keeps the arenas mapped; the owner may change a pool meanwhile,
+ * so a running heap's count is approximate too).
  */
 #include <string.h>
 
 #include "internal.h"
 
-/* Add the blocks in use in @h's pools to @st, per class. */
+/* Add the blocks in use in @h's pools to @st, per class, and its full pools. */
 static void count_blocks(struct kr_heap *h, struct karena_stats *st)
 {
 	struct kr_arena *a;
@@ -31,6 +31,8 @@ static void count_blocks(struct kr_heap *h, struct karena_stats *st)
 			c = p->szidx;	/* a pool being set up may read 0s */
 			if (c < NUM_CLASSES)
 				st->classes[c].blocks_in_use += p->ref;
+			if (p->ref && p->ref == p->capacity)
+				st->pools_full++;
 		}
 	}
 	kr_unlock(&h->lock);
@@ -66,9 +68,6 @@ KR_API void karena_stats(struct karena_stats *st)
 	for (h = kr.abandoned; h; h = h->next_abandoned)
 		heap_collect_remote(h);
 	for (h = kr.heaps; h; h = h->next_all) {
-		size_t full = *(volatile unsigned *)&h->npools_full;
-
-		st->pools_full += full;
 		st->pools_empty += *(volatile unsigned *)&h->npools_empty +
 				   *(volatile unsigned *)&h->nspare;
 		for (c = 0; c < NUM_CLASSES; c++) {

@@ -14,6 +14,7 @@ int main(void)
 	void *b[64], *x;
 	unsigned cap, i, idx;
 	int good;
+	struct karena_stats st;
 
 	karena__set_keep_arenas(1);
 	b[0] = karena_malloc(req);
@@ -41,8 +42,11 @@ int main(void)
 	ok(p->ref == cap - 1 && h->usedpools[c] == p, "one block left: still used");
 	b[cap - 1] = karena_malloc(req);
 	ok(pool_of(b[cap - 1]) == p && p->ref == cap && h->usedpools[c] != p &&
-	   !p->nextpool && !p->prevpool && h->npools_full >= 1,
+	   !p->nextpool && !p->prevpool,
 	   "last block: pool is full and off usedpools");
+	karena_stats(&st);
+	ok(st.pools_full == 1 && st.classes[c].blocks_in_use == cap,
+	   "stats: one full pool, %u blocks in use", cap);
 	ok(invariants(), "invariants: full");
 	x = karena_malloc(req);
 	ok(pool_of(x) != p && h->usedpools[c] == pool_of(x),
