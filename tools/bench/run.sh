@@ -110,10 +110,10 @@ run_one() {
 hot_sizes=$(seq -s, 16 16 512),1024,4096,16384
 declare -A cmd=(
 	[hotpair]="./hotpair size=$hot_sizes iters=1e6"
-	[batch-lifo]="./batch order=lifo n=100000 rounds=5"
-	[batch-fifo]="./batch order=fifo n=100000 rounds=5"
-	[batch-random]="./batch order=random n=100000 rounds=5"
-	[churn]="./churn live=100000 steps=1e6"
+	[batch-lifo]="./batch order=lifo n=100000 rounds=20"
+	[batch-fifo]="./batch order=fifo n=100000 rounds=20"
+	[batch-random]="./batch order=random n=100000 rounds=20"
+	[churn]="./churn live=100000 steps=4e6"
 	[prodcons]="./prodcons n=2e6"
 	[drain]="./drain total=$drain_total"
 	[pin-random]="./pin mode=random total=128m"
