@@ -479,7 +479,7 @@ extern int kr_debug KR_HIDDEN;
  * What the fast paths compare with, so that KARENA_DEBUG costs them no
  * test of its own (set once at init, with kr_debug):
  * kr_fast.heap_slow_max: a TLS heap pointer at or below it takes
- *	malloc's slow path: 2 (HEAP_BUSY, HEAP_DEAD, NULL), or every
+ *	malloc's slow path: HEAP_DEAD (NULL, HEAP_BUSY, HEAP_DEAD), or every
  *	pointer under KARENA_DEBUG.
  * kr_fast.free_check_mask: a pointer with one of these bits set takes
  *	free's checked path: not 16-aligned, or every pointer under
