@@ -12,6 +12,7 @@ runs (rc != 0) are left out of the statistics and counted in the cell.
 """
 import math
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -427,6 +428,23 @@ def write_plot(res, out_dir):
                            for i in range(n))
     hist = lambda fn: ", ".join("'%s' u %d:xtic(1) %s t '%s'" % (fn, i + 2, lc(i), A[i])
                                 for i in range(n))
+
+    # A panel whose workload this run left out (KARENA_BENCH_ONLY) is drawn
+    # empty: gnuplot refuses a plot in which every point is undefined.
+    def measured(fn):
+        with open(os.path.join(d, fn)) as f:
+            for line in list(f)[1:]:
+                for v in shlex.split(line)[1:]:
+                    if v != "NaN":
+                        return True
+        return False
+
+    def panel(fn, plot):
+        if measured(fn):
+            return "plot " + plot
+        return ("unset logscale; set xrange [0:1]; set yrange [0:1]; "
+                "set label 1 'not measured in this run' at 0.5,0.5 center; "
+                "plot 2 with lines notitle; unset label 1; set autoscale x")
     gp = """
 set terminal pngcairo size 1500,1050 font 'DejaVu Sans,10'
 set output 'bench.png'
@@ -437,7 +455,7 @@ set title 'Hot malloc+free pair'
 set xlabel 'size (bytes)'; set ylabel 'ns per pair'
 set logscale x 2
 set yrange [0:*]
-plot {lines}
+{lines}
 unset logscale x
 set title 'Time relative to glibc (1.0 = glibc)'
 set xlabel ''; set ylabel 'x glibc'
@@ -447,7 +465,7 @@ set style fill solid 0.85 border -1
 set boxwidth 0.9
 set xtics rotate by -25
 set yrange [0:*]
-plot {rel}, 1 lc rgb 'black' dt 2 notitle
+{rel}
 set title 'Drain: RSS after freeing everything (x=-0.3: peak)'
 set style data linespoints
 set xtics norotate
@@ -455,7 +473,7 @@ set xlabel 'seconds after the last free'; set ylabel 'RSS (MiB, log)'
 set logscale y
 set key top right
 set yrange [*:*]
-plot {drain}
+{drain}
 unset logscale y
 set title 'Pin: RSS / live bytes after freeing 99% (1.0 = perfect)'
 set style data histograms
@@ -463,9 +481,11 @@ set xlabel ''; set ylabel 'resident / live (log)'
 set key top left
 set logscale y
 set yrange [1:*]
-plot {pin}
+{pin}
 unset multiplot
-""".format(lines=lines_plot, rel=hist("relative.dat"), drain=drain_plot, pin=hist("pin.dat"))
+""".format(lines=panel("hotpair.dat", lines_plot),
+           rel=panel("relative.dat", hist("relative.dat") + ", 1 lc rgb 'black' dt 2 notitle"),
+           drain=panel("drain.dat", drain_plot), pin=panel("pin.dat", hist("pin.dat")))
     with open(os.path.join(d, "bench.gp"), "w") as f:
         f.write(gp)
     r = subprocess.run(["gnuplot", "bench.gp"], cwd=d, capture_output=True, text=True)
