@@ -3,12 +3,13 @@
  * free.c - freeing: route a pointer to its pool (ours, via the registry),
  * to its owning thread's remote list, or to glibc.
  *
- * Fast path (kr_free): the registry's slot, the block-start check, the
- * owner (pool->heap) against this thread's heap, then a push on the
- * pool's free list; no stack frame, no call. The exits are tail calls:
- * a pool that was full or is now empty (free_slow_leave), another
- * thread's block (heap_remote_free), KARENA_DEBUG or a bad pointer
- * (free_block_checked), and glibc's blocks.
+ * Fast path (kr_free): the registry's slot, which also checks the block
+ * start's alignment, the owner (pool->heap) against this thread's heap,
+ * then a push on the pool's free list; no stack frame, no call. The exits
+ * are tail calls: a pool that was full or is now empty (free_slow_leave),
+ * another thread's block (heap_remote_free), KARENA_DEBUG or a bad pointer
+ * (free_block_checked), and a slot miss (free_slot_miss: the bitmap, then
+ * our block the long way, or glibc's).
  */
 #include "internal.h"
 
@@ -131,12 +132,17 @@ KR_NOINLINE static void free_slot_miss(void *ptr)
 		__libc_free(ptr);
 }
 
+/*
+ * The slot compare also checks the alignment (kr_fast.free_slot_mask keeps
+ * the low 4 bits): a hit is a 16-aligned pointer into one of our arenas,
+ * and under KARENA_DEBUG nothing hits.
+ */
 void kr_free(void *ptr)
 {
-	uintptr_t u = (uintptr_t)ptr, base = u & kr.arena_mask;
+	uintptr_t u = (uintptr_t)ptr, base = u & kr_fast.free_slot_mask;
 
 	if (likely(registry_slot_hit(u, base)))
-		free_ours(ptr, base);
+		free_block(ptr, base);
 	else
 		free_slot_miss(ptr);
 }

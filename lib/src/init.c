@@ -105,6 +105,8 @@ void kr_init_slow(void)
 		asize = (size_t)1 << DEFAULT_ARENA_SHIFT;
 	kr.arena_size = asize;
 	kr.arena_mask = ~(uintptr_t)(asize - 1);
+	if (!kr_debug)
+		kr_fast.free_slot_mask = kr.arena_mask | (ALIGNMENT - 1);
 	kr.header_mask = ((asize - 1) & ~POOL_MASK) >>
 			 (POOL_SHIFT - POOL_HEADER_SHIFT);
 	kr.npools = (unsigned)(asize >> POOL_SHIFT);

@@ -476,17 +476,22 @@ extern struct kr_global kr KR_HIDDEN;
 extern int kr_debug KR_HIDDEN;
 
 /*
- * What the fast paths compare with, so that KARENA_DEBUG costs them no
- * test of its own (set once at init, with kr_debug):
+ * What the fast paths compare with, so that KARENA_DEBUG and the
+ * alignment check cost them no test of their own (set once at init):
  * kr_fast.heap_slow_max: a TLS heap pointer at or below it takes
  *	malloc's slow path: HEAP_DEAD (NULL, HEAP_BUSY, HEAP_DEAD), or every
  *	pointer under KARENA_DEBUG.
- * kr_fast.free_check_mask: a pointer with one of these bits set takes
- *	free's checked path: not 16-aligned, or every pointer under
+ * kr_fast.free_slot_mask: free's registry slot is compared with the
+ *	pointer masked by it: arena_mask | 15, so that a pointer that is
+ *	not 16-aligned misses its slot; 0 under KARENA_DEBUG (and before
+ *	init), so that every pointer misses. A miss takes the full path.
+ * kr_fast.free_check_mask: on that path, a pointer with one of these
+ *	bits set is checked: not 16-aligned, or every pointer under
  *	KARENA_DEBUG.
  */
 struct kr_fast {
 	uintptr_t heap_slow_max;
+	uintptr_t free_slot_mask;
 	uintptr_t free_check_mask;
 };
 extern struct kr_fast kr_fast KR_HIDDEN;
