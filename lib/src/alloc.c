@@ -68,7 +68,7 @@ void *kr_malloc(size_t size)
 	if (unlikely(!p))
 		return kr_malloc_refill(h, (unsigned)c);
 	b = pool_pop(p);
-	if (unlikely(p->ref == p->capacity))
+	if (unlikely(!p->avail))
 		return kr_malloc_now_full(h, p, b);
 	heap_leave(h);
 	return b;

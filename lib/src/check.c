@@ -52,9 +52,9 @@ static void check_pool(struct ctx *x, struct kr_pool *p, size_t *nfree_out)
 	      p->capacity, p->szidx);
 	CHECK(x, p->heap == arena_of(p)->heap, p, "pool's heap %p is not its "
 	      "arena's %p", (void *)p->heap, (void *)arena_of(p)->heap);
-	CHECK(x, (p->ref > 0 || p->kept) && p->ref <= p->capacity, p,
-	      "ref %u out of (0, %u] (kept %u)", p->ref, p->capacity,
-	      p->kept);
+	CHECK(x, p->avail <= p->capacity && (pool_ref(p) > 0 || p->kept), p,
+	      "ref %u (avail %u) out of (0, %u] (kept %u)", pool_ref(p),
+	      p->avail, p->capacity, p->kept);
 	CHECK(x, p->carve >= base && p->carve <= end &&
 		 (size_t)(p->carve - base) % p->size == 0, p,
 	      "bad carve %p (pool at %p)", (void *)p->carve, (void *)base);
@@ -71,9 +71,9 @@ static void check_pool(struct ctx *x, struct kr_pool *p, size_t *nfree_out)
 			     "(class %u)", p->szidx);
 	}
 	untouched = (size_t)(end - p->carve) / p->size;
-	CHECK(x, n + untouched + p->ref == p->capacity, p,
+	CHECK(x, n + untouched + pool_ref(p) == p->capacity, p,
 	      "free %zu + untouched %zu + ref %u != capacity %u", n,
-	      untouched, p->ref, p->capacity);
+	      untouched, pool_ref(p), p->capacity);
 	*nfree_out = n;
 }
 
@@ -110,7 +110,7 @@ int kr_check_heap(struct kr_heap *h, FILE *out)
 		p = h->spare[i];
 		a = arena_of(p);
 		CHECK(&x, registry_contains(p) && a->heap == h &&
-		      p->state == POOL_INUSE && !p->ref && !p->kept &&
+		      p->state == POOL_INUSE && !pool_ref(p) && !p->kept &&
 		      !p->nextpool && !p->prevpool, p,
 		      "spare[%u] is not an empty pool of this heap off lists",
 		      i);
@@ -130,7 +130,7 @@ int kr_check_heap(struct kr_heap *h, FILE *out)
 			      p->szidx, c);
 			CHECK(&x, p->state == POOL_INUSE, p,
 			      "pool on usedpools is not in use");
-			CHECK(&x, p->ref < p->capacity, p,
+			CHECK(&x, pool_ref(p) < p->capacity, p,
 			      "full pool on usedpools[%u]", c);
 			if (++onlist > (size_t)h->narenas * kr.npools) {
 				fail(&x, p, "usedpools[%u] has a cycle", c);
@@ -180,7 +180,7 @@ int kr_check_heap(struct kr_heap *h, FILE *out)
 				continue;
 			npools[p->szidx]++;
 			nkeptflag += p->kept;
-			if (p->ref == p->capacity) {
+			if (pool_ref(p) == p->capacity) {
 				nfull++;
 				CHECK(&x, !p->nextpool && !p->prevpool &&
 				      h->usedpools[p->szidx] != p, p,

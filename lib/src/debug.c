@@ -81,7 +81,7 @@ void kr_check_block_start(const void *b)
 		kr_fatal(b, "free of a pointer into the header of arena %p "
 			 "(not a block)", (void *)a);
 	/* empty: with its arena, or a spare or kept pool (ref 0) */
-	if (p->state != POOL_INUSE || !p->ref)
+	if (p->state != POOL_INUSE || !pool_ref(p))
 		kr_fatal(b, "double free (or a wild pointer): the block's pool "
 			 "%p is empty (it last served class %d)",
 			 (void *)pool_base(p), p->purged || !p->size ||

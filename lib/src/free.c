@@ -52,7 +52,7 @@ static inline void pool_reopen(struct kr_heap *h, struct kr_pool *p)
 /* kr_small_free's slow path: @p was full, or is now empty. */
 void kr_free_slow(struct kr_heap *h, struct kr_pool *p)
 {
-	if (p->ref)
+	if (pool_ref(p))
 		pool_reopen(h, p);
 	else
 		free_emptied(h, p);
@@ -73,7 +73,7 @@ KR_NOINLINE static void free_emptied_leave(struct kr_heap *h,
  */
 KR_NOINLINE static void free_slow_leave(struct kr_heap *h, struct kr_pool *p)
 {
-	if (p->ref) {
+	if (pool_ref(p)) {
 		pool_reopen(h, p);
 		heap_leave(h);
 		return;

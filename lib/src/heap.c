@@ -102,7 +102,7 @@ void heap_keep_pool(struct kr_heap *h, struct kr_pool *p)
 	p->kept = 1;
 	if (old) {
 		old->kept = 0;
-		if (!old->ref)
+		if (!pool_ref(old))
 			heap_retire_pool(h, old);
 	}
 }
@@ -134,7 +134,7 @@ void heap_flush_kept(struct kr_heap *h)
 		h->kept[i] = NULL;
 		if (p) {
 			p->kept = 0;
-			if (!p->ref)
+			if (!pool_ref(p))
 				heap_retire_pool(h, p);
 		}
 	}

@@ -278,7 +278,10 @@ enum kr_pool_state {
  * struct kr_pool - a pool's header, in its arena's pool table (one cache line)
  *
  * Used or full pools (the owner's, no lock):
- * @ref:	blocks allocated; 0 < ref < capacity iff on usedpools[szidx]
+ * @avail:	blocks not allocated (free or untouched). The blocks allocated,
+ *		ref = capacity - avail (pool_ref()), count down in this form so
+ *		that malloc's "now full?" is a decrement to zero;
+ *		0 < ref < capacity iff on usedpools[szidx]
  * @capacity:	blocks the pool holds: POOL_SIZE / size
  * @size:	block size in bytes (class_to_size(szidx))
  * @szidx:	size class this pool serves
@@ -300,7 +303,7 @@ enum kr_pool_state {
  * and the arena's while empty.
  */
 struct kr_pool {
-	uint16_t ref;
+	uint16_t avail;
 	uint16_t capacity;
 	uint16_t size;
 	uint8_t szidx;
@@ -518,6 +521,12 @@ static inline unsigned pool_index(const struct kr_arena *a,
  * of its arena's table, computed as (u >> 6) & header_mask, header_mask
  * being (arena_size - 1) with the bits below POOL_SHIFT cleared, >> 6.
  */
+/* Blocks of @p allocated: 0 for a pool never built (capacity 0). */
+static inline unsigned pool_ref(const struct kr_pool *p)
+{
+	return (unsigned)p->capacity - p->avail;
+}
+
 static inline struct kr_pool *pool_in(uintptr_t base, uintptr_t u)
 {
 	return (struct kr_pool *)(base + ((u >> (POOL_SHIFT -
@@ -739,7 +748,7 @@ void kr_pool_full(struct kr_heap *h, struct kr_pool *p);
 
 /*
  * Take a block from @p, which is on usedpools: pop its free list, else
- * carve the next untouched block (ref < capacity, so one of the two has
+ * carve the next untouched block (avail > 0, so one of the two has
  * one). The caller unlinks @p when it is now full.
  */
 static inline void *pool_pop(struct kr_pool *p)
@@ -752,7 +761,7 @@ static inline void *pool_pop(struct kr_pool *p)
 		b = p->carve;
 		p->carve += p->size;
 	}
-	p->ref++;
+	p->avail--;
 	return b;
 }
 
@@ -765,7 +774,7 @@ static inline void *kr_small_alloc(struct kr_heap *h, unsigned c)
 	if (unlikely(!p))
 		return kr_alloc_slow(h, c);
 	b = pool_pop(p);
-	if (unlikely(p->ref == p->capacity))
+	if (unlikely(!p->avail))
 		kr_pool_full(h, p);
 	return b;
 }
@@ -784,14 +793,14 @@ void kr_free_slow(struct kr_heap *h, struct kr_pool *p);
 static inline struct kr_pool *kr_pool_free(struct kr_heap *h,
 					   struct kr_pool *p, void *b)
 {
-	unsigned ref = p->ref;
+	uint16_t avail = (uint16_t)(p->avail + 1);
 
 	*(void **)b = p->freeblock;
 	p->freeblock = b;
-	p->ref = (uint16_t)(ref - 1);
-	if (likely(ref != p->capacity && ref != 1))
-		return NULL;
-	if (ref == 1 && p->kept && likely(++h->purge_tick & 63))
+	p->avail = avail;
+	if (likely(avail != 1 && avail != p->capacity))
+		return NULL;		/* was not full, is not empty */
+	if (avail == p->capacity && p->kept && likely(++h->purge_tick & 63))
 		return NULL;
 	return p;
 }

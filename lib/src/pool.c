@@ -15,10 +15,10 @@ void pool_init(struct kr_pool *p, unsigned c)
 {
 	unsigned size = (unsigned)class_to_size(c);
 
-	p->ref = 0;
 	p->szidx = (uint8_t)c;
 	p->size = (uint16_t)size;
 	p->capacity = (uint16_t)(POOL_SIZE / size);
+	p->avail = p->capacity;
 	p->kept = 0;
 	p->freeblock = NULL;
 	p->carve = pool_base(p);

@@ -24,14 +24,18 @@ static void count_blocks(struct kr_heap *h, struct karena_stats *st)
 	for (a = h->arenas; a; a = a->allnext) {
 		for (i = kr.first_pool; i < a->nextpool; i++) {
 			volatile struct kr_pool *p = pool_at(a, i);
-			unsigned c;
+			unsigned c, cap, avail;
 
 			if (p->state != POOL_INUSE)
 				continue;
-			c = p->szidx;	/* a pool being set up may read 0s */
-			if (c < NUM_CLASSES)
-				st->classes[c].blocks_in_use += p->ref;
-			if (p->ref && p->ref == p->capacity)
+			/* a pool being set up may read 0s, or half of it */
+			c = p->szidx;
+			cap = p->capacity;
+			avail = p->avail;
+			if (c >= NUM_CLASSES || avail > cap)
+				continue;
+			st->classes[c].blocks_in_use += cap - avail;
+			if (cap && !avail)
 				st->pools_full++;
 		}
 	}

@@ -34,7 +34,7 @@ static int holds_empty_pool(struct kr_heap *h, struct kr_arena *a)
 
 	for (i = 0; i < KEEP_POOLS; i++)
 		if (h->kept[i] && arena_of(h->kept[i]) == a &&
-		    !h->kept[i]->ref)
+		    !pool_ref(h->kept[i]))
 			return 1;
 	for (i = 0; i < h->nspare; i++)
 		if (arena_of(h->spare[i]) == a)
@@ -136,7 +136,8 @@ int main(void)
 	ok(good_release, "an arena is released exactly when it holds no block "
 	   "and no kept or spare pool (keep 0)");
 	ok(good_inv, "invariants after the frees");
-	ok(h->usedpools[REQ / 16 - 1] && h->usedpools[REQ / 16 - 1]->ref == 0,
+	x = h->usedpools[REQ / 16 - 1];
+	ok(x && pool_ref(x) == 0,
 	   "the class's last pool stays open, empty, on usedpools");
 	karena__flush_kept();
 	karena_stats(&st);

@@ -33,15 +33,15 @@ int main(void)
 	   pool_base(p) == (char *)a + ((size_t)idx << POOL_SHIFT) &&
 	   p->carve == (char *)b[0] + p->size && !p->freeblock,
 	   "first block is carved lazily from the pool's first byte");
-	ok(p->ref == 1 && h->usedpools[c] == p && p->state == POOL_INUSE,
+	ok(pool_ref(p) == 1 && h->usedpools[c] == p && p->state == POOL_INUSE,
 	   "pool is used and heads usedpools[%u]", c);
 	ok(invariants(), "invariants: used");
 
 	for (i = 1; i < cap - 1; i++)
 		b[i] = karena_malloc(req);
-	ok(p->ref == cap - 1 && h->usedpools[c] == p, "one block left: still used");
+	ok(pool_ref(p) == cap - 1 && h->usedpools[c] == p, "one block left: still used");
 	b[cap - 1] = karena_malloc(req);
-	ok(pool_of(b[cap - 1]) == p && p->ref == cap && h->usedpools[c] != p &&
+	ok(pool_of(b[cap - 1]) == p && pool_ref(p) == cap && h->usedpools[c] != p &&
 	   !p->nextpool && !p->prevpool,
 	   "last block: pool is full and off usedpools");
 	karena_stats(&st);
@@ -55,7 +55,7 @@ int main(void)
 	ok(invariants(), "invariants: second pool emptied");
 
 	karena_free(b[3]);
-	ok(p->ref == cap - 1 && h->usedpools[c] == p && p->freeblock == b[3],
+	ok(pool_ref(p) == cap - 1 && h->usedpools[c] == p && p->freeblock == b[3],
 	   "a free turns full into used, at the head of usedpools");
 	ok(invariants(), "invariants: full -> used");
 	x = karena_malloc(req);
@@ -69,12 +69,12 @@ int main(void)
 	for (i = 0; i < cap; i++) {
 		karena_free(b[i]);
 		if (i + 1 < cap)
-			good &= p->ref == cap - 1 - i && h->usedpools[c] == p;
+			good &= pool_ref(p) == cap - 1 - i && h->usedpools[c] == p;
 		if (i % 8 == 0)
 			good &= invariants();
 	}
 	ok(good, "the pool stays used while blocks remain");
-	ok(p->ref == 0 && h->usedpools[c] != p && p->state == POOL_INUSE &&
+	ok(pool_ref(p) == 0 && h->usedpools[c] != p && p->state == POOL_INUSE &&
 	   h->nspare && h->spare[h->nspare - 1] == p,
 	   "last free: pool is empty, off usedpools, on top of the spare pools");
 	ok(invariants(), "invariants: spare");

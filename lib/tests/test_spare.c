@@ -127,7 +127,7 @@ int main(void)
 	for (i = 0; h->nspare < SPARE_POOLS && i < NPOOLS - 3; i++) {
 		for (j = 0; j < PER_POOL; j++)
 			karena_free(b[i][j]);
-		good &= h->spare[h->nspare - 1] == pool[i] && !pool[i]->ref &&
+		good &= h->spare[h->nspare - 1] == pool[i] && !pool_ref(pool[i]) &&
 			pool[i]->state == POOL_INUSE &&
 			h->usedpools[REQ / 16 - 1] != pool[i];
 	}
@@ -162,7 +162,7 @@ int main(void)
 #ifndef KARENA_ASAN
 	ok(h->nspare == SPARE_POOLS - SPARE_BATCH + 1 &&
 	   is_spare(h, pool[i - 1]) && is_spare(h, pool[i]) &&
-	   pool[i + 1]->szidx == c && pool[i + 1]->ref == 1,
+	   pool[i + 1]->szidx == c && pool_ref(pool[i + 1]) == 1,
 	   "the newer ones stay, with the pool emptied last; the calloc "
 	   "collected the remote frees and took the pool they emptied");
 #else
@@ -181,7 +181,7 @@ int main(void)
 	p = h->spare[n - 1];
 	x = karena_malloc(464);
 	ok(pool_of(x) == p && h->nspare == n - 1 && p->size == 464 &&
-	   p->ref == 1, "a class with no pool takes the top spare pool and "
+	   pool_ref(p) == 1, "a class with no pool takes the top spare pool and "
 	   "rebuilds it (464-byte blocks)");
 	karena_free(x);
 	ok(invariants(), "invariants after the reuse");
