@@ -6,7 +6,8 @@
  * Fast path (kr_free): the registry's slot, which also checks the block
  * start's alignment, the owner (pool->heap) against this thread's heap,
  * then a push on the pool's free list; no stack frame, no call. The exits
- * are tail calls: a pool that was full or is now empty (free_slow_leave),
+ * are tail calls: a pool that was full (pool_reopen_leave) or is now
+ * empty (free_emptied_leave),
  * another thread's block (heap_remote_free), KARENA_DEBUG or a bad pointer
  * (free_block_checked), and a slot miss (free_slot_miss: the bitmap, then
  * our block the long way, or glibc's).
@@ -67,18 +68,14 @@ KR_NOINLINE static void free_emptied_leave(struct kr_heap *h,
 }
 
 /*
- * kr_free_slow for the owner, which then leaves its heap: a tail call.
- * Reopening a full pool, which a heap of nearly full pools does on most
- * frees, needs no call and so no stack frame.
+ * pool_reopen for the owner, which then leaves its heap: a tail call with
+ * no stack frame. A heap of nearly full pools does it on most frees.
  */
-KR_NOINLINE static void free_slow_leave(struct kr_heap *h, struct kr_pool *p)
+KR_NOINLINE static void pool_reopen_leave(struct kr_heap *h,
+					  struct kr_pool *p)
 {
-	if (pool_ref(p)) {
-		pool_reopen(h, p);
-		heap_leave(h);
-		return;
-	}
-	free_emptied_leave(h, p);
+	pool_reopen(h, p);
+	heap_leave(h);
 }
 
 /* @b is a block of our arena at @base: give it back. */
@@ -86,15 +83,20 @@ static inline void free_block(void *b, uintptr_t base)
 {
 	struct kr_pool *p = pool_in(base, (uintptr_t)b);
 	struct kr_heap *h = p->heap;	/* read once: the pool may go */
+	uint16_t avail;
 
 	if (unlikely(h != kr_tls_heap)) {
 		heap_remote_free(h, b);
 		return;
 	}
 	heap_enter(h);
-	p = kr_pool_free(h, p, b);
-	if (unlikely(p)) {
-		free_slow_leave(h, p);
+	avail = pool_push(p, b);
+	if (unlikely(avail == 1)) {		/* was full */
+		pool_reopen_leave(h, p);
+		return;
+	}
+	if (unlikely(pool_emptied(h, p, avail))) {
+		free_emptied_leave(h, p);
 		return;
 	}
 	heap_leave(h);

@@ -784,6 +784,28 @@ void kr_free(void *ptr);
 void kr_free_ours(void *b);
 void kr_free_slow(struct kr_heap *h, struct kr_pool *p);
 
+/* Push @b on @p's free list; returns the pool's new avail (1: was full). */
+static inline uint16_t pool_push(struct kr_pool *p, void *b)
+{
+	uint16_t avail = (uint16_t)(p->avail + 1);
+
+	*(void **)b = p->freeblock;
+	p->freeblock = b;
+	p->avail = avail;
+	return avail;
+}
+
+/*
+ * @p of @h, pushed to @avail, is now empty and has work for
+ * free_emptied(): not when it is kept open, but for every 64th time.
+ */
+static inline bool pool_emptied(struct kr_heap *h, struct kr_pool *p,
+				uint16_t avail)
+{
+	return avail == p->capacity &&
+	       !(p->kept && likely(++h->purge_tick & 63));
+}
+
 /*
  * Give block @b back to its pool @p; @h owns it (or kr.lock is held).
  * Returns the pool when kr_free_slow has work: it was full, or it is now
@@ -793,14 +815,9 @@ void kr_free_slow(struct kr_heap *h, struct kr_pool *p);
 static inline struct kr_pool *kr_pool_free(struct kr_heap *h,
 					   struct kr_pool *p, void *b)
 {
-	uint16_t avail = (uint16_t)(p->avail + 1);
+	uint16_t avail = pool_push(p, b);
 
-	*(void **)b = p->freeblock;
-	p->freeblock = b;
-	p->avail = avail;
-	if (likely(avail != 1 && avail != p->capacity))
-		return NULL;		/* was not full, is not empty */
-	if (avail == p->capacity && p->kept && likely(++h->purge_tick & 63))
+	if (likely(avail != 1 && !pool_emptied(h, p, avail)))
 		return NULL;
 	return p;
 }

@@ -34,3 +34,6 @@ _Static_assert(sizeof(struct kr_arena) <= sizeof(struct kr_pool),
 _Static_assert(MAX_POOLS <= 65535, "pool counts fit 16 bits");
 _Static_assert(NUM_CLASSES <= 256 && POOL_SIZE / ALIGNMENT <= 65535,
 	       "szidx and capacity fit their fields");
+_Static_assert(POOL_SIZE / SMALL_MAX >= 2,
+	       "a pool holds two blocks at least: a free into a full pool "
+	       "never empties it (free.c tests \"was full\" first)");
