@@ -796,8 +796,9 @@ static inline uint16_t pool_push(struct kr_pool *p, void *b)
 }
 
 /*
- * @p of @h, pushed to @avail, is now empty and has work for
- * free_emptied(): not when it is kept open, but for every 64th time.
+ * Is @p of @h, whose avail is now @avail, empty with work for
+ * free_emptied()? A kept pool has work only every 64th time it empties
+ * (the owner's purge check); until then it simply stays open.
  */
 static inline bool pool_emptied(struct kr_heap *h, struct kr_pool *p,
 				uint16_t avail)
