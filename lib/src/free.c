@@ -7,10 +7,9 @@
  * start's alignment, the owner (pool->heap) against this thread's heap,
  * then a push on the pool's free list; no stack frame, no call. The exits
  * are tail calls: a pool that was full (pool_reopen_leave) or is now
- * empty (free_emptied_leave),
- * another thread's block (heap_remote_free), KARENA_DEBUG or a bad pointer
- * (free_block_checked), and a slot miss (free_slot_miss: the bitmap, then
- * our block the long way, or glibc's).
+ * empty (free_emptied_leave), another thread's block (heap_remote_free),
+ * and a slot miss (free_slot_miss: the bitmap, then our block the long
+ * way, checked under KARENA_DEBUG or when misaligned, or glibc's).
  */
 #include "internal.h"
 
