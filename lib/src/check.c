@@ -81,7 +81,7 @@ int kr_check_heap(struct kr_heap *h, FILE *out)
 {
 	struct ctx x = { .out = out, .h = h };
 	size_t npools[NUM_CLASSES] = {0};
-	size_t nused = 0, nfull = 0, nempty = 0, npurgeable = 0;
+	size_t nused = 0, nempty = 0, npurgeable = 0;
 	size_t narenas = 0, nempty_arenas = 0, nusable_expected = 0;
 	size_t onlist = 0, nfree;
 	struct kr_arena *a, *prev;
@@ -180,14 +180,12 @@ int kr_check_heap(struct kr_heap *h, FILE *out)
 				continue;
 			npools[p->szidx]++;
 			nkeptflag += p->kept;
-			if (pool_ref(p) == p->capacity) {
-				nfull++;
+			if (pool_ref(p) == p->capacity)
 				CHECK(&x, !p->nextpool && !p->prevpool &&
 				      h->usedpools[p->szidx] != p, p,
 				      "full pool on a list");
-			} else {
+			else
 				nused++;
-			}
 		}
 		for (i = a->freepools; i && nfl <= kr.npools;
 		     i = pool_at(a, i)->nextfree, nfl++)

@@ -43,17 +43,14 @@ static void free_emptied(struct kr_heap *h, struct kr_pool *p)
 	heap_retire_pool(h, p);
 }
 
-/* @p was full and has a free block again: back on usedpools. */
-static inline void pool_reopen(struct kr_heap *h, struct kr_pool *p)
-{
-	pool_link_used(h, p);
-}
-
-/* kr_small_free's slow path: @p was full, or is now empty. */
+/*
+ * kr_small_free's slow path: @p was full (it has a free block again: back
+ * on usedpools), or is now empty.
+ */
 void kr_free_slow(struct kr_heap *h, struct kr_pool *p)
 {
 	if (pool_ref(p))
-		pool_reopen(h, p);
+		pool_link_used(h, p);
 	else
 		free_emptied(h, p);
 }
@@ -67,13 +64,14 @@ KR_NOINLINE static void free_emptied_leave(struct kr_heap *h,
 }
 
 /*
- * pool_reopen for the owner, which then leaves its heap: a tail call with
- * no stack frame. A heap of nearly full pools does it on most frees.
+ * @p was full: back on usedpools, for the owner, which then leaves its
+ * heap. A tail call with no stack frame; a heap of nearly full pools does
+ * it on most frees.
  */
 KR_NOINLINE static void pool_reopen_leave(struct kr_heap *h,
 					  struct kr_pool *p)
 {
-	pool_reopen(h, p);
+	pool_link_used(h, p);
 	heap_leave(h);
 }
 

@@ -521,12 +521,6 @@ static inline unsigned pool_index(const struct kr_arena *a,
  * of its arena's table, computed as (u >> 6) & header_mask, header_mask
  * being (arena_size - 1) with the bits below POOL_SHIFT cleared, >> 6.
  */
-/* Blocks of @p allocated: 0 for a pool never built (capacity 0). */
-static inline unsigned pool_ref(const struct kr_pool *p)
-{
-	return (unsigned)p->capacity - p->avail;
-}
-
 static inline struct kr_pool *pool_in(uintptr_t base, uintptr_t u)
 {
 	return (struct kr_pool *)(base + ((u >> (POOL_SHIFT -
@@ -539,6 +533,12 @@ static inline struct kr_pool *pool_of(const void *p)
 	uintptr_t u = (uintptr_t)p;
 
 	return pool_in(u & kr.arena_mask, u);
+}
+
+/* Blocks of @p allocated: 0 for a pool never built (capacity 0). */
+static inline unsigned pool_ref(const struct kr_pool *p)
+{
+	return (unsigned)p->capacity - p->avail;
 }
 
 /* Where the blocks of the pool with header @p are. */

@@ -136,7 +136,7 @@ void heap_flush_spare(struct kr_heap *h)
 	}
 }
 
-/* Is @p one of @h's spare pools? (check.c) */
+/* Is @p one of @h's spare pools? (check.c, test_spare) */
 bool heap_is_spare(const struct kr_heap *h, const struct kr_pool *p)
 {
 	unsigned i;

@@ -69,16 +69,6 @@ static void *remote_freer(void *arg)
 	return NULL;
 }
 
-static int is_spare(struct kr_heap *h, struct kr_pool *p)
-{
-	unsigned i;
-
-	for (i = 0; i < h->nspare; i++)
-		if (h->spare[i] == p)
-			return 1;
-	return 0;
-}
-
 int main(void)
 {
 	static void *b[NPOOLS][PER_POOL];
@@ -156,20 +146,20 @@ int main(void)
 	pthread_join(t, NULL);
 	good = 1;
 	for (j = 0; j < SPARE_BATCH; j++)
-		good &= old[j]->state == POOL_EMPTY && !is_spare(h, old[j]);
+		good &= old[j]->state == POOL_EMPTY && !heap_is_spare(h, old[j]);
 	ok(good, "the next empties: the oldest %u pools are back with their "
 	   "arenas", SPARE_BATCH);
 #ifndef KARENA_ASAN
 	ok(h->nspare == SPARE_POOLS - SPARE_BATCH + 1 &&
-	   is_spare(h, pool[i - 1]) && is_spare(h, pool[i]) &&
+	   heap_is_spare(h, pool[i - 1]) && heap_is_spare(h, pool[i]) &&
 	   pool[i + 1]->szidx == c && pool_ref(pool[i + 1]) == 1,
 	   "the newer ones stay, with the pool emptied last; the calloc "
 	   "collected the remote frees and took the pool they emptied");
 #else
 	(void)c;	/* ASan's calloc: no re-entry; the check collected */
 	ok(h->nspare == SPARE_POOLS - SPARE_BATCH + 2 &&
-	   is_spare(h, pool[i - 1]) && is_spare(h, pool[i]) &&
-	   is_spare(h, pool[i + 1]),
+	   heap_is_spare(h, pool[i - 1]) && heap_is_spare(h, pool[i]) &&
+	   heap_is_spare(h, pool[i + 1]),
 	   "the newer ones stay, with the two pools emptied last");
 #endif
 	ok(atomic_load(&kr.purger_state) != PURGER_NONE,
