@@ -4,10 +4,10 @@
  * shared by the public API (karena_*) and the malloc shim.
  *
  * Fast path (kr_malloc, pool_pop in internal.h): TLS heap pointer, class =
- * (size - 1) >> 4, pop the first used pool's free list or carve; no stack
- * frame, no call. Everything else is out of line: building the thread's
- * heap, debug mode, taking a new pool, a pool becoming full, and requests
- * > 512 bytes (glibc).
+ * (size - 1) >> 4, pop the first used pool's free list or carve, and
+ * unlink the pool if that was its last block; no stack frame, no call.
+ * Everything else is out of line: building the thread's heap, debug mode,
+ * taking a new pool, and requests > 512 bytes (glibc).
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -33,21 +33,13 @@ KR_NOINLINE static void *kr_malloc_slow(size_t size)
 }
 
 /*
- * The fast path's two exits that do more than pop a block. Each is a tail
- * call, so that kr_malloc needs no stack frame, and leaves the heap.
+ * The fast path's exit for an empty usedpools[c]: a tail call, so that
+ * kr_malloc needs no stack frame, which leaves the heap.
  */
 KR_NOINLINE static void *kr_malloc_refill(struct kr_heap *h, unsigned c)
 {
 	void *b = kr_alloc_slow(h, c);
 
-	heap_leave(h);
-	return b;
-}
-
-KR_NOINLINE static void *kr_malloc_now_full(struct kr_heap *h,
-					    struct kr_pool *p, void *b)
-{
-	kr_pool_full(h, p);
 	heap_leave(h);
 	return b;
 }
@@ -69,7 +61,7 @@ void *kr_malloc(size_t size)
 		return kr_malloc_refill(h, (unsigned)c);
 	b = pool_pop(p);
 	if (unlikely(!p->avail))
-		return kr_malloc_now_full(h, p, b);
+		pool_fill_unlink(h, p);
 	heap_leave(h);
 	return b;
 }
@@ -99,19 +91,6 @@ void *kr_alloc_slow(struct kr_heap *h, unsigned c)
 	h->npools[c]++;
 	pool_link_used(h, p);
 	return kr_small_alloc(h, c);
-}
-
-/* The last free block of @p was just handed out: full pools are on no list. */
-void kr_pool_full(struct kr_heap *h, struct kr_pool *p)
-{
-	struct kr_pool *next = p->nextpool;
-
-	/* malloc takes blocks from the head only: p has no prevpool */
-	h->usedpools[p->szidx] = next;
-	if (next) {
-		next->prevpool = NULL;
-		p->nextpool = NULL;
-	}
 }
 
 void *kr_calloc(size_t nmemb, size_t size)

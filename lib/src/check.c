@@ -111,7 +111,7 @@ int kr_check_heap(struct kr_heap *h, FILE *out)
 		a = arena_of(p);
 		CHECK(&x, registry_contains(p) && a->heap == h &&
 		      p->state == POOL_INUSE && !pool_ref(p) && !p->kept &&
-		      !p->nextpool && !p->prevpool, p,
+		      h->usedpools[p->szidx] != p, p,
 		      "spare[%u] is not an empty pool of this heap off lists",
 		      i);
 		for (n = 0; n < i; n++)
@@ -123,7 +123,7 @@ int kr_check_heap(struct kr_heap *h, FILE *out)
 		pp = NULL;
 		for (p = h->usedpools[c]; p; pp = p, p = p->nextpool) {
 			a = arena_of(p);
-			CHECK(&x, p->prevpool == pp, p, "bad prevpool");
+			CHECK(&x, !pp || p->prevpool == pp, p, "bad prevpool");
 			CHECK(&x, registry_contains(p) && a->heap == h, p,
 			      "pool on usedpools[%u] not in this heap", c);
 			CHECK(&x, p->szidx == c, p, "class %u on usedpools[%u]",
@@ -181,8 +181,7 @@ int kr_check_heap(struct kr_heap *h, FILE *out)
 			npools[p->szidx]++;
 			nkeptflag += p->kept;
 			if (pool_ref(p) == p->capacity)
-				CHECK(&x, !p->nextpool && !p->prevpool &&
-				      h->usedpools[p->szidx] != p, p,
+				CHECK(&x, h->usedpools[p->szidx] != p, p,
 				      "full pool on a list");
 			else
 				nused++;

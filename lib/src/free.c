@@ -5,11 +5,12 @@
  *
  * Fast path (kr_free): the registry's slot, which also checks the block
  * start's alignment, the owner (pool->heap) against this thread's heap,
- * then a push on the pool's free list; no stack frame, no call. The exits
- * are tail calls: a pool that was full (pool_reopen_leave) or is now
- * empty (free_emptied_leave), another thread's block (heap_remote_free),
- * and a slot miss (free_slot_miss: the bitmap, then our block the long
- * way, checked under KARENA_DEBUG or when misaligned, or glibc's).
+ * then a push on the pool's free list, and back on usedpools if the pool
+ * was full; no stack frame, no call. The exits are tail calls: a pool
+ * that is now empty (free_emptied_leave), another thread's block
+ * (heap_remote_free), and a slot miss (free_slot_miss: the bitmap, then
+ * our block the long way, checked under KARENA_DEBUG or when misaligned,
+ * or glibc's).
  */
 #include "internal.h"
 
@@ -63,18 +64,6 @@ KR_NOINLINE static void free_emptied_leave(struct kr_heap *h,
 	heap_leave(h);
 }
 
-/*
- * @p was full: back on usedpools, for the owner, which then leaves its
- * heap. A tail call with no stack frame; a heap of nearly full pools does
- * it on most frees.
- */
-KR_NOINLINE static void pool_reopen_leave(struct kr_heap *h,
-					  struct kr_pool *p)
-{
-	pool_link_used(h, p);
-	heap_leave(h);
-}
-
 /* @b is a block of our arena at @base: give it back. */
 static inline void free_block(void *b, uintptr_t base)
 {
@@ -88,11 +77,9 @@ static inline void free_block(void *b, uintptr_t base)
 	}
 	heap_enter(h);
 	avail = pool_push(p, b);
-	if (unlikely(avail == 1)) {		/* was full */
-		pool_reopen_leave(h, p);
-		return;
-	}
-	if (unlikely(pool_emptied(h, p, avail))) {
+	if (unlikely(avail == 1))	/* was full: a heap of nearly full */
+		pool_link_used(h, p);	/* pools does it on most frees */
+	else if (unlikely(pool_emptied(h, p, avail))) {
 		free_emptied_leave(h, p);
 		return;
 	}

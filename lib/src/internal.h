@@ -289,7 +289,7 @@ enum kr_pool_state {
  * @freeblock:	singly linked free blocks (link in the first word), or NULL
  * @carve:	the first untouched block
  * @nextpool:	next on usedpools[szidx] (NULL-terminated), when used
- * @prevpool:	previous on usedpools[szidx], NULL at the head
+ * @prevpool:	previous on usedpools[szidx], when used and not the head
  * @heap:	the heap owning the pool's arena (arena->heap), here so that
  *		free reads the line it needs anyway, not the arena's first
  *
@@ -663,13 +663,16 @@ void pool_init(struct kr_pool *p, unsigned c);
 /*
  * usedpools[] is a doubly linked list per class; a pool moves on and off
  * it on the fast path's exits (full, emptied), so these are inline.
+ * The head's prevpool means nothing and is never read, so that a pool
+ * that fills leaves the head with one store (pool_fill_unlink) and a pool
+ * that has room again joins it with three. The links of a pool on no list
+ * are stale.
  */
 /* Push @p at the head of usedpools[p->szidx]. */
 static inline void pool_link_used(struct kr_heap *h, struct kr_pool *p)
 {
 	struct kr_pool *head = h->usedpools[p->szidx];
 
-	p->prevpool = NULL;
 	p->nextpool = head;
 	if (head)
 		head->prevpool = p;
@@ -679,14 +682,24 @@ static inline void pool_link_used(struct kr_heap *h, struct kr_pool *p)
 /* Take @p off usedpools[p->szidx]. */
 static inline void pool_unlink_used(struct kr_heap *h, struct kr_pool *p)
 {
-	if (p->prevpool)
-		p->prevpool->nextpool = p->nextpool;
+	struct kr_pool *next = p->nextpool;
+
+	if (h->usedpools[p->szidx] == p)
+		h->usedpools[p->szidx] = next;
 	else
-		h->usedpools[p->szidx] = p->nextpool;
-	if (p->nextpool)
-		p->nextpool->prevpool = p->prevpool;
-	p->nextpool = NULL;
-	p->prevpool = NULL;
+		p->prevpool->nextpool = next;
+	if (next)
+		next->prevpool = p->prevpool;	/* stale if next is the head */
+}
+
+/*
+ * @p, the head of usedpools[p->szidx], has just handed out its last free
+ * block: full pools are on no list, and malloc takes blocks from the head
+ * only.
+ */
+static inline void pool_fill_unlink(struct kr_heap *h, struct kr_pool *p)
+{
+	h->usedpools[p->szidx] = p->nextpool;
 }
 
 /* heap.c */
@@ -744,7 +757,6 @@ void *kr_realloc(void *ptr, size_t size);
 void *kr_memalign(size_t alignment, size_t size);
 size_t kr_usable_size(const void *ptr);
 void *kr_alloc_slow(struct kr_heap *h, unsigned c);
-void kr_pool_full(struct kr_heap *h, struct kr_pool *p);
 
 /*
  * Take a block from @p, which is on usedpools: pop its free list, else
@@ -775,7 +787,7 @@ static inline void *kr_small_alloc(struct kr_heap *h, unsigned c)
 		return kr_alloc_slow(h, c);
 	b = pool_pop(p);
 	if (unlikely(!p->avail))
-		kr_pool_full(h, p);
+		pool_fill_unlink(h, p);
 	return b;
 }
 
