@@ -765,9 +765,11 @@ void *kr_alloc_slow(struct kr_heap *h, unsigned c);
  *
  * A carved block is memory nothing has touched for a while (a new pool,
  * or one emptied a batch ago), so the caller's first store to it misses;
- * a write prefetch four lines ahead starts the next blocks' fetch early
- * (batch benchmarks 8-12% faster). Past the pool's end it may touch the
- * next pool or nothing at all: a prefetch never faults.
+ * a prefetch 256 bytes ahead starts the next blocks' fetch early (batch
+ * benchmarks 8-12% faster). It asks for the line for writing, which GCC
+ * emits as prefetchw where -march has it and as prefetcht0 on baseline
+ * x86-64. Past the pool's end it may touch the next pool or nothing at
+ * all: a prefetch never faults.
  */
 static inline void *pool_pop(struct kr_pool *p)
 {

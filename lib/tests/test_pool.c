@@ -1,8 +1,69 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* test_pool - one pool through its states: used -> full -> used -> spare
- * -> empty, lazy carving, LIFO free list; the invariant checker after every
- * step. */
+ * -> empty, lazy carving, LIFO free list; then usedpools[] as pools fill
+ * and reopen around a head whose prevpool is stale; the invariant checker
+ * after every step. */
 #include "tap.h"
+
+/*
+ * usedpools[] keeps no prevpool for its head (internal.h): a pool that
+ * fills leaves the head with one store, and its successor's prevpool
+ * still names it. Unlinking must never follow that stale link. Three
+ * pools of one class: fill them, reopen them, let the head fill, then
+ * empty the new head, whose prevpool names a full pool on no list.
+ */
+static void test_list_surgery(void)
+{
+	const size_t req = 256;			/* 16 blocks a pool */
+	const unsigned c = size_to_class(req);
+	struct kr_heap *h = kr_tls_heap;
+	struct kr_pool *pa, *pb, *pc;
+	void *blk[3][16], *x;
+	unsigned cap = POOL_SIZE / 256, i, j;
+
+	for (i = 0; i < 3; i++)
+		for (j = 0; j < cap; j++)
+			blk[i][j] = karena_malloc(req);
+	pa = pool_of(blk[0][0]);
+	pb = pool_of(blk[1][0]);
+	pc = pool_of(blk[2][0]);
+	ok(pa != pb && pb != pc && pa != pc && pool_ref(pa) == cap &&
+	   pool_ref(pb) == cap && pool_ref(pc) == cap && !h->usedpools[c] &&
+	   pool_of(blk[0][cap - 1]) == pa && pool_of(blk[2][cap - 1]) == pc,
+	   "three full pools of class %u, none on usedpools", c);
+
+	karena_free(blk[0][0]);
+	karena_free(blk[1][0]);
+	karena_free(blk[2][0]);
+	ok(h->usedpools[c] == pc && pc->nextpool == pb && pb->nextpool == pa &&
+	   !pa->nextpool && pa->prevpool == pb && pb->prevpool == pc,
+	   "reopened pools join at the head: C, B, A");
+	ok(invariants(), "invariants: three reopened pools");
+
+	x = karena_malloc(req);
+	ok(x == blk[2][0] && h->usedpools[c] == pb && pb->prevpool == pc,
+	   "the head fills and leaves; B heads, its prevpool still names C");
+	ok(invariants(), "invariants: head with a stale prevpool");
+
+	for (j = 1; j < cap; j++)
+		karena_free(blk[1][j]);
+	ok(h->usedpools[c] == pa && !pa->nextpool && pool_ref(pc) == cap &&
+	   !heap_is_spare(h, pc) && heap_is_spare(h, pb),
+	   "B empties at the head: A heads, C stays full and untouched");
+	ok(invariants(), "invariants: head unlinked past its stale prevpool");
+
+	karena_free(x);
+	ok(h->usedpools[c] == pc && pc->nextpool == pa && pa->prevpool == pc,
+	   "C reopens in front of A");
+	for (j = 1; j < cap; j++)
+		karena_free(blk[0][j]);
+	ok(h->usedpools[c] == pc && !pc->nextpool && heap_is_spare(h, pa),
+	   "A empties behind the head: C is the class's only pool");
+	ok(invariants(), "invariants: tail unlinked through its prevpool");
+	for (j = 1; j < cap; j++)
+		karena_free(blk[2][j]);
+	ok(invariants(), "invariants: every block of the class freed");
+}
 
 int main(void)
 {
@@ -90,5 +151,7 @@ int main(void)
 	ok(invariants(), "invariants after reuse");
 	karena_free(x);
 	ok(invariants(), "invariants at the end");
+
+	test_list_surgery();
 	return tap_done();
 }
