@@ -229,6 +229,7 @@ enum karena_limit {
 	KARENA_LIMIT_MAX_ARENAS,
 	KARENA_LIMIT_MAX_PER_PROCESS,
 	KARENA_LIMIT_MAX_PER_UID,
+	KARENA_NR_LIMITS
 };
 
 /* holder.c */
@@ -257,8 +258,8 @@ void karena_uncharge(struct karena_holder *h, struct karena_user *u);
 void karena_holders_init(void);
 
 /* params.c */
-int karena_limit_check(enum karena_limit which, u64 val);
-int karena_limit_set(enum karena_limit which, u64 val);
+int karena_limits_set(const u64 *val, unsigned int given,
+		      enum karena_limit *bad);
 int karena_params_init(void);
 
 /* reserve.c */

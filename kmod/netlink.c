@@ -336,12 +336,14 @@ static void karena_nl_bad_limit(struct netlink_ext_ack *extack,
  * GENL_ADMIN_PERM makes the core ask for CAP_NET_ADMIN; changing how much
  * memory karena may hand out is a system setting, so SET also needs
  * CAP_SYS_ADMIN, as the module parameters' files do (root only).
- * Every value is checked before any is set, so a bad one changes nothing.
+ * The limits change all together or not at all (karena_limits_set): a bad
+ * value changes nothing, and a GET never sees half of a SET.
  */
 static int karena_nl_set_doit(struct sk_buff *skb, struct genl_info *info)
 {
-	struct nlattr **attrs = info->attrs;
+	u64 val[KARENA_NR_LIMITS] = {};
 	unsigned int i, given = 0;
+	enum karena_limit bad;
 	struct nlattr *a;
 	int ret;
 
@@ -352,33 +354,25 @@ static int karena_nl_set_doit(struct sk_buff *skb, struct genl_info *info)
 	}
 
 	for (i = 0; i < ARRAY_SIZE(karena_nl_limits); i++) {
-		a = attrs[karena_nl_limits[i].attr];
+		a = info->attrs[karena_nl_limits[i].attr];
 		if (!a)
 			continue;
-		given++;
-		if (karena_limit_check(karena_nl_limits[i].limit,
-				       nla_get_u64(a))) {
-			karena_nl_bad_limit(info->extack, a);
-			return -EINVAL;
-		}
+		given |= BIT(karena_nl_limits[i].limit);
+		val[karena_nl_limits[i].limit] = nla_get_u64(a);
 	}
 	if (!given) {
 		NL_SET_ERR_MSG(info->extack, "no limit to set was given");
 		return -EINVAL;
 	}
 
-	for (i = 0; i < ARRAY_SIZE(karena_nl_limits); i++) {
-		a = attrs[karena_nl_limits[i].attr];
-		if (!a)
-			continue;
-		ret = karena_limit_set(karena_nl_limits[i].limit,
-				       nla_get_u64(a));
-		if (ret) {
-			karena_nl_bad_limit(info->extack, a);
-			return ret;
-		}
+	ret = karena_limits_set(val, given, &bad);
+	if (ret) {
+		for (i = 0; i < ARRAY_SIZE(karena_nl_limits); i++)
+			if (karena_nl_limits[i].limit == bad)
+				karena_nl_bad_limit(info->extack,
+						    info->attrs[karena_nl_limits[i].attr]);
 	}
-	return 0;
+	return ret;
 }
 
 /* ---- EVENT ---- */

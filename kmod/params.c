@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The module parameters and the one validated setter behind
- * them and the generic netlink SET.
+ * them and the generic netlink SET, which changes several at once.
  *
  *   arena_kb                arena size in KiB: power of two, 64..4096;
  *                           read-only after load
@@ -38,7 +38,7 @@ static unsigned int arena_kb = 256;
 module_param(arena_kb, uint, 0444);
 MODULE_PARM_DESC(arena_kb, "Arena size in KiB: a power of two, 64..4096 (default 256)");
 
-static const char * const karena_limit_names[] = {
+static const char * const karena_limit_names[KARENA_NR_LIMITS] = {
 	[KARENA_LIMIT_RESERVE_ARENAS]	= "reserve_arenas",
 	[KARENA_LIMIT_MAX_ARENAS]	= "max_arenas",
 	[KARENA_LIMIT_MAX_PER_PROCESS]	= "max_arenas_per_process",
@@ -56,8 +56,9 @@ static unsigned long *karena_limit_var(enum karena_limit which)
 		return &karena.max_per_process;
 	case KARENA_LIMIT_MAX_PER_UID:
 		return &karena.max_per_uid;
+	default:
+		return NULL;
 	}
-	return NULL;
 }
 
 /* How many arenas all of RAM would make: the bound of every limit. */
@@ -66,14 +67,8 @@ static u64 karena_ram_arenas(void)
 	return totalram_pages() / karena.arena_pages;
 }
 
-/**
- * karena_limit_check() - is @val acceptable for @which?
- * @which: the limit
- * @val: the proposed value
- *
- * Return: 0 or -EINVAL.
- */
-int karena_limit_check(enum karena_limit which, u64 val)
+/* Is @val acceptable for @which? 0 or -EINVAL. */
+static int karena_limit_check(enum karena_limit which, u64 val)
 {
 	u64 ram = karena_ram_arenas();
 
@@ -85,49 +80,75 @@ int karena_limit_check(enum karena_limit which, u64 val)
 	case KARENA_LIMIT_MAX_PER_PROCESS:
 	case KARENA_LIMIT_MAX_PER_UID:
 		return val <= ram ? 0 : -EINVAL;
+	default:
+		return -EINVAL;
 	}
-	return -EINVAL;
 }
 
-/**
- * karena_limit_set() - change one limit at run time
- * @which: the limit
- * @val: the new value
- *
- * A lower limit only affects later grants; nothing already granted is
- * taken back. A new reserve_arenas is reached in the background.
- *
- * Return: 0, or -EINVAL (nothing changed).
+/*
+ * Check every limit in @given, then set them all under one karena.lock.
+ * The caller holds kernel_param_lock(THIS_MODULE), as the sysfs core does
+ * around a parameter write, so that no write lands between the two.
  */
-int karena_limit_set(enum karena_limit which, u64 val)
+static int karena_limits_apply(const u64 *val, unsigned int given,
+			       enum karena_limit *bad)
 {
-	unsigned long *var = karena_limit_var(which);
-	int ret;
+	enum karena_limit which;
 
-	if (!var)
-		return -EINVAL;
-	ret = karena_limit_check(which, val);
-	if (ret)
-		return ret;
+	for (which = 0; which < KARENA_NR_LIMITS; which++) {
+		if ((given & BIT(which)) && karena_limit_check(which, val[which])) {
+			*bad = which;
+			return -EINVAL;
+		}
+	}
 
 	spin_lock(&karena.lock);
-	*var = val;
+	for (which = 0; which < KARENA_NR_LIMITS; which++)
+		if (given & BIT(which))
+			*karena_limit_var(which) = val[which];
 	spin_unlock(&karena.lock);
 
-	if (which == KARENA_LIMIT_RESERVE_ARENAS)
+	if (given & BIT(KARENA_LIMIT_RESERVE_ARENAS))
 		karena_reserve_kick();
 	return 0;
 }
 
+/**
+ * karena_limits_set() - change several limits at run time, all or none
+ * @val: the new values, indexed by enum karena_limit
+ * @given: BIT(which) for each limit to change
+ * @bad: set to the limit whose value was refused, on -EINVAL
+ *
+ * Every value is checked before any is set, and they change together
+ * under karena.lock, so a GET sees the whole change or none of it; a
+ * module parameter written through sysfs meanwhile waits. A lower limit
+ * only affects later grants; nothing already granted is taken back. A
+ * new reserve_arenas is reached in the background.
+ *
+ * Return: 0, or -EINVAL (nothing changed).
+ */
+int karena_limits_set(const u64 *val, unsigned int given,
+		      enum karena_limit *bad)
+{
+	int ret;
+
+	kernel_param_lock(THIS_MODULE);
+	ret = karena_limits_apply(val, given, bad);
+	kernel_param_unlock(THIS_MODULE);
+	return ret;
+}
+
+/* A parameter write: the sysfs core holds kernel_param_lock around it. */
 static int karena_param_set(const char *val, const struct kernel_param *kp)
 {
-	enum karena_limit which;
+	u64 limit[KARENA_NR_LIMITS] = {};
+	enum karena_limit which, bad;
 	unsigned long v;
 
-	for (which = 0; which < ARRAY_SIZE(karena_limit_names); which++)
+	for (which = 0; which < KARENA_NR_LIMITS; which++)
 		if (kp->arg == karena_limit_var(which))
 			break;
-	if (which == ARRAY_SIZE(karena_limit_names) || kstrtoul(val, 0, &v))
+	if (which == KARENA_NR_LIMITS || kstrtoul(val, 0, &v))
 		return -EINVAL;
 
 	if (!READ_ONCE(karena.ready)) {
@@ -141,7 +162,8 @@ static int karena_param_set(const char *val, const struct kernel_param *kp)
 		*(unsigned long *)kp->arg = v;
 		return 0;
 	}
-	return karena_limit_set(which, v);
+	limit[which] = v;
+	return karena_limits_apply(limit, BIT(which), &bad);
 }
 
 static const struct kernel_param_ops karena_limit_ops = {
@@ -175,7 +197,7 @@ static int karena_params_check(void)
 	if (!karena.max_arenas)
 		karena.max_arenas = max_t(u64, 1, karena_ram_arenas() / 4);
 
-	for (which = 0; which < ARRAY_SIZE(karena_limit_names); which++) {
+	for (which = 0; which < KARENA_NR_LIMITS; which++) {
 		unsigned long val = *karena_limit_var(which);
 
 		if (karena_limit_check(which, val)) {

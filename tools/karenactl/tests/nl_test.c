@@ -479,6 +479,73 @@ static void test_set(void)
 	}
 }
 
+/* SET both per-process and per-uid limits to @v in one message. */
+static int set_pair(struct kn_sock *s, uint64_t v)
+{
+	struct nlmsghdr *nlh = kn_msg(s, 0, KARENA_CMD_SET, NLM_F_ACK);
+
+	mnl_attr_put_u64(nlh, KARENA_A_MAX_ARENAS_PER_PROCESS, v);
+	mnl_attr_put_u64(nlh, KARENA_A_MAX_ARENAS_PER_UID, v);
+	return kn_call(s, nlh, NULL, NULL);
+}
+
+/*
+ * A SET of several limits is one change: while a child flips both limits
+ * between two values, one SET at a time, no GET may see them differ.
+ */
+static void test_set_atomic(void)
+{
+	struct state orig, st;
+	long gets = 0, torn = 0;
+	int status = -1, ret;
+	pid_t pid;
+
+	if (geteuid() != 0) {
+		t_skip("a SET is all or nothing", "not root");
+		return;
+	}
+	if (get_state(&S, &orig) < 0 || set_pair(&S, 1000) < 0) {
+		t_result(false, "GET and SET before the atomicity test");
+		return;
+	}
+	pid = fork();
+	if (pid < 0) {
+		t_result(false, "fork for the atomicity test: %s", strerror(errno));
+		return;
+	}
+	if (pid == 0) {
+		struct kn_sock s;
+		int i;
+
+		if (kn_open(&s) < 0)
+			_exit(10);
+		for (i = 0; i < 4000; i++)
+			if (set_pair(&s, i & 1 ? 1000 : 2000) < 0)
+				_exit(11);
+		_exit(0);
+	}
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		if (get_state(&S, &st) < 0) {
+			waitpid(pid, &status, 0);
+			gets = 0;	/* a failed GET fails the test */
+			break;
+		}
+		gets++;
+		torn += st.v[KARENA_A_MAX_ARENAS_PER_PROCESS] !=
+			st.v[KARENA_A_MAX_ARENAS_PER_UID];
+	}
+	t_result(WIFEXITED(status) && WEXITSTATUS(status) == 0 && gets > 0 &&
+			 torn == 0,
+		 "4000 SETs of two limits against %ld GETs: %ld saw half a SET",
+		 gets, torn);
+
+	ret = set_limit(&S, KARENA_A_MAX_ARENAS_PER_PROCESS,
+			orig.v[KARENA_A_MAX_ARENAS_PER_PROCESS]);
+	ret = ret ?: set_limit(&S, KARENA_A_MAX_ARENAS_PER_UID,
+			       orig.v[KARENA_A_MAX_ARENAS_PER_UID]);
+	t_result(ret == 0, "both limits are restored");
+}
+
 /* ---- monitor ---- */
 
 struct events {
@@ -909,6 +976,7 @@ int main(int argc, char **argv)
 	test_get();
 	test_dump();
 	test_set();
+	test_set_atomic();
 	test_monitor();
 	test_malformed();
 
