@@ -627,11 +627,18 @@ static inline bool registry_contains(const void *p)
 }
 /*
  * The first look, for free: registry_slot[] maps a 64 KiB granule, by
- * address bits 16..31, to ~base of the arena holding it, or 0. A hit
- * names the arena, so it is never wrong; a miss (not ours, or an arena
- * whose slots an arena 4 GiB away holds) asks the bitmap above.
+ * address bits 16..31, to the base of the arena holding it plus
+ * REGISTRY_SLOT_TAG, or 0. A hit names the arena, so it is never wrong; a
+ * miss (not ours, or an arena whose slots an arena 4 GiB away holds) asks
+ * the bitmap above.
+ * The tag: a pointer masked with arena_mask | 15 (or with 0) has bits
+ * 4..15 clear, as has an arena base, so base + 16 never wraps to 0 (an
+ * empty slot) and equals a masked pointer's + 16 only if the two are the
+ * same arena base. It costs free one lea where a complement cost a mov and
+ * a not.
  */
 #define REGISTRY_SLOT_BITS	16
+#define REGISTRY_SLOT_TAG	((uintptr_t)ALIGNMENT)
 extern _Atomic uintptr_t registry_slot[1u << REGISTRY_SLOT_BITS] KR_HIDDEN;
 
 /* Is @u in the arena at @base (u & arena_mask), by its slot? */
@@ -640,8 +647,8 @@ static inline bool registry_slot_hit(uintptr_t u, uintptr_t base)
 	unsigned i = (u >> REGISTRY_GRANULE_SHIFT) &
 		     ((1u << REGISTRY_SLOT_BITS) - 1);
 
-	return atomic_load_explicit(&registry_slot[i],
-				    memory_order_relaxed) == ~base;
+	return atomic_load_explicit(&registry_slot[i], memory_order_relaxed) ==
+	       base + REGISTRY_SLOT_TAG;
 }
 int registry_add(const void *arena_base);
 void registry_remove(const void *arena_base);

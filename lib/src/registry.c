@@ -4,8 +4,9 @@
  *
  * Two looks. The first, registry_slot_hit() (internal.h), is the one free
  * makes: a direct-mapped table of 65536 slots, one per 64 KiB granule
- * modulo 4 GiB, each holding ~base of the arena over that granule or 0
- * (complemented so that an empty slot matches no address, NULL included).
+ * modulo 4 GiB, each holding the base of the arena over that granule plus
+ * a tag, or 0 (tagged so that an empty slot matches no address, NULL
+ * included: see REGISTRY_SLOT_TAG).
  * It costs one load, and it cannot answer yes wrongly: the slot names the
  * arena the pointer is in. An arena whose slots another arena holds (one
  * a multiple of 4 GiB away) is simply not in the table; its pointers, and
@@ -33,6 +34,10 @@
 
 _Atomic(_Atomic uint64_t *) registry_top[1u << REGISTRY_TOP_BITS];
 _Atomic uintptr_t registry_slot[1u << REGISTRY_SLOT_BITS];
+_Static_assert(REGISTRY_SLOT_TAG >= ALIGNMENT &&
+	       REGISTRY_SLOT_TAG < (1u << MIN_ARENA_SHIFT),
+	       "the slot tag lies in bits that both an arena base and a "
+	       "pointer masked by free_slot_mask have clear");
 /* serializes leaf creation; taken under a heap's lock, so not kr.lock */
 static pthread_mutex_t leaf_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -89,10 +94,11 @@ static void arena_slots(const void *base, bool take)
 	for (g = b; g < b + kr.arena_size; g += 1u << REGISTRY_GRANULE_SHIFT) {
 		unsigned i = (g >> REGISTRY_GRANULE_SHIFT) &
 			     ((1u << REGISTRY_SLOT_BITS) - 1);
-		uintptr_t old = take ? 0 : ~b;
+		uintptr_t tagged = b + REGISTRY_SLOT_TAG;
+		uintptr_t old = take ? 0 : tagged;
 
 		atomic_compare_exchange_strong_explicit(&registry_slot[i],
-				&old, take ? ~b : 0, memory_order_release,
+				&old, take ? tagged : 0, memory_order_release,
 				memory_order_relaxed);
 	}
 }
