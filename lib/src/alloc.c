@@ -49,7 +49,7 @@ void *kr_malloc(size_t size)
 {
 	size_t c = (size - 1) >> ALIGNMENT_SHIFT;	/* 0 wraps: slow path */
 	struct kr_heap *h = kr_tls_heap;
-	struct kr_pool *p, *next;
+	struct kr_pool *p;
 	void *b;
 
 	if (unlikely(c >= NUM_CLASSES))
@@ -60,17 +60,7 @@ void *kr_malloc(size_t size)
 	p = h->usedpools[c];
 	if (unlikely(!p))
 		return kr_malloc_refill(h, (unsigned)c);
-	next = p->nextpool;
-	b = pool_pop(p);
-	/*
-	 * pool_fill_unlink without a branch: the head stays, or the next pool
-	 * takes its place if that was the last block (a conditional move).
-	 * When most pools of a class are full, as in a long-running program,
-	 * a pool fills on most mallocs (73% of churn steps at 20k live
-	 * blocks), and a branch on it missed a quarter of the time: churn ran
-	 * 9-14% faster without it.
-	 */
-	h->usedpools[c] = p->avail ? p : next;
+	b = pool_take_head(&h->usedpools[c], p);
 	heap_leave(h);
 	return b;
 }

