@@ -15,13 +15,13 @@
 #include "internal.h"
 
 /*
- * kr_small_free's slow path for a pool that is now empty: kept (the 64th
+ * pool_give_block's slow path for a pool that is now empty: kept (the 64th
  * time), or not kept. An empty pool that is its class's only pool stays
  * open (heap->kept) if its owner frees it, so that a malloc+free pair does
  * not take a pool from its arena and give it back every time; any other
  * empty pool is retired: to the spare pools, or to its arena (spare.c).
  */
-static void free_emptied(struct kr_heap *h, struct kr_pool *p)
+void kr_free_emptied(struct kr_heap *h, struct kr_pool *p)
 {
 	if (p->kept) {
 		/*
@@ -44,23 +44,11 @@ static void free_emptied(struct kr_heap *h, struct kr_pool *p)
 	heap_retire_pool(h, p);
 }
 
-/*
- * kr_small_free's slow path: @p was full (it has a free block again: back
- * on usedpools), or is now empty.
- */
-void kr_free_slow(struct kr_heap *h, struct kr_pool *p)
-{
-	if (pool_ref(p))
-		pool_link_used(h, p);
-	else
-		free_emptied(h, p);
-}
-
-/* free_emptied for the owner, which then leaves its heap. */
+/* kr_free_emptied for the owner, which then leaves its heap. */
 KR_NOINLINE static void free_emptied_leave(struct kr_heap *h,
 					   struct kr_pool *p)
 {
-	free_emptied(h, p);
+	kr_free_emptied(h, p);
 	heap_leave(h);
 }
 
@@ -69,17 +57,13 @@ static inline void free_block(void *b, uintptr_t base)
 {
 	struct kr_pool *p = pool_in(base, (uintptr_t)b);
 	struct kr_heap *h = p->heap;	/* read once: the pool may go */
-	uint16_t avail;
 
 	if (unlikely(h != kr_tls_heap)) {
 		heap_remote_free(h, b);
 		return;
 	}
 	heap_enter(h);
-	avail = pool_push(p, b);
-	if (unlikely(avail == 1))	/* was full: a heap of nearly full */
-		pool_link_used(h, p);	/* pools does it on most frees */
-	else if (unlikely(pool_emptied(h, p, avail))) {
+	if (pool_give_block(h, p, b)) {
 		free_emptied_leave(h, p);
 		return;
 	}

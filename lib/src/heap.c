@@ -36,10 +36,10 @@ void heap_collect_remote(struct kr_heap *h)
 
 	while (b) {
 		void *next = *(void **)b;
-		struct kr_pool *p = kr_small_free(h, b);
+		struct kr_pool *p = pool_of(b);
 
-		if (p)
-			kr_free_slow(h, p);
+		if (pool_give_block(h, p, b))
+			kr_free_emptied(h, p);
 		b = next;
 	}
 }
@@ -160,9 +160,9 @@ void heap_remote_free(struct kr_heap *h, void *b)
 		struct kr_pool *p;
 
 		if (!h->lost) {		/* a lost heap is never touched */
-			p = kr_small_free(h, b);	/* kr.lock owns it now */
-			if (p)
-				kr_free_slow(h, p);
+			p = pool_of(b);		/* kr.lock owns it now */
+			if (pool_give_block(h, p, b))
+				kr_free_emptied(h, p);
 		}
 		pthread_mutex_unlock(&kr.lock);
 		return;

@@ -814,7 +814,7 @@ static inline void *kr_small_alloc(struct kr_heap *h, unsigned c)
 /* free.c */
 void kr_free(void *ptr);
 void kr_free_ours(void *b);
-void kr_free_slow(struct kr_heap *h, struct kr_pool *p);
+void kr_free_emptied(struct kr_heap *h, struct kr_pool *p);
 
 /* Push @b on @p's free list; returns the pool's new avail (1: was full). */
 static inline uint16_t pool_push(struct kr_pool *p, void *b)
@@ -829,7 +829,7 @@ static inline uint16_t pool_push(struct kr_pool *p, void *b)
 
 /*
  * Is @p of @h, whose avail is now @avail, empty with work for
- * free_emptied()? A kept pool has work only every 64th time it empties
+ * kr_free_emptied()? A kept pool has work only every 64th time it empties
  * (the owner's purge check); until then it simply stays open.
  */
 static inline bool pool_emptied(struct kr_heap *h, struct kr_pool *p,
@@ -840,25 +840,22 @@ static inline bool pool_emptied(struct kr_heap *h, struct kr_pool *p,
 }
 
 /*
- * Give block @b back to its pool @p; @h owns it (or kr.lock is held).
- * Returns the pool when kr_free_slow has work: it was full, or it is now
- * empty and not kept open. A kept pool that empties again costs a counter,
- * and only every 64th time the owner's purge check (kr_free_slow).
+ * Give block @b back to its pool @p; @h owns it (or kr.lock is held). A
+ * pool that was full goes back on usedpools here, inline: a heap of nearly
+ * full pools does it on most frees. Returns true when @p is now empty with
+ * work for kr_free_emptied(): not kept open, or a kept pool emptying for
+ * the 64th time (the owner's purge check).
  */
-static inline struct kr_pool *kr_pool_free(struct kr_heap *h,
-					   struct kr_pool *p, void *b)
+static inline bool pool_give_block(struct kr_heap *h, struct kr_pool *p,
+				   void *b)
 {
 	uint16_t avail = pool_push(p, b);
 
-	if (likely(avail != 1 && !pool_emptied(h, p, avail)))
-		return NULL;
-	return p;
-}
-
-/* kr_pool_free, for a block whose pool the caller has not looked up */
-static inline struct kr_pool *kr_small_free(struct kr_heap *h, void *b)
-{
-	return kr_pool_free(h, pool_of(b), b);
+	if (unlikely(avail == 1)) {
+		pool_link_used(h, p);
+		return false;
+	}
+	return unlikely(pool_emptied(h, p, avail));
 }
 
 /* purge.c */
