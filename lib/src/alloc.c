@@ -3,23 +3,21 @@
  * alloc.c - allocation: malloc, calloc, realloc, memalign, usable_size,
  * shared by the public API (karena_*) and the malloc shim.
  *
- * Fast path (kr_malloc, pool_pop in internal.h): TLS heap pointer, class =
- * (size - 1) >> 4, pop the first used pool's free list or carve, and
- * unlink the pool if that was its last block; no stack frame, no call, and
- * no branch on whether the pool is now full.
- * Everything else is out of line: building the thread's heap, debug mode,
- * taking a new pool, and requests > 512 bytes (glibc).
+ * The fast path is inline in fastpath.h, so that the shim's malloc is it
+ * rather than a jump to kr_malloc. Everything else is here and out of
+ * line: building the thread's heap, debug mode, taking a new pool, and
+ * requests > 512 bytes (glibc).
  */
 #include <dlfcn.h>
 #include <errno.h>
 #include <string.h>
 
-#include "internal.h"
+#include "fastpath.h"
 
 void *debug_malloc(struct kr_heap *h, size_t size);
 
 /* No heap in this thread yet (or none at all), debug mode, or size 0. */
-KR_NOINLINE static void *kr_malloc_slow(size_t size)
+void *kr_malloc_slow(size_t size)
 {
 	struct kr_heap *h = heap_get();
 	void *b;
@@ -37,7 +35,7 @@ KR_NOINLINE static void *kr_malloc_slow(size_t size)
  * The fast path's exit for an empty usedpools[c]: a tail call, so that
  * kr_malloc needs no stack frame; it leaves the heap itself.
  */
-KR_NOINLINE static void *kr_malloc_refill(struct kr_heap *h, unsigned c)
+void *kr_malloc_refill(struct kr_heap *h, unsigned c)
 {
 	void *b = kr_alloc_slow(h, c);
 
@@ -47,22 +45,7 @@ KR_NOINLINE static void *kr_malloc_refill(struct kr_heap *h, unsigned c)
 
 void *kr_malloc(size_t size)
 {
-	size_t c = (size - 1) >> ALIGNMENT_SHIFT;	/* 0 wraps: slow path */
-	struct kr_heap *h = kr_tls_heap;
-	struct kr_pool *p;
-	void *b;
-
-	if (unlikely(c >= NUM_CLASSES))
-		return size ? __libc_malloc(size) : kr_malloc_slow(0);
-	if (unlikely((uintptr_t)h <= kr_fast.heap_slow_max))
-		return kr_malloc_slow(size);	/* no heap yet, or debug */
-	heap_enter(h);
-	p = h->usedpools[c];
-	if (unlikely(!p))
-		return kr_malloc_refill(h, (unsigned)c);
-	b = pool_take_head(&h->usedpools[c], p);
-	heap_leave(h);
-	return b;
+	return malloc_fast(size);
 }
 
 /* usedpools[c] is empty: collect remote frees, else start a new pool. */
@@ -192,7 +175,7 @@ size_t kr_usable_size(const void *ptr)
  */
 KR_API void *karena_malloc(size_t size)
 {
-	return kr_malloc(size);
+	return malloc_fast(size);
 }
 
 KR_API void *karena_calloc(size_t nmemb, size_t size)

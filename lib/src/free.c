@@ -3,16 +3,11 @@
  * free.c - freeing: route a pointer to its pool (ours, via the registry),
  * to its owning thread's remote list, or to glibc.
  *
- * Fast path (kr_free): the registry's slot, which also checks the block
- * start's alignment, the owner (pool->heap) against this thread's heap,
- * then a push on the pool's free list, and back on usedpools if the pool
- * was full; no stack frame, no call. The exits are tail calls: a pool
- * that is now empty (free_emptied_leave), another thread's block
- * (heap_remote_free), and a slot miss (free_slot_miss: the bitmap, then
- * our block the long way, checked under KARENA_DEBUG or when misaligned,
- * or glibc's).
+ * The fast path is inline in fastpath.h, so that the shim's free is it
+ * rather than a jump to kr_free; here are its exits, each reached by a
+ * tail call: a pool that is now empty, and a registry slot miss.
  */
-#include "internal.h"
+#include "fastpath.h"
 
 /*
  * pool_give_block's slow path for a pool that is now empty: kept (the 64th
@@ -45,28 +40,9 @@ void kr_free_emptied(struct kr_heap *h, struct kr_pool *p)
 }
 
 /* kr_free_emptied for the owner, which then leaves its heap. */
-KR_NOINLINE static void free_emptied_leave(struct kr_heap *h,
-					   struct kr_pool *p)
+void free_emptied_leave(struct kr_heap *h, struct kr_pool *p)
 {
 	kr_free_emptied(h, p);
-	heap_leave(h);
-}
-
-/* @b is a block of our arena at @base: give it back. */
-static inline void free_block(void *b, uintptr_t base)
-{
-	struct kr_pool *p = pool_in(base, (uintptr_t)b);
-	struct kr_heap *h = p->heap;	/* read once: the pool may go */
-
-	if (unlikely(h != kr_tls_heap)) {
-		heap_remote_free(h, b);
-		return;
-	}
-	heap_enter(h);
-	if (pool_give_block(h, p, b)) {
-		free_emptied_leave(h, p);
-		return;
-	}
 	heap_leave(h);
 }
 
@@ -94,7 +70,7 @@ static inline void free_ours(void *b, uintptr_t base)
 }
 
 /* Not found by its registry slot: ours after all (the bitmap), or glibc's. */
-KR_NOINLINE static void free_slot_miss(void *ptr)
+void free_slot_miss(void *ptr)
 {
 	if (registry_contains(ptr))
 		free_ours(ptr, (uintptr_t)ptr & kr.arena_mask);
@@ -102,19 +78,9 @@ KR_NOINLINE static void free_slot_miss(void *ptr)
 		__libc_free(ptr);
 }
 
-/*
- * The slot compare also checks the alignment (kr_fast.free_slot_mask keeps
- * the low 4 bits): a hit is a 16-aligned pointer into one of our arenas,
- * and under KARENA_DEBUG nothing hits.
- */
 void kr_free(void *ptr)
 {
-	uintptr_t u = (uintptr_t)ptr, base = u & kr_fast.free_slot_mask;
-
-	if (likely(registry_slot_hit(u, base)))
-		free_block(ptr, base);
-	else
-		free_slot_miss(ptr);
+	free_fast(ptr);
 }
 
 void kr_free_ours(void *b)
@@ -124,5 +90,5 @@ void kr_free_ours(void *b)
 
 KR_API void karena_free(void *ptr)
 {
-	kr_free(ptr);
+	free_fast(ptr);
 }

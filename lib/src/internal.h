@@ -15,6 +15,7 @@
  *  Layers
  *
  *    karena_malloc/free, malloc shim         alloc.c free.c malloc_shim.c
+ *                                            (fast paths: fastpath.h)
  *  ---------------------------------------------------------------------
  *    [ > 512 bytes, foreign pointers ] --> glibc (__libc_malloc ...)
  *  ---------------------------------------------------------------------

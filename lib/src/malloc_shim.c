@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "fastpath.h"
 
 #define SHIM __attribute__((visibility("default")))
 
@@ -22,12 +22,12 @@ static int bad_alignment(size_t a)
 
 SHIM void *malloc(size_t size)
 {
-	return kr_malloc(size);
+	return malloc_fast(size);
 }
 
 SHIM void free(void *ptr)
 {
-	kr_free(ptr);
+	free_fast(ptr);
 }
 
 SHIM void cfree(void *ptr)

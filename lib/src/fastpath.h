@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * fastpath.h - the malloc and free fast paths, inline, for the files whose
+ * entry points are nothing else: alloc.c and free.c (kr_malloc, kr_free,
+ * karena_malloc, karena_free) and malloc_shim.c (malloc, free).
+ *
+ * Why a header: an entry point in another file than its fast path is a
+ * jump to it. The shim's malloc and free were one jmp each, 2 of the 71
+ * instructions of a malloc+free pair in the batch benchmark, and a taken
+ * branch at the top of each. GCC cannot alias a symbol defined in another
+ * file (mimalloc, whose override is in the same file as its fast path,
+ * aliases its names); compiling the fast path into each entry point does
+ * the same thing. Everything a fast path leaves by is out of line, in
+ * alloc.c and free.c, and reached by a tail call.
+ *
+ * malloc: TLS heap pointer, class = (size - 1) >> 4, pop the first used
+ * pool's free list or carve, and unlink the pool if that was its last
+ * block; no stack frame, no call, and no branch on whether the pool is now
+ * full.
+ *
+ * free: the registry's slot, which also checks the block start's
+ * alignment, the owner (pool->heap) against this thread's heap, then a
+ * push on the pool's free list, and back on usedpools if the pool was
+ * full; no stack frame, no call. The exits: a pool that is now empty
+ * (free_emptied_leave), another thread's block (heap_remote_free), and a
+ * slot miss (free_slot_miss: the bitmap, then our block the long way,
+ * checked under KARENA_DEBUG or when misaligned, or glibc's).
+ */
+#ifndef KARENA_FASTPATH_H
+#define KARENA_FASTPATH_H
+
+#include "internal.h"
+
+/* alloc.c: malloc's exits */
+KR_NOINLINE void *kr_malloc_slow(size_t size);
+KR_NOINLINE void *kr_malloc_refill(struct kr_heap *h, unsigned c);
+
+static inline __attribute__((always_inline)) void *malloc_fast(size_t size)
+{
+	size_t c = (size - 1) >> ALIGNMENT_SHIFT;	/* 0 wraps: slow path */
+	struct kr_heap *h = kr_tls_heap;
+	struct kr_pool *p;
+	void *b;
+
+	if (unlikely(c >= NUM_CLASSES))
+		return size ? __libc_malloc(size) : kr_malloc_slow(0);
+	if (unlikely((uintptr_t)h <= kr_fast.heap_slow_max))
+		return kr_malloc_slow(size);	/* no heap yet, or debug */
+	heap_enter(h);
+	p = h->usedpools[c];
+	if (unlikely(!p))
+		return kr_malloc_refill(h, (unsigned)c);
+	b = pool_take_head(&h->usedpools[c], p);
+	heap_leave(h);
+	return b;
+}
+
+/* free.c: free's exits */
+KR_NOINLINE void free_emptied_leave(struct kr_heap *h, struct kr_pool *p);
+KR_NOINLINE void free_slot_miss(void *ptr);
+
+/* @b is a block of our arena at @base: give it back. */
+static inline __attribute__((always_inline)) void free_block(void *b,
+							     uintptr_t base)
+{
+	struct kr_pool *p = pool_in(base, (uintptr_t)b);
+	struct kr_heap *h = p->heap;	/* read once: the pool may go */
+
+	if (unlikely(h != kr_tls_heap)) {
+		heap_remote_free(h, b);
+		return;
+	}
+	heap_enter(h);
+	if (pool_give_block(h, p, b)) {
+		free_emptied_leave(h, p);
+		return;
+	}
+	heap_leave(h);
+}
+
+/*
+ * The slot compare also checks the alignment (kr_fast.free_slot_mask keeps
+ * the low 4 bits): a hit is a 16-aligned pointer into one of our arenas,
+ * and under KARENA_DEBUG nothing hits.
+ */
+static inline __attribute__((always_inline)) void free_fast(void *ptr)
+{
+	uintptr_t u = (uintptr_t)ptr, base = u & kr_fast.free_slot_mask;
+
+	if (likely(registry_slot_hit(u, base)))
+		free_block(ptr, base);
+	else
+		free_slot_miss(ptr);
+}
+
+#endif /* KARENA_FASTPATH_H */
