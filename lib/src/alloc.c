@@ -48,7 +48,10 @@ void *kr_malloc(size_t size)
 	return malloc_fast(size);
 }
 
-/* usedpools[c] is empty: collect remote frees, else start a new pool. */
+/*
+ * usedpools[c] is empty: collect remote frees, else start a pool for @c
+ * (from the spare pools, else from the arenas) with its first block.
+ */
 void *kr_alloc_slow(struct kr_heap *h, unsigned c)
 {
 	struct kr_pool *p;
@@ -69,10 +72,8 @@ void *kr_alloc_slow(struct kr_heap *h, unsigned c)
 		errno = ENOMEM;
 		return NULL;
 	}
-	pool_init(p, c);
 	h->npools[c]++;
-	pool_link_used(h, p);
-	return kr_small_alloc(h, c);
+	return pool_start(h, p, c);
 }
 
 void *kr_calloc(size_t nmemb, size_t size)

@@ -666,7 +666,7 @@ unsigned arena_release_old(struct kr_heap *h, uint32_t now,
 			   uint32_t min_age_ms, unsigned keep);
 
 /* pool.c */
-void pool_init(struct kr_pool *p, unsigned c);
+void *pool_start(struct kr_heap *h, struct kr_pool *p, unsigned c);
 
 /*
  * usedpools[] is a doubly linked list per class; a pool moves on and off

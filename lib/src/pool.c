@@ -10,21 +10,40 @@
  */
 #include "internal.h"
 
-/* Build the header of a pool taken from its arena for class @c. */
-void pool_init(struct kr_pool *p, unsigned c)
+/* Blocks a pool of each class holds: POOL_SIZE / block size, no division. */
+#define CAPACITY(c)	(POOL_SIZE / (((c) + 1) << ALIGNMENT_SHIFT))
+#define CAPACITY4(c)	CAPACITY(c), CAPACITY(c + 1), CAPACITY(c + 2), \
+			CAPACITY(c + 3)
+static const uint16_t class_capacity[NUM_CLASSES] = {
+	CAPACITY4(0), CAPACITY4(4), CAPACITY4(8), CAPACITY4(12),
+	CAPACITY4(16), CAPACITY4(20), CAPACITY4(24), CAPACITY4(28),
+};
+
+/*
+ * Pool @p of @h, empty and on no list, starts serving class @c, whose
+ * usedpools list is empty: build its header, make it the list, and
+ * return its first block (carved: a pool holds two blocks at least, so
+ * it stays on the list). The pool is @h's: it came from @h's spare pools
+ * or arenas.
+ */
+void *pool_start(struct kr_heap *h, struct kr_pool *p, unsigned c)
 {
 	unsigned size = (unsigned)class_to_size(c);
+	char *b = pool_base(p);
 
 	p->szidx = (uint8_t)c;
 	p->size = (uint16_t)size;
-	p->capacity = (uint16_t)(POOL_SIZE / size);
-	p->avail = p->capacity;
+	p->capacity = class_capacity[c];
+	p->avail = (uint16_t)(class_capacity[c] - 1);
 	p->kept = 0;
 	p->freeblock = NULL;
-	p->carve = pool_base(p);
+	p->carve = b + size;
 	p->nextpool = NULL;
 	p->prevpool = NULL;
-	p->heap = arena_of(p)->heap;
+	p->heap = h;
+	h->usedpools[c] = p;
+	__builtin_prefetch(b + 256, 1);		/* as pool_pop does */
+	return b;
 }
 
 _Static_assert(sizeof(struct kr_pool) == 1 << POOL_HEADER_SHIFT,
@@ -32,8 +51,10 @@ _Static_assert(sizeof(struct kr_pool) == 1 << POOL_HEADER_SHIFT,
 _Static_assert(sizeof(struct kr_arena) <= sizeof(struct kr_pool),
 	       "the arena header fits the table's slot 0");
 _Static_assert(MAX_POOLS <= 65535, "pool counts fit 16 bits");
+_Static_assert(NUM_CLASSES == 32, "class_capacity[] lists 32 classes");
 _Static_assert(NUM_CLASSES <= 256 && POOL_SIZE / ALIGNMENT <= 65535,
 	       "szidx and capacity fit their fields");
 _Static_assert(POOL_SIZE / SMALL_MAX >= 2,
 	       "a pool holds two blocks at least: a free into a full pool "
-	       "never empties it (free.c tests \"was full\" first)");
+	       "never empties it (free.c tests \"was full\" first), and a "
+	       "pool that starts with one block taken is not full");

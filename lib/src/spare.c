@@ -68,22 +68,16 @@ static void spare_take_oldest(struct kr_heap *h, struct kr_pool **out,
 }
 
 /*
- * Pool @p of @h is empty, on usedpools and not kept: off usedpools, and
- * to the spare pools if its owner is the caller, else (an abandoned heap,
- * under kr.lock) to its arena.
+ * heap_retire_pool's way for @p when the spare is no place for it: @h is
+ * abandoned (kr.lock held), so @p goes to its arena; or the spare is full,
+ * so its oldest SPARE_BATCH go to their arenas and @p joins the rest.
  */
-void heap_retire_pool(struct kr_heap *h, struct kr_pool *p)
+KR_NOINLINE static void spare_overflow(struct kr_heap *h, struct kr_pool *p)
 {
 	struct kr_pool *give[SPARE_BATCH];
 
-	pool_unlink_used(h, p);
-	h->npools[p->szidx]--;
 	if (h != kr_tls_heap) {
 		pools_to_arenas(h, &p, 1);
-		return;
-	}
-	if (h->nspare < SPARE_POOLS) {
-		h->spare[h->nspare++] = p;
 		return;
 	}
 	spare_take_oldest(h, give, SPARE_BATCH);
@@ -92,12 +86,28 @@ void heap_retire_pool(struct kr_heap *h, struct kr_pool *p)
 }
 
 /*
+ * Pool @p of @h is empty, on usedpools and not kept: off usedpools, and
+ * to the spare pools if its owner is the caller, else (an abandoned heap,
+ * under kr.lock) to its arena. The common way, a push on the spare, needs
+ * no stack frame: the others are out of line.
+ */
+void heap_retire_pool(struct kr_heap *h, struct kr_pool *p)
+{
+	pool_unlink_used(h, p);
+	h->npools[p->szidx]--;
+	if (likely(h == kr_tls_heap && h->nspare < SPARE_POOLS))
+		h->spare[h->nspare++] = p;
+	else
+		spare_overflow(h, p);
+}
+
+/*
  * The spare pools are gone: take one pool from the arenas for the caller
  * and up to SPARE_BATCH - 1 more for the spare, from arenas already held
  * (a new grant is asked for the first only). The spare is filled so that
  * its top is the next pool in the order the arenas handed them out.
  */
-static struct kr_pool *spare_refill(struct kr_heap *h)
+KR_NOINLINE static struct kr_pool *spare_refill(struct kr_heap *h)
 {
 	struct kr_pool *p, *more[SPARE_BATCH - 1];
 	unsigned n = 0;
@@ -115,7 +125,8 @@ static struct kr_pool *spare_refill(struct kr_heap *h)
 
 /*
  * An empty pool for the owner of @h to build for a class: the spare on
- * top, else from the arenas. NULL if the backend denied a new arena.
+ * top, else from the arenas (out of line, so that taking the top needs
+ * no stack frame). NULL if the backend denied a new arena.
  */
 struct kr_pool *heap_take_pool(struct kr_heap *h)
 {
