@@ -20,27 +20,11 @@ void *debug_malloc(struct kr_heap *h, size_t size);
 void *kr_malloc_slow(size_t size)
 {
 	struct kr_heap *h = heap_get();
-	void *b;
 
 	if (!h)
 		return __libc_malloc(size);	/* no heap in this thread */
-	heap_enter(h);
-	b = kr_debug ? debug_malloc(h, size) :
-		       kr_small_alloc(h, size_to_class(size));
-	heap_leave(h);
-	return b;
-}
-
-/*
- * The fast path's exit for an empty usedpools[c]: a tail call, so that
- * kr_malloc needs no stack frame; it leaves the heap itself.
- */
-void *kr_malloc_refill(struct kr_heap *h, unsigned c)
-{
-	void *b = kr_alloc_slow(h, c);
-
-	heap_leave(h);
-	return b;
+	return kr_debug ? debug_malloc(h, size) :
+			  kr_small_alloc(h, size_to_class(size));
 }
 
 void *kr_malloc(size_t size)

@@ -22,7 +22,7 @@
  * alignment, the owner (pool->heap) against this thread's heap, then a
  * push on the pool's free list, and back on usedpools if the pool was
  * full; no stack frame, no call. The exits: a pool that is now empty
- * (free_emptied_leave), another thread's block (heap_remote_free), and a
+ * (kr_free_emptied), another thread's block (heap_remote_free), and a
  * slot miss (free_slot_miss: the bitmap, then our block the long way,
  * checked under KARENA_DEBUG or when misaligned, or glibc's).
  */
@@ -31,32 +31,26 @@
 
 #include "internal.h"
 
-/* alloc.c: malloc's exits */
+/* alloc.c: malloc's exits (and kr_alloc_slow, internal.h) */
 KR_NOINLINE void *kr_malloc_slow(size_t size);
-KR_NOINLINE void *kr_malloc_refill(struct kr_heap *h, unsigned c);
 
 static inline __attribute__((always_inline)) void *malloc_fast(size_t size)
 {
 	size_t c = (size - 1) >> ALIGNMENT_SHIFT;	/* 0 wraps: slow path */
 	struct kr_heap *h = kr_tls_heap;
 	struct kr_pool *p;
-	void *b;
 
 	if (unlikely(c >= NUM_CLASSES))
 		return size ? __libc_malloc(size) : kr_malloc_slow(0);
 	if (unlikely((uintptr_t)h <= kr_fast.heap_slow_max))
 		return kr_malloc_slow(size);	/* no heap yet, or debug */
-	heap_enter(h);
 	p = h->usedpools[c];
 	if (unlikely(!p))
-		return kr_malloc_refill(h, (unsigned)c);
-	b = pool_take_head(&h->usedpools[c], p);
-	heap_leave(h);
-	return b;
+		return kr_alloc_slow(h, (unsigned)c);
+	return pool_take_head(&h->usedpools[c], p);
 }
 
-/* free.c: free's exits */
-KR_NOINLINE void free_emptied_leave(struct kr_heap *h, struct kr_pool *p);
+/* free.c: free's exits (and kr_free_emptied, heap_remote_free: internal.h) */
 KR_NOINLINE void free_slot_miss(void *ptr);
 
 /* @b is a block of our arena at @base: give it back. */
@@ -66,16 +60,10 @@ static inline __attribute__((always_inline)) void free_block(void *b,
 	struct kr_pool *p = pool_in(base, (uintptr_t)b);
 	struct kr_heap *h = p->heap;	/* read once: the pool may go */
 
-	if (unlikely(h != kr_tls_heap)) {
+	if (unlikely(h != kr_tls_heap))
 		heap_remote_free(h, b);
-		return;
-	}
-	heap_enter(h);
-	if (pool_give_block(h, p, b)) {
-		free_emptied_leave(h, p);
-		return;
-	}
-	heap_leave(h);
+	else if (pool_give_block(h, p, b))
+		kr_free_emptied(h, p);
 }
 
 /*

@@ -39,13 +39,6 @@ void kr_free_emptied(struct kr_heap *h, struct kr_pool *p)
 	heap_retire_pool(h, p);
 }
 
-/* kr_free_emptied for the owner, which then leaves its heap. */
-void free_emptied_leave(struct kr_heap *h, struct kr_pool *p)
-{
-	kr_free_emptied(h, p);
-	heap_leave(h);
-}
-
 /*
  * KARENA_DEBUG checks every block; a release build checks only what costs
  * nothing on the fast path (alignment). Aborts on a bad pointer.

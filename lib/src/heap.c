@@ -116,10 +116,8 @@ KR_API void karena__flush_kept(void)
 	struct kr_heap *h = kr_tls_heap;
 
 	if ((uintptr_t)h > 2) {
-		heap_enter(h);
 		heap_flush_kept(h);
 		heap_flush_spare(h);
-		heap_leave(h);
 	}
 }
 
@@ -155,15 +153,15 @@ void heap_remote_free(struct kr_heap *h, void *b)
 				memory_order_release, memory_order_relaxed));
 		return;
 	}
+	/* lost: never touched, and set before the child had a second thread */
+	if (h->lost)
+		return;		/* the block is dropped */
 	pthread_mutex_lock(&kr.lock);
 	if (atomic_load_explicit(&h->abandoned, memory_order_relaxed)) {
-		struct kr_pool *p;
+		struct kr_pool *p = pool_of(b);	/* kr.lock owns it now */
 
-		if (!h->lost) {		/* a lost heap is never touched */
-			p = pool_of(b);		/* kr.lock owns it now */
-			if (pool_give_block(h, p, b))
-				kr_free_emptied(h, p);
-		}
+		if (pool_give_block(h, p, b))
+			kr_free_emptied(h, p);
 		pthread_mutex_unlock(&kr.lock);
 		return;
 	}
@@ -189,7 +187,6 @@ static void heap_abandon(void *arg)
 	struct kr_heap *h = arg;
 
 	kr_tls_heap = HEAP_DEAD;	/* later mallocs of this thread: glibc */
-	heap_enter(h);
 	heap_empty_out(h);
 	pthread_mutex_lock(&kr.lock);
 	atomic_store_explicit(&h->abandoned, true, memory_order_release);
@@ -197,7 +194,6 @@ static void heap_abandon(void *arg)
 	kr.abandoned = h;
 	kr.nabandoned++;
 	heap_empty_out(h);		/* pushes that raced the flag */
-	heap_leave(h);
 	pthread_mutex_unlock(&kr.lock);
 	purge_kick();			/* empty pools left to purge */
 }
@@ -259,10 +255,10 @@ struct kr_heap *heap_get_slow(void)
 }
 
 /*
- * fork: hold kr.lock across it. The child has one thread: every heap but
- * its own belonged to a thread that is gone, so it is abandoned (and can
- * be adopted). A heap whose thread was inside malloc at the fork may be
- * mid-update; like every per-thread allocator, karena cannot help that.
+ * fork: hold kr.purge_lock and kr.lock across it. The child has one
+ * thread: it keeps its own heap, a heap abandoned before the fork stays
+ * abandoned (kr.lock guarded it) and can be adopted, and every other heap
+ * is lost (internal.h, "Fork").
  */
 void heap_atfork_prepare(void)
 {
@@ -286,19 +282,14 @@ void heap_atfork_child(void)
 	for (h = kr.heaps; h; h = h->next_all) {
 		/*
 		 * A heap's lock is held only by its owner inside an operation
-		 * (in_op, so lost below), by a purge pass (excluded by
-		 * prepare) or under kr.lock (held by prepare): free here.
+		 * (a lost heap below), by a purge pass (excluded by prepare)
+		 * or under kr.lock (held by prepare): free here.
 		 */
 		kr_lock_init(&h->lock);
 		if (h == self || atomic_load(&h->abandoned))
 			continue;
+		/* its thread ran at the fork: maybe inside malloc or free */
+		h->lost = true;
 		atomic_store(&h->abandoned, true);
-		if (atomic_load(&h->in_op)) {
-			h->lost = true;	/* caught mid-change: never touch */
-			continue;
-		}
-		h->next_abandoned = kr.abandoned;
-		kr.abandoned = h;
-		kr.nabandoned++;
 	}
 }

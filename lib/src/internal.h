@@ -194,14 +194,22 @@
  *    pthread_atfork: kr.purge_lock (no purge pass under way, no purge
  *    thread being created) and the global lock are held across fork();
  *    the child re-initializes them, every heap's lock and the registry's,
- *    and has no purge thread until it queues a pool itself. In the child
- *    every heap but the forking thread's is marked abandoned (its thread no
- *    longer exists), unless its thread was inside malloc or free at the
- *    fork (heap->in_op): such a heap is marked lost, and the child never
- *    touches it again (frees into it are dropped: a bounded leak in the
- *    child, never a corruption). Kernel-backend arenas are copied
- *    privately for the child at the same addresses, so the state above
- *    stays valid.
+ *    and has no purge thread until it queues a pool itself. In the child,
+ *    the forking thread keeps its heap, and a heap abandoned before the
+ *    fork stays abandoned (kr.lock guarded it, so it is whole). Every other
+ *    heap belonged to a thread that was running at the fork and may have
+ *    been inside malloc or free: it is marked lost, and the child never
+ *    touches it again. Frees into it are dropped and its arenas are kept:
+ *    a leak bounded by what those threads held at the fork, never a
+ *    corruption (jemalloc, tcmalloc and mimalloc leave other threads'
+ *    caches or heaps to a child likewise). Kernel-backend arenas are
+ *    copied privately for the child at the same addresses, so the state
+ *    above stays valid.
+ *    Why not tell a heap that was between operations from one that was
+ *    not, and let the child adopt it: that needs a store on entry and one
+ *    on exit of every malloc and free (a flag the child reads), and those
+ *    two stores made the batch benchmarks 8-20 % slower; a run of frees
+ *    into cold blocks is bound by stores.
  *
  * ==========================================================================
  */
@@ -395,15 +403,14 @@ struct kr_heap {
 	uint32_t last_purge_ms;			/* when purge.c last looked */
 	unsigned debug_tick;			/* KARENA_DEBUG check pacing */
 	size_t npools[NUM_CLASSES];		/* used + full pools per class */
-	atomic_int in_op;			/* owner is changing it (fork) */
-	bool lost;				/* fork child: was mid-change */
+	bool lost;				/* fork child: never touched */
 	struct kr_heap *next_all;		/* kr.heaps, under kr.lock */
 	struct kr_heap *next_abandoned;		/* kr.abandoned, under kr.lock */
 	/*
 	 * What other threads read and write, on a line of its own: blocks
 	 * they freed, linked through their first word, and whether anyone
-	 * owns the heap (read by every remote free: next to in_op, which the
-	 * owner writes twice per call, it made each remote free miss).
+	 * owns the heap (read by every remote free: kept off the lines the
+	 * owner writes, which made each remote free miss).
 	 */
 	_Alignas(64) _Atomic(void *) remote_free;
 	atomic_bool abandoned;			/* no thread owns it */
@@ -715,23 +722,6 @@ static inline struct kr_heap *heap_get(void)
 }
 void heap_collect_remote(struct kr_heap *h);
 
-/*
- * Bracket every change the owner makes to its heap. fork() snapshots a
- * page when it write-protects it, and a thread that then writes to the
- * protected heap page waits until the fork is done: so a heap that reads
- * in_op == 0 in the child was between operations, and one that reads 1 is
- * not trusted (heap_atfork_child). Costs two plain stores on x86.
- */
-static inline void heap_enter(struct kr_heap *h)
-{
-	atomic_store_explicit(&h->in_op, 1, memory_order_relaxed);
-	atomic_thread_fence(memory_order_release);
-}
-
-static inline void heap_leave(struct kr_heap *h)
-{
-	atomic_store_explicit(&h->in_op, 0, memory_order_release);
-}
 void heap_remote_free(struct kr_heap *h, void *block);
 unsigned heap_release_empty_arenas(struct kr_heap *h);
 void heap_keep_pool(struct kr_heap *h, struct kr_pool *p);

@@ -227,10 +227,8 @@ KR_API void karena__purge(unsigned min_age_ms)
 	struct kr_heap *h = heap_get();
 
 	if (h) {
-		heap_enter(h);
 		kr_lock(&h->lock);
 		purge_now(h, kr_now_ms(), min_age_ms);
 		kr_unlock(&h->lock);
-		heap_leave(h);
 	}
 }

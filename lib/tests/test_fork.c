@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* test_fork - fork while other threads allocate; the child allocates,
- * frees the parent's blocks, starts threads, and checks the invariants. */
+ * frees the parent's blocks, starts threads, and checks the invariants;
+ * and a child never reuses the heap of a thread that was alive at the fork
+ * (it may have been inside malloc or free: internal.h, "Fork"). */
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -70,6 +72,115 @@ static int child(char **parent_blocks, int n)
 	return karena__check(stderr) ? 4 : 0;
 }
 
+/*
+ * A thread that allocates, frees every other block, and then waits: its
+ * heap has free blocks and is between operations at the fork.
+ */
+#define NIDLE 600
+static char *idle_blocks[NIDLE];
+static int idle_ready[2], idle_release[2];
+
+static void *idle_thread(void *arg)
+{
+	char c = 0;
+	int i;
+
+	(void)arg;
+	for (i = 0; i < NIDLE; i++) {
+		idle_blocks[i] = karena_malloc(16 + i % 300);
+		memset(idle_blocks[i], 0x5a, 16);
+	}
+	for (i = 0; i < NIDLE; i += 2) {
+		karena_free(idle_blocks[i]);
+		idle_blocks[i] = NULL;
+	}
+	if (write(idle_ready[1], &c, 1) != 1 ||
+	    read(idle_release[0], &c, 1) != 1)
+		return NULL;
+	for (i = 1; i < NIDLE; i += 2)
+		karena_free(idle_blocks[i]);
+	return NULL;
+}
+
+static int in_idle_arena(const void *p)
+{
+	int i;
+
+	for (i = 1; i < NIDLE; i += 2)
+		if (arena_of(p) == arena_of(idle_blocks[i]))
+			return 1;
+	return 0;
+}
+
+static void *child_alloc_thread(void *arg)
+{
+	void **v = arg;
+	int i;
+
+	for (i = 0; i < 2000; i++)
+		v[i] = karena_malloc(16 + i % 300);
+	return NULL;
+}
+
+/*
+ * The child frees the idle thread's blocks (dropped: its heap is lost),
+ * then allocates on its main thread and on two new threads, which would
+ * adopt that heap if it were merely abandoned: no new block may lie in one
+ * of its arenas, and no freed block may have been written.
+ */
+static int child_of_idle_parent(void)
+{
+	static void *v[3][2000];
+	pthread_t th[2];
+	int i, k;
+
+	for (i = 1; i < NIDLE; i += 2)
+		karena_free(idle_blocks[i]);
+	for (k = 0; k < 2; k++)
+		pthread_create(&th[k], NULL, child_alloc_thread, v[k + 1]);
+	child_alloc_thread(v[0]);
+	for (k = 0; k < 2; k++)
+		pthread_join(th[k], NULL);
+	for (k = 0; k < 3; k++)
+		for (i = 0; i < 2000; i++)
+			if (!v[k][i] || in_idle_arena(v[k][i]))
+				return 2;
+	for (i = 1; i < NIDLE; i += 2)
+		if (idle_blocks[i][8] != 0x5a)
+			return 3;
+	return karena__check(stderr) ? 4 : 0;
+}
+
+static void test_live_heap_is_lost(void)
+{
+	pthread_t th;
+	int status = -1;
+	pid_t pid;
+	char c = 0;
+
+	if (pipe(idle_ready) || pipe(idle_release) ||
+	    pthread_create(&th, NULL, idle_thread, NULL)) {
+		ok(0, "set up the idle thread");
+		return;
+	}
+	if (read(idle_ready[0], &c, 1) != 1) {
+		ok(0, "the idle thread got ready");
+		return;
+	}
+	pid = fork();
+	if (pid == 0)
+		_exit(child_of_idle_parent());
+	waitpid(pid, &status, 0);
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	   "a child frees the blocks of a thread alive at the fork (dropped), "
+	   "and neither its main thread nor new threads reuse that heap "
+	   "(status %#x)", status);
+	if (write(idle_release[1], &c, 1) != 1)
+		ok(0, "release the idle thread");
+	pthread_join(th, NULL);
+	ok(invariants(), "parent invariants after the idle thread's frees");
+}
+
 int main(void)
 {
 	pthread_t th[NT];
@@ -116,5 +227,6 @@ int main(void)
 	for (i = 0; i < 1000; i++)
 		karena_free(pb[i]);
 	ok(invariants(), "parent invariants after the forks");
+	test_live_heap_is_lost();
 	return tap_done();
 }
