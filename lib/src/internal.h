@@ -792,7 +792,7 @@ static inline void *pool_take_head(struct kr_pool **head, struct kr_pool *p)
 	return b;
 }
 
-/* A block of class @c from @h, which the caller has entered. */
+/* A block of class @c from @h, which the caller owns. */
 static inline void *kr_small_alloc(struct kr_heap *h, unsigned c)
 {
 	struct kr_pool *p = h->usedpools[c];
