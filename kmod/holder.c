@@ -20,7 +20,9 @@
 #include <linux/cred.h>
 #include <linux/hash.h>
 #include <linux/pid.h>
+#include <linux/rcupdate.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 
@@ -205,8 +207,8 @@ void karena_holder_put(struct karena_holder *h)
  * without waiting for RCU, so it is not read from here). Its tgid stays 0,
  * shown as "not known yet", until the child first faults on an arena,
  * opens /dev/karena, maps an arena or calls an ioctl (karena_holder_get()
- * and karena_holder_find() call this when @h's mm is current's). A child
- * that never does any of these stays at 0 until it exits.
+ * and karena_holder_find() call this when @h's mm is current's), or until
+ * a dump of the holders finds it (karena_holders_identify_forked()).
  */
 void karena_holder_identify(struct karena_holder *h)
 {
@@ -219,6 +221,83 @@ void karena_holder_identify(struct karena_holder *h)
 	h->tgid = task_tgid_nr(current);
 	memcpy(h->comm, comm, sizeof(comm));
 	spin_unlock(&karena.lock);
+}
+
+/* Is there a holder whose process is not known yet? */
+static bool karena_holders_unidentified(void)
+{
+	struct karena_holder *h;
+	bool found = false;
+
+	spin_lock(&karena.lock);
+	list_for_each_entry(h, &karena.holder_list, node) {
+		if (!h->tgid) {
+			found = true;
+			break;
+		}
+	}
+	spin_unlock(&karena.lock);
+	return found;
+}
+
+/* Does @mm have a holder whose process is not known yet? */
+static bool karena_holder_unidentified(struct mm_struct *mm)
+{
+	struct karena_holder *h;
+	bool found;
+
+	spin_lock(&karena.lock);
+	h = karena_holder_lookup(mm);
+	found = h && !h->tgid;
+	spin_unlock(&karena.lock);
+	return found;
+}
+
+/**
+ * karena_holders_identify_forked() - find the processes of fork children
+ *
+ * A dump of the holders calls this first, so that a fork child that has
+ * not touched its arenas yet is listed with its pid rather than 0. Only
+ * if some holder does not know its process: one walk over the processes
+ * under RCU. A process whose mm has such a holder gives it its tgid and
+ * comm. The process's mm is read again under karena.lock, with the holder
+ * found: if it is still the holder's, the process holds that mm (so the
+ * address cannot have been freed and reused for another mm in between).
+ * A process is on the task list only once fork has given it its pid.
+ * Kernel threads borrowing an mm are skipped, and so is a process whose
+ * leader has exited (its mm reads NULL here): its holder stays at 0 until
+ * one of its tasks shows up.
+ *
+ * Context: process context; takes karena.lock and task locks, one at a
+ * time.
+ */
+void karena_holders_identify_forked(void)
+{
+	char comm[TASK_COMM_LEN];
+	struct karena_holder *h;
+	struct task_struct *p;
+	struct mm_struct *mm;
+	pid_t tgid;
+
+	if (!karena_holders_unidentified())
+		return;
+	rcu_read_lock();
+	for_each_process(p) {
+		mm = READ_ONCE(p->mm);
+		if (!mm || (p->flags & PF_KTHREAD) ||
+		    !karena_holder_unidentified(mm))
+			continue;
+		get_task_comm(comm, p);
+		tgid = task_tgid_nr(p);
+		spin_lock(&karena.lock);
+		h = karena_holder_lookup(mm);
+		if (h && !h->tgid && READ_ONCE(p->mm) == mm) {
+			h->tgid = tgid;
+			memcpy(h->comm, comm, sizeof(comm));
+		}
+		spin_unlock(&karena.lock);
+	}
+	rcu_read_unlock();
 }
 
 /**

@@ -242,6 +242,7 @@ struct karena_holder *karena_holder_get(struct mm_struct *mm);
 struct karena_holder *karena_holder_find(struct mm_struct *mm);
 void karena_holder_put(struct karena_holder *h);
 void karena_holder_identify(struct karena_holder *h);
+void karena_holders_identify_forked(void);
 struct karena_holder *karena_holder_new(struct mm_struct *mm);
 struct karena_holder *karena_holder_lookup(struct mm_struct *mm);
 struct karena_holder *karena_holder_add(struct karena_holder **new);

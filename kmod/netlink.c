@@ -228,6 +228,7 @@ static int karena_nl_holder_start(struct netlink_callback *cb)
 {
 	struct karena_nl_dump *ctx = karena_nl_dump_ctx(cb);
 
+	karena_holders_identify_forked();	/* pid 0 for fork children */
 	ctx->cursor = 0;
 	ctx->buf = kmalloc_array(KARENA_NL_DUMP_BATCH, sizeof(*ctx->buf),
 				 GFP_KERNEL);

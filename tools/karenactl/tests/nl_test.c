@@ -10,8 +10,9 @@
  *   nl_test --as-nobody CMD  run CMD as uid/gid 65534, no capabilities
  *
  * Tests: GET against sysfs and against what this process was granted; a
- * HOLDER_GET dump over 200 children spanning many batches (each pid once)
- * and NLM_F_DUMP_INTR when holders change mid-dump; SET refused without
+ * HOLDER_GET dump over 200 children spanning many batches (each pid once),
+ * NLM_F_DUMP_INTR when holders change mid-dump, and a fork child that has
+ * not touched its arena copy listed under its pid; SET refused without
  * CAP_SYS_ADMIN and, as root, seen by the next grant; the monitor group's
  * events in order; malformed requests refused with the errno of the
  * kernel's strict validation, and a burst of random ones survived.
@@ -392,6 +393,50 @@ out:
 	for (j = 0; j < i; j++)
 		waitpid(pids[j], NULL, 0);
 	close(ready[0]);
+	free(hs);
+}
+
+/*
+ * A fork child that has not touched its copy of an arena: its holder was
+ * made by the copy, before the child had a pid, and the child has done
+ * nothing since that would tell the module who it is. The dump must list
+ * it under its pid all the same, not as 0.
+ */
+static void test_dump_fork_child(void)
+{
+	struct holders *hs = calloc(1, sizeof(*hs));
+	int fd = open(DEV, O_RDWR), hold[2], seen = 0, k;
+	void *a = fd >= 0 ? grant(fd) : NULL;
+	pid_t pid = -1;
+	char c;
+
+	if (!hs || !a || pipe(hold)) {
+		t_result(false, "set up the fork-child dump test");
+		goto out;
+	}
+	memset(a, 1, 64);
+	pid = fork();
+	if (pid == 0) {
+		close(hold[1]);
+		while (read(hold[0], &c, 1) > 0)
+			;
+		_exit(0);
+	}
+	close(hold[0]);
+	if (pid > 0 && dump_holders(&S, hs) == 0)
+		for (k = 0; k < hs->n; k++)
+			seen += hs->pid[k] == (uint32_t)pid && hs->arenas[k] == 1;
+	t_result(seen == 1,
+		 "a fork child that has not touched its arena copy is listed under its pid (%d), "
+		 "seen %d times among %d holders", pid, seen, hs->n);
+	close(hold[1]);
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+out:
+	if (a)
+		munmap(a, arena_size);
+	if (fd >= 0)
+		close(fd);
 	free(hs);
 }
 
@@ -975,6 +1020,7 @@ int main(int argc, char **argv)
 
 	test_get();
 	test_dump();
+	test_dump_fork_child();
 	test_set();
 	test_set_atomic();
 	test_monitor();
