@@ -266,7 +266,7 @@ KR_API int karena__check(FILE *out)
 
 	if (!out)
 		out = stderr;
-	if ((uintptr_t)h > 2) {
+	if (heap_is_real(h)) {
 		heap_collect_remote(h);
 		bad |= kr_check_heap(h, out);
 	}

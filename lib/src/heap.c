@@ -115,7 +115,7 @@ KR_API void karena__flush_kept(void)
 {
 	struct kr_heap *h = kr_tls_heap;
 
-	if ((uintptr_t)h > 2) {
+	if (heap_is_real(h)) {
 		heap_flush_kept(h);
 		heap_flush_spare(h);
 	}

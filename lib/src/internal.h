@@ -712,11 +712,19 @@ extern __thread struct kr_heap *kr_tls_heap
 	__attribute__((tls_model("initial-exec")));
 #define HEAP_BUSY ((struct kr_heap *)1)	/* being built: use glibc */
 #define HEAP_DEAD ((struct kr_heap *)2)	/* thread exiting: use glibc */
+
+/* Is @h a heap, not NULL, HEAP_BUSY or HEAP_DEAD? */
+static inline bool heap_is_real(const struct kr_heap *h)
+{
+	return (uintptr_t)h > (uintptr_t)HEAP_DEAD;
+}
+
 struct kr_heap *heap_get_slow(void);
 static inline struct kr_heap *heap_get(void)
 {
 	struct kr_heap *h = kr_tls_heap;
-	if (likely((uintptr_t)h > 2))
+
+	if (likely(heap_is_real(h)))
 		return h;
 	return heap_get_slow();
 }

@@ -61,7 +61,7 @@ KR_API void karena_stats(struct karena_stats *st)
 	st->pages_returned = atomic_load(&kr.pages_returned);
 
 	/* our own remote frees first, so a thread sees its frees counted */
-	if ((uintptr_t)kr_tls_heap > 2)
+	if (heap_is_real(kr_tls_heap))
 		heap_collect_remote(kr_tls_heap);
 	pthread_mutex_lock(&kr.lock);
 	st->heaps = kr.nheaps;
