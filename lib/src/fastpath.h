@@ -38,16 +38,12 @@ static inline __attribute__((always_inline)) void *malloc_fast(size_t size)
 {
 	size_t c = (size - 1) >> ALIGNMENT_SHIFT;	/* 0 wraps: slow path */
 	struct kr_heap *h = kr_tls_heap;
-	struct kr_pool *p;
 
 	if (unlikely(c >= NUM_CLASSES))
 		return size ? __libc_malloc(size) : kr_malloc_slow(0);
 	if (unlikely((uintptr_t)h <= kr_fast.heap_slow_max))
 		return kr_malloc_slow(size);	/* no heap yet, or debug */
-	p = h->usedpools[c];
-	if (unlikely(!p))
-		return kr_alloc_slow(h, (unsigned)c);
-	return pool_take_head(&h->usedpools[c], p);
+	return kr_small_alloc(h, c);
 }
 
 /* free.c: free's exits (and kr_free_emptied, heap_remote_free: internal.h) */

@@ -800,13 +800,16 @@ static inline void *pool_take_head(struct kr_pool **head, struct kr_pool *p)
 	return b;
 }
 
-/* A block of class @c from @h, which the caller owns. */
-static inline void *kr_small_alloc(struct kr_heap *h, unsigned c)
+/*
+ * A block of class @c from @h, which the caller owns. @c is a size_t, as
+ * malloc computes it, so that indexing with it needs no zero extension.
+ */
+static inline void *kr_small_alloc(struct kr_heap *h, size_t c)
 {
 	struct kr_pool *p = h->usedpools[c];
 
 	if (unlikely(!p))
-		return kr_alloc_slow(h, c);
+		return kr_alloc_slow(h, (unsigned)c);
 	return pool_take_head(&h->usedpools[c], p);
 }
 
