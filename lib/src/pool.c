@@ -38,8 +38,7 @@ void *pool_start(struct kr_heap *h, struct kr_pool *p, unsigned c)
 	p->kept = 0;
 	p->freeblock = NULL;
 	p->carve = b + size;
-	p->nextpool = NULL;
-	p->prevpool = NULL;
+	p->nextpool = NULL;		/* the head's prevpool is never read */
 	p->heap = h;
 	h->usedpools[c] = p;
 	__builtin_prefetch(b + 256, 1);		/* as pool_pop does */
