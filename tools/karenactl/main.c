@@ -48,6 +48,14 @@ int kctl_connect(struct kn_sock *s)
 {
 	int ret = kn_open(s);
 
+	if (ret == -ENOENT && access("/sys/module/karena", F_OK) == 0) {
+		/* Loaded, but the family is registered in init_net only. */
+		kctl_err("karena's netlink family serves the initial network "
+			 "namespace only, and karenactl runs in another one: run it "
+			 "on the host (limits and counters are also in "
+			 "/sys/module/karena/parameters and /sys/class/misc/karena)");
+		return -1;
+	}
 	if (ret == -ENOENT) {
 		kctl_err("karena module is not loaded: modprobe karena");
 		return -1;

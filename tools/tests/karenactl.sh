@@ -8,6 +8,8 @@
 #    dump, SET permissions and effect, monitor events, malformed requests).
 # 2. karenactl's output: tables and --json (checked by nl_test --json,
 #    compared with sysfs and the module parameters), set's errors, monitor.
+# 2b. In another network namespace, where the family is not: karenactl
+#    says so, not that the module is missing.
 # 3. The module unloaded: karenactl says so (then the module is loaded
 #    again with the same parameters).
 
@@ -151,6 +153,19 @@ if [ -x "$DEMO" ]; then
 		'"grant" "grant" "deny" "release" "release" ' ]
 	ok $? "monitor -n 5 saw karena-demo's 2 grants, its denial and 2 releases, then stopped"
 	sed 's/^/# /' "$tmp/monitor.json"
+fi
+
+# ---- 2b. another network namespace: the family is not there ----
+if unshare -n true 2>/dev/null; then
+	unshare -n $K status > "$tmp/out" 2>&1
+	st=$?
+	[ $st = 1 ] &&
+		grep -q 'serves the initial network namespace only' "$tmp/out"
+	ok $? "in a new network namespace: 'serves the initial network namespace only', exit 1"
+	sed 's/^/# /' "$tmp/out"
+else
+	skip "karenactl in a new network namespace" \
+		"unshare -n failed: this kernel has no network namespaces"
 fi
 
 # ---- 3. the module unloaded ----
