@@ -1,0 +1,175 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The benchmark suite itself (make bench), natively, in seconds rather than
+# the real run's minutes. TAP output. What it checks is behaviour, never
+# speed:
+#
+# 1. Every workload program runs with small parameters under glibc and
+#    under karena's shim and prints its bench= line with numbers; bad
+#    parameters exit 2 naming what was wrong. Under karena the drain hands
+#    back what it freed within 1 s (DESIGN.md: empty arenas go back).
+# 2. alloc_ir.py reads a real callgrind profile: instructions in malloc and
+#    free per pair, within what a malloc+free pair can cost.
+# 3. summarize.py on a raw.txt of known values: medians, spreads, failed
+#    runs, ratios, the targets' verdicts (a workload left out reads "not
+#    measured", never "not met"), and a PNG plot.
+# 4. run.sh end to end on one small workload, two allocators, no VM.
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+bench=$top/tools/bench
+shim=$top/lib/libkarena-malloc.so
+tmp=$(mktemp -d /tmp/karena-bench-test.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+n=0 failed=0
+
+ok() {
+	n=$((n + 1))
+	if [ "$1" = 0 ]; then echo "ok $n - $2"; return 0; fi
+	echo "not ok $n - $2"
+	failed=1
+	return 1
+}
+# field KEY FILE: KEY's value on the first bench= line of FILE
+field() { sed -n "s/^bench=.* $1=\([^ ]*\).*/\1/p" "$2" | head -n1; }
+is_num() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
+
+make -s -C "$bench" > "$tmp/build.log" 2>&1
+ok $? "tools/bench builds"
+[ -f "$shim" ] || make -s -C "$top/lib" > /dev/null 2>&1
+cd "$bench" || exit 1
+
+# ---- 1. the workload programs ----
+# run ALLOC NAME CMD...: CMD's output in $tmp/NAME.ALLOC; its exit status
+run() {
+	local alloc=$1 name=$2
+	shift 2
+	if [ "$alloc" = karena ]; then
+		env LD_PRELOAD="$shim" KARENA_BACKEND=mmap "$@" > "$tmp/$name.$alloc" 2>&1
+	else
+		"$@" > "$tmp/$name.$alloc" 2>&1
+	fi
+}
+for a in glibc karena; do
+	run $a hotpair ./hotpair size=16,64,1024 iters=1e4
+	st=$? good=0
+	for s in 16 64 1024; do
+		v=$(sed -n "s/^bench=hotpair size=$s .*ns_per_op=\([^ ]*\).*/\1/p" "$tmp/hotpair.$a")
+		is_num "$v" && good=$((good + 1))
+	done
+	[ $st = 0 ] && [ $good = 3 ]
+	ok $? "$a: hotpair prints ns_per_op for each of 3 sizes"
+	for o in lifo fifo random; do
+		run $a batch-$o ./batch order=$o n=2000 rounds=2
+		st=$?
+		[ $st = 0 ] && grep -q "^bench=batch order=$o " "$tmp/batch-$o.$a" &&
+			is_num "$(field ns_per_op "$tmp/batch-$o.$a")"
+		ok $? "$a: batch order=$o prints ns_per_op"
+	done
+	run $a churn ./churn live=2000 steps=2e4
+	[ $? = 0 ] && is_num "$(field ns_per_op "$tmp/churn.$a")"
+	ok $? "$a: churn prints ns_per_op"
+	run $a prodcons ./prodcons n=2e4
+	[ $? = 0 ] && is_num "$(field ns_per_op "$tmp/prodcons.$a")"
+	ok $? "$a: prodcons (two threads) prints ns_per_op"
+	for m in random interleaved; do
+		run $a pin-$m ./pin mode=$m total=8m
+		[ $? = 0 ] && is_num "$(field final_over_live "$tmp/pin-$m.$a")" &&
+			is_num "$(field rss_peak_mb "$tmp/pin-$m.$a")"
+		ok $? "$a: pin mode=$m prints RSS against the peak and the live bytes"
+	done
+	run $a drain ./drain total=16m
+	st=$?
+	bad=0
+	for k in rss_start_mb rss_peak_mb rss_0_mb rss_0.1_mb rss_0.5_mb rss_1_mb \
+		rss_1.5_mb excess_1.0_pct retained_1.0_pct; do
+		is_num "$(field "$k" "$tmp/drain.$a")" || bad=1
+	done
+	[ $st = 0 ] && [ $bad = 0 ]
+	ok $? "$a: drain prints the RSS timeline"
+done
+r=$(field retained_1.0_pct "$tmp/drain.karena")
+is_num "$r" && awk -v r="$r" 'BEGIN { exit !(r < 5) }'
+ok $? "karena: 1 s after the drain's last free, under 5% of the freed peak is resident ($r%)"
+
+# bad parameters: exit 2 and a message naming what was wrong
+./batch order=sideways > "$tmp/bad1" 2>&1
+[ $? = 2 ] && grep -q 'order must be lifo, fifo or random' "$tmp/bad1"
+ok $? "batch order=sideways: exit 2, 'order must be lifo, fifo or random'"
+./churn live=0 > "$tmp/bad2" 2>&1
+[ $? = 2 ] && grep -q 'live, steps >= 1' "$tmp/bad2"
+ok $? "churn live=0: exit 2, 'live, steps >= 1'"
+./hotpair bogus=1 > "$tmp/bad3" 2>&1
+[ $? = 2 ] && grep -q 'usage:' "$tmp/bad3"
+ok $? "hotpair bogus=1 (an unknown key): exit 2 and the usage"
+
+# ---- 2. alloc_ir.py on a real profile ----
+# batch n=2000 rounds=2 runs 3 rounds (one warm-up): 6000 malloc+free pairs
+for a in glibc karena; do
+	pre=
+	[ $a = karena ] && pre=$shim
+	env ${pre:+LD_PRELOAD=$pre} KARENA_BACKEND=mmap valgrind --tool=callgrind \
+		--callgrind-out-file="$tmp/cg.$a" ./batch order=random n=2000 rounds=2 \
+		> /dev/null 2>&1
+	ir=$(python3 alloc_ir.py "$tmp/cg.$a" 2>&1)
+	[[ $ir =~ ^[0-9]+$ ]] && [ "$ir" -gt $((6000 * 10)) ] && [ "$ir" -lt $((6000 * 1000)) ]
+	ok $? "$a: alloc_ir.py counts 10..1000 instructions per malloc+free pair ($ir in 6000 pairs)"
+done
+python3 alloc_ir.py > "$tmp/usage" 2>&1
+[ $? != 0 ] && grep -q 'CALLGRIND_OUT' "$tmp/usage"
+ok $? "alloc_ir.py without a file: non-zero exit and its usage"
+
+# ---- 3. summarize.py on known values ----
+d=$tmp/sum
+mkdir -p "$d"
+{
+	echo "machine nproc=2 cpu=Test_CPU"
+	echo "machine date=2026-01-01T00:00Z kernel=test runs=3 rss_runs=1 load=0,0,0"
+	echo "package karena=0.0 git=abc lib=abc"
+} > "$d/machine.txt"
+{
+	for v in 1:10 2:30 3:20; do
+		echo "wl=batch-fifo alloc=glibc run=${v%:*} rc=0 wall_s=1 maxrss_kb=1000 bench=batch order=fifo ns_per_op=${v#*:}"
+	done
+	for v in 1:10 2:10 3:10; do
+		echo "wl=batch-fifo alloc=mimalloc run=${v%:*} rc=0 wall_s=1 maxrss_kb=1000 bench=batch order=fifo ns_per_op=${v#*:}"
+	done
+	for v in 1:4 2:6 3:5; do
+		echo "wl=batch-fifo alloc=karena run=${v%:*} rc=0 wall_s=1 maxrss_kb=1000 bench=batch order=fifo ns_per_op=${v#*:}"
+	done
+	echo "wl=batch-fifo alloc=karena run=4 rc=1 bench=batch-fifo"
+	for a in glibc mimalloc karena; do
+		echo "wl=drain alloc=$a run=1 rc=0 wall_s=2 maxrss_kb=9000 bench=drain alloc_s=0.1 rss_1_mb=3 excess_1.0_pct=7.5 retained_1.0_pct=1 excess_cold_1.0_pct=9 rss_cold_mb=1 rss_start_mb=1 rss_peak_mb=9 rss_0_mb=9 rss_0.1_mb=5 rss_0.5_mb=3 rss_1.5_mb=3"
+	done
+} > "$d/raw.txt"
+python3 "$bench/summarize.py" "$d" > "$tmp/sum.out" 2>&1
+ok $? "summarize.py runs on a raw.txt of known values"
+md=$d/results.md
+row=$(grep '^| batch of 100k, freed FIFO |' "$md")
+[ "$row" = "| batch of 100k, freed FIFO | ns/pair | 20.0 (10.0–30.0) | 10.0 (10.0–10.0) | 5.00 (4.00–6.00) [1 failed] | 0.25x | 0.50x |" ]
+ok $? "summarize.py: medians, (min–max), a failed run counted, ratios of medians" ||
+	echo "# got: $row"
+grep -q '^- Hot pair and single-thread workloads no slower than mimalloc: \*\*met\*\* for what was measured (not measured: hot pair 16 B,.* churn)$' "$md"
+ok $? "summarize.py: workloads left out of the run are 'not measured', not 'not met'"
+grep -q '^- Two threads within 1.2x of mimalloc: not measured$' "$md"
+ok $? "summarize.py: the two-thread target without prodcons: 'not measured'"
+grep -q '^- Drain back to within 5% of starting RSS within 1 s: \*\*not met\*\* (excess at 1.0 s: 7.50%' "$md"
+ok $? "summarize.py: a drain 7.5% over the start does not meet the 5% target"
+[ "$(head -c 8 "$d/bench.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ]
+ok $? "summarize.py: bench.png is a PNG"
+
+# ---- 4. run.sh end to end ----
+o=$tmp/run
+KARENA_BENCH_OUT=$o KARENA_BENCH_ONLY=sqlite KARENA_BENCH_RUNS=1 \
+	KARENA_BENCH_ALLOCS="glibc karena" KARENA_BENCH_KERNELS= \
+	bash "$bench/run.sh" > "$tmp/run.out" 2>&1
+st=$?
+[ $st = 0 ] && [ "$(grep -c '^wl=sqlite .* rc=0 ' "$o/raw.txt")" = 2 ] &&
+	grep -q '^| sqlite3 :memory: script | s wall |' "$o/results.md" &&
+	grep -q '^Measured .* on [0-9]* CPUs' "$o/results.md" &&
+	[ -s "$o/bench.png" ]
+ok $? "run.sh, sqlite only, glibc and karena: raw.txt, results.md with the machine line, bench.png"
+[ $st = 0 ] || sed 's/^/# /' "$tmp/run.out" | tail -n 20
+
+echo "1..$n"
+exit $failed
