@@ -6,7 +6,7 @@
 #  1. install what is missing (tools/install-deps.sh, idempotent)
 #  2. build the library, tools and selftests; the module for each kernel
 #  3. run the library's tests natively (mmap backend), and the benchmark
-#     suite's own tests (tools/tests/bench.sh: small runs, no timing)
+#     suite's own tests (tools/bench/test.sh: small runs, no timing)
 #  4. boot each kernel of the matrix under QEMU and run, inside, the
 #     kselftests, the library's tests against the kernel backend and the
 #     tools' tests (tools/vm/suite.sh)
@@ -81,7 +81,7 @@ sh tools/tests/lib-fuzz.sh > "$logs/lib-fuzz.log" 2>&1
 count_tap lib-fuzz "$logs/lib-fuzz.log" $?
 
 say "== benchmark suite (native: the programs, alloc_ir.py, summarize.py, run.sh)"
-bash tools/tests/bench.sh > "$logs/bench.log" 2>&1
+bash tools/bench/test.sh > "$logs/bench.log" 2>&1
 count_tap bench "$logs/bench.log" $?
 
 # The library's test programs that tools/vm/suite.sh runs in the VM.

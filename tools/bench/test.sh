@@ -1,9 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The benchmark suite itself (make bench), natively, in seconds rather than
-# the real run's minutes. TAP output. What it checks is behaviour, never
-# speed:
+# tools/bench/test.sh: the benchmark suite itself (make bench), tested in
+# seconds rather than the real run's minutes. tools/check.sh runs it
+# natively (it is not one of the VM's tools/tests/). TAP output. What it
+# checks is behaviour, never speed:
 #
 # 1. Every workload program runs with small parameters under glibc and
 #    under karena's shim and prints its bench= line with numbers; bad
