@@ -9,7 +9,7 @@
 #   make bench           benchmarks against glibc, jemalloc, tcmalloc, mimalloc
 #   make module-for KVER=<release>   module for one kernel into build/<release>/
 #   make install DESTDIR=... PREFIX=... LIBDIR=...
-#   make style           checkpatch --strict on kmod/, clang-format check on lib/ tools/
+#   make style           checkpatch --strict on kmod/
 
 VERSION := $(shell cat $(CURDIR)/VERSION)
 # Default: the newest Debian 6.1 headers (tools/install-deps.sh installs them);
