@@ -79,6 +79,28 @@ struct karena_return_pages {
 	__u64 returned;
 };
 
+/**
+ * struct karena_arena_size - the arena size of one open file
+ * @arena_size:	in: bytes, a power of two from KARENA_ARENA_SIZE_MIN to
+ *		KARENA_ARENA_SIZE_MAX
+ * @flags:	in: must be zero
+ * @__pad:	in: must be zero
+ *
+ * Every later grant through this open file description uses this size (an
+ * mmap of n * arena_size is a grant of n arenas); KARENA_IOC_INFO reports
+ * it. Without the ioctl a file grants arenas of the module's arena_kb.
+ */
+struct karena_arena_size {
+	__u64 arena_size;
+	__u32 flags;
+	__u32 __pad;
+};
+
+#define KARENA_ARENA_SIZE_MIN	(64ULL << 10)
+#define KARENA_ARENA_SIZE_MAX	(4ULL << 20)
+/* most arenas one mmap may grant: length = n * arena_size, 1 <= n <= this */
+#define KARENA_GRANT_MAX_ARENAS	4096
+
 #define KARENA_IOC_MAGIC	0xB9
 
 /**
@@ -98,6 +120,16 @@ struct karena_return_pages {
  * from this open file description.
  */
 #define KARENA_IOC_RETURN_PAGES	_IOWR(KARENA_IOC_MAGIC, 0x01, struct karena_return_pages)
+
+/**
+ * DOC: KARENA_IOC_SET_ARENA_SIZE
+ *
+ * Set the arena size of this open file description (see struct
+ * karena_arena_size). EINVAL for a size that is not a power of two in
+ * [KARENA_ARENA_SIZE_MIN, KARENA_ARENA_SIZE_MAX] or a non-zero flags/__pad;
+ * EBUSY once the file has made a grant.
+ */
+#define KARENA_IOC_SET_ARENA_SIZE _IOW(KARENA_IOC_MAGIC, 0x02, struct karena_arena_size)
 
 /*
  * Generic netlink family "karena": see kmod/karena.yaml, the source of truth
