@@ -14,7 +14,8 @@
 #    free per pair, within what a malloc+free pair can cost.
 # 3. summarize.py on a raw.txt of known values: medians, spreads, failed
 #    runs, ratios, the targets' verdicts (a workload left out reads "not
-#    measured", never "not met"), and a PNG plot.
+#    measured", never "not met"), and a PNG plot whose ratio panels put
+#    each allocator against mimalloc on a log scale with min-max bars.
 # 4. run.sh end to end on one small workload, two allocators, no VM.
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -158,6 +159,22 @@ grep -q '^- Drain back to within 5% of starting RSS within 1 s: \*\*not met\*\* 
 ok $? "summarize.py: a drain 7.5% over the start does not meet the 5% target"
 [ "$(head -c 8 "$d/bench.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ]
 ok $? "summarize.py: bench.png is a PNG"
+# The plot's first panel: each allocator's median, min and max over
+# mimalloc's median (glibc 10,30,20 -> 2 (1-3); karena 4,6,5 -> 0.5
+# (0.4-0.6)), on a log scale with a min-max bar per point.
+row=$(grep '"batch FIFO"' "$d/time_vs_mimalloc.dat")
+[ "$row" = '5 "batch FIFO" 2.000 1.000 3.000 1.000 1.000 1.000 0.500 0.400 0.600' ]
+ok $? "summarize.py: time relative to mimalloc, median (min, max) per allocator" ||
+	echo "# got: $row"
+grep -q '^3 "hot pair 512 B" NaN NaN NaN NaN NaN NaN NaN NaN NaN$' "$d/time_vs_mimalloc.dat"
+ok $? "summarize.py: a workload left out of the run has no ratio (NaN), not 0"
+sed -n '/^set title .Time relative to mimalloc/,/^set title .Instructions/p' "$d/bench.gp" > "$tmp/panel1"
+grep -q '^set logscale y' "$tmp/panel1" &&
+	[ "$(grep -o "w yerrorbars" "$tmp/panel1" | wc -l)" = 3 ] &&
+	grep -q "^plot 'time_vs_mimalloc.dat' u (\$1-0.267):3:4:5:xtic(2)" "$tmp/panel1"
+ok $? "summarize.py: the time panel is log-scaled, one point with a min-max bar per allocator"
+sed -n '/^set title .Instructions/,/^set title .Drain/p' "$d/bench.gp" | grep -q 'not measured in this run'
+ok $? "summarize.py: the instructions panel says 'not measured' when callgrind was left out"
 
 # ---- 4. run.sh end to end ----
 o=$tmp/run
