@@ -9,7 +9,7 @@
 # 1. Every workload program runs with small parameters under glibc and
 #    under karena's shim and prints its bench= line with numbers; bad
 #    parameters exit 2 naming what was wrong. Under karena the drain hands
-#    back what it freed within 1 s (DESIGN.md: empty arenas go back).
+#    back what it freed within 1 s (docs/design.md: empty arenas go back).
 # 2. alloc_ir.py reads a real callgrind profile: instructions in malloc and
 #    free per pair, within what a malloc+free pair can cost.
 # 3. summarize.py on a raw.txt of known values: medians, spreads, failed
