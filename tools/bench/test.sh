@@ -32,6 +32,14 @@ ok() {
 	failed=1
 	return 1
 }
+# line_is FILE PATTERN EXPECTED NAME: FILE's first line matching PATTERN
+# (grep) is EXPECTED
+line_is() {
+	local line
+	line=$(grep -m1 -- "$2" "$1")
+	[ "$line" = "$3" ]
+	ok $? "$4" || echo "# got: $line"
+}
 # field KEY FILE: KEY's value on the first bench= line of FILE
 field() { sed -n "s/^bench=.* $1=\([^ ]*\).*/\1/p" "$2" | head -n1; }
 is_num() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
@@ -147,10 +155,9 @@ mkdir -p "$d"
 python3 "$bench/summarize.py" "$d" > "$tmp/sum.out" 2>&1
 ok $? "summarize.py runs on a raw.txt of known values"
 md=$d/results.md
-row=$(grep '^| batch of 100k, freed FIFO |' "$md")
-[ "$row" = "| batch of 100k, freed FIFO | ns/pair | 20.0 (10.0–30.0) | 10.0 (10.0–10.0) | 5.00 (4.00–6.00) [1 failed] | 0.25x | 0.50x |" ]
-ok $? "summarize.py: medians, (min–max), a failed run counted, ratios of medians" ||
-	echo "# got: $row"
+line_is "$md" '^| batch of 100k, freed FIFO |' \
+	"| batch of 100k, freed FIFO | ns/pair | 20.0 (10.0–30.0) | 10.0 (10.0–10.0) | 5.00 (4.00–6.00) [1 failed] | 0.25x | 0.50x |" \
+	"summarize.py: medians, (min–max), a failed run counted, ratios of medians"
 grep -q '^- Hot pair and single-thread workloads no slower than mimalloc: \*\*met\*\* for what was measured (not measured: hot pair 16 B,.* churn)$' "$md"
 ok $? "summarize.py: workloads left out of the run are 'not measured', not 'not met'"
 grep -q '^- Two threads within 1.2x of mimalloc: not measured$' "$md"
@@ -162,10 +169,9 @@ ok $? "summarize.py: bench.png is a PNG"
 # The plot's first panel: each allocator's median, min and max over
 # mimalloc's median (glibc 10,30,20 -> 2 (1-3); karena 4,6,5 -> 0.5
 # (0.4-0.6)), on a log scale with a min-max bar per point.
-row=$(grep '"batch FIFO"' "$d/time_vs_mimalloc.dat")
-[ "$row" = '5 "batch FIFO" 2.000 1.000 3.000 1.000 1.000 1.000 0.500 0.400 0.600' ]
-ok $? "summarize.py: time relative to mimalloc, median (min, max) per allocator" ||
-	echo "# got: $row"
+line_is "$d/time_vs_mimalloc.dat" '"batch FIFO"' \
+	'5 "batch FIFO" 2.000 1.000 3.000 1.000 1.000 1.000 0.500 0.400 0.600' \
+	"summarize.py: time relative to mimalloc, median (min, max) per allocator"
 grep -q '^3 "hot pair 512 B" NaN NaN NaN NaN NaN NaN NaN NaN NaN$' "$d/time_vs_mimalloc.dat"
 ok $? "summarize.py: a workload left out of the run has no ratio (NaN), not 0"
 sed -n '/^set title .Time relative to mimalloc/,/^set title .Instructions/p' "$d/bench.gp" > "$tmp/panel1"
