@@ -8,6 +8,12 @@ program's own bench=... line. Every cell of the tables is the median over
 runs with the spread (min-max) beside it; ratios compare medians. Failed
 runs (rc != 0) are left out of the statistics and counted in the cell.
 
+bench.png has four panels: time and callgrind instructions relative to
+mimalloc's median (log scale, each allocator a point at its median with a
+bar from its fastest to its slowest run, so that a few per cent either
+side of mimalloc can be read), the drain's RSS timeline, and pin's RSS
+against the live bytes. A panel with nothing measured says so.
+
     python3 tools/bench/summarize.py build/bench
 """
 import math
