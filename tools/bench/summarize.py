@@ -402,7 +402,7 @@ def write_markdown(res, out_dir):
         full += ["## In the VM (QEMU TCG: compare within a kernel, not with the host)", "", vt, ""]
     with open(os.path.join(out_dir, "results.md"), "w") as f:
         f.write("\n".join(full))
-    # The part README.md quotes.
+    # The part docs/benchmarks.md quotes.
     with open(os.path.join(out_dir, "summary.md"), "w") as f:
         f.write(body)
 
