@@ -195,7 +195,8 @@ static struct karena_grant *karena_grant(struct mm_struct *mm,
 	unsigned long got = 0;
 	int err = -ENOMEM;
 
-	g = kvzalloc(struct_size(g, arenas, n), GFP_KERNEL | __GFP_NOWARN);
+	g = kvzalloc(struct_size(g, arenas, n),
+		     GFP_KERNEL | __GFP_NOWARN | __GFP_RETRY_MAYFAIL);
 	if (g) {
 		g->nr_pages = nr_pages;
 		g->nr_arenas = n;
