@@ -264,6 +264,7 @@ int karena_limits_set(const u64 *val, unsigned int given,
 int karena_params_init(void);
 
 /* reserve.c */
+struct page *karena_page_refill(struct mm_struct *mm);
 struct karena_arena *karena_arena_take_locked(void);
 struct karena_arena *karena_arena_take(void);
 void karena_arena_release_locked(struct karena_arena *arena);
