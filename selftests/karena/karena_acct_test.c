@@ -7,6 +7,10 @@
  *                             KARENA_IOC_RETURN_PAGES, in a memory cgroup
  *                             at its memory.max, is a counted SIGBUS, and
  *                             no OOM killer runs
+ *   netlink_own_uid_only      without CAP_SYS_ADMIN a HOLDER_GET dump lists
+ *                             only the caller's uid's holders (with it,
+ *                             every holder), and joining the "monitor"
+ *                             group fails with EPERM
  *
  * The memory cgroup tests run a child in a cgroup v2 group of their own
  * (cgroup2 is mounted at /sys/fs/cgroup if it is not mounted anywhere);
@@ -20,6 +24,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <linux/genetlink.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
@@ -29,6 +35,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -342,6 +349,240 @@ TEST_F(acct, refill_over_memcg_sigbus)
 	EXPECT_LT(failures, ctr("fault_failures"));
 	EXPECT_EQ(0, cg_key(self->cg, "memory.events", "oom_kill"));
 	EXPECT_EQ(0, cg_key(self->cg, "memory.events", "oom"));
+}
+
+/* ---- who sees whom: the generic netlink family ---- */
+
+/* A family "karena" socket: the family and "monitor" group ids. */
+struct genl {
+	struct mnl_socket *nl;
+	unsigned int seq;
+	__u16 family;
+	__u32 monitor;
+	char buf[32768];
+};
+
+/* Holders seen by one dump: how many, and how many of a given uid. */
+struct holders_seen {
+	__u32 uid;
+	int total;
+	int of_uid;
+};
+
+static int genl_grp_cb(const struct nlattr *a, void *data)
+{
+	struct nlattr *tb[CTRL_ATTR_MCAST_GRP_MAX + 1] = { 0 };
+	struct genl *g = data;
+	const struct nlattr *x;
+
+	mnl_attr_for_each_nested(x, a)
+		if (mnl_attr_get_type(x) <= CTRL_ATTR_MCAST_GRP_MAX)
+			tb[mnl_attr_get_type(x)] = (struct nlattr *)x;
+	if (tb[CTRL_ATTR_MCAST_GRP_NAME] && tb[CTRL_ATTR_MCAST_GRP_ID] &&
+	    !strcmp(mnl_attr_get_str(tb[CTRL_ATTR_MCAST_GRP_NAME]),
+		    KARENA_GENL_MCGRP_MONITOR))
+		g->monitor = mnl_attr_get_u32(tb[CTRL_ATTR_MCAST_GRP_ID]);
+	return MNL_CB_OK;
+}
+
+static int genl_family_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct genl *g = data;
+	const struct nlattr *a, *grp;
+
+	mnl_attr_for_each(a, nlh, GENL_HDRLEN) {
+		if (mnl_attr_get_type(a) == CTRL_ATTR_FAMILY_ID)
+			g->family = mnl_attr_get_u16(a);
+		if (mnl_attr_get_type(a) == CTRL_ATTR_MCAST_GROUPS)
+			mnl_attr_for_each_nested(grp, a)
+				genl_grp_cb(grp, g);
+	}
+	return MNL_CB_OK;
+}
+
+/* Send a request of @cmd with @flags; run @cb on every reply. */
+static int genl_request(struct genl *g, __u16 family, __u8 cmd, __u16 flags,
+			mnl_cb_t cb, void *data)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(g->buf);
+	struct genlmsghdr *gh;
+	unsigned int portid = mnl_socket_get_portid(g->nl);
+	ssize_t n;
+	int ret;
+
+	nlh->nlmsg_type = family;
+	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+	nlh->nlmsg_seq = ++g->seq;
+	gh = mnl_nlmsg_put_extra_header(nlh, sizeof(*gh));
+	gh->cmd = cmd;
+	gh->version = KARENA_GENL_VERSION;
+	if (mnl_socket_sendto(g->nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	do {
+		n = mnl_socket_recvfrom(g->nl, g->buf, sizeof(g->buf));
+		if (n < 0)
+			return -errno;
+		ret = mnl_cb_run(g->buf, n, g->seq, portid, cb, data);
+	} while (ret > 0);
+	return ret < 0 ? -errno : 0;
+}
+
+/* Open a socket and look the family up; 0 or -errno. */
+static int genl_open(struct genl *g)
+{
+	struct nlmsghdr *nlh;
+	struct genlmsghdr *gh;
+	unsigned int portid;
+	ssize_t n;
+	int ret;
+
+	memset(g, 0, sizeof(*g));
+	g->nl = mnl_socket_open(NETLINK_GENERIC);
+	if (!g->nl || mnl_socket_bind(g->nl, 0, MNL_SOCKET_AUTOPID) < 0)
+		return -errno;
+	portid = mnl_socket_get_portid(g->nl);
+	nlh = mnl_nlmsg_put_header(g->buf);
+	nlh->nlmsg_type = GENL_ID_CTRL;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_seq = ++g->seq;
+	gh = mnl_nlmsg_put_extra_header(nlh, sizeof(*gh));
+	gh->cmd = CTRL_CMD_GETFAMILY;
+	gh->version = 1;
+	mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, KARENA_GENL_NAME);
+	if (mnl_socket_sendto(g->nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	n = mnl_socket_recvfrom(g->nl, g->buf, sizeof(g->buf));
+	if (n < 0)
+		return -errno;
+	ret = mnl_cb_run(g->buf, n, g->seq, portid, genl_family_cb, g);
+	return ret < 0 ? -errno : 0;
+}
+
+static void genl_close(struct genl *g)
+{
+	if (g->nl)
+		mnl_socket_close(g->nl);
+}
+
+static int holder_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct holders_seen *seen = data;
+	const struct nlattr *a, *h;
+
+	mnl_attr_for_each(a, nlh, GENL_HDRLEN) {
+		if (mnl_attr_get_type(a) != KARENA_A_HOLDER)
+			continue;
+		seen->total++;
+		mnl_attr_for_each_nested(h, a)
+			if (mnl_attr_get_type(h) == KARENA_HOLDER_A_UID &&
+			    mnl_attr_get_u32(h) == seen->uid)
+				seen->of_uid++;
+	}
+	return MNL_CB_OK;
+}
+
+/* Dump the holders into @seen (counting those of seen->uid); 0 or -errno. */
+static int dump_holders(struct genl *g, struct holders_seen *seen)
+{
+	seen->total = 0;
+	seen->of_uid = 0;
+	return genl_request(g, g->family, KARENA_CMD_HOLDER_GET, NLM_F_DUMP,
+			    holder_cb, seen);
+}
+
+static int join_monitor(struct genl *g)
+{
+	int grp = g->monitor;
+
+	return mnl_socket_setsockopt(g->nl, NETLINK_ADD_MEMBERSHIP, &grp,
+				     sizeof(grp)) ? errno : 0;
+}
+
+#define OTHER_UID	65534
+
+/*
+ * As OTHER_UID (setuid() leaves no capabilities), holding an arena: dump
+ * the holders and try to join "monitor", then wait for the parent's dump
+ * (a byte on @go). Exit status: a bit for each failure.
+ */
+#define SAW_FOREIGN	1	/* a holder of another uid was listed */
+#define MISSED_OWN	2	/* our own holder was not listed */
+#define JOINED		4	/* joining "monitor" did not fail with EPERM */
+#define SETUP_FAILED	8
+
+static void unprivileged_child(int fd, size_t size, int ready, int go)
+{
+	struct holders_seen seen = { .uid = OTHER_UID };
+	struct genl g;
+	int st = 0;
+	char c;
+
+	if (setgid(OTHER_UID) || setuid(OTHER_UID) ||
+	    grant(fd, size, 0) == MAP_FAILED || genl_open(&g) ||
+	    !g.family || !g.monitor || dump_holders(&g, &seen))
+		_exit(SETUP_FAILED);
+	if (seen.total != seen.of_uid)
+		st |= SAW_FOREIGN;
+	if (seen.of_uid < 1)
+		st |= MISSED_OWN;
+	if (join_monitor(&g) != EPERM)
+		st |= JOINED;
+	genl_close(&g);
+	if (write(ready, "r", 1) != 1 || read(go, &c, 1) != 1)
+		st |= SETUP_FAILED;
+	_exit(st);
+}
+
+TEST_F(acct, netlink_own_uid_only)
+{
+	struct holders_seen seen = { .uid = OTHER_UID };
+	int ready[2], go[2], status;
+	struct genl g;
+	void *a;
+	pid_t pid;
+	char c;
+
+	ASSERT_EQ(0, genl_open(&g)) TH_LOG("no generic netlink family karena");
+	ASSERT_NE(0, g.family);
+	/* a holder of uid 0, which the other uid must not see */
+	a = grant(self->fd, self->size, 0);
+	ASSERT_NE(MAP_FAILED, a);
+	/* no fork copy: the child's holder is made by its grant as OTHER_UID */
+	ASSERT_EQ(0, madvise(a, self->size, MADV_DONTFORK));
+
+	ASSERT_EQ(0, pipe(ready));
+	ASSERT_EQ(0, pipe(go));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		close(ready[0]);
+		close(go[1]);
+		unprivileged_child(self->fd, self->size, ready[1], go[0]);
+	}
+	close(ready[1]);
+	close(go[0]);
+	/* the child holds an arena as OTHER_UID until we write to go */
+	EXPECT_EQ(1, read(ready[0], &c, 1));
+
+	/* with CAP_SYS_ADMIN: everyone, both uids, and the group */
+	EXPECT_EQ(0, dump_holders(&g, &seen));
+	EXPECT_LE(1, seen.of_uid);
+	EXPECT_LT(seen.of_uid, seen.total);
+	EXPECT_EQ(0, join_monitor(&g));
+	genl_close(&g);
+
+	EXPECT_EQ(1, write(go[1], "g", 1));
+	close(go[1]);
+	close(ready[0]);
+	status = reap(pid);
+	munmap(a, self->size);
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status) & SETUP_FAILED);
+	EXPECT_EQ(0, WEXITSTATUS(status) & SAW_FOREIGN)
+		TH_LOG("uid %d saw holders of other uids", OTHER_UID);
+	EXPECT_EQ(0, WEXITSTATUS(status) & MISSED_OWN);
+	EXPECT_EQ(0, WEXITSTATUS(status) & JOINED)
+		TH_LOG("uid %d could join the monitor group", OTHER_UID);
 }
 
 TEST_HARNESS_MAIN
