@@ -167,7 +167,11 @@
  *        any heap has work pending, then waits on a condition variable
  *        until an owner queues again. It stays rather than exits: creating
  *        and ending a thread each time touched ~200 KiB of libc text and
- *        stack. It blocks every signal. KARENA_PURGE_THREAD=0 never starts
+ *        stack. But it ends, after a last pass that hands back everything
+ *        pending, when no thread owns a heap (kr.nowned == 0): a process
+ *        whose last thread leaves by pthread_exit (a fork child of a
+ *        worker) would otherwise never end, since Linux has no daemon
+ *        threads. It blocks every signal. KARENA_PURGE_THREAD=0 never starts
  *        it (for a program that must stay single-threaded): idle memory
  *        then waits for the owner's next slow path.
  *    A pass takes each heap's lock (heap->lock), which the owner takes
@@ -477,6 +481,7 @@ struct kr_global {
 	struct kr_heap *heaps;
 	struct kr_heap *abandoned;
 	size_t nheaps, nabandoned;
+	atomic_size_t nowned;		/* heaps a live thread owns */
 	/* arena accounting, atomics */
 	atomic_size_t arenas_held, arenas_peak, arenas_allocated;
 	atomic_size_t arenas_released, arenas_denied, pages_returned;
@@ -868,6 +873,7 @@ void purge_now(struct kr_heap *h, uint32_t now, uint32_t min_age_ms);
 bool purge_heap(struct kr_heap *h, uint32_t now, uint32_t min_age_ms);
 bool heap_has_pending(const struct kr_heap *h);
 void purge_kick(void);
+void purge_owner_left(void);
 void purge_atfork_child(void);
 
 /* debug.c (KARENA_DEBUG=1) */
