@@ -107,20 +107,6 @@ void heap_keep_pool(struct kr_heap *h, struct kr_pool *p)
 	}
 }
 
-/*
- * test hook: close the calling thread's kept pools and give its spare
- * pools back, so that every empty pool is with its arena
- */
-KR_API void karena__flush_kept(void)
-{
-	struct kr_heap *h = kr_tls_heap;
-
-	if (heap_is_real(h)) {
-		heap_flush_kept(h);
-		heap_flush_spare(h);
-	}
-}
-
 /* Close every kept pool: the empty ones are retired (spare.c). */
 void heap_flush_kept(struct kr_heap *h)
 {

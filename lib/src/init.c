@@ -42,7 +42,7 @@ static unsigned env_unsigned(const char *name, unsigned dflt)
 }
 
 /* Empty arenas that may wait for the purge: MAX_EMPTY_BYTES, >= keep. */
-static void set_max_empty(void)
+void kr_set_max_empty(void)
 {
 	size_t n = MAX_EMPTY_BYTES / kr.arena_size;
 
@@ -66,14 +66,24 @@ __attribute__((constructor)) static void kr_start_libc_malloc(void)
 }
 
 /*
+ * A clock the tests set (test_hooks.c): 0 while the real one runs, else
+ * KR_CLOCK_SET | the milliseconds kr_now_ms() returns.
+ */
+_Atomic uint64_t kr_test_clock;
+
+/*
  * Coarse monotonic milliseconds (the vDSO's CLOCK_MONOTONIC_COARSE: no
  * system call, tick resolution). Read only when a pool or an arena enters
  * the empty state and by the purge, never on a malloc/free fast path.
  */
 uint32_t kr_now_ms(void)
 {
+	uint64_t test_now = atomic_load_explicit(&kr_test_clock,
+						 memory_order_relaxed);
 	struct timespec ts;
 
+	if (unlikely(test_now))
+		return (uint32_t)test_now;
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	return (uint32_t)((uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
@@ -112,7 +122,7 @@ void kr_init_slow(void)
 	kr.npools = (unsigned)(asize >> POOL_SHIFT);
 	hdr = kr.npools * sizeof(struct kr_pool);	/* the pool table */
 	kr.first_pool = (unsigned)((hdr + POOL_SIZE - 1) >> POOL_SHIFT);
-	set_max_empty();
+	kr_set_max_empty();
 
 	atomic_store_explicit(&kr.initialized, 1, memory_order_release);
 out_unlock:
@@ -132,18 +142,4 @@ static void kr_destructor(void)
 {
 	if (atomic_load(&kr.initialized) && kr.show_stats)
 		stats_at_exit();
-}
-
-/* test hooks */
-KR_API void karena__set_keep_arenas(unsigned n)
-{
-	kr_ensure_init();
-	kr.keep_arenas = n;
-	set_max_empty();
-}
-
-KR_API void karena__set_purge_ms(unsigned ms)
-{
-	kr_ensure_init();
-	kr.purge_ms = ms;
 }

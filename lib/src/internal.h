@@ -602,6 +602,7 @@ static inline void kr_ensure_init(void)
 		kr_init_slow();
 }
 uint32_t kr_now_ms(void);
+void kr_set_max_empty(void);
 
 /* backend.c */
 const struct kr_backend *backend_choose(void);
@@ -887,7 +888,6 @@ void kr_check_block_start(const void *b);
 
 /* check.c: 0 if every invariant holds, else -1 after printing to @out */
 int kr_check_heap(struct kr_heap *h, FILE *out);
-KR_API int karena__check(FILE *out);	/* every heap; for tests */
 
 /* stats.c */
 void stats_at_exit(void);
@@ -901,11 +901,20 @@ extern void *__libc_memalign(size_t, size_t);
 size_t kr_libc_usable_size(void *p);
 void *kr_libc_memalign(size_t alignment, size_t size);
 
-/* test hooks (exported for the tests; not part of the API) */
-KR_API void karena__set_keep_arenas(unsigned n);
-KR_API void karena__set_purge_ms(unsigned ms);
-KR_API void karena__purge(unsigned min_age_ms);
-KR_API void karena__flush_kept(void);
-KR_API int karena__is_ours(const void *p);
+/*
+ * test_hooks.c: linked into the test programs only (build/libkarena-test.a),
+ * never into libkarena.so, libkarena-malloc.so or libkarena.a
+ */
+int karena__check(FILE *out);	/* every heap karena__check may read */
+void karena__set_keep_arenas(unsigned n);
+void karena__set_purge_ms(unsigned ms);
+void karena__purge(unsigned min_age_ms);
+void karena__flush_kept(void);
+int karena__is_ours(const void *p);
+void karena__set_clock(uint32_t now_ms);
+void karena__advance_clock(uint32_t ms);
+void karena__real_clock(void);
+#define KR_CLOCK_SET	((uint64_t)1 << 32)
+extern _Atomic uint64_t kr_test_clock KR_HIDDEN;	/* init.c */
 
 #endif /* KARENA_INTERNAL_H */

@@ -284,15 +284,3 @@ void purge_atfork_child(void)
 	pthread_cond_init(&kr.purge_cond, NULL);
 	atomic_store(&kr.purger_state, PURGER_NONE);
 }
-
-/* test hook: purge the calling thread's heap now */
-KR_API void karena__purge(unsigned min_age_ms)
-{
-	struct kr_heap *h = heap_get();
-
-	if (h) {
-		kr_lock(&h->lock);
-		purge_now(h, kr_now_ms(), min_age_ms);
-		kr_unlock(&h->lock);
-	}
-}
