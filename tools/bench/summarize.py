@@ -8,6 +8,12 @@ program's own bench=... line. Every cell of the tables is the median over
 runs with the spread (min-max) beside it; ratios compare medians. Failed
 runs (rc != 0) are left out of the statistics and counted in the cell.
 
+bench.png has four panels: time and callgrind instructions relative to
+mimalloc's median (log scale, each allocator a point at its median with a
+bar from its fastest to its slowest run, so that a few per cent either
+side of mimalloc can be read), the drain's RSS timeline, and pin's RSS
+against the live bytes. A panel with nothing measured says so.
+
     python3 tools/bench/summarize.py build/bench
 """
 import math
@@ -396,37 +402,61 @@ def write_markdown(res, out_dir):
         full += ["## In the VM (QEMU TCG: compare within a kernel, not with the host)", "", vt, ""]
     with open(os.path.join(out_dir, "results.md"), "w") as f:
         f.write("\n".join(full))
-    # The part README.md quotes.
+    # The part docs/benchmarks.md quotes.
     with open(os.path.join(out_dir, "summary.md"), "w") as f:
         f.write(body)
+
+
+# The workloads of the two ratio panels: (wl, label, metric, match).
+TIME_VS_MIMALLOC = (
+    [("hotpair", "hot pair %d B" % s, "ns_per_op", {"size": s}) for s in HOT_SIZES] +
+    [("batch-lifo", "batch LIFO", "ns_per_op", {}),
+     ("batch-fifo", "batch FIFO", "ns_per_op", {}),
+     ("batch-random", "batch random", "ns_per_op", {}),
+     ("churn", "churn", "ns_per_op", {}),
+     ("prodcons", "prod/cons", "ns_per_op", {}),
+     ("drain", "drain alloc", "alloc_s", {}),
+     ("python-pymalloc", "python", "seconds", {}),
+     ("python-malloc", "python malloc", "seconds", {}),
+     ("sqlite", "sqlite3", "wall_s", {})])
+INSTR_VS_MIMALLOC = (
+    [("callgrind", "hot pair %d B" % s, "ir_per_op", {"size": s, "hold": 0})
+     for s in HOT_SIZES] +
+    [("callgrind", "hot pair 64 B open", "ir_per_op", {"size": 64, "hold": 1}),
+     ("callgrind-batch", "batch random", "ir_per_op", {}),
+     ("callgrind-churn", "churn", "ir_per_op", {}),
+     ("callgrind-prodcons", "prod/cons", "ir_per_op", {})])
+
+
+def write_vs_mimalloc(res, path, rows):
+    """Each allocator's median, min and max over mimalloc's median.
+
+    One line per workload: its index, its label, then ratio, low and high
+    for each allocator of the run (NaN where it was not measured, or where
+    mimalloc was not). A ratio of 0.5 is twice as fast as mimalloc.
+    """
+    with open(path, "w") as f:
+        f.write("# index workload " + " ".join("%s %s_min %s_max" % (a, a, a)
+                                               for a in res.allocs) + "\n")
+        for i, (wl, label, metric, match) in enumerate(rows):
+            base = res.median(wl, "mimalloc", metric, **match)
+            cols = []
+            for a in res.allocs:
+                v = res.values(wl, a, metric, **match)
+                if v and base:
+                    cols += ["%.3f" % (x / base) for x in
+                             (statistics.median(v), min(v), max(v))]
+                else:
+                    cols += ["NaN"] * 3
+            f.write('%d "%s" %s\n' % (i, label, " ".join(cols)))
 
 
 def write_plot(res, out_dir):
     d = out_dir
     A = res.allocs
-    # 1: hot pair ns vs size
-    sizes = sorted({int(r["size"]) for r in res.recs if r["wl"] == "hotpair" and "size" in r})
-    with open(os.path.join(d, "hotpair.dat"), "w") as f:
-        f.write("size " + " ".join(A) + "\n")
-        for s in sizes:
-            f.write("%d %s\n" % (s, " ".join(fmt(res.median("hotpair", a, "ns_per_op", size=s), 3)
-                                             if res.median("hotpair", a, "ns_per_op", size=s) is not None
-                                             else "NaN" for a in A)))
-    # 2: time relative to glibc
-    rel = [("batch-lifo", "batch LIFO", "ns_per_op"), ("batch-fifo", "batch FIFO", "ns_per_op"),
-           ("batch-random", "batch random", "ns_per_op"), ("churn", "churn", "ns_per_op"),
-           ("prodcons", "prod/cons", "ns_per_op"), ("drain", "drain alloc", "alloc_s"),
-           ("python-pymalloc", "python", "seconds"), ("python-malloc", "python malloc", "seconds"),
-           ("sqlite", "sqlite3", "wall_s")]
-    with open(os.path.join(d, "relative.dat"), "w") as f:
-        f.write("workload " + " ".join(A) + "\n")
-        for wl, label, metric in rel:
-            base = res.median(wl, "glibc", metric)
-            vals = []
-            for a in A:
-                v = res.median(wl, a, metric)
-                vals.append("%.3f" % (v / base) if v is not None and base else "NaN")
-            f.write('"%s" %s\n' % (label, " ".join(vals)))
+    # 1 and 2: time and instructions relative to mimalloc
+    write_vs_mimalloc(res, os.path.join(d, "time_vs_mimalloc.dat"), TIME_VS_MIMALLOC)
+    write_vs_mimalloc(res, os.path.join(d, "instr_vs_mimalloc.dat"), INSTR_VS_MIMALLOC)
     # 3: drain timeline
     with open(os.path.join(d, "drain.dat"), "w") as f:
         f.write("t " + " ".join(A) + "\n")
@@ -447,71 +477,93 @@ def write_plot(res, out_dir):
     n = len(A)
     colors = {"glibc": "#555555", "jemalloc": "#1f77b4", "tcmalloc": "#2ca02c",
               "mimalloc": "#ff7f0e", "karena": "#d62728"}
+    points = {"glibc": 4, "jemalloc": 6, "tcmalloc": 8, "mimalloc": 5, "karena": 7}
     lc = lambda i: 'lc rgb "%s"' % colors.get(A[i], "black")
-    lines_plot = ", ".join("'hotpair.dat' u 1:%d w lp pt 7 ps 0.6 lw 2 %s t '%s'" % (i + 2, lc(i), A[i])
-                           for i in range(n))
+    pt = lambda i: "pt %d ps 1.1" % points.get(A[i], 7)
     drain_plot = ", ".join("'drain.dat' u 1:%d w lp pt 7 lw 2 %s t '%s'" % (i + 2, lc(i), A[i])
                            for i in range(n))
     hist = lambda fn: ", ".join("'%s' u %d:xtic(1) %s t '%s'" % (fn, i + 2, lc(i), A[i])
                                 for i in range(n))
 
-    # A panel whose workload this run left out (KARENA_BENCH_ONLY) is drawn
-    # empty: gnuplot refuses a plot in which every point is undefined.
-    def measured(fn):
+    # The allocators of a workload side by side around its index, each a
+    # point at its median ratio with a bar from its min to its max run.
+    def vs_mimalloc(fn, bars):
+        out = []
+        for i in range(n):
+            off = (i - (n - 1) / 2.0) * 0.8 / max(n, 1)
+            col = 3 + 3 * i
+            using = "($1%+.3f):%d:%d:%d" % (off, col, col + 1, col + 2) if bars else \
+                "($1%+.3f):%d" % (off, col)
+            out.append("'%s' u %s%s w %s lw 1.5 %s %s t '%s'" % (
+                fn, using, ":xtic(2)" if i == 0 else "",
+                "yerrorbars" if bars else "points", pt(i), lc(i), A[i]))
+        return ", ".join(out) + ", 1 lc rgb 'black' dt 2 lw 1.5 notitle"
+
+    # A panel whose workload this run left out (KARENA_BENCH_ONLY, or no
+    # mimalloc to compare with) is drawn empty: gnuplot refuses a plot in
+    # which every point is undefined.
+    def measured(fn, labels):
         with open(os.path.join(d, fn)) as f:
-            for line in list(f)[1:]:
-                for v in shlex.split(line)[1:]:
+            for line in list(f)[1:]:	# the first line names the columns
+                for v in shlex.split(line)[labels:]:
                     if v != "NaN":
                         return True
         return False
 
-    def panel(fn, plot):
-        if measured(fn):
+    def panel(fn, labels, plot):
+        if measured(fn, labels):
             return "plot " + plot
-        return ("unset logscale; set xrange [0:1]; set yrange [0:1]; "
+        return ("unset logscale; set xrange [0:1]; set yrange [0:1]; unset xtics; "
                 "set label 1 'not measured in this run' at 0.5,0.5 center; "
-                "plot 2 with lines notitle; unset label 1; set autoscale x")
-    gp = """
-set terminal pngcairo size 1500,1050 font 'DejaVu Sans,10'
-set output 'bench.png'
-set multiplot layout 2,2 title 'karena vs glibc, jemalloc, tcmalloc, mimalloc (median of runs; lower is better)' font ',13'
-set key autotitle columnhead top left
+                "plot 2 with lines notitle; unset label 1; set autoscale x; set xtics")
+    ratio_setup = """set xlabel ''
+set logscale y 2
+set yrange [*:*]
+set ytics ('1/16' 0.0625, '1/8' 0.125, '1/4' 0.25, '1/2' 0.5, '1' 1, '2' 2, '4' 4, '8' 8, '16' 16, '32' 32, '64' 64, '128' 128)
+set xtics rotate by -35 nomirror
 set grid ytics
-set title 'Hot malloc+free pair'
-set xlabel 'size (bytes)'; set ylabel 'ns per pair'
-set logscale x 2
-set yrange [0:*]
-{lines}
-unset logscale x
-set title 'Time relative to glibc (1.0 = glibc)'
-set xlabel ''; set ylabel 'x glibc'
-set style data histograms
-set style histogram clustered gap 1
-set style fill solid 0.85 border -1
-set boxwidth 0.9
-set xtics rotate by -25
-set yrange [0:*]
-{rel}
+set key inside top left horizontal
+set offsets 0, 0, graph 0.12, 0"""
+    gp = """
+set terminal pngcairo size 1500,1100 font 'DejaVu Sans,10'
+set output 'bench.png'
+set multiplot layout 2,2 title 'karena against glibc, jemalloc, tcmalloc and mimalloc (lower is better)' font ',13'
+set title 'Time relative to mimalloc: median, bar from the fastest to the slowest run (log scale)'
+set ylabel 'x mimalloc (1 = mimalloc)'
+{ratio_setup}
+set xrange [-0.6:{nt}-0.4]
+{time}
+set title 'Instructions in malloc and free relative to mimalloc (callgrind, exact; log scale)'
+{ratio_setup}
+set xrange [-0.6:{ni}-0.4]
+{instr}
+unset logscale y; set ytics auto; set xtics norotate; set xrange [*:*]; set offsets 0, 0, 0, 0
+set key autotitle columnhead
 set title 'Drain: RSS after freeing everything (x=-0.3: peak)'
+set xrange [-0.4:1.6]
 set style data linespoints
-set xtics norotate
 set xlabel 'seconds after the last free'; set ylabel 'RSS (MiB, log)'
 set logscale y
-set key top right
+set key top right vertical
 set yrange [*:*]
 {drain}
 unset logscale y
 set title 'Pin: RSS / live bytes after freeing 99% (1.0 = perfect)'
 set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
 set xlabel ''; set ylabel 'resident / live (log)'
 set key top left
+set xrange [*:*]
 set logscale y
 set yrange [1:*]
 {pin}
 unset multiplot
-""".format(lines=panel("hotpair.dat", lines_plot),
-           rel=panel("relative.dat", hist("relative.dat") + ", 1 lc rgb 'black' dt 2 notitle"),
-           drain=panel("drain.dat", drain_plot), pin=panel("pin.dat", hist("pin.dat")))
+""".format(ratio_setup=ratio_setup, nt=len(TIME_VS_MIMALLOC), ni=len(INSTR_VS_MIMALLOC),
+           time=panel("time_vs_mimalloc.dat", 2, vs_mimalloc("time_vs_mimalloc.dat", True)),
+           instr=panel("instr_vs_mimalloc.dat", 2, vs_mimalloc("instr_vs_mimalloc.dat", False)),
+           drain=panel("drain.dat", 1, drain_plot), pin=panel("pin.dat", 1, hist("pin.dat")))
     with open(os.path.join(d, "bench.gp"), "w") as f:
         f.write(gp)
     r = subprocess.run(["gnuplot", "bench.gp"], cwd=d, capture_output=True, text=True)

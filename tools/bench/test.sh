@@ -9,12 +9,13 @@
 # 1. Every workload program runs with small parameters under glibc and
 #    under karena's shim and prints its bench= line with numbers; bad
 #    parameters exit 2 naming what was wrong. Under karena the drain hands
-#    back what it freed within 1 s (DESIGN.md: empty arenas go back).
+#    back what it freed within 1 s (docs/design.md: empty arenas go back).
 # 2. alloc_ir.py reads a real callgrind profile: instructions in malloc and
 #    free per pair, within what a malloc+free pair can cost.
 # 3. summarize.py on a raw.txt of known values: medians, spreads, failed
 #    runs, ratios, the targets' verdicts (a workload left out reads "not
-#    measured", never "not met"), and a PNG plot.
+#    measured", never "not met"), and a PNG plot whose ratio panels put
+#    each allocator against mimalloc on a log scale with min-max bars.
 # 4. run.sh end to end on one small workload, two allocators, no VM.
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -30,6 +31,14 @@ ok() {
 	echo "not ok $n - $2"
 	failed=1
 	return 1
+}
+# line_is FILE PATTERN EXPECTED NAME: FILE's first line matching PATTERN
+# (grep) is EXPECTED
+line_is() {
+	local line
+	line=$(grep -m1 -- "$2" "$1")
+	[ "$line" = "$3" ]
+	ok $? "$4" || echo "# got: $line"
 }
 # field KEY FILE: KEY's value on the first bench= line of FILE
 field() { sed -n "s/^bench=.* $1=\([^ ]*\).*/\1/p" "$2" | head -n1; }
@@ -146,10 +155,9 @@ mkdir -p "$d"
 python3 "$bench/summarize.py" "$d" > "$tmp/sum.out" 2>&1
 ok $? "summarize.py runs on a raw.txt of known values"
 md=$d/results.md
-row=$(grep '^| batch of 100k, freed FIFO |' "$md")
-[ "$row" = "| batch of 100k, freed FIFO | ns/pair | 20.0 (10.0–30.0) | 10.0 (10.0–10.0) | 5.00 (4.00–6.00) [1 failed] | 0.25x | 0.50x |" ]
-ok $? "summarize.py: medians, (min–max), a failed run counted, ratios of medians" ||
-	echo "# got: $row"
+line_is "$md" '^| batch of 100k, freed FIFO |' \
+	"| batch of 100k, freed FIFO | ns/pair | 20.0 (10.0–30.0) | 10.0 (10.0–10.0) | 5.00 (4.00–6.00) [1 failed] | 0.25x | 0.50x |" \
+	"summarize.py: medians, (min–max), a failed run counted, ratios of medians"
 grep -q '^- Hot pair and single-thread workloads no slower than mimalloc: \*\*met\*\* for what was measured (not measured: hot pair 16 B,.* churn)$' "$md"
 ok $? "summarize.py: workloads left out of the run are 'not measured', not 'not met'"
 grep -q '^- Two threads within 1.2x of mimalloc: not measured$' "$md"
@@ -158,6 +166,21 @@ grep -q '^- Drain back to within 5% of starting RSS within 1 s: \*\*not met\*\* 
 ok $? "summarize.py: a drain 7.5% over the start does not meet the 5% target"
 [ "$(head -c 8 "$d/bench.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ]
 ok $? "summarize.py: bench.png is a PNG"
+# The plot's first panel: each allocator's median, min and max over
+# mimalloc's median (glibc 10,30,20 -> 2 (1-3); karena 4,6,5 -> 0.5
+# (0.4-0.6)), on a log scale with a min-max bar per point.
+line_is "$d/time_vs_mimalloc.dat" '"batch FIFO"' \
+	'5 "batch FIFO" 2.000 1.000 3.000 1.000 1.000 1.000 0.500 0.400 0.600' \
+	"summarize.py: time relative to mimalloc, median (min, max) per allocator"
+grep -q '^3 "hot pair 512 B" NaN NaN NaN NaN NaN NaN NaN NaN NaN$' "$d/time_vs_mimalloc.dat"
+ok $? "summarize.py: a workload left out of the run has no ratio (NaN), not 0"
+sed -n '/^set title .Time relative to mimalloc/,/^set title .Instructions/p' "$d/bench.gp" > "$tmp/panel1"
+grep -q '^set logscale y' "$tmp/panel1" &&
+	[ "$(grep -o "w yerrorbars" "$tmp/panel1" | wc -l)" = 3 ] &&
+	grep -q "^plot 'time_vs_mimalloc.dat' u (\$1-0.267):3:4:5:xtic(2)" "$tmp/panel1"
+ok $? "summarize.py: the time panel is log-scaled, one point with a min-max bar per allocator"
+sed -n '/^set title .Instructions/,/^set title .Drain/p' "$d/bench.gp" | grep -q 'not measured in this run'
+ok $? "summarize.py: the instructions panel says 'not measured' when callgrind was left out"
 
 # ---- 4. run.sh end to end ----
 o=$tmp/run
