@@ -602,10 +602,27 @@ static inline void kr_ensure_init(void)
 		kr_init_slow();
 }
 uint32_t kr_now_ms(void);
-void kr_set_max_empty(void);
+void kr_set_keep_arenas(unsigned n);
 
-/* backend.c */
-const struct kr_backend *backend_choose(void);
+/* options.c: the KARENA_* variables, read once at init (options.c) */
+enum { KR_BACKEND_AUTO, KR_BACKEND_KERNEL, KR_BACKEND_MMAP };
+struct kr_options {
+	unsigned backend;		/* KARENA_BACKEND: KR_BACKEND_* */
+	unsigned arena_kb;		/* KARENA_ARENA_KB: mmap arenas */
+	unsigned debug;			/* KARENA_DEBUG */
+	unsigned show_stats;		/* KARENA_SHOW_STATS */
+	unsigned keep_arenas;		/* KARENA_KEEP_ARENAS */
+	unsigned purge_ms;		/* KARENA_PURGE_MS */
+	unsigned purge_thread;		/* KARENA_PURGE_THREAD */
+	unsigned verbose;		/* KARENA_VERBOSE */
+};
+extern struct kr_options kr_opt KR_HIDDEN;
+void options_read(void);
+void options_print(void);
+void kr_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* backend.c: choose the backend and start it; 0 or -errno */
+int backend_start(size_t *arena_size);
 extern const struct kr_backend kr_backend_kernel;
 extern const struct kr_backend kr_backend_mmap;
 

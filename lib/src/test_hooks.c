@@ -39,8 +39,7 @@ int karena__check(FILE *out)
 void karena__set_keep_arenas(unsigned n)
 {
 	kr_ensure_init();
-	kr.keep_arenas = n;
-	kr_set_max_empty();
+	kr_set_keep_arenas(n);
 }
 
 void karena__set_purge_ms(unsigned ms)
