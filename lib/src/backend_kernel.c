@@ -43,11 +43,20 @@ int kernel_device_present(void)
 	return kernel_fd >= 0;
 }
 
-/* stderr without stdio: this runs inside malloc */
-static void say(const char *s)
+/* Why kernel_init failed, for backend.c's one message. */
+static char init_error[256];
+
+const char *kernel_init_error(void)
 {
-	ssize_t r = write(STDERR_FILENO, s, strlen(s));
-	(void)r;
+	return init_error;
+}
+
+/* A failed init: say why, close the device (arena_alloc then fails). */
+static int init_failed(int err)
+{
+	close(kernel_fd);
+	kernel_fd = -1;
+	return err;
 }
 
 static int kernel_init(size_t *arena_size)
@@ -55,28 +64,31 @@ static int kernel_init(size_t *arena_size)
 	struct karena_info info;
 
 	if (!kernel_device_present()) {
-		say("karena: KARENA_BACKEND=kernel but the device ");
-		say(device_path());
-		say(" cannot be opened (");
-		say(strerror(kernel_open_errno));
-		say("); load the module with `modprobe karena`. "
-		    "Allocations from arenas will fail with ENOMEM.\n");
+		snprintf(init_error, sizeof(init_error), "the device %s cannot "
+			 "be opened (%s); load the module with `modprobe "
+			 "karena`", device_path(), strerror(kernel_open_errno));
 		return -ENODEV;
 	}
 	memset(&info, 0, sizeof(info));
 	if (ioctl(kernel_fd, KARENA_IOC_INFO, &info) < 0) {
-		say("karena: KARENA_IOC_INFO failed on ");
-		say(device_path());
-		say("; is it the karena module's device?\n");
-		return -errno;
+		int err = errno;
+
+		snprintf(init_error, sizeof(init_error), "the device %s opens "
+			 "but does not answer KARENA_IOC_INFO (%s): it is not "
+			 "the karena module's", device_path(), strerror(err));
+		return init_failed(-err);
 	}
 	if (info.arena_size < ((size_t)1 << MIN_ARENA_SHIFT) ||
 	    info.arena_size > ((size_t)1 << MAX_ARENA_SHIFT) ||
 	    (info.arena_size & (info.arena_size - 1)) ||
 	    info.page_size != POOL_SIZE) {
-		say("karena: the module's arena or page size is not supported "
-		    "(need a power of two, 64 KiB .. 4 MiB, and 4 KiB pages)\n");
-		return -EINVAL;
+		snprintf(init_error, sizeof(init_error), "the module behind %s "
+			 "has an arena size of %llu bytes and pages of %llu; "
+			 "the library needs a power of two from 64 KiB to "
+			 "4 MiB and 4 KiB pages", device_path(),
+			 (unsigned long long)info.arena_size,
+			 (unsigned long long)info.page_size);
+		return init_failed(-EINVAL);
 	}
 	*arena_size = info.arena_size;
 	return 0;

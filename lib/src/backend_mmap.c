@@ -12,13 +12,7 @@
 
 static int mmap_init(size_t *arena_size)
 {
-	const char *s = getenv("KARENA_ARENA_KB");
-	unsigned long kb = s ? strtoul(s, NULL, 10) : 0;
-
-	if (kb >= 64 && kb <= 4096 && !(kb & (kb - 1)))
-		*arena_size = kb << 10;
-	else
-		*arena_size = (size_t)1 << DEFAULT_ARENA_SHIFT;
+	*arena_size = (size_t)kr_opt.arena_kb << 10;	/* options.c checked */
 	return 0;
 }
 

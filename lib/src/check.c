@@ -3,8 +3,8 @@
  * check.c - the invariants of internal.h, executable.
  *
  * kr_check_heap() walks every list of a heap and recounts every counter;
- * the tests call it after each step (karena__check) and KARENA_DEBUG=1
- * runs it every 256th pool change. It must run on the heap's owner (or
+ * the tests call it after each step (karena__check, test_hooks.c) and
+ * KARENA_DEBUG=1 runs it every 256th pool change. It must run on the heap's owner (or
  * with kr.lock held for an abandoned heap).
  */
 #include <stdarg.h>
@@ -253,28 +253,4 @@ int kr_check_heap(struct kr_heap *h, FILE *out)
 	bad = x.bad;
 	kr_unlock(&h->lock);
 	return bad ? -1 : 0;
-}
-
-/*
- * Check the calling thread's heap and every abandoned one. Heaps of other
- * live threads cannot be read safely and are skipped. 0 iff all is well.
- */
-KR_API int karena__check(FILE *out)
-{
-	struct kr_heap *h = kr_tls_heap;
-	int bad = 0;
-
-	if (!out)
-		out = stderr;
-	if (heap_is_real(h)) {
-		heap_collect_remote(h);
-		bad |= kr_check_heap(h, out);
-	}
-	pthread_mutex_lock(&kr.lock);
-	for (h = kr.abandoned; h; h = h->next_abandoned) {
-		heap_collect_remote(h);
-		bad |= kr_check_heap(h, out);
-	}
-	pthread_mutex_unlock(&kr.lock);
-	return bad;
 }

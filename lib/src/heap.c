@@ -107,20 +107,6 @@ void heap_keep_pool(struct kr_heap *h, struct kr_pool *p)
 	}
 }
 
-/*
- * test hook: close the calling thread's kept pools and give its spare
- * pools back, so that every empty pool is with its arena
- */
-KR_API void karena__flush_kept(void)
-{
-	struct kr_heap *h = kr_tls_heap;
-
-	if (heap_is_real(h)) {
-		heap_flush_kept(h);
-		heap_flush_spare(h);
-	}
-}
-
 /* Close every kept pool: the empty ones are retired (spare.c). */
 void heap_flush_kept(struct kr_heap *h)
 {
@@ -193,9 +179,10 @@ static void heap_abandon(void *arg)
 	h->next_abandoned = kr.abandoned;
 	kr.abandoned = h;
 	kr.nabandoned++;
+	atomic_fetch_sub(&kr.nowned, 1);
 	heap_empty_out(h);		/* pushes that raced the flag */
 	pthread_mutex_unlock(&kr.lock);
-	purge_kick();			/* empty pools left to purge */
+	purge_owner_left();		/* empty pools left to purge */
 }
 
 static struct kr_heap *heap_new_or_adopt(void)
@@ -211,6 +198,7 @@ static struct kr_heap *heap_new_or_adopt(void)
 		heap_collect_remote(h);
 		atomic_store_explicit(&h->abandoned, false,
 				      memory_order_release);
+		atomic_fetch_add(&kr.nowned, 1);
 		pthread_mutex_unlock(&kr.lock);
 		return h;
 	}
@@ -226,6 +214,7 @@ static struct kr_heap *heap_new_or_adopt(void)
 	h->next_all = kr.heaps;
 	kr.heaps = h;
 	kr.nheaps++;
+	atomic_fetch_add(&kr.nowned, 1);
 	pthread_mutex_unlock(&kr.lock);
 	return h;
 }
@@ -292,4 +281,6 @@ void heap_atfork_child(void)
 		h->lost = true;
 		atomic_store(&h->abandoned, true);
 	}
+	/* the forking thread is the only owner left, if it has a heap */
+	atomic_store(&kr.nowned, heap_is_real(self) ? 1 : 0);
 }

@@ -1,15 +1,12 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * init.c - process-wide state: read the environment, pick the backend,
+ * init.c - process-wide state: read the options (options.c), start the backend,
  * register the fork handlers, print stats at exit.
  *
  * Init is lazy (first allocation) so that a preloaded library works before
  * its constructor has run; the constructor only registers the fork
  * handlers, because glibc's pthread_atfork may itself call malloc.
  */
-#include <errno.h>
-#include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 #include "internal.h"
@@ -25,21 +22,6 @@ struct kr_fast kr_fast = {
 	.heap_slow_max = (uintptr_t)HEAP_DEAD,
 	.free_check_mask = ALIGNMENT - 1,
 };
-
-static unsigned env_unsigned(const char *name, unsigned dflt)
-{
-	const char *s = getenv(name);
-	char *end;
-	unsigned long v;
-
-	if (!s || !*s)
-		return dflt;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v > 1000000)
-		return dflt;
-	return (unsigned)v;
-}
 
 /* Empty arenas that may wait for the purge: MAX_EMPTY_BYTES, >= keep. */
 static void set_max_empty(void)
@@ -66,14 +48,24 @@ __attribute__((constructor)) static void kr_start_libc_malloc(void)
 }
 
 /*
+ * A clock the tests set (test_hooks.c): 0 while the real one runs, else
+ * KR_CLOCK_SET | the milliseconds kr_now_ms() returns.
+ */
+_Atomic uint64_t kr_test_clock;
+
+/*
  * Coarse monotonic milliseconds (the vDSO's CLOCK_MONOTONIC_COARSE: no
  * system call, tick resolution). Read only when a pool or an arena enters
  * the empty state and by the purge, never on a malloc/free fast path.
  */
 uint32_t kr_now_ms(void)
 {
+	uint64_t test_now = atomic_load_explicit(&kr_test_clock,
+						 memory_order_relaxed);
 	struct timespec ts;
 
+	if (unlikely(test_now))
+		return (uint32_t)test_now;
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	return (uint32_t)((uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
@@ -88,22 +80,22 @@ void kr_init_slow(void)
 	if (atomic_load_explicit(&kr.initialized, memory_order_relaxed))
 		goto out_unlock;
 
-	kr_debug = env_unsigned("KARENA_DEBUG", 0) != 0;
+	options_read();
+	kr_debug = (int)kr_opt.debug;
 	if (kr_debug) {		/* before any heap exists */
 		kr_fast.heap_slow_max = UINTPTR_MAX;
 		kr_fast.free_check_mask = UINTPTR_MAX;
 	}
-	kr.show_stats = env_unsigned("KARENA_SHOW_STATS", 0) != 0;
-	kr.keep_arenas = env_unsigned("KARENA_KEEP_ARENAS",
-				      DEFAULT_KEEP_ARENAS);
-	kr.purge_ms = env_unsigned("KARENA_PURGE_MS", DEFAULT_PURGE_MS);
-	kr.purge_thread = env_unsigned("KARENA_PURGE_THREAD", 1) != 0;
+	kr.show_stats = (int)kr_opt.show_stats;
+	kr.keep_arenas = kr_opt.keep_arenas;
+	kr.purge_ms = kr_opt.purge_ms;
+	kr.purge_thread = kr_opt.purge_thread;
 
-	kr.backend = backend_choose();
-	kr.backend_ok = kr.backend->init(&asize) == 0;
+	kr.backend_ok = backend_start(&asize) == 0;
 	if (!kr.backend_ok)
 		asize = (size_t)1 << DEFAULT_ARENA_SHIFT;
 	kr.arena_size = asize;
+	options_print();
 	kr.arena_mask = ~(uintptr_t)(asize - 1);
 	if (!kr_debug)
 		kr_fast.free_slot_mask = kr.arena_mask | (ALIGNMENT - 1);
@@ -134,16 +126,9 @@ static void kr_destructor(void)
 		stats_at_exit();
 }
 
-/* test hooks */
-KR_API void karena__set_keep_arenas(unsigned n)
+/* KARENA_KEEP_ARENAS changed after init (test_hooks.c) */
+void kr_set_keep_arenas(unsigned n)
 {
-	kr_ensure_init();
 	kr.keep_arenas = n;
 	set_max_empty();
-}
-
-KR_API void karena__set_purge_ms(unsigned ms)
-{
-	kr_ensure_init();
-	kr.purge_ms = ms;
 }

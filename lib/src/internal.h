@@ -167,7 +167,11 @@
  *        any heap has work pending, then waits on a condition variable
  *        until an owner queues again. It stays rather than exits: creating
  *        and ending a thread each time touched ~200 KiB of libc text and
- *        stack. It blocks every signal. KARENA_PURGE_THREAD=0 never starts
+ *        stack. But it ends, after a last pass that hands back everything
+ *        pending, when no thread owns a heap (kr.nowned == 0): a process
+ *        whose last thread leaves by pthread_exit (a fork child of a
+ *        worker) would otherwise never end, since Linux has no daemon
+ *        threads. It blocks every signal. KARENA_PURGE_THREAD=0 never starts
  *        it (for a program that must stay single-threaded): idle memory
  *        then waits for the owner's next slow path.
  *    A pass takes each heap's lock (heap->lock), which the owner takes
@@ -477,6 +481,7 @@ struct kr_global {
 	struct kr_heap *heaps;
 	struct kr_heap *abandoned;
 	size_t nheaps, nabandoned;
+	atomic_size_t nowned;		/* heaps a live thread owns */
 	/* arena accounting, atomics */
 	atomic_size_t arenas_held, arenas_peak, arenas_allocated;
 	atomic_size_t arenas_released, arenas_denied, pages_returned;
@@ -597,9 +602,27 @@ static inline void kr_ensure_init(void)
 		kr_init_slow();
 }
 uint32_t kr_now_ms(void);
+void kr_set_keep_arenas(unsigned n);
 
-/* backend.c */
-const struct kr_backend *backend_choose(void);
+/* options.c: the KARENA_* variables, read once at init (options.c) */
+enum { KR_BACKEND_AUTO, KR_BACKEND_KERNEL, KR_BACKEND_MMAP };
+struct kr_options {
+	unsigned backend;		/* KARENA_BACKEND: KR_BACKEND_* */
+	unsigned arena_kb;		/* KARENA_ARENA_KB: mmap arenas */
+	unsigned debug;			/* KARENA_DEBUG */
+	unsigned show_stats;		/* KARENA_SHOW_STATS */
+	unsigned keep_arenas;		/* KARENA_KEEP_ARENAS */
+	unsigned purge_ms;		/* KARENA_PURGE_MS */
+	unsigned purge_thread;		/* KARENA_PURGE_THREAD */
+	unsigned verbose;		/* KARENA_VERBOSE */
+};
+extern struct kr_options kr_opt KR_HIDDEN;
+void options_read(void);
+void options_print(void);
+void kr_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* backend.c: choose the backend and start it; 0 or -errno */
+int backend_start(size_t *arena_size);
 extern const struct kr_backend kr_backend_kernel;
 extern const struct kr_backend kr_backend_mmap;
 
@@ -868,6 +891,7 @@ void purge_now(struct kr_heap *h, uint32_t now, uint32_t min_age_ms);
 bool purge_heap(struct kr_heap *h, uint32_t now, uint32_t min_age_ms);
 bool heap_has_pending(const struct kr_heap *h);
 void purge_kick(void);
+void purge_owner_left(void);
 void purge_atfork_child(void);
 
 /* debug.c (KARENA_DEBUG=1) */
@@ -881,7 +905,6 @@ void kr_check_block_start(const void *b);
 
 /* check.c: 0 if every invariant holds, else -1 after printing to @out */
 int kr_check_heap(struct kr_heap *h, FILE *out);
-KR_API int karena__check(FILE *out);	/* every heap; for tests */
 
 /* stats.c */
 void stats_at_exit(void);
@@ -895,11 +918,20 @@ extern void *__libc_memalign(size_t, size_t);
 size_t kr_libc_usable_size(void *p);
 void *kr_libc_memalign(size_t alignment, size_t size);
 
-/* test hooks (exported for the tests; not part of the API) */
-KR_API void karena__set_keep_arenas(unsigned n);
-KR_API void karena__set_purge_ms(unsigned ms);
-KR_API void karena__purge(unsigned min_age_ms);
-KR_API void karena__flush_kept(void);
-KR_API int karena__is_ours(const void *p);
+/*
+ * test_hooks.c: linked into the test programs only (build/libkarena-test.a),
+ * never into libkarena.so, libkarena-malloc.so or libkarena.a
+ */
+int karena__check(FILE *out);	/* every heap karena__check may read */
+void karena__set_keep_arenas(unsigned n);
+void karena__set_purge_ms(unsigned ms);
+void karena__purge(unsigned min_age_ms);
+void karena__flush_kept(void);
+int karena__is_ours(const void *p);
+void karena__set_clock(uint32_t now_ms);
+void karena__advance_clock(uint32_t ms);
+void karena__real_clock(void);
+#define KR_CLOCK_SET	((uint64_t)1 << 32)
+extern _Atomic uint64_t kr_test_clock KR_HIDDEN;	/* init.c */
 
 #endif /* KARENA_INTERNAL_H */

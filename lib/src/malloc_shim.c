@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <stdint.h>
 #include <unistd.h>
+#include <dlfcn.h>
+#include <malloc.h>
 
 #include "fastpath.h"
 
@@ -107,3 +109,63 @@ SHIM size_t malloc_usable_size(void *ptr)
 {
 	return kr_usable_size(ptr);
 }
+
+/*
+ * The heap-inspection calls report karena's heap added to glibc's (which
+ * still serves what karena does not): arena, the bytes karena holds from
+ * its backend; uordblks, the bytes of its blocks in use; fordblks, the
+ * rest of what it holds. glibc's own are found with dlsym(RTLD_NEXT),
+ * called long after start-up.
+ */
+static void add_karena(struct mallinfo2 *mi)
+{
+	struct karena_stats st;
+	size_t held;
+
+	karena_stats(&st);
+	held = st.arenas_held * st.arena_size;
+	mi->arena += held;
+	mi->uordblks += st.bytes_in_use;
+	mi->fordblks += held > st.bytes_in_use ? held - st.bytes_in_use : 0;
+}
+
+SHIM struct mallinfo2 mallinfo2(void)
+{
+	struct mallinfo2 (*libc)(void) =
+		(struct mallinfo2 (*)(void))dlsym(RTLD_NEXT, "mallinfo2");
+	struct mallinfo2 mi = { 0 };
+
+	if (libc)
+		mi = libc();
+	add_karena(&mi);
+	return mi;
+}
+
+/* The old form: int fields, which wrap past 2 GiB as glibc's do. */
+SHIM struct mallinfo mallinfo(void)
+{
+	struct mallinfo2 m = mallinfo2();
+	struct mallinfo mi = {
+		.arena = (int)m.arena, .ordblks = (int)m.ordblks,
+		.smblks = (int)m.smblks, .hblks = (int)m.hblks,
+		.hblkhd = (int)m.hblkhd, .usmblks = (int)m.usmblks,
+		.fsmblks = (int)m.fsmblks, .uordblks = (int)m.uordblks,
+		.fordblks = (int)m.fordblks, .keepcost = (int)m.keepcost,
+	};
+
+	return mi;
+}
+
+/* karena's table, then glibc's summary of what it serves, on stderr. */
+SHIM void malloc_stats(void)
+{
+	void (*libc)(void) = (void (*)(void))dlsym(RTLD_NEXT, "malloc_stats");
+
+	karena_print_stats(stderr);
+	if (libc) {
+		fprintf(stderr, "glibc, for what karena does not serve:\n");
+		fflush(stderr);
+		libc();
+	}
+}
+

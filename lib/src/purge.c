@@ -26,6 +26,9 @@
  *    (a program that must stay single-threaded, e.g. for unshare(2)).
  *    An active owner does not wait for it: every 64th time a kept pool
  *    empties again, and on every slow path, it runs purge_maybe itself.
+ *    It ends when the last thread owning a heap leaves (purge_owner_left),
+ *    after handing back everything pending, so that it never keeps alive
+ *    a process whose threads have all called pthread_exit.
  *    fork: kr.purge_lock is held across fork(), so no pass is under way;
  *    the child has no purge thread and starts its own when needed.
  *
@@ -106,8 +109,11 @@ void purge_maybe(struct kr_heap *h)
 		purge_maybe_at(h, kr_now_ms());
 }
 
-/* One pass over every heap but the lost ones. purge_lock held. */
-static bool purge_all(void)
+/*
+ * One pass over every heap but the lost ones, handing back what has been
+ * empty for @min_age_ms. purge_lock held.
+ */
+static bool purge_all(uint32_t min_age_ms)
 {
 	struct kr_heap *h;
 	bool pending = false;
@@ -116,43 +122,76 @@ static bool purge_all(void)
 		if (h->lost)
 			continue;
 		kr_lock(&h->lock);
-		pending |= purge_heap(h, kr_now_ms(), kr.purge_ms);
+		pending |= purge_heap(h, kr_now_ms(), min_age_ms);
 		kr_unlock(&h->lock);
 	}
 	atomic_fetch_add(&kr.purge_passes, 1);
 	return pending;
 }
 
+/* No thread owns a heap: every one has exited or is exiting. */
+static bool nobody_left(void)
+{
+	return !atomic_load(&kr.nowned);
+}
+
+/* Wait @ms on purge_cond, or less if woken. purge_lock held. */
+static void purger_wait(unsigned ms)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (t.tv_nsec >= 1000000000) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000;
+	}
+	pthread_cond_clockwait(&kr.purge_cond, &kr.purge_lock,
+			       CLOCK_MONOTONIC, &t);
+}
+
+/*
+ * The purge thread. It ends when no thread owns a heap any more (after a
+ * last pass that hands back everything pending): Linux has no daemon
+ * threads, so a process whose threads all leave by pthread_exit (a main
+ * that calls it, a fork child of a non-main thread whose start routine
+ * returns) would otherwise never end. The last owner to leave wakes it
+ * (purge_owner_left).
+ */
 KR_NOINLINE static void *purger_main(void *arg)
 {
 	unsigned ms = kr.purge_ms / 2 ? kr.purge_ms / 2 : 1;
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
 
 	(void)arg;
 	kr_tls_heap = HEAP_DEAD;	/* never allocates from arenas */
 	pthread_mutex_lock(&kr.purge_lock);	/* tell purge_kick we run */
 	atomic_store(&kr.purger_started, 1);
 	pthread_cond_broadcast(&kr.purge_cond);
-	pthread_mutex_unlock(&kr.purge_lock);
 	for (;;) {
-		nanosleep(&ts, NULL);
-		pthread_mutex_lock(&kr.purge_lock);
-		if (!purge_all()) {
-			/*
-			 * Say we are idle, then look once more: an owner
-			 * queues (under its heap's lock) before it reads
-			 * purger_state, so either it sees IDLE and wakes us,
-			 * or this pass sees what it queued.
-			 */
-			atomic_store(&kr.purger_state, PURGER_IDLE);
-			if (purge_all())
-				atomic_store(&kr.purger_state, PURGER_ACTIVE);
-			while (atomic_load(&kr.purger_state) == PURGER_IDLE)
-				pthread_cond_wait(&kr.purge_cond,
-						  &kr.purge_lock);
+		if (nobody_left()) {
+			purge_all(0);
+			if (nobody_left())	/* else one came meanwhile */
+				break;
 		}
-		pthread_mutex_unlock(&kr.purge_lock);
+		purger_wait(ms);
+		if (nobody_left() || purge_all(kr.purge_ms))
+			continue;
+		/*
+		 * Say we are idle, then look once more: an owner queues
+		 * (under its heap's lock) before it reads purger_state, so
+		 * either it sees IDLE and wakes us, or this pass sees what it
+		 * queued.
+		 */
+		atomic_store(&kr.purger_state, PURGER_IDLE);
+		if (purge_all(kr.purge_ms))
+			atomic_store(&kr.purger_state, PURGER_ACTIVE);
+		while (atomic_load(&kr.purger_state) == PURGER_IDLE &&
+		       !nobody_left())
+			pthread_cond_wait(&kr.purge_cond, &kr.purge_lock);
 	}
+	atomic_store(&kr.purger_state, PURGER_NONE);
+	pthread_mutex_unlock(&kr.purge_lock);
 	return NULL;
 }
 
@@ -213,22 +252,35 @@ void purge_kick(void)
 	pthread_mutex_unlock(&kr.purge_lock);
 }
 
+/*
+ * A thread left its heap (heap_abandon), with no lock of ours held. While
+ * other threads own heaps, make sure the purge thread runs for the empty
+ * pools left behind. When it was the last owner, the purge thread must
+ * end (purger_main): wake it; if there is none, hand back what is pending
+ * here, as its last pass would have.
+ */
+void purge_owner_left(void)
+{
+	if (!nobody_left()) {
+		purge_kick();
+		return;
+	}
+	if (!kr.purge_ms)
+		return;
+	pthread_mutex_lock(&kr.purge_lock);
+	if (atomic_load(&kr.purger_state) == PURGER_NONE) {
+		purge_all(0);
+	} else {
+		atomic_store(&kr.purger_state, PURGER_ACTIVE);
+		pthread_cond_broadcast(&kr.purge_cond);
+	}
+	pthread_mutex_unlock(&kr.purge_lock);
+}
+
 /* fork child: no purge thread here (the parent's did not come along). */
 void purge_atfork_child(void)
 {
 	pthread_mutex_init(&kr.purge_lock, NULL);
 	pthread_cond_init(&kr.purge_cond, NULL);
 	atomic_store(&kr.purger_state, PURGER_NONE);
-}
-
-/* test hook: purge the calling thread's heap now */
-KR_API void karena__purge(unsigned min_age_ms)
-{
-	struct kr_heap *h = heap_get();
-
-	if (h) {
-		kr_lock(&h->lock);
-		purge_now(h, kr_now_ms(), min_age_ms);
-		kr_unlock(&h->lock);
-	}
 }

@@ -143,8 +143,3 @@ void registry_atfork_child(void)
 {
 	pthread_mutex_init(&leaf_lock, NULL);
 }
-
-KR_API int karena__is_ours(const void *p)
-{
-	return registry_contains(p);
-}

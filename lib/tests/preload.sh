@@ -94,6 +94,24 @@ else
 	skip "mt_prog" "not built (make -C lib tests)"; skip "mt_prog served" "not built"
 fi
 
+# mallinfo2(), mallinfo() and malloc_stats() report karena's heap
+if [ -x "$here/mallinfo_prog" ]; then
+	if LD_PRELOAD=$lib "$here/mallinfo_prog" > "$tmp/mi.out" 2> "$tmp/mi.err" < /dev/null; then
+		ok "mallinfo2/mallinfo under LD_PRELOAD count karena's blocks: $(head -1 "$tmp/mi.out")"
+	else
+		notok "mallinfo2/mallinfo under LD_PRELOAD miss karena's blocks"
+		sed 's/^/# /' "$tmp/mi.out"
+	fi
+	if grep -q '^karena: backend' "$tmp/mi.err" && grep -q '^# blocks in use' "$tmp/mi.err" &&
+	   grep -q '^Total (incl. mmap)' "$tmp/mi.err"; then
+		ok "malloc_stats under LD_PRELOAD prints karena's table, then glibc's summary"
+	else
+		notok "malloc_stats under LD_PRELOAD"; head -5 "$tmp/mi.err" | sed 's/^/# /'
+	fi
+else
+	skip "mallinfo_prog" "not built (make -C lib tests)"; skip "malloc_stats" "not built"
+fi
+
 # debug mode on a real program: no false alarm
 if [ -n "$py" ]; then
 	if LD_PRELOAD=$lib KARENA_DEBUG=1 "$py" -c 'd = {str(i): [i] * 3 for i in range(100000)}; del d; print("fine")' 2>"$tmp/dbg.err" | grep -q fine; then

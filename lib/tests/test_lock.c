@@ -30,12 +30,12 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+/* Release the lock main holds once main waits for it (marked it 2). */
 static void *hold_then_release(void *arg)
 {
-	struct timespec ts = { 0, 50 * 1000 * 1000 };
-
 	(void)arg;
-	nanosleep(&ts, NULL);
+	while (atomic_load(&lock.state) != 2)
+		sched_yield();
 	kr_unlock(&lock);	/* taken by main, released here: a futex
 				 * word has no owner */
 	return NULL;
