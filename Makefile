@@ -12,9 +12,12 @@
 #   make style           checkpatch --strict on kmod/
 
 VERSION := $(shell cat $(CURDIR)/VERSION)
-# Default: the newest Debian 6.1 headers (tools/install-deps.sh installs them);
-# this machine's running kernel has no headers and cannot load modules.
-KDIR ?= $(lastword $(sort $(wildcard /usr/src/linux-headers-6.1.*-amd64)))
+# The kernel to build for: the running kernel's build tree if it has one,
+# else the newest Debian 6.1 headers (tools/install-deps.sh installs them).
+ifeq ($(origin KDIR),undefined)
+KDIR := $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
+	$(lastword $(shell ls -1dv /usr/src/linux-headers-6.1.*-amd64 2>/dev/null)))
+endif
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
 DESTDIR ?=
