@@ -86,6 +86,10 @@ say "== benchmark suite (native: the programs, alloc_ir.py, summarize.py, run.sh
 bash tools/bench/test.sh > "$logs/bench.log" 2>&1
 count_tap bench "$logs/bench.log" $?
 
+say "== karenactl's command line (native)"
+sh tools/karenactl/tests/cli.sh > "$logs/karenactl-cli.log" 2>&1
+count_tap karenactl-cli "$logs/karenactl-cli.log" $?
+
 say "== installing (native: make install/uninstall, man pages, DKMS for 6.1 and 6.12)"
 bash packaging/test.sh > "$logs/packaging.log" 2>&1
 count_tap packaging "$logs/packaging.log" $?
