@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The ioctls of /dev/karena (see uapi/karena.h):
+ * The ioctls of /dev/karena (see uapi/linux/karena.h):
  *
  *   KARENA_IOC_INFO           the file's arena size, limits and the
  *                             caller's usage

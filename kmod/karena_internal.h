@@ -51,7 +51,7 @@
 #include <linux/uidgid.h>
 #include <linux/workqueue.h>
 
-#include "uapi/karena.h"
+#include <linux/karena.h>
 
 struct file;
 struct mm_struct;

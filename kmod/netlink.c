@@ -501,6 +501,9 @@ static struct genl_family karena_nl_family __ro_after_init = {
 	.n_mcgrps	= ARRAY_SIZE(karena_nl_mcgrps),
 };
 
+/* A request for the family by name (karenactl's first) loads the module. */
+MODULE_ALIAS_GENL_FAMILY(KARENA_GENL_NAME);
+
 int karena_netlink_init(void)
 {
 	int ret;

@@ -5,8 +5,10 @@
 #
 #  1. install what is missing (tools/install-deps.sh, idempotent)
 #  2. build the library, tools and selftests; the module for each kernel
-#  3. run the library's tests natively (mmap backend), and the benchmark
-#     suite's own tests (tools/bench/test.sh: small runs, no timing)
+#  3. run the library's tests natively (mmap backend), the benchmark
+#     suite's own tests (tools/bench/test.sh: small runs, no timing),
+#     karenactl's command line (tools/karenactl/tests/cli.sh) and the
+#     installation: make install, DKMS, man pages (packaging/test.sh)
 #  4. boot each kernel of the matrix under QEMU and run, inside, the
 #     kselftests, the library's tests against the kernel backend and the
 #     tools' tests (tools/vm/suite.sh)
@@ -83,6 +85,14 @@ count_tap lib-fuzz "$logs/lib-fuzz.log" $?
 say "== benchmark suite (native: the programs, alloc_ir.py, summarize.py, run.sh)"
 bash tools/bench/test.sh > "$logs/bench.log" 2>&1
 count_tap bench "$logs/bench.log" $?
+
+say "== karenactl's command line (native)"
+sh tools/karenactl/tests/cli.sh > "$logs/karenactl-cli.log" 2>&1
+count_tap karenactl-cli "$logs/karenactl-cli.log" $?
+
+say "== installing (native: make install/uninstall, man pages, DKMS for 6.1 and 6.12)"
+bash packaging/test.sh > "$logs/packaging.log" 2>&1
+count_tap packaging "$logs/packaging.log" $?
 
 # The library's test programs that tools/vm/suite.sh runs in the VM.
 make -s -C lib print-tests > .vm-lib-tests 2>/dev/null || : > .vm-lib-tests

@@ -20,7 +20,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../kmod/uapi/karena.h"	/* the UAPI; found through -I lib/ */
+#include <linux/karena.h>
 #include "internal.h"
 
 static int kernel_fd = -1;	/* written once, under kr.lock at init */

@@ -6,7 +6,7 @@
 #include <fcntl.h>
 #include <sys/ioctl.h>
 
-#include "../kmod/uapi/karena.h"
+#include <linux/karena.h>
 #include "tap.h"
 
 #define PARAM "/sys/module/karena/parameters/max_arenas_per_process"

@@ -18,7 +18,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#include "../kmod/uapi/karena.h"
+#include <linux/karena.h>
 #include "tap.h"
 
 #define REQ	128

@@ -40,7 +40,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../../kmod/uapi/karena.h"
+#include <linux/karena.h>
 #include "kselftest_harness.h"
 #include "karena_util.h"
 

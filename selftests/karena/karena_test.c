@@ -35,7 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../kmod/uapi/karena.h"
+#include <linux/karena.h>
 #include "kselftest_harness.h"
 #include "karena_util.h"
 

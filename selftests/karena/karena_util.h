@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../kmod/uapi/karena.h"
+#include <linux/karena.h>
 
 #define DEV		"/dev/karena"
 #define SYSFS		"/sys/class/misc/karena/"

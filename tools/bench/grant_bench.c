@@ -32,7 +32,7 @@
 #include <sys/ioctl.h>
 
 #include "common.h"
-#include "kmod/uapi/karena.h"
+#include <linux/karena.h>
 
 static int dev_fd = -1;
 static size_t arena_size, page_size;

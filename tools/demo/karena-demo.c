@@ -18,7 +18,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "karena.h"
+#include <linux/karena.h>
 
 #define LIMIT_PARAM "/sys/module/karena/parameters/max_arenas_per_process"
 

@@ -71,7 +71,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../kmod/uapi/karena.h"
+#include <linux/karena.h>
 
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE	0x100000

@@ -14,6 +14,7 @@
 
 struct kctl_opts {
 	bool json;  /* --json: machine-readable output */
+	bool pretty; /* --pretty: that JSON indented (json_pretty.c) */
 	long count; /* monitor -n COUNT; 0 = until interrupted */
 };
 
@@ -44,5 +45,11 @@ void kctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void kctl_json_str(FILE *f, const char *str);
 const char *kctl_event_name(uint32_t type);
 const char *kctl_reason_name(uint32_t reason);
+
+/*
+ * json_pretty.c: from here on, JSON written to stdout comes out indented,
+ * one member or element per line. 0, or -1 if stdout cannot be replaced.
+ */
+int kctl_json_pretty_stdout(void);
 
 #endif /* KARENACTL_H */

@@ -18,7 +18,7 @@
 #include <libmnl/libmnl.h>
 #include <linux/genetlink.h>
 
-#include "karena.h"
+#include <linux/karena.h>
 
 #define KN_BUFSIZE (32 * 1024)
 

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * set.c - `karenactl set NAME VALUE`: one SET request changing one limit.
- * Needs CAP_SYS_ADMIN; the kernel checks the value against the memory it
- * has and says why it refuses one.
+ * Needs CAP_SYS_ADMIN. What karenactl can judge alone (a name, a number,
+ * the least value of a limit) is a usage error, exit 2, before any
+ * request; the kernel checks the value against the memory it has and says
+ * why it refuses one (exit 1).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -14,14 +16,16 @@
 static const struct {
 	const char *name;
 	int attr;
+	uint64_t least;
 	const char *meaning;
 } kctl_limits[] = {
-	{"max_arenas", KARENA_A_MAX_ARENAS, "arenas granted at once, system-wide (at least 1)"},
-	{"max_arenas_per_process", KARENA_A_MAX_ARENAS_PER_PROCESS,
+	{"max_arenas", KARENA_A_MAX_ARENAS, 1,
+	 "arenas granted at once, system-wide (at least 1)"},
+	{"max_arenas_per_process", KARENA_A_MAX_ARENAS_PER_PROCESS, 0,
 	 "arenas one process may hold (0 = no limit)"},
-	{"max_arenas_per_uid", KARENA_A_MAX_ARENAS_PER_UID,
+	{"max_arenas_per_uid", KARENA_A_MAX_ARENAS_PER_UID, 0,
 	 "arenas all processes of one user may hold (0 = no limit)"},
-	{"reserve_arenas", KARENA_A_RESERVE_ARENAS, "zeroed arenas kept ready"},
+	{"reserve_arenas", KARENA_A_RESERVE_ARENAS, 0, "zeroed arenas kept ready"},
 };
 
 #define KCTL_NLIMITS (sizeof(kctl_limits) / sizeof(kctl_limits[0]))
@@ -91,6 +95,11 @@ int kctl_cmd_set(struct kn_sock *s, const struct kctl_opts *o, int argc, char **
 	}
 	if (kctl_parse_value(argv[2], &val) < 0)
 		return 2;
+	if (val < kctl_limits[i].least) {
+		kctl_err("bad value '%s': %s must be at least %llu", argv[2], kctl_limits[i].name,
+			 (unsigned long long)kctl_limits[i].least);
+		return 2;
+	}
 
 	if (kctl_connect(s) < 0)
 		return 1;

@@ -6,12 +6,14 @@
 #
 # 1. tools/karenactl/nl_test: the family itself (GET vs sysfs, a 200-holder
 #    dump, SET permissions and effect, monitor events, malformed requests).
-# 2. karenactl's output: tables and --json (checked by nl_test --json,
-#    compared with sysfs and the module parameters), set's errors, monitor.
+# 2. karenactl's output: tables, --json (checked by nl_test --json,
+#    compared with sysfs and the module parameters) and -p, a command by
+#    its prefix, set's errors, monitor.
 # 2b. In another network namespace, where the family is not: karenactl
 #    says so, not that the module is missing.
-# 3. The module unloaded: karenactl says so (then the module is loaded
-#    again with the same parameters).
+# 3. The module unloaded: karenactl says so; installed for the kernel, the
+#    module is loaded by karenactl's first request (the family's module
+#    alias); then the module is loaded again with the same parameters.
 
 cd "$(dirname "$0")/../.." || exit 1
 K=tools/karenactl/karenactl
@@ -77,6 +79,18 @@ while read -r name val rest; do
 done < "$tmp/status.txt"
 [ "$(wc -l < "$tmp/status.txt")" -ge 17 ] || bad=1
 ok $bad "the status table shows the same values as --json"
+
+# -p: the same JSON, one member per line, indented (values aside, which
+# the zeroing worker may change between two reads).
+$K -p status > "$tmp/status.pretty"
+[ "$(tr -d ' \n0-9' < "$tmp/status.pretty")" = "$(tr -d '\n0-9' < "$tmp/status.json")" ] &&
+	[ "$(wc -l < "$tmp/status.pretty")" = $(($(wc -l < "$tmp/status.kv") + 2)) ] &&
+	[ "$(sed -n 2p "$tmp/status.pretty" | cut -c1-5)" = '    "' ]
+ok $? "status -p: the JSON of --json, one member per line, indented by 4"
+sed -n 1,3p "$tmp/status.pretty" | sed 's/^/# /'
+$K lim > "$tmp/lim.txt" && $K limits > "$tmp/limits.txt" && cmp -s "$tmp/lim.txt" "$tmp/limits.txt" &&
+	[ -s "$tmp/lim.txt" ]
+ok $? "'karenactl lim' prints what 'karenactl limits' prints"
 
 $K limits --json > "$tmp/limits.json" && $T --json "$tmp/limits.json" > "$tmp/limits.kv"
 ok $? "karenactl limits --json is valid JSON"
@@ -182,6 +196,25 @@ if [ -f /karena/karena.ko ] && [ -r $P/arena_kb ]; then
 		ok $? "without the module: 'karena module is not loaded: modprobe karena', exit 1"
 		$T | grep -q '^1\.\.0 # SKIP'
 		ok $? "without the module nl_test skips"
+		# The family's module alias: with karena.ko installed for this
+		# kernel, the first request loads it (busybox modprobe and depmod).
+		mods=/lib/modules/$(uname -r)
+		modprobe=$(which modprobe)
+		if [ -w /proc/sys/kernel/modprobe ] && [ -x "$modprobe" ] &&
+			command -v depmod > /dev/null; then
+			mkdir -p "$mods/updates" && cp /karena/karena.ko "$mods/updates/" &&
+				depmod && echo "$modprobe" > /proc/sys/kernel/modprobe
+			$K status > "$tmp/out" 2>&1
+			st=$?
+			[ $st = 0 ] && grep -q '^karena ' /proc/modules &&
+				grep -q '^arena_size ' "$tmp/out"
+			ok $? "with the module installed, 'karenactl status' loads it (alias net-pf-16-proto-16-family-karena)"
+			[ $st = 0 ] || sed 's/^/# /' "$tmp/out"
+			rm -rf "$mods/updates"
+			grep -q '^karena ' /proc/modules && rmmod karena
+		else
+			skip "karenactl loads the module" "no busybox depmod/modprobe or /proc/sys/kernel/modprobe"
+		fi
 		insmod /karena/karena.ko arena_kb="$arena_kb"
 		ok $? "the module loads again (arena_kb=$arena_kb)"
 		# The limits as they were, set back through karenactl.
