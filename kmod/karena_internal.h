@@ -314,7 +314,7 @@ int karena_params_init(void);
 struct page *karena_page_refill(struct mm_struct *mm);
 struct karena_arena *karena_arena_take_locked(void);
 struct karena_arena *karena_arena_take(bool *flushed);
-void karena_arena_release_locked(struct karena_arena *arena);
+void karena_arenas_release_locked(struct list_head *arenas, unsigned long n);
 void karena_reserve_kick(void);
 int karena_reserve_init(void);
 void karena_reserve_exit(void);
