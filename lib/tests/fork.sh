@@ -12,12 +12,7 @@
 # environment like the other tests.
 here=$(cd "$(dirname "$0")" && pwd)
 lib=${KARENA_PRELOAD:-$here/../libkarena-malloc.so}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-n=0; failed=0
-
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); echo "not ok $n - $1"; failed=1; }
+. "$here/tap.sh"
 
 [ -f "$lib" ] || { echo "1..0 # SKIP $lib not built"; exit 0; }
 py=$(command -v python3) || { echo "1..0 # SKIP python3 not installed"; exit 0; }
@@ -169,5 +164,4 @@ print("subprocesses", len(out), all(out))
 PY
 run subprocess_threads "subprocesses 8 True"
 
-echo "1..$n"
-exit $failed
+tap_done
