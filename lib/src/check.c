@@ -4,8 +4,8 @@
  *
  * kr_check_heap() walks every list of a heap and recounts every counter;
  * the tests call it after each step (karena__check, test_hooks.c) and
- * KARENA_DEBUG=1 runs it every 256th pool change. It must run on the heap's owner (or
- * with kr.lock held for an abandoned heap).
+ * KARENA_DEBUG=1 runs it every 256th pool change. It must run on the
+ * heap's owner (or with kr.lock held for an abandoned heap).
  */
 #include <stdarg.h>
 #include <string.h>

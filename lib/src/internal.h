@@ -604,7 +604,7 @@ static inline void kr_ensure_init(void)
 uint32_t kr_now_ms(void);
 void kr_set_keep_arenas(unsigned n);
 
-/* options.c: the KARENA_* variables, read once at init (options.c) */
+/* options.c: the KARENA_* variables, read once at init */
 enum { KR_BACKEND_AUTO, KR_BACKEND_KERNEL, KR_BACKEND_MMAP };
 struct kr_options {
 	unsigned backend;		/* KARENA_BACKEND: KR_BACKEND_* */
@@ -922,7 +922,7 @@ void *kr_libc_memalign(size_t alignment, size_t size);
  * test_hooks.c: linked into the test programs only (build/libkarena-test.a),
  * never into libkarena.so, libkarena-malloc.so or libkarena.a
  */
-int karena__check(FILE *out);	/* every heap karena__check may read */
+int karena__check(FILE *out);	/* the invariants of every heap it can read */
 void karena__set_keep_arenas(unsigned n);
 void karena__set_purge_ms(unsigned ms);
 void karena__purge(unsigned min_age_ms);

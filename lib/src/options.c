@@ -195,7 +195,10 @@ void options_print(void)
 			     "%zu KiB;", kr.backend->name, kr.arena_size >> 10);
 	for (o = options; o < options + sizeof(options) / sizeof(*o) &&
 	     n < sizeof(line); o++)
-		n += (size_t)snprintf(line + n, sizeof(line) - n, " %s=%s",
-				      o->name, shown(o, *o->value));
+		n += (size_t)snprintf(line + n, sizeof(line) - n, " %s=%s%s",
+				      o->name, shown(o, *o->value),
+				      o->value == &kr_opt.arena_kb &&
+				      kr.backend != &kr_backend_mmap ?
+				      " (mmap only)" : "");
 	kr_say("%s\n", line);
 }

@@ -22,8 +22,9 @@
  *    (purge_kick), with every signal blocked; every PURGE_MS/2 it takes
  *    each heap's lock in turn and purges what is old enough; when no heap
  *    has anything left to purge or release it waits on kr.purge_cond
- *    (costing nothing) until the next queued pool wakes it. KARENA_PURGE_THREAD=0 never starts it
- *    (a program that must stay single-threaded, e.g. for unshare(2)).
+ *    (costing nothing) until the next queued pool wakes it.
+ *    KARENA_PURGE_THREAD=0 never starts it (a program that must stay
+ *    single-threaded, e.g. for unshare(2)).
  *    An active owner does not wait for it: every 64th time a kept pool
  *    empties again, and on every slow path, it runs purge_maybe itself.
  *    It ends when the last thread owning a heap leaves (purge_owner_left),

@@ -6,13 +6,7 @@
 # Takes the backend from the environment like the other tests.
 here=$(cd "$(dirname "$0")" && pwd)
 lib=${KARENA_PRELOAD:-$here/../libkarena-malloc.so}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-n=0; failed=0
-
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); echo "not ok $n - $1"; failed=1; }
-skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
+. "$here/tap.sh"
 
 # served NAME: the stats at exit show arenas granted and blocks handed out
 served() {
@@ -121,5 +115,4 @@ if [ -n "$py" ]; then
 	fi
 fi
 
-echo "1..$n"
-exit $failed
+tap_done

@@ -7,12 +7,7 @@
 # as a local symbol. An unexpected name fails, and so does a missing one.
 # TAP.
 here=$(cd "$(dirname "$0")/.." && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-n=0; failed=0
-
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); echo "not ok $n - $1"; failed=1; }
+. "$here/tests/tap.sh"
 
 for f in libkarena.so libkarena.a libkarena-malloc.so; do
 	[ -f "$here/$f" ] || { echo "1..0 # SKIP $f not built (make -C lib)"; exit 0; }
@@ -64,5 +59,4 @@ else
 	echo "$hooks" | head -10 | sed 's/^/# /'
 fi
 
-echo "1..$n"
-exit $failed
+tap_done
