@@ -8,7 +8,8 @@
 #  3. run the library's tests natively (mmap backend), the benchmark
 #     suite's own tests (tools/bench/test.sh: small runs, no timing),
 #     karenactl's command line (tools/karenactl/tests/cli.sh) and the
-#     installation: make install, DKMS, man pages (packaging/test.sh)
+#     installation: make install, DKMS, man pages (packaging/test.sh) and
+#     the Debian packages (packaging/deb-test.sh)
 #  4. boot each kernel of the matrix under QEMU and run, inside, the
 #     kselftests, the library's tests against the kernel backend and the
 #     tools' tests (tools/vm/suite.sh)
@@ -93,6 +94,10 @@ count_tap karenactl-cli "$logs/karenactl-cli.log" $?
 say "== installing (native: make install/uninstall, man pages, DKMS for 6.1 and 6.12)"
 bash packaging/test.sh > "$logs/packaging.log" 2>&1
 count_tap packaging "$logs/packaging.log" $?
+
+say "== Debian packages (native: dpkg-buildpackage, lintian, dpkg -x)"
+bash packaging/deb-test.sh > "$logs/deb.log" 2>&1
+count_tap deb "$logs/deb.log" $?
 
 # The library's test programs that tools/vm/suite.sh runs in the VM.
 make -s -C lib print-tests > .vm-lib-tests 2>/dev/null || : > .vm-lib-tests
