@@ -7,6 +7,8 @@
 #   make check           the one test command (installs what is missing)
 #   make demo            boot the VM and show what karena does
 #   make bench           benchmarks against glibc, jemalloc, tcmalloc, mimalloc
+#   make python          the karena Python package, in place in build/python
+#                        (PYTHON=python3.X for another interpreter)
 #   make module-for KVER=<release>   module for one kernel into build/<release>/
 #   make install DESTDIR=... PREFIX=... LIBDIR=...
 #   make style           checkpatch --strict on kmod/
@@ -19,9 +21,11 @@ PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
 DESTDIR ?=
 export VERSION PREFIX LIBDIR DESTDIR
+# Debian's python3 first: the package is built for the interpreter it runs in.
+PYTHON ?= $(firstword $(wildcard /usr/bin/python3) python3)
 
 .PHONY: all modules lib tools selftests check demo bench soak install \
-	uninstall clean style module-for deps
+	uninstall clean style module-for deps python
 
 all: modules lib tools selftests
 
@@ -44,6 +48,11 @@ tools: lib
 
 selftests:
 	$(MAKE) -C selftests/karena
+
+# PYTHONPATH=build/python python3 -c 'import karena' (python/README.md)
+python: lib
+	cd python && $(PYTHON) setup.py -q build --build-base $(CURDIR)/build/python-build \
+		--build-lib $(CURDIR)/build/python
 
 check:
 	@bash tools/check.sh
