@@ -100,17 +100,22 @@ def set_param(name, value):
         f.write(str(value))
 
 
+def pymalloc_arena_size():
+    """ARENA_SIZE of this interpreter, as sys._debugmallocstats prints it."""
+    p = subprocess.run([sys.executable, "-c",
+                        "import sys; sys._debugmallocstats()"],
+                       capture_output=True, text=True)
+    return int(re.search(r"\d+ arenas \* (\d+) bytes/arena",
+                         p.stderr).group(1))
+
+
 def kernel_lacks_arena_size():
     """Why the module cannot grant pymalloc's arenas, or None: it needs
     KARENA_IOC_SET_ARENA_SIZE, or arena_kb equal to pymalloc's size."""
     import fcntl
     import struct
 
-    p = subprocess.run([sys.executable, "-c",
-                        "import sys; sys._debugmallocstats()"],
-                       capture_output=True, text=True)
-    m = re.search(r"\d+ arenas \* (\d+) bytes/arena", p.stderr)
-    size = int(m.group(1))
+    size = pymalloc_arena_size()
     # _IOW(0xB9, 0x02, struct karena_arena_size): 16 bytes
     set_arena_size = (1 << 30) | (16 << 16) | (0xB9 << 8) | 0x02
     fd = os.open("/dev/karena", os.O_RDWR)
@@ -414,9 +419,12 @@ elif IN_VM:
             return False, out
         s, mine = r
         g1 = sysfs("grants")
+        # the module counts in its own arenas (arena_kb): n per grant
+        n = max(s["arena_size"] // sysfs("arena_size"), 1)
         ok = (s["backend"] == "kernel" and s["arenas_held"] >= 8 and
-              len(mine) == 1 and mine[0]["arenas"] >= s["arenas_held"] and
-              g1 - g0 >= s["arenas_granted"])
+              len(mine) == 1 and mine[0]["arenas"] == n * s["arenas_held"] and
+              mine[0]["peak"] >= n * s["arenas_held"] and
+              g1 - g0 >= n * s["arenas_granted"])
         return ok, "%s\ngrants %d -> %d" % (out, g0, g1)
 
     @test(KERNEL_TESTS[1])
@@ -424,7 +432,9 @@ elif IN_VM:
         with open(os.path.join(PARAMS, "max_arenas_per_process")) as f:
             old = int(f.read())
         d0 = sysfs("denials_quota")
-        set_param("max_arenas_per_process", 16)
+        # 16 of pymalloc's arenas, in the module's arenas (arena_kb)
+        n = max(pymalloc_arena_size() // sysfs("arena_size"), 1)
+        set_param("max_arenas_per_process", 16 * n)
         try:
             # the bound: far past the limit, so that a broken denial path
             # (pymalloc going on in malloc) fails here instead of filling
@@ -449,7 +459,7 @@ elif IN_VM:
             return False, out
         hit, s, s2, again = r
         ok = (hit and s["denials"] >= 1 and d1 - d0 >= 1 and again and
-              s2["arenas_held"] <= 16 and s["arenas_peak"] <= 16)
+              s["arenas_peak"] <= 16 and s2["arenas_held"] <= 16)
         return ok, "%s\ndenials_quota %d -> %d" % (out, d0, d1)
 
 print("1..%d" % count)
