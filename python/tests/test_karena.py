@@ -150,9 +150,10 @@ if lacks:
     os.environ["KARENA_BACKEND"] = "mmap"
 
 # Arenas pymalloc may keep after the objects in them are gone: one empty
-# arena it holds back against thrashing, and the one that serves the
-# objects the test itself allocated since (its stats() dicts).
-SLACK = 2
+# arena it holds back against thrashing, and those that serve the objects
+# the test itself allocated since (its stats() dicts): 2 on 3.10 to 3.12,
+# 3 on 3.13.
+SLACK = 3
 EXPECTED_BACKEND = (os.environ.get("KARENA_BACKEND") or
                     ("kernel" if IN_VM else "mmap"))
 
