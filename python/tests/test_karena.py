@@ -55,6 +55,22 @@ def chain(mib):
     for _ in range(mib * 21845):
         x = (x, None)
     return x
+
+
+# Grow a chain until MemoryError (bound_mib: far past any limit, so that a
+# broken denial path fails instead of filling the machine), drop it, grow
+# again_mib: [hit, stats after the drop, stats after that, grown again].
+def fill_free_refill(bound_mib, again_mib):
+    import karena
+    hit = False
+    try:
+        x = chain(bound_mib)
+    except MemoryError:
+        hit = True
+    x = None
+    s = karena.stats()
+    y = chain(again_mib)
+    return [hit, s, karena.stats(), y is not None]
 """
 
 def child(code, env=None, python=None):
@@ -148,6 +164,16 @@ KERNEL_TESTS = (
 lacks = IN_VM and kernel_lacks_arena_size()
 if lacks:
     os.environ["KARENA_BACKEND"] = "mmap"
+
+# The message of the ImportError that `import karena` raises, as JSON.
+IMPORT_ERROR = """
+import json
+try:
+    import karena
+    print(json.dumps("imported"))
+except ImportError as e:
+    print(json.dumps(str(e)))
+"""
 
 # Arenas pymalloc may keep after the objects in them are gone: one empty
 # arena it holds back against thrashing, and those that serve the objects
@@ -278,15 +304,7 @@ def _():
 
 @test("a free-threaded CPython (abiflags 't') is refused at import")
 def _():
-    r, out = child("""
-        import json, sys
-        sys.abiflags = "t"
-        try:
-            import karena
-            print(json.dumps("imported"))
-        except ImportError as e:
-            print(json.dumps(str(e)))
-    """)
+    r, out = child("import sys\nsys.abiflags = 't'\n" + IMPORT_ERROR)
     return r is not None and "free-threaded" in r, out
 
 
@@ -315,27 +333,19 @@ if not IN_VM:
                 vm = [int(l.split()[1]) for l in f if l.startswith("VmSize")][0]
             soft, hard = resource.getrlimit(resource.RLIMIT_AS)
             resource.setrlimit(resource.RLIMIT_AS, (vm * 1024 + (48 << 20), hard))
-            hit = False
-            try:
-                x = chain(1024)
-            except MemoryError:
-                hit = True
-            x = None
-            s = karena.stats()
-            y = chain(8)
+            r = fill_free_refill(1024, 8)
             resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
-            print(json.dumps([hit, s, y is not None]))
+            print(json.dumps(r))
         """)
         if r is None:
             return False, out
-        hit, s, again = r
+        hit, s, _, again = r
         return hit and s["denials"] >= 1 and again, out
 
     @test("the extension built for a free-threaded CPython "
           "(-DPy_GIL_DISABLED) refuses to load")
     def _():
-        tmp = tempfile.mkdtemp(prefix="karena-ft.")
-        try:
+        with tempfile.TemporaryDirectory(prefix="karena-ft.") as tmp:
             src = os.path.join(TOP, "python")
             e = dict(os.environ, CFLAGS="-DPy_GIL_DISABLED")
             b = subprocess.run([sys.executable, "setup.py", "-q", "build_ext",
@@ -347,17 +357,8 @@ if not IN_VM:
             for f in ("__init__.py", "__main__.py"):
                 shutil.copy(os.path.join(src, "karena", f),
                             os.path.join(tmp, "karena", f))
-            r, out = child("""
-                import json
-                try:
-                    import karena
-                    print(json.dumps("imported"))
-                except ImportError as e:
-                    print(json.dumps(str(e)))
-            """, env={"PYTHONPATH": tmp})
+            r, out = child(IMPORT_ERROR, env={"PYTHONPATH": tmp})
             return r is not None and "free-threaded" in r, out
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
 
     @test("pip install --no-build-isolation (offline, into a venv); its .pth "
           "enables karena at start-up only with KARENA_PYTHON=1")
@@ -437,21 +438,10 @@ elif IN_VM:
         n = max(pymalloc_arena_size() // sysfs("arena_size"), 1)
         set_param("max_arenas_per_process", 16 * n)
         try:
-            # the bound: far past the limit, so that a broken denial path
-            # (pymalloc going on in malloc) fails here instead of filling
-            # the VM
             r, out = child("""
                 import json, karena
                 karena.enable()
-                hit = False
-                try:
-                    x = chain(256)
-                except MemoryError:
-                    hit = True
-                x = None
-                s = karena.stats()
-                y = chain(4)
-                print(json.dumps([hit, s, karena.stats(), y is not None]))
+                print(json.dumps(fill_free_refill(256, 4)))
             """)
         finally:
             set_param("max_arenas_per_process", old)
