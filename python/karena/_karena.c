@@ -18,8 +18,9 @@
  * set of addresses (an arena is 1 MiB on 3.10+, so a process holds few).
  * Arenas pymalloc took before enable() keep going back to the allocator
  * that made them; so do ours after disable(), to us. disable() therefore
- * only stops new arenas from coming here; the previous allocator is put
- * back as it was once no arena of ours is left.
+ * stops new arenas from coming here, and puts the previous allocator back
+ * as it was only when no arena of ours is left (a later disable() does it
+ * then); until that, our hook stays installed and routes the frees.
  *
  * A denial becomes MemoryError. When its arena allocator fails, pymalloc
  * does not fail: _PyObject_Malloc/_Calloc fall back to PyMem_RawMalloc/
