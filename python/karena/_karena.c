@@ -345,9 +345,18 @@ static PyObject *kp_stats(PyObject *self, PyObject *unused)
 	struct karena_arena_stats st;
 	PyObject *d, *o;
 	size_t held = owned_count();
+	long long size;
 
 	(void)self;
 	(void)unused;
+	if (!atomic_load(&arena_size)) {
+		/* before enable(): pymalloc's size all the same; 0 without it */
+		size = pymalloc_arena_size();
+		if (size < 0)
+			PyErr_Clear();
+		else
+			atomic_store(&arena_size, (size_t)size);
+	}
 	karena_arena_stats(&st);
 	d = PyDict_New();
 	if (!d)

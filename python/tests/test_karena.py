@@ -196,7 +196,7 @@ def _():
             "previous_arenas_freed"}
     ok = (r is not None and want <= set(r) and
           r["backend"] == EXPECTED_BACKEND and r["enabled"] is False and
-          r["arenas_granted"] == 0)
+          r["arenas_granted"] == 0 and r["arena_size"] == pymalloc_arena_size())
     return ok, out
 
 
