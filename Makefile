@@ -7,6 +7,8 @@
 #   make check           the one test command (installs what is missing)
 #   make demo            boot the VM and show what karena does
 #   make bench           benchmarks against glibc, jemalloc, tcmalloc, mimalloc
+#   make python          the karena Python package, in place in build/python
+#                        (PYTHON=python3.X for another interpreter)
 #   make module-for KVER=<release>   module for one kernel into build/<release>/
 #   make install         install-module + install-lib + install-tools
 #   make install-module  karena.ko into /lib/modules/KVER/updates/, then depmod
@@ -42,11 +44,13 @@ MANDIR ?= $(PREFIX)/share/man
 DOCDIR ?= $(PREFIX)/share/doc/karena
 # LIBDIR is left to lib/Makefile (multiarch under /usr on Debian).
 export VERSION PREFIX DESTDIR MANDIR
+# Debian's python3 first: the package is built for the interpreter it runs in.
+PYTHON ?= $(firstword $(wildcard /usr/bin/python3) python3)
 
 .PHONY: all modules lib tools selftests check demo bench soak install \
 	uninstall clean style module-for deps install-module install-lib \
 	install-tools uninstall-module uninstall-lib uninstall-tools dkms \
-	uninstall-dkms deb
+	uninstall-dkms deb python
 
 all: modules lib tools selftests
 
@@ -69,6 +73,11 @@ tools: lib
 
 selftests:
 	$(MAKE) -C selftests/karena
+
+# PYTHONPATH=build/python python3 -c 'import karena' (python/README.md)
+python: lib
+	cd python && $(PYTHON) setup.py -q build --build-base $(CURDIR)/build/python-build \
+		--build-lib $(CURDIR)/build/python
 
 check:
 	@bash tools/check.sh

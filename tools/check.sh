@@ -5,14 +5,15 @@
 #
 #  1. install what is missing (tools/install-deps.sh, idempotent)
 #  2. build the library, tools and selftests; the module for each kernel
-#  3. run the library's tests natively (mmap backend), the benchmark
+#  3. run the library's tests natively (mmap backend), the Python
+#     package's (make python; python/tests/test_karena.py), the benchmark
 #     suite's own tests (tools/bench/test.sh: small runs, no timing),
 #     karenactl's command line (tools/karenactl/tests/cli.sh) and the
 #     installation: make install, DKMS, man pages (packaging/test.sh) and
 #     the Debian packages (packaging/deb-test.sh)
 #  4. boot each kernel of the matrix under QEMU and run, inside, the
-#     kselftests, the library's tests against the kernel backend and the
-#     tools' tests (tools/vm/suite.sh)
+#     kselftests, the library's and the Python package's tests against the
+#     kernel backend and the tools' tests (tools/vm/suite.sh)
 #  5. print every result and one last line "N passed, N failed[, N skipped]"
 #
 # Every suite speaks TAP ("ok N name", "not ok N name", "# SKIP why"). A
@@ -83,6 +84,16 @@ say "== library fuzzing (native, libFuzzer + ASan/UBSan)"
 sh tools/tests/lib-fuzz.sh > "$logs/lib-fuzz.log" 2>&1
 count_tap lib-fuzz "$logs/lib-fuzz.log" $?
 
+# Debian's python3, as make python builds for it.
+python=$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo python3)
+say "== python package (native, mmap backend)"
+vm_python=()
+if step build-python make python PYTHON="$python"; then
+	vm_python=(--python)
+	KARENA_BACKEND=mmap "$python" python/tests/test_karena.py > "$logs/python-native.log" 2>&1
+	count_tap python-native "$logs/python-native.log" $?
+fi
+
 say "== benchmark suite (native: the programs, alloc_ir.py, summarize.py, run.sh)"
 bash tools/bench/test.sh > "$logs/bench.log" 2>&1
 count_tap bench "$logs/bench.log" $?
@@ -112,7 +123,7 @@ for k in $kernels; do
 	step "module-$k" bash tools/build-module.sh "$k" || continue
 	extra=(--timeout 1200)
 	[ "$k" = debug ] && extra=(--kmemleak --timeout "$([ "${KARENA_SOAK:-0}" = 1 ] && echo 2700 || echo 1500)")
-	tools/vm/run --kernel "$k" "${extra[@]}" --keep "$logs/vm-$k" \
+	tools/vm/run --kernel "$k" "${extra[@]}" "${vm_python[@]}" --keep "$logs/vm-$k" \
 		-- sh tools/vm/suite.sh > "$logs/vm-$k.log" 2>&1
 	st=$?
 	# 97..99: the VM itself failed; counted once below, not per suite.

@@ -87,6 +87,43 @@ void karena_stats(struct karena_stats *st);
 /* print a table like CPython's sys._debugmallocstats() */
 void karena_print_stats(FILE *out);
 
+/*
+ * Raw arenas: whole arenas from the backend (the kernel's /dev/karena or
+ * anonymous mmap, chosen as for the heap), for another allocator's own use
+ * (CPython's pymalloc through PyObject_SetArenaAllocator). The heap never
+ * touches them. @size is a power of two from 64 KiB to 4 MiB.
+ *
+ * karena_arena_alloc: @size bytes reading as zero, page-aligned (aligned to
+ *	@size, except from a module too old for per-file arena sizes, whose
+ *	grant of n arenas is aligned to its own arena size); NULL with errno
+ *	ENOMEM when the backend refuses it (a kernel limit: counted as a
+ *	denial), EINVAL for a size the backend cannot grant, ENODEV for
+ *	KARENA_BACKEND=kernel without the device. On the kernel each raw
+ *	arena counts in the process's holder, under the same limits.
+ * karena_arena_free: give back a whole arena that karena_arena_alloc(@size)
+ *	returned; 0, or -1 with errno (EINVAL for a bad size).
+ * karena_arena_prepare: set up the backend for @size now, so that a size
+ *	the backend cannot grant fails here; 0, or -1 with errno as above.
+ */
+void *karena_arena_alloc(size_t size);
+int karena_arena_free(void *p, size_t size);
+int karena_arena_prepare(size_t size);
+
+/**
+ * struct karena_arena_stats - the raw arenas, filled by karena_arena_stats()
+ */
+struct karena_arena_stats {
+	char backend[8];		/* "kernel" or "mmap" */
+	size_t held;			/* raw arenas held now */
+	size_t peak;			/* most held at once */
+	size_t granted;			/* grants over the process's life */
+	size_t released;		/* given back with karena_arena_free */
+	size_t denied;			/* grants the backend refused (ENOMEM) */
+	size_t bytes_held;		/* sum of the sizes held now */
+};
+
+void karena_arena_stats(struct karena_arena_stats *st);
+
 #ifdef __cplusplus
 }
 #endif

@@ -29,6 +29,13 @@
 #   KARENA_BENCH_ALLOCS="..."  subset of: glibc jemalloc tcmalloc mimalloc karena
 #   KARENA_BENCH_ONLY="..."    subset of workloads (hotpair batch churn prodcons
 #                              drain pin python sqlite callgrind vm)
+#
+# python: workload.py with pymalloc (CPython's own mmap arenas), with
+# pymalloc's arenas from karena (the karena package, make python) and with
+# PYTHONMALLOC=malloc; python_rss.py (RSS after the program frees nine
+# tenths of its objects) with CPython's arenas and with karena's. In the
+# VM, python_rss.py with karena on the kernel backend, as `karenactl
+# holders` counts it.
 #   KARENA_BENCH_DRAIN=SIZE    bytes the drain workload allocates (256m: page
 #                              faults on this shared host cost ~40 us, so
 #                              1g takes 15 s a run; KARENA_BENCH_DRAIN=1g)
@@ -58,6 +65,9 @@ for cmd in /usr/bin/time gnuplot python3 valgrind sqlite3; do
 done
 make -s -C "$top/lib" >/dev/null 2>&1 || say "lib/ does not build; karena is left out"
 make -s -C "$bench" || exit 1
+have_pykarena=1
+make -s -C "$top" python >/dev/null 2>&1 ||
+	{ say "the karena Python package does not build (make python); python-karena left out"; have_pykarena=0; }
 
 # --- the allocators ----------------------------------------------------------
 declare -A preload=([glibc]=)
@@ -119,11 +129,15 @@ declare -A cmd=(
 	[pin-random]="./pin mode=random total=128m"
 	[pin-interleaved]="./pin mode=interleaved total=128m"
 	[python-pymalloc]="/usr/bin/python3 workload.py 0.2"
+	[python-karena]="env PYTHONPATH=$top/build/python /usr/bin/python3 workload.py --karena 0.2"
+	[python-rss-mmap]="/usr/bin/python3 python_rss.py total=64"
+	[python-rss-karena]="env PYTHONPATH=$top/build/python /usr/bin/python3 python_rss.py --karena total=64"
 	[python-malloc]="env PYTHONMALLOC=malloc /usr/bin/python3 workload.py 0.2"
 	[sqlite]="/usr/bin/sqlite3 :memory: .read\\ workload.sql"
 )
 order=(hotpair batch-lifo batch-fifo batch-random churn prodcons drain
-       pin-random pin-interleaved python-pymalloc python-malloc sqlite)
+       pin-random pin-interleaved python-pymalloc python-karena python-malloc
+       python-rss-mmap python-rss-karena sqlite)
 
 # --- 2. the workloads, interleaved -------------------------------------------
 cd "$bench" || exit 1
@@ -132,7 +146,8 @@ for ((r = 1; r <= runs; r++)); do
 	say "round $r of $runs"
 	for wl in "${order[@]}"; do
 		want "${wl%%-*}" || continue
-		case $wl in drain|pin-*) [ "$r" -le "$rss_runs" ] || continue ;; esac
+		case $wl in drain|pin-*|python-rss-*) [ "$r" -le "$rss_runs" ] || continue ;; esac
+		case $wl in *-karena) [ "$have_pykarena" = 1 ] || continue ;; esac
 		n=${#allocs[@]}
 		for ((i = 0; i < n; i++)); do
 			a=${allocs[$(((i + r - 1) % n))]}
@@ -190,7 +205,7 @@ if want vm && [ -n "$kernels" ]; then
 			continue
 		fi
 		say "VM $k: grant_bench and the kernel backend"
-		"$top/tools/vm/run" --kernel "$k" --mem 2G --timeout 900 -- \
+		"$top/tools/vm/run" --kernel "$k" --mem 2G --timeout 900 --python -- \
 			sh tools/bench/vm-bench.sh > "$out/vm-$k.log" 2>&1 ||
 			say "VM run on $k failed (exit $?; see $out/vm-$k.log)"
 		grep '^env=.* bench=' "$out/vm-$k.log" | sed "s/^/wl=vm alloc=vm-$k run=1 rc=0 /" >> "$raw"

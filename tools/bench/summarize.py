@@ -135,6 +135,11 @@ def summary_rows():
         ("pin 1 in 1000: RSS after 1.5 s", "MiB", "pin-interleaved", "rss_final_mb", 1, {}),
         ("pin 1 in 1000: RSS / live bytes", "x", "pin-interleaved", "final_over_live", 1, {}),
         ("python3 (pymalloc)", "s", "python-pymalloc", "seconds", 1, {}),
+        ("python3, pymalloc's arenas from karena", "s", "python-karena", "seconds", 1, {}),
+        ("python3 frees 9/10: RSS after, CPython's arenas", "MiB", "python-rss-mmap",
+         "rss_after_free_mb", 1, {}),
+        ("python3 frees 9/10: RSS after, karena's arenas", "MiB", "python-rss-karena",
+         "rss_after_free_mb", 1, {}),
         ("python3 PYTHONMALLOC=malloc", "s", "python-malloc", "seconds", 1, {}),
         ("sqlite3 :memory: script", "s wall", "sqlite", "wall_s", 1, {}),
     ]
@@ -171,7 +176,8 @@ def summary_table(res):
 
 WORKLOADS = ["hotpair", "batch-lifo", "batch-fifo", "batch-random", "churn",
              "prodcons", "drain", "pin-random", "pin-interleaved",
-             "python-pymalloc", "python-malloc", "sqlite"]
+             "python-pymalloc", "python-karena", "python-malloc", "python-rss-mmap",
+             "python-rss-karena", "sqlite"]
 
 
 def per_process_table(res, metric, scale):
@@ -237,6 +243,16 @@ def vm_table(res):
         elif b == "grant_rate":
             rows.append([k, "map + touch 1 page + unmap, %s, %s thread(s)" % (
                 r.get("mode"), r.get("threads")), "%s cycles/s" % r.get("cycles_per_s")])
+        elif b == "python-rss":
+            val = "RSS peak %s, after free %s MiB" % (r.get("rss_peak_mb"),
+                                                      r.get("rss_after_free_mb"))
+            if r.get("arenas") == "karena":
+                val += ("; arenas peak %s, after free %s, granted %s, released %s; "
+                        "karenactl holders: %s at the peak, %s after free (peak %s)" % (
+                            r.get("arenas_peak"), r.get("arenas_after_free"),
+                            r.get("granted"), r.get("released"), r.get("holder_at_peak"),
+                            r.get("holder_after_free"), r.get("holder_peak")))
+            rows.append([k, "%s: python3 frees 9/10 of its objects" % r.get("env"), val])
         elif b in ("hotpair", "churn", "drain", "pin"):
             what = {"hotpair": "hot pair %s B" % r.get("size"), "churn": "churn",
                     "drain": "drain", "pin": "pin random"}[b]
@@ -327,6 +343,17 @@ def targets(res):
                        verdict(e is not None and e <= 5), fmt(e),
                        fmt(res.median("drain", k, "retained_1.0_pct")),
                        fmt(res.median("drain", k, "excess_cold_1.0_pct"))))
+    pk = res.median("python-karena", "glibc", "seconds")
+    pm = res.median("python-pymalloc", "glibc", "seconds")
+    what = "python3 with pymalloc's arenas from karena within 2% of CPython's own"
+    if pk is None or pm is None:
+        out.append(what + ": not measured")
+    else:
+        out.append("%s: %s (workload.py, no preload: %s; RSS after freeing 9/10 of the "
+                   "objects: %s MiB with karena's arenas, %s with CPython's)" % (
+                       what, verdict(pk <= 1.02 * pm), ratio(pk, pm),
+                       fmt(res.median("python-rss-karena", "glibc", "rss_after_free_mb")),
+                       fmt(res.median("python-rss-mmap", "glibc", "rss_after_free_mb"))))
     g = {}
     for r in res.recs:
         if r["wl"] == "vm" and r.get("bench") == "grant" and r.get("env") == "kernel":

@@ -10,6 +10,10 @@
 #    KARENA_BACKEND=kernel and =mmap, and under glibc, in the same VM: the
 #    difference between the first two is what the kernel backend costs or
 #    saves. Every output line is a bench=... line with env=<what ran> added.
+# 3. A Python program that frees most of its objects (python_rss.py), with
+#    CPython's own arenas and with karena's from the kernel, and the
+#    process's arenas as `karenactl holders` shows them (tools/vm/run
+#    --python puts python3 and build/python in the VM).
 set -u
 cd /karena || exit 1
 b=tools/bench
@@ -19,6 +23,17 @@ status=0
 tag() { sed "s/^bench=/env=$1 bench=/"; }
 
 $b/grant_bench secs=3 reps=9 | tag kernel || status=1
+
+if [ -d build/python ] && command -v python3 > /dev/null; then
+	for arenas in mmap karena; do
+		PYTHONPATH=/karena/build/python python3 $b/python_rss.py \
+			$([ $arenas = karena ] && echo --karena) \
+			--holders tools/karenactl/karenactl total=32 | tag python-$arenas ||
+			{ echo "vm-bench: python_rss.py with $arenas arenas failed"; status=1; }
+	done
+else
+	echo "vm-bench: no python3 or build/python (tools/vm/run --python); Python not measured"
+fi
 
 [ -f "$lib" ] || { echo "vm-bench: no $lib; kernel backend not measured"; exit $status; }
 for env in glibc karena-kernel karena-mmap; do

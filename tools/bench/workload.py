@@ -8,7 +8,10 @@ PYTHONMALLOC=malloc so that every small object goes to the (preloaded)
 malloc; under the default pymalloc, CPython's own obmalloc serves objects
 up to 512 bytes and the preloaded allocator sees only the larger ones.
 
-    python3 workload.py [scale]
+With --karena, pymalloc's arenas come from karena (the karena package,
+PYTHONPATH=build/python after make python), enabled before the work.
+
+    python3 workload.py [--karena] [scale]
     -> bench=python scale=1 seconds=1.234 checksum=...
 """
 import sys
@@ -43,7 +46,11 @@ def churn(rounds, n):
 
 
 def main():
-    scale = float(sys.argv[1]) if len(sys.argv) > 1 else 1.0
+    args = [a for a in sys.argv[1:] if a != "--karena"]
+    if "--karena" in sys.argv[1:]:
+        import karena
+        karena.enable()
+    scale = float(args[0]) if args else 1.0
     t0 = time.perf_counter()
     check = 0
     for _ in range(3):

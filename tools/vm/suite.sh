@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Runs inside the test VM (busybox sh, in /karena, karena.ko loaded): every
-# kselftest binary of selftests/karena, the library's tests against the
-# kernel backend, and the tools' tests. Each program prints TAP; a program
-# that exits non-zero without printing "not ok" gets a "not ok" line here, so
-# a crash is never silent. Exit status: 0 iff everything passed.
+# kselftest binary of selftests/karena, the library's and the Python
+# package's tests against the kernel backend, and the tools' tests. Each
+# program prints TAP; a program that exits non-zero without printing
+# "not ok" gets a "not ok" line here, so a crash is never silent. Exit
+# status: 0 iff everything passed.
 #
 # KARENA_SUITE_ONLY=pattern runs only the programs whose path matches.
 
@@ -41,6 +42,12 @@ for t in $(cat .vm-lib-tests 2>/dev/null); do
 	t=lib/${t#lib/}
 	[ -x "$t" ] && run "$t"
 done
+
+# The Python package (tools/vm/run --python puts python3 and build/python
+# in the initramfs); KARENA_BACKEND=kernel from above.
+if [ -d build/python ]; then
+	run python3 python/tests/test_karena.py
+fi
 
 for t in tools/tests/*.sh; do
 	[ -f "$t" ] && run sh "$t"
