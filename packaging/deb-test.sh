@@ -25,15 +25,8 @@ PATH=$PATH:/sbin:/usr/sbin
 version=$(cat VERSION)
 ma=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 arch=$(dpkg-architecture -qDEB_HOST_ARCH)
-tmp=$(mktemp -d /tmp/karena-deb.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-n=0 failed=0
-
-ok() {
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=1; fi
-}
-show() { sed 's/^/# /' "$@" | tail -n 25; }
+. packaging/tap.sh
+tap_begin deb
 
 # ---- 1. the debian/ files ----
 [ "$(dpkg-parsechangelog -S Version)" = "$version" ]
@@ -134,5 +127,4 @@ grep -q '^DKMS_NAME=karena$' "$tmp/control/postinst" &&
 	dpkg-deb -f "$tmp/karena-dkms_${version}_all.deb" Depends | grep -q dkms
 ok $? "karena-dkms depends on dkms; its postinst runs dkms' common.postinst for karena $version, its prerm dkms remove"
 
-echo "1..$n"
-exit $failed
+tap_end

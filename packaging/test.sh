@@ -22,17 +22,11 @@ cd "$top"
 . tools/vm/kernels.sh
 PATH=$PATH:/sbin:/usr/sbin
 version=$(cat VERSION)
-tmp=$(mktemp -d /tmp/karena-pkg.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-n=0 failed=0
+. packaging/tap.sh
+tap_begin install
 
-ok() {
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=1; fi
-}
 # files DIR: every file and symlink under DIR, relative, sorted
 files() { (cd "$1" && find . \( -type f -o -type l \) | sed 's|^\./||' | sort); }
-show() { sed 's/^/# /' "$@" | tail -n 20; }
 
 kver61=$(kernel_version 6.1) kdir61=$(kernel_headers 6.1)
 kver612=$(kernel_version 6.12)
@@ -191,5 +185,4 @@ else
 	ok 1 "the module dkms built for 6.1 loads in the VM (no module was built)"
 fi
 
-echo "1..$n"
-exit $failed
+tap_end

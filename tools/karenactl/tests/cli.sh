@@ -8,14 +8,8 @@
 # (tools/tests/karenactl.sh). TAP output.
 cd "$(dirname "$0")/../../.." || exit 1
 K=tools/karenactl/karenactl
-tmp=$(mktemp -d /tmp/karenactl-cli.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-n=0 failed=0
-
-ok() {
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=1; fi
-}
+. packaging/tap.sh
+tap_begin karenactl-cli
 # run ARGS...: karenactl's stdout in $tmp/out, stderr in $tmp/err, status in $st
 run() {
 	"$K" "$@" > "$tmp/out" 2> "$tmp/err"
@@ -28,7 +22,7 @@ usage_error() {
 	run "$@"
 	[ $st = 2 ] && grep -q -- "$pat" "$tmp/err" && [ ! -s "$tmp/out" ]
 	ok $? "$what: exit 2, '$pat'"
-	[ $st = 2 ] || sed 's/^/# /' "$tmp/err"
+	[ $st = 2 ] || show "$tmp/err"
 }
 
 [ -x "$K" ] || { echo "1..0 # SKIP karenactl is not built (make -C tools/karenactl)"; exit 0; }
@@ -96,5 +90,4 @@ grep -q 'is 0 for' "$man8" && grep -q '^2 for a usage error' "$man8" &&
 	grep -q 'ambiguous' "$man8" && grep -q '\\-V' "$man8" && grep -q '\\-\\-pretty' "$man8"
 ok $? "karenactl(8) documents -V, -p, help's ambiguity rule and exit status 2 for max_arenas 0"
 
-echo "1..$n"
-exit $failed
+tap_end
