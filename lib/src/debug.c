@@ -12,7 +12,8 @@
  * changes a 0xFD byte or breaks the trailer's two halves. A freed block is
  * 0xDD throughout (but its first word, the free-list link), so the trailer
  * of a freed block reads DEAD_TRAILER: a second free is a double free.
- * Requests over 504 bytes go to glibc, as in normal mode over 512.
+ * Requests of 505 to 512 bytes are medium blocks, whose frees are always
+ * checked exactly (span.c), and so are those over 512.
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -104,8 +105,9 @@ void *debug_malloc(struct kr_heap *h, size_t size)
 	bool reused;
 	unsigned char *b;
 
-	if (size > debug_max_request())
-		return __libc_malloc(size);
+	if (size > debug_max_request())		/* 505..512: a medium block */
+		return span_alloc(h, medium_class(size > SMALL_MAX ? size :
+						  SMALL_MAX + 1));
 	c = size_to_class(size + TRAILER);
 	bs = class_to_size(c);
 	p = h->usedpools[c];

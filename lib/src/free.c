@@ -5,7 +5,9 @@
  *
  * The fast path is inline in fastpath.h, so that the shim's free is it
  * rather than a jump to kr_free; here are its exits, each reached by a
- * tail call: a pool that is now empty, and a registry slot miss.
+ * tail call: a pool that is now empty, and a registry slot miss (large
+ * blocks, glibc's, and medium blocks: their arenas take no registry slot,
+ * so that the fast path needs no test for them).
  */
 #include "fastpath.h"
 
@@ -62,23 +64,26 @@ static inline void free_ours(void *b, uintptr_t base)
 	free_block(b, base);
 }
 
-/* Not found by its registry slot: ours after all (the bitmap), or glibc's. */
+/*
+ * Not found by its registry slot: ours after all (the bitmap: a medium
+ * block, whose arenas take no slot, or a small one), a large block, or
+ * glibc's.
+ */
 void free_slot_miss(void *ptr)
 {
-	if (registry_contains(ptr))
-		free_ours(ptr, (uintptr_t)ptr & kr.arena_mask);
-	else if (ptr)
+	if (registry_contains(ptr)) {
+		if (in_span_arena(ptr))
+			span_free(ptr);		/* always checked */
+		else
+			free_ours(ptr, (uintptr_t)ptr & kr.arena_mask);
+	} else if (ptr && !large_free(ptr)) {
 		__libc_free(ptr);
+	}
 }
 
 void kr_free(void *ptr)
 {
 	free_fast(ptr);
-}
-
-void kr_free_ours(void *b)
-{
-	free_ours(b, (uintptr_t)b & kr.arena_mask);
 }
 
 KR_API void karena_free(void *ptr)

@@ -8,16 +8,22 @@
  * ==========================================================================
  *
  * libkarena is CPython's small-object allocator (Objects/obmalloc.c) with
- * two changes: the arenas come from a backend that may be the kernel
- * (/dev/karena), and every thread has a heap of its own, as in mimalloc,
- * so that the fast paths take no lock.
+ * three changes: the arenas come from a backend that may be the kernel
+ * (/dev/karena); every thread has a heap of its own, as in mimalloc, so
+ * that the fast paths take no lock; and it serves the whole heap, not only
+ * requests up to 512 bytes (CPython's limit, where this design departs
+ * from it: span.c says why), so that the kernel's grants, limits and
+ * counters cover all of a program's memory.
  *
  *  Layers
  *
  *    karena_malloc/free, malloc shim         alloc.c free.c malloc_shim.c
  *                                            (fast paths: fastpath.h)
  *  ---------------------------------------------------------------------
- *    [ > 512 bytes, foreign pointers ] --> glibc (__libc_malloc ...)
+ *    small (<= 512 B)         medium (<= 128 KiB)      large (above)
+ *    pools, below             spans of pools: span.c   a grant each:
+ *                                                      large.c
+ *    [ foreign pointers: never made by karena ] --> glibc (__libc_free)
  *  ---------------------------------------------------------------------
  *    heap: one per thread; usedpools[],       heap.c  (TLS, adoption,
  *          usable_arenas, remote-free list             fork, remote free)
@@ -44,6 +50,14 @@
  *    class = (size + 15) / 16 - 1 (a request of 0 is served as 1 byte).
  *    Every block is 16-byte aligned: arenas and pools are aligned, and a
  *    pool is blocks only (its header is in the arena's pool table).
+ *
+ *    Over 512 bytes: 64 medium classes, 8 per power of two (576, 640, ...
+ *    1024, 1152, ... 131072; at most 12.5 % more than the request), in
+ *    spans: runs of 1 to 32 pools of an arena of spans, whose table slots
+ *    are struct kr_span (span.c). Over kr.medium_max (128 KiB with arenas
+ *    of 256 KiB or more; less with smaller arenas, whose spans must fit):
+ *    a large block, one grant of n arenas on the kernel backend or an
+ *    aligned mapping on mmap, given back on free (large.c).
  *
  *  An arena
  *
@@ -255,6 +269,12 @@
 #define SPARE_BATCH		8	/* pools moved per lock (spare.c) */
 #define DEFAULT_PURGE_MS	100	/* an empty pool's pages go back after */
 #define ARENA_MAGIC		0x6b617261u	/* "kara" */
+#define SPAN_ARENA_MAGIC	0x6b61726du	/* "karm": an arena of spans */
+/* medium classes (span.c): 8 per power of two from 576 B to 128 KiB */
+#define MEDIUM_CLASSES		64
+#define MEDIUM_LIMIT		((size_t)128 << 10)
+#define SPAN_MAX_POOLS		32	/* 128 KiB: a span's largest size */
+#define KEEP_SPANS		4	/* empty spans kept open per heap */
 
 /* Debug fill bytes, as CPython's debug hooks use them. */
 #define CLEAN_BYTE		0xCD	/* fresh block, never written */
@@ -365,6 +385,61 @@ struct kr_arena {
 };
 
 /**
+ * struct kr_span - a pool's slot in the table of an arena of spans (span.c)
+ *
+ * A span is a run of @npages pools of one such arena carrying blocks of
+ * one medium class; the slot of its first pool is its header (@state
+ * SPAN_HEAD), the slots of the others point to it (@state SPAN_TAIL,
+ * @head). A free pool's slot has @state SPAN_FREE.
+ * @used:	bit i set iff block i is allocated (a span holds <= 64)
+ * @full:	the bits of every block: (1 << capacity) - 1
+ * @size:	block size
+ * @npages:	pools of the span (head), 1 for a free pool
+ * @head:	index of the span's first pool (its own index when free)
+ * @mclass:	medium class
+ * @purged:	free pool whose page was handed back (or never touched)
+ * @kept:	1 iff the span is in heap->kept_spans[]
+ * @empty_ms:	when the free pool became free
+ * @next, @prev: on heap->spans[mclass] iff a block is free (the owner's)
+ * @owner:	the heap owning the arena
+ * Owner-only: @used, @next, @prev, @kept. Under heap->lock: the rest of a
+ * free pool's slot, and which slots are free.
+ */
+struct kr_span {
+	uint64_t used;
+	uint64_t full;
+	uint32_t size;
+	uint16_t npages;
+	uint16_t head;
+	uint8_t mclass;
+	uint8_t state;
+	uint8_t purged;
+	uint8_t kept;
+	uint32_t empty_ms;
+	struct kr_span *next;
+	struct kr_span *prev;
+	struct kr_heap *owner;
+	uint64_t unused;
+};
+
+enum kr_span_state { SPAN_FREE = 1, SPAN_HEAD, SPAN_TAIL };
+
+/**
+ * struct kr_mclass - a medium class, from the table span.c builds at init
+ * @size:	block size
+ * @npages:	pools per span
+ * @capacity:	blocks per span (<= 64)
+ * @recip:	2^40 / size, rounded up: offset * recip >> 40 is the block
+ *		index for every offset in a span (offset < 2^17, size < 2^18)
+ */
+struct kr_mclass {
+	uint32_t size;
+	uint16_t npages;
+	uint16_t capacity;
+	uint64_t recip;
+};
+
+/**
  * struct kr_lock - a heap's lock: 0 free, 1 held, 2 held and contended
  *
  * Not a pthread mutex: the owner takes it twice per pool it gives to or
@@ -403,6 +478,14 @@ struct kr_heap {
 	uint32_t last_purge_ms;			/* when purge.c last looked */
 	unsigned debug_tick;			/* KARENA_DEBUG check pacing */
 	size_t npools[NUM_CLASSES];		/* used + full pools per class */
+	/* medium blocks (span.c): the owner's lists, then under @lock */
+	struct kr_span *spans[MEDIUM_CLASSES];	/* spans with a free block */
+	struct kr_span *kept_spans[KEEP_SPANS];	/* empty spans kept open */
+	unsigned kept_spans_next;		/* next slot to reuse */
+	struct kr_arena *span_arenas;		/* arenas of spans (@lock) */
+	unsigned nspan_arenas;			/* length of @span_arenas */
+	unsigned nempty_span_arenas;		/* of those, with no span */
+	unsigned span_purgeable;		/* free pools not purged */
 	bool lost;				/* fork child: never touched */
 	struct kr_heap *next_all;		/* kr.heaps, under kr.lock */
 	struct kr_heap *next_abandoned;		/* kr.abandoned, under kr.lock */
@@ -413,6 +496,7 @@ struct kr_heap {
 	 * owner writes, which made each remote free miss).
 	 */
 	_Alignas(64) _Atomic(void *) remote_free;
+	_Atomic(void *) remote_spans;		/* medium blocks, likewise */
 	atomic_bool abandoned;			/* no thread owns it */
 	_Alignas(64) struct kr_arena *nfp2lasta[MAX_POOLS + 1];
 };
@@ -433,6 +517,13 @@ struct kr_heap {
  *		inside one arena): the range stays usable and reads as zero on
  *		next touch. Returns the pages released (best effort count) or
  *		-1 with errno. Thread-safe.
+ * @grant_alloc: one large block's memory (large.c): @len bytes (a multiple
+ *		of the grant unit: arena_size on the kernel backend, where it
+ *		is one grant of len / arena_size arenas; a page on mmap),
+ *		aligned to @alignment (a power of two, at least a page; the
+ *		kernel backend gives arena_size and no more), reading as zero;
+ *		NULL with errno ENOMEM when refused. Thread-safe.
+ * @grant_free:	give it back. Thread-safe.
  */
 struct kr_backend {
 	const char *name;
@@ -440,6 +531,8 @@ struct kr_backend {
 	void *(*arena_alloc)(size_t arena_size);
 	void (*arena_free)(void *base, size_t arena_size);
 	long (*return_pages)(void *addr, size_t len);
+	void *(*grant_alloc)(size_t len, size_t alignment);
+	void (*grant_free)(void *base, size_t len);
 };
 
 /**
@@ -465,6 +558,7 @@ struct kr_global {
 	unsigned purge_ms;		/* KARENA_PURGE_MS, 0 = never purge */
 	unsigned purge_thread;		/* KARENA_PURGE_THREAD (1): may start */
 	unsigned max_empty_arenas;	/* empty arenas waiting, per heap */
+	size_t medium_max;		/* largest request spans serve */
 	/* the purge thread (purge.c) */
 	pthread_mutex_t purge_lock;	/* held by a purge pass; across fork */
 	pthread_cond_t purge_cond;	/* an idle purge thread waits here */
@@ -480,6 +574,8 @@ struct kr_global {
 	/* arena accounting, atomics */
 	atomic_size_t arenas_held, arenas_peak, arenas_allocated;
 	atomic_size_t arenas_released, arenas_denied, pages_returned;
+	/* large blocks (large.c), atomics */
+	atomic_size_t large_blocks, large_bytes, large_requested;
 };
 
 extern struct kr_global kr KR_HIDDEN;
@@ -658,11 +754,13 @@ static inline bool registry_slot_hit(uintptr_t u, uintptr_t base)
 	return atomic_load_explicit(&registry_slot[i], memory_order_relaxed) ==
 	       base + REGISTRY_SLOT_TAG;
 }
-int registry_add(const void *arena_base);
+int registry_add(const void *arena_base, bool fast_slot);
 void registry_remove(const void *arena_base);
 void registry_atfork_child(void);
 
 /* arena.c */
+struct kr_arena *arena_grant(bool fast_slot);
+void arena_ungrant(struct kr_arena *a);
 struct kr_arena *arena_new(struct kr_heap *h);
 void arena_release(struct kr_heap *h, struct kr_arena *a);
 struct kr_pool *arena_take_pool(struct kr_heap *h);
@@ -731,6 +829,7 @@ static inline struct kr_heap *heap_get(void)
 void heap_collect_remote(struct kr_heap *h);
 
 void heap_remote_free(struct kr_heap *h, void *block);
+void heap_remote_free_span(struct kr_heap *h, void *block);
 unsigned heap_release_empty_arenas(struct kr_heap *h);
 void heap_keep_pool(struct kr_heap *h, struct kr_pool *p);
 void heap_flush_kept(struct kr_heap *h);
@@ -815,7 +914,6 @@ static inline void *kr_small_alloc(struct kr_heap *h, size_t c)
 
 /* free.c */
 void kr_free(void *ptr);
-void kr_free_ours(void *b);
 void kr_free_emptied(struct kr_heap *h, struct kr_pool *p);
 
 /* Push @b on @p's free list; returns the pool's new avail (1: was full). */
@@ -859,6 +957,53 @@ static inline bool pool_give_block(struct kr_heap *h, struct kr_pool *p,
 	}
 	return unlikely(pool_emptied(h, p, avail));
 }
+
+/* span.c: medium blocks (512 B < size <= kr.medium_max) */
+extern struct kr_mclass kr_medium[MEDIUM_CLASSES] KR_HIDDEN;
+
+/* The medium class of @size (512 < size <= MEDIUM_LIMIT). */
+static inline unsigned medium_class(size_t size)
+{
+	size_t s = size - 1;
+	unsigned k = 63 - (unsigned)__builtin_clzl(s);	/* >= 9 */
+
+	return (k - 9) * 8 + (unsigned)(s >> (k - 3)) - 8;
+}
+
+static inline size_t medium_class_size(unsigned m)
+{
+	return (size_t)(m % 8 + 9) << (m / 8 + 6);
+}
+
+static inline struct kr_span *span_slot(const void *p)
+{
+	return (struct kr_span *)pool_of(p);
+}
+
+void span_init_classes(void);
+void *span_alloc(struct kr_heap *h, unsigned m);
+void span_free(void *b);
+void span_free_local(struct kr_heap *h, void *b);
+size_t span_usable_size(const void *b);
+void span_flush_kept(struct kr_heap *h);
+unsigned span_release_old(struct kr_heap *h, uint32_t now,
+			  uint32_t min_age_ms, unsigned keep);
+void span_purge(struct kr_heap *h, uint32_t now, uint32_t min_age_ms);
+void span_count(struct kr_heap *h, struct karena_stats *st);
+int span_check_heap(struct kr_heap *h, FILE *out);
+/* is @p in an arena of spans? (@p in an arena we hold) */
+static inline bool in_span_arena(const void *p)
+{
+	return arena_of(p)->magic == SPAN_ARENA_MAGIC;
+}
+
+/* large.c: blocks over kr.medium_max, each in a grant of its own */
+void *large_alloc(size_t size, size_t alignment);
+bool large_free(void *p);
+size_t large_usable_size(const void *p);
+void large_atfork_prepare(void);
+void large_atfork_parent(void);
+void large_atfork_child(void);
 
 /* purge.c */
 enum { PURGER_NONE, PURGER_ACTIVE, PURGER_IDLE };

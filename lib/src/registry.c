@@ -103,8 +103,12 @@ static void arena_slots(const void *base, bool take)
 	}
 }
 
-/* Set the bits of a freshly granted arena. 0, or -1 if no leaf could be had. */
-int registry_add(const void *base)
+/*
+ * Set the bits of a freshly granted arena, and take its slots if
+ * @fast_slot (arenas of pools: free's fast path finds them). 0, or -1 if no
+ * leaf could be had.
+ */
+int registry_add(const void *base, bool fast_slot)
 {
 	_Atomic(_Atomic uint64_t *) *slot = slot_of(base);
 	_Atomic uint64_t *leaf, *word;
@@ -119,7 +123,8 @@ int registry_add(const void *base)
 		return -1;
 	word = arena_bits(leaf, base, &mask);
 	atomic_fetch_or_explicit(word, mask, memory_order_release);
-	arena_slots(base, true);
+	if (fast_slot)
+		arena_slots(base, true);
 	return 0;
 }
 

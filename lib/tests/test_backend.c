@@ -19,10 +19,14 @@ static int nodevice_child(void)
 	p = karena_malloc(32);
 	if (p || errno != ENOMEM || strcmp(karena_backend(), "kernel"))
 		return 1;
-	p = karena_malloc(100000);	/* large requests still work */
-	if (!p)
+	errno = 0;
+	p = karena_malloc(100000);	/* medium: arenas too */
+	if (p || errno != ENOMEM)
 		return 2;
-	karena_free(p);
+	errno = 0;
+	p = karena_malloc(1 << 20);	/* large: a grant of its own */
+	if (p || errno != ENOMEM)
+		return 3;
 	return 0;
 }
 
@@ -118,8 +122,9 @@ int main(int argc, char **argv)
 
 	st = run_self(argv[0], "nodevice", env, err, sizeof(err));
 	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-	   "KARENA_BACKEND=kernel without a device: small allocations fail "
-	   "with ENOMEM, large ones work, no abort");
+	   "KARENA_BACKEND=kernel without a device: small, medium and large "
+	   "allocations fail with ENOMEM, no abort (child exit %d)",
+	   WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 	ok(strstr(err, "/nonexistent/karena") && strstr(err, "modprobe karena"),
 	   "... and one message names the device and says to load the module");
 
