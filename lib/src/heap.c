@@ -158,15 +158,18 @@ void heap_flush_kept(struct kr_heap *h)
 
 /*
  * Free @b, a block of @h, from a thread that does not own @h: push it on
- * @list (h->remote_free or, medium, h->remote_spans); an abandoned heap's
- * block is freed here under kr.lock.
+ * @list (h->remote_free, @b then being a block of pool @p, or, medium,
+ * h->remote_spans, @p NULL); an abandoned heap's block is freed here under
+ * kr.lock.
  */
 static inline void remote_free(struct kr_heap *h, _Atomic(void *) *list,
-			       void *b)
+			       struct kr_pool *p, void *b)
 {
 	void *head;
 
 	if (!atomic_load_explicit(&h->abandoned, memory_order_acquire)) {
+		if (p)				/* free.c's double-free key */
+			*block_key(b) = p;
 		head = atomic_load_explicit(list, memory_order_relaxed);
 		do {
 			*(void **)b = head;
@@ -180,11 +183,10 @@ static inline void remote_free(struct kr_heap *h, _Atomic(void *) *list,
 	pthread_mutex_lock(&kr.lock);
 	if (atomic_load_explicit(&h->abandoned, memory_order_relaxed)) {
 		/* kr.lock owns it now */
-		if (list == &h->remote_spans) {
+		if (!p) {
 			span_free_local(h, b);
 		} else {
-			struct kr_pool *p = pool_of(b);
-
+			*block_key(b) = p;
 			if (pool_give_block(h, p, b))
 				kr_free_emptied(h, p);
 		}
@@ -192,17 +194,17 @@ static inline void remote_free(struct kr_heap *h, _Atomic(void *) *list,
 		return;
 	}
 	pthread_mutex_unlock(&kr.lock);
-	remote_free(h, list, b);	/* adopted meanwhile: push */
+	remote_free(h, list, p, b);	/* adopted meanwhile: push */
 }
 
-void heap_remote_free(struct kr_heap *h, void *b)
+void heap_remote_free(struct kr_heap *h, struct kr_pool *p, void *b)
 {
-	remote_free(h, &h->remote_free, b);
+	remote_free(h, &h->remote_free, p, b);
 }
 
 void heap_remote_free_span(struct kr_heap *h, void *b)
 {
-	remote_free(h, &h->remote_spans, b);
+	remote_free(h, &h->remote_spans, NULL, b);
 }
 
 /*

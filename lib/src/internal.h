@@ -321,6 +321,9 @@ enum kr_pool_state {
  * @prevpool:	previous on usedpools[szidx], when used and not the head
  * @heap:	the heap owning the pool's arena (arena->heap), here so that
  *		free reads the line it needs anyway, not the arena's first
+ * @start_bias:	kr_block_starts[szidx] - pool_base / 8: bit u of the bit
+ *		string at @start_bias is set iff address u of the pool is a
+ *		block start (free.c: the check of every free, one bt)
  *
  * Every pool, under heap->lock (the arena's bookkeeping):
  * @state:	enum kr_pool_state
@@ -346,6 +349,7 @@ struct kr_pool {
 	struct kr_pool *nextpool;
 	struct kr_pool *prevpool;
 	struct kr_heap *heap;
+	uintptr_t start_bias;
 } __attribute__((aligned(1 << POOL_HEADER_SHIFT)));
 
 /**
@@ -653,6 +657,40 @@ static inline char *pool_base(const struct kr_pool *p)
 	return (char *)a + ((size_t)pool_index(a, p) << POOL_SHIFT);
 }
 
+/*
+ * The bad-free checks of a normal build (the design: free.c).
+ * kr_block_starts[c]: bit o set iff byte offset o of a pool of class c is
+ * the start of one of its blocks (built at init).
+ */
+extern uint8_t kr_block_starts[NUM_CLASSES][POOL_SIZE / 8] KR_HIDDEN;
+void block_starts_init(void);
+
+/* Is @u the start of a block of pool @p? One bt on x86-64. */
+static inline bool pool_block_start(const struct kr_pool *p, uintptr_t u)
+{
+#if defined(__x86_64__)
+	bool set;
+
+	/* the table is written once, at init: no memory operand needed */
+	__asm__("btq %2, (%1)" : "=@ccc"(set) : "r"(p->start_bias), "r"(u));
+	return set;
+#else
+	const uint8_t *bits = (const uint8_t *)p->start_bias;
+
+	return (bits[u >> 3] >> (u & 7)) & 1;
+#endif
+}
+
+/*
+ * The word a freed block holds after its link: its pool header's address,
+ * which free compares before it frees (equal: maybe a double free) and
+ * malloc clears when it hands the block out (free.c).
+ */
+static inline void **block_key(void *b)
+{
+	return (void **)b + 1;
+}
+
 /* -------------------------------------------------------------------------
  * Prototypes, by file
  */
@@ -828,7 +866,7 @@ static inline struct kr_heap *heap_get(void)
 }
 void heap_collect_remote(struct kr_heap *h);
 
-void heap_remote_free(struct kr_heap *h, void *block);
+void heap_remote_free(struct kr_heap *h, struct kr_pool *p, void *block);
 void heap_remote_free_span(struct kr_heap *h, void *block);
 unsigned heap_release_empty_arenas(struct kr_heap *h);
 void heap_keep_pool(struct kr_heap *h, struct kr_pool *p);
@@ -872,8 +910,10 @@ static inline void *pool_pop(struct kr_pool *p)
 
 	if (b) {
 		p->freeblock = *(void **)b;
+		*block_key(b) = NULL;
 	} else {
 		b = p->carve;
+		*block_key(b) = NULL;	/* a restarted pool's stale key */
 		p->carve += p->size;
 		__builtin_prefetch(b + 256, 1);
 	}
@@ -914,6 +954,7 @@ static inline void *kr_small_alloc(struct kr_heap *h, size_t c)
 
 /* free.c */
 void kr_free(void *ptr);
+KR_NOINLINE void free_suspect(void *b);
 void kr_free_emptied(struct kr_heap *h, struct kr_pool *p);
 
 /* Push @b on @p's free list; returns the pool's new avail (1: was full). */
