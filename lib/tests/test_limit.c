@@ -46,7 +46,7 @@ static int run_prog(const char *dir, size_t size, size_t *blocks, int *err,
 	int st;
 
 	snprintf(cmd, sizeof(cmd), "LD_PRELOAD=%s/../libkarena-malloc.so "
-		 "KARENA_BACKEND=kernel %s/limit_prog %zu 1000000", dir, dir,
+		 "KARENA_BACKEND=kernel %s/limit_prog %zu 100000", dir, dir,
 		 size);
 	f = popen(cmd, "r");
 	if (!f)
@@ -55,8 +55,11 @@ static int run_prog(const char *dir, size_t size, size_t *blocks, int *err,
 		line[0] = 0;
 	st = pclose(f);
 	if (sscanf(line, "blocks=%zu errno=%d again=%d", blocks, err,
-		   again) != 3)
+		   again) != 3) {
+		fprintf(stderr, "# %s: printed \"%s\", status %#x\n", cmd,
+			line, st);
 		return -1;
+	}
 	return st;
 }
 
