@@ -45,12 +45,12 @@ void arena_usable_unlink(struct kr_heap *h, struct kr_arena *a)
 }
 
 /*
- * One arena from the backend, in the registry (and its fast slots if
- * @fast_slot) and counted; its header is the caller's to write (arenas of
+ * One arena from the backend, in the registry (its slots tagged
+ * @registry_tag) and counted; its header is the caller's to write (arenas of
  * pools here, of spans in span.c). NULL
  * with errno ENOMEM when the backend refuses.
  */
-struct kr_arena *arena_grant(bool fast_slot)
+struct kr_arena *arena_grant(uintptr_t registry_tag)
 {
 	struct kr_arena *a;
 	size_t held, peak;
@@ -61,7 +61,7 @@ struct kr_arena *arena_grant(bool fast_slot)
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (registry_add(a, fast_slot) < 0) {
+	if (registry_add(a, registry_tag) < 0) {
 		kr.backend->arena_free(a, kr.arena_size);
 		atomic_fetch_add(&kr.arenas_denied, 1);
 		errno = ENOMEM;
@@ -92,7 +92,7 @@ void arena_ungrant(struct kr_arena *a)
  */
 struct kr_arena *arena_new(struct kr_heap *h)
 {
-	struct kr_arena *a = arena_grant(true);
+	struct kr_arena *a = arena_grant(REGISTRY_SLOT_TAG);
 
 	if (!a)
 		return NULL;

@@ -145,7 +145,9 @@ static inline void free_ours(void *b, uintptr_t base)
  */
 void free_slot_miss(void *ptr)
 {
-	if (registry_contains(ptr)) {
+	if (registry_span_hit((uintptr_t)ptr)) {
+		span_free(ptr);
+	} else if (registry_contains(ptr)) {
 		if (in_span_arena(ptr))
 			span_free(ptr);		/* always checked */
 		else

@@ -406,6 +406,7 @@ struct kr_arena {
  * @empty_ms:	when the free pool became free
  * @next, @prev: on heap->spans[mclass] iff a block is free (the owner's)
  * @owner:	the heap owning the arena
+ * @base:	where the span's blocks start (head; the first pool's page)
  * Owner-only: @used, @next, @prev, @kept. Under heap->lock: the rest of a
  * free pool's slot, and which slots are free.
  */
@@ -423,7 +424,7 @@ struct kr_span {
 	struct kr_span *next;
 	struct kr_span *prev;
 	struct kr_heap *owner;
-	uint64_t unused;
+	char *base;
 };
 
 enum kr_span_state { SPAN_FREE = 1, SPAN_HEAD, SPAN_TAIL };
@@ -781,7 +782,26 @@ static inline bool registry_contains(const void *p)
  */
 #define REGISTRY_SLOT_BITS	16
 #define REGISTRY_SLOT_TAG	((uintptr_t)ALIGNMENT)
+/*
+ * An arena of spans (span.c) takes its slots with this tag: free's fast
+ * path compares with base + 16..31 (a masked pointer's low 4 bits + 16),
+ * never base + 32, so it misses, and free_slot_miss finds the arena by
+ * this tag with one load instead of the bitmap.
+ */
+#define REGISTRY_SPAN_TAG	((uintptr_t)2 * ALIGNMENT)
+#define REGISTRY_TAG_MAX	((uintptr_t)4 * ALIGNMENT)
+
 extern _Atomic uintptr_t registry_slot[1u << REGISTRY_SLOT_BITS] KR_HIDDEN;
+
+/* Is @u in an arena of spans, by its slot? (false: no, or not known) */
+static inline bool registry_span_hit(uintptr_t u)
+{
+	unsigned i = (u >> REGISTRY_GRANULE_SHIFT) &
+		     ((1u << REGISTRY_SLOT_BITS) - 1);
+
+	return atomic_load_explicit(&registry_slot[i], memory_order_relaxed) ==
+	       (u & kr.arena_mask) + REGISTRY_SPAN_TAG;
+}
 
 /* Is @u in the arena at @base (u & arena_mask), by its slot? */
 static inline bool registry_slot_hit(uintptr_t u, uintptr_t base)
@@ -792,12 +812,12 @@ static inline bool registry_slot_hit(uintptr_t u, uintptr_t base)
 	return atomic_load_explicit(&registry_slot[i], memory_order_relaxed) ==
 	       base + REGISTRY_SLOT_TAG;
 }
-int registry_add(const void *arena_base, bool fast_slot);
+int registry_add(const void *arena_base, uintptr_t tag);
 void registry_remove(const void *arena_base);
 void registry_atfork_child(void);
 
 /* arena.c */
-struct kr_arena *arena_grant(bool fast_slot);
+struct kr_arena *arena_grant(uintptr_t registry_tag);
 void arena_ungrant(struct kr_arena *a);
 struct kr_arena *arena_new(struct kr_heap *h);
 void arena_release(struct kr_heap *h, struct kr_arena *a);

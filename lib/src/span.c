@@ -32,10 +32,11 @@
  *  invariants change. A span is a first fit among the heap's arenas of
  *  spans (a walk over spans, not pools); a new arena when none has room.
  *
- *  How free gets here: arenas of spans are in the registry's bitmap but
- *  take none of its direct-mapped slots, so free's fast path misses its
- *  slot for a medium block and its slot-miss exit (free_slot_miss) sends
- *  it here after the bitmap. So the small-block fast paths carry no test
+ *  How free gets here: arenas of spans take the registry's direct-mapped
+ *  slots with a tag of their own (REGISTRY_SPAN_TAG), which free's fast
+ *  path never matches, so it misses its slot for a medium block and its
+ *  slot-miss exit (free_slot_miss) finds the tag with one load and sends
+ *  the block here. So the small-block fast paths carry no test
  *  for medium blocks at all: malloc's exit for sizes over 512
  *  (kr_malloc_big) is the whole cost. Medium blocks freed by other threads
  *  wait on a list of their own (heap->remote_spans), so collecting small
@@ -109,7 +110,7 @@ static inline unsigned span_index(const struct kr_span *s)
 
 static inline char *span_base(const struct kr_span *s)
 {
-	return (char *)arena_of(s) + ((size_t)span_index(s) << POOL_SHIFT);
+	return s->base;
 }
 
 /* The owner's class lists: a span with a free block is on spans[mclass]. */
@@ -142,7 +143,7 @@ static void span_unlink(struct kr_heap *h, struct kr_span *s)
 /* A new arena of spans for @h, every pool free. NULL + ENOMEM if denied. */
 static struct kr_arena *span_arena_new(struct kr_heap *h)
 {
-	struct kr_arena *a = arena_grant(false);
+	struct kr_arena *a = arena_grant(REGISTRY_SPAN_TAG);
 	unsigned i;
 
 	if (!a)
@@ -242,6 +243,7 @@ static struct kr_span *span_take(struct kr_heap *h, unsigned m)
 		s->purged = 0;
 	}
 	s = span_at(a, i);
+	s->base = (char *)a + ((size_t)i << POOL_SHIFT);
 	s->state = SPAN_HEAD;
 	s->npages = k->npages;
 	s->mclass = (uint8_t)m;
@@ -406,11 +408,10 @@ static struct kr_span *span_of_block(const void *b, unsigned *index)
 	return s;
 }
 
-/* Free medium block @b of @h, which the caller owns (or kr.lock held). */
-void span_free_local(struct kr_heap *h, void *b)
+/* Free block @i of span @s of @h, @b, as its owner (or kr.lock held). */
+static void span_free_at(struct kr_heap *h, struct kr_span *s, unsigned i,
+			 void *b)
 {
-	unsigned i;
-	struct kr_span *s = span_of_block(b, &i);
 	uint64_t bit = (uint64_t)1 << i;
 
 	if (!(s->used & bit))
@@ -431,6 +432,15 @@ void span_free_local(struct kr_heap *h, void *b)
 	span_retire(h, s);
 }
 
+/* Free medium block @b of @h, which the caller owns (or kr.lock held). */
+void span_free_local(struct kr_heap *h, void *b)
+{
+	unsigned i;
+	struct kr_span *s = span_of_block(b, &i);
+
+	span_free_at(h, s, i, b);
+}
+
 /* free() of @b, in an arena of spans (free_slot_miss). */
 void span_free(void *b)
 {
@@ -439,7 +449,7 @@ void span_free(void *b)
 	struct kr_heap *h = s->owner;
 
 	if (h == kr_tls_heap)
-		span_free_local(h, b);
+		span_free_at(h, s, i, b);
 	else
 		heap_remote_free_span(h, b);	/* its bit checked when collected */
 }
