@@ -275,6 +275,7 @@
 #define MEDIUM_LIMIT		((size_t)128 << 10)
 #define SPAN_MAX_POOLS		32	/* 128 KiB: a span's largest size */
 #define KEEP_SPANS		4	/* empty spans kept open per heap */
+#define SPAN_CACHE_PAGES	256	/* empty spans' pools a heap holds */
 
 /* Debug fill bytes, as CPython's debug hooks use them. */
 #define CLEAN_BYTE		0xCD	/* fresh block, never written */
@@ -487,6 +488,8 @@ struct kr_heap {
 	struct kr_span *spans[MEDIUM_CLASSES];	/* spans with a free block */
 	struct kr_span *kept_spans[KEEP_SPANS];	/* empty spans kept open */
 	unsigned kept_spans_next;		/* next slot to reuse */
+	struct kr_span *span_cache[MEDIUM_CLASSES];	/* an empty span */
+	unsigned span_cache_pages;		/* their pools, all classes */
 	struct kr_arena *span_arenas;		/* arenas of spans (@lock) */
 	unsigned nspan_arenas;			/* length of @span_arenas */
 	unsigned nempty_span_arenas;		/* of those, with no span */

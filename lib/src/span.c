@@ -49,8 +49,11 @@
  *
  *  Empty spans: one emptied by its owner while it is its class's only span
  *  stays open (heap->kept_spans, a ring of KEEP_SPANS), so that a
- *  malloc+free pair does not give a span back and take it again; any other
- *  goes back to its arena at once, its pools free (SPAN_FREE). Free pools
+ *  malloc+free pair does not give a span back and take it again; another
+ *  waits in the heap's cache, one per class and SPAN_CACHE_PAGES pools in
+ *  all (256 KiB), for the class's next refill without a lock or a search
+ *  (the owner's alone, like spare pools; emptied at thread exit); any
+ *  other goes back to its arena at once, its pools free (SPAN_FREE). Free pools
  *  have their pages handed back after KARENA_PURGE_MS and empty arenas of
  *  spans are released, by the same purge as pools (purge.c calls
  *  span_purge and span_release_old).
@@ -301,7 +304,22 @@ static void span_retire(struct kr_heap *h, struct kr_span *s)
  * Blocks
  */
 
-/* Keep empty span @s open; the ring's oldest, if empty, is retired. */
+/*
+ * Empty span @s of @h, on no list: into the owner's cache if its class's
+ * slot and the page budget allow, else back to its arena.
+ */
+static void span_park(struct kr_heap *h, struct kr_span *s)
+{
+	if (h == kr_tls_heap && !h->span_cache[s->mclass] &&
+	    h->span_cache_pages + s->npages <= SPAN_CACHE_PAGES) {
+		h->span_cache[s->mclass] = s;	/* the next refill's */
+		h->span_cache_pages += s->npages;
+		return;
+	}
+	span_retire(h, s);
+}
+
+/* Keep empty span @s open; the ring's oldest, if empty, is parked. */
 static void span_keep(struct kr_heap *h, struct kr_span *s)
 {
 	struct kr_span *old = h->kept_spans[h->kept_spans_next];
@@ -313,16 +331,27 @@ static void span_keep(struct kr_heap *h, struct kr_span *s)
 		old->kept = 0;
 		if (!old->used) {
 			span_unlink(h, old);
-			span_retire(h, old);
+			span_park(h, old);
 		}
 	}
 }
 
-/* Close every kept span of @h: the empty ones go back to their arenas. */
+/*
+ * Close every kept span of @h and empty its cache: the empty spans go back
+ * to their arenas.
+ */
 void span_flush_kept(struct kr_heap *h)
 {
 	unsigned i;
 
+	for (i = 0; i < MEDIUM_CLASSES; i++) {
+		struct kr_span *s = h->span_cache[i];
+
+		h->span_cache[i] = NULL;
+		if (s)
+			span_retire(h, s);
+	}
+	h->span_cache_pages = 0;
 	for (i = 0; i < KEEP_SPANS; i++) {
 		struct kr_span *s = h->kept_spans[i];
 
@@ -342,10 +371,18 @@ KR_NOINLINE static struct kr_span *span_refill(struct kr_heap *h, unsigned m)
 {
 	struct kr_span *s;
 
-	if (atomic_load_explicit(&h->remote_free, memory_order_relaxed)) {
+	if (atomic_load_explicit(&h->remote_free, memory_order_relaxed) ||
+	    atomic_load_explicit(&h->remote_spans, memory_order_relaxed)) {
 		heap_collect_remote(h);
 		if (h->spans[m])
 			return h->spans[m];
+	}
+	s = h->span_cache[m];
+	if (s) {
+		h->span_cache[m] = NULL;
+		h->span_cache_pages -= s->npages;
+		span_link(h, s);
+		return s;
 	}
 	kr_lock(&h->lock);
 	s = span_take(h, m);
@@ -429,7 +466,7 @@ static void span_free_at(struct kr_heap *h, struct kr_span *s, unsigned i,
 		return;
 	}
 	span_unlink(h, s);
-	span_retire(h, s);
+	span_park(h, s);
 }
 
 /* Free medium block @b of @h, which the caller owns (or kr.lock held). */
@@ -604,9 +641,11 @@ int span_check_heap(struct kr_heap *h, FILE *out)
 			      "slot %u: not a span head", i);
 			if (s->state != SPAN_HEAD || !s->npages)
 				break;
-			if (s->used != s->full)
+			if (s->used != s->full && h->span_cache[s->mclass] != s)
 				open++;
-			CHECK(s->used || s->kept, s, "empty span not kept");
+			CHECK(s->used || s->kept ||
+			      h->span_cache[s->mclass] == s, s,
+			      "empty span neither kept nor cached");
 			for (m = i + 1; m < i + s->npages; m++)
 				CHECK(span_at(a, m)->state == SPAN_TAIL &&
 				      span_at(a, m)->head == i, s,
