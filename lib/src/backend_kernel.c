@@ -121,6 +121,10 @@ static void *kernel_arena_alloc(size_t size)
 static void *kernel_grant_alloc(size_t len, size_t alignment)
 {
 	(void)alignment;
+	if (len / kr.arena_size > KARENA_GRANT_MAX_ARENAS) {
+		errno = ENOMEM;		/* more than one grant may hold */
+		return NULL;
+	}
 	return kernel_arena_alloc(len);
 }
 

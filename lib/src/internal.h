@@ -196,12 +196,22 @@
  *    to one heap for life (arena->heap, copied into each pool's header,
  *    where free reads it). A free by the owning thread is a plain list
  *    push. A free by another thread pushes the block on the
- *    owner's atomic remote_free stack (one CAS); the owner takes the whole
- *    stack with one exchange on its slow paths and frees the blocks
- *    locally. When a thread exits, its heap is abandoned: the global lock
+ *    owner's atomic remote_free stack (one CAS; medium blocks on
+ *    remote_spans); the owner takes the whole stack with one exchange on
+ *    its slow paths and frees the blocks locally. When a thread exits, its heap is abandoned: the global lock
  *    then guards it, frees into it are done under that lock, and the next
  *    new thread adopts it instead of building a heap. Heaps are never
  *    destroyed, so a heap pointer stays valid forever.
+ *
+ *  Bad frees
+ *
+ *    Caught in every build, named and aborted on: for a small block, free
+ *    tests that the pointer is a block start (a bit string of starts per
+ *    class, one bt through the pool header's start_bias) and that the
+ *    block does not carry the "freed" key (its pool header's address in
+ *    its second word, which malloc clears); a key match is confirmed on
+ *    the pool's free list. 7 instructions a pair in all (free.c). A
+ *    medium block is checked exactly against its span's bitmap (span.c).
  *
  *  Fork
  *
