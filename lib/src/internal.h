@@ -376,6 +376,8 @@ struct kr_pool {
  * @prevarena:	previous on usable_arenas, NULL at the head
  * @allnext:	next arena of the heap (every arena, any state)
  * @allprev:	previous arena of the heap
+ * @span_free_bits: an arena of spans' free pools, bit i for pool i, when
+ *		it has at most 128 pools (span.c; more: in the table's slot 1)
  * @npurged:	empty pools whose pages are handed back
  * @empty_ms:	when every pool last became empty (kr_now_ms; valid while
  *		nfreepools == ntotalpools)
@@ -395,8 +397,13 @@ struct kr_arena {
 	struct kr_heap *heap;
 	struct kr_arena *nextarena;
 	struct kr_arena *prevarena;
-	struct kr_arena *allnext;
-	struct kr_arena *allprev;
+	union {
+		struct {
+			struct kr_arena *allnext;
+			struct kr_arena *allprev;
+		};
+		uint64_t span_free_bits[2];	/* arenas of spans: span.c */
+	};
 };
 
 /**
@@ -498,7 +505,7 @@ struct kr_heap {
 	struct kr_span *spans[MEDIUM_CLASSES];	/* spans with a free block */
 	struct kr_span *kept_spans[KEEP_SPANS];	/* empty spans kept open */
 	unsigned kept_spans_next;		/* next slot to reuse */
-	struct kr_span *span_cache[MEDIUM_CLASSES];	/* an empty span */
+	struct kr_span *span_cache[MEDIUM_CLASSES];	/* empty spans */
 	unsigned span_cache_pages;		/* their pools, all classes */
 	struct kr_arena *span_arenas;		/* arenas of spans (@lock) */
 	unsigned nspan_arenas;			/* length of @span_arenas */

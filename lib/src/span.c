@@ -49,9 +49,9 @@
  *
  *  Empty spans: one emptied by its owner while it is its class's only span
  *  stays open (heap->kept_spans, a ring of KEEP_SPANS), so that a
- *  malloc+free pair does not give a span back and take it again; another
- *  waits in the heap's cache, one per class and SPAN_CACHE_PAGES pools in
- *  all (256 KiB), for the class's next refill without a lock or a search
+ *  malloc+free pair does not give a span back and take it again; others
+ *  wait in the heap's cache, a stack per class, SPAN_CACHE_PAGES pools in
+ *  all (1 MiB), for the class's next refills without a lock or a search
  *  (the owner's alone, like spare pools; emptied at thread exit); any
  *  other goes back to its arena at once, its pools free (SPAN_FREE). Free pools
  *  have their pages handed back after KARENA_PURGE_MS and empty arenas of
@@ -143,6 +143,52 @@ static void span_unlink(struct kr_heap *h, struct kr_span *s)
  * Arenas of spans: which pools are free, under h->lock
  */
 
+/*
+ * An arena of spans' free pools as a bit string, bit i for pool i: in its
+ * header while it has at most 128 pools (arenas up to 512 KiB), else in
+ * the pool table's slot 1, which the table's own pools leave unused (an
+ * arena of 1 MiB or more has 4 of them at least, room for 1536 bits).
+ */
+static uint64_t *free_bits(struct kr_arena *a)
+{
+	return kr.npools <= 128 ? a->span_free_bits : (uint64_t *)pool_at(a, 1);
+}
+
+/* Set (@free) or clear bits [i, i + n), a word at a time. */
+static void bits_set(uint64_t *bits, unsigned i, unsigned n, bool free)
+{
+	while (n) {
+		unsigned k = 64 - (i & 63) < n ? 64 - (i & 63) : n;
+		uint64_t m = (k == 64 ? ~(uint64_t)0 :
+			      (((uint64_t)1 << k) - 1)) << (i & 63);
+
+		if (free)
+			bits[i >> 6] |= m;
+		else
+			bits[i >> 6] &= ~m;
+		i += k;
+		n -= k;
+	}
+}
+
+/* The first bit at or after @i equal to @want, or kr.npools. */
+static unsigned bits_next(const uint64_t *bits, unsigned i, bool want)
+{
+	unsigned w = i >> 6, nwords = (kr.npools + 63) >> 6;
+	uint64_t m;
+
+	if (i >= kr.npools)
+		return kr.npools;
+	m = (want ? bits[w] : ~bits[w]) & (~(uint64_t)0 << (i & 63));
+	while (!m) {
+		if (++w >= nwords)
+			return kr.npools;
+		m = want ? bits[w] : ~bits[w];
+	}
+	i = (w << 6) + (unsigned)__builtin_ctzll(m);
+	return i < kr.npools ? i : kr.npools;
+}
+
 /* A new arena of spans for @h, every pool free. NULL + ENOMEM if denied. */
 static struct kr_arena *span_arena_new(struct kr_heap *h)
 {
@@ -156,6 +202,7 @@ static struct kr_arena *span_arena_new(struct kr_heap *h)
 	a->ntotalpools = (uint16_t)(kr.npools - kr.first_pool);
 	a->nfreepools = a->ntotalpools;
 	a->empty_ms = kr_now_ms();
+	bits_set(free_bits(a), kr.first_pool, kr.npools - kr.first_pool, true);
 	for (i = kr.first_pool; i < kr.npools; i++) {
 		struct kr_span *s = span_at(a, i);
 
@@ -193,26 +240,22 @@ static void span_arena_release(struct kr_heap *h, struct kr_arena *a)
 	arena_ungrant(a);
 }
 
-/* The first run of @n free pools of @a, or 0 (pool 0 is the table's). */
+/*
+ * The first run of @n free pools of @a, or 0 (pool 0 is the table's): a
+ * walk over its runs of free pools, a word at a time.
+ */
 static unsigned arena_find_run(struct kr_arena *a, unsigned n)
 {
-	unsigned i = kr.first_pool, run = 0, start = 0;
+	const uint64_t *bits = free_bits(a);
+	unsigned i = kr.first_pool, j;
 
 	if (a->nfreepools < n)
 		return 0;
-	while (i < kr.npools) {
-		struct kr_span *s = span_at(a, i);
-
-		if (s->state == SPAN_HEAD) {
-			i += s->npages;
-			run = 0;
-			continue;
-		}
-		if (!run)
-			start = i;
-		if (++run == n)
-			return start;
-		i++;
+	while ((i = bits_next(bits, i, true)) < kr.npools) {
+		j = bits_next(bits, i, false);
+		if (j - i >= n)
+			return i;
+		i = j;
 	}
 	return 0;
 }
@@ -237,6 +280,7 @@ static struct kr_span *span_take(struct kr_heap *h, unsigned m)
 	if (a->nfreepools == a->ntotalpools)
 		h->nempty_span_arenas--;
 	a->nfreepools -= k->npages;
+	bits_set(free_bits(a), i, k->npages, false);
 	for (j = i; j < i + k->npages; j++) {
 		s = span_at(a, j);
 		if (!s->purged)
@@ -275,6 +319,7 @@ static void span_give(struct kr_heap *h, struct kr_span *s, uint32_t now)
 	}
 	h->span_purgeable += n;
 	a->nfreepools += n;
+	bits_set(free_bits(a), i, n, true);
 	if (a->nfreepools == a->ntotalpools) {
 		a->empty_ms = now;
 		h->nempty_span_arenas++;
@@ -305,14 +350,15 @@ static void span_retire(struct kr_heap *h, struct kr_span *s)
  */
 
 /*
- * Empty span @s of @h, on no list: into the owner's cache if its class's
- * slot and the page budget allow, else back to its arena.
+ * Empty span @s of @h, on no list: into the owner's cache (a stack per
+ * class) if the page budget allows, else back to its arena.
  */
 static void span_park(struct kr_heap *h, struct kr_span *s)
 {
-	if (h == kr_tls_heap && !h->span_cache[s->mclass] &&
+	if (h == kr_tls_heap &&
 	    h->span_cache_pages + s->npages <= SPAN_CACHE_PAGES) {
-		h->span_cache[s->mclass] = s;	/* the next refill's */
+		s->next = h->span_cache[s->mclass];	/* the next refills' */
+		h->span_cache[s->mclass] = s;
 		h->span_cache_pages += s->npages;
 		return;
 	}
@@ -345,11 +391,14 @@ void span_flush_kept(struct kr_heap *h)
 	unsigned i;
 
 	for (i = 0; i < MEDIUM_CLASSES; i++) {
-		struct kr_span *s = h->span_cache[i];
+		struct kr_span *s = h->span_cache[i], *next;
 
 		h->span_cache[i] = NULL;
-		if (s)
+		for (; s; s = next) {
+			next = s->next;
+			s->next = NULL;
 			span_retire(h, s);
+		}
 	}
 	h->span_cache_pages = 0;
 	for (i = 0; i < KEEP_SPANS; i++) {
@@ -379,7 +428,7 @@ KR_NOINLINE static struct kr_span *span_refill(struct kr_heap *h, unsigned m)
 	}
 	s = h->span_cache[m];
 	if (s) {
-		h->span_cache[m] = NULL;
+		h->span_cache[m] = s->next;
 		h->span_cache_pages -= s->npages;
 		span_link(h, s);
 		return s;
@@ -600,6 +649,16 @@ void span_count(struct kr_heap *h, struct karena_stats *st)
 		} \
 	} while (0)
 
+static bool span_cached(struct kr_heap *h, struct kr_span *s)
+{
+	struct kr_span *c;
+
+	for (c = h->span_cache[s->mclass]; c; c = c->next)
+		if (c == s)
+			return true;
+	return false;
+}
+
 /* span.c's invariants for @h (its owner, or kr.lock held): 0 or -1. */
 int span_check_heap(struct kr_heap *h, FILE *out)
 {
@@ -628,6 +687,9 @@ int span_check_heap(struct kr_heap *h, FILE *out)
 		for (i = kr.first_pool; i < kr.npools;) {
 			s = span_at(a, i);
 			CHECK(s->owner == h, s, "slot %u: bad owner", i);
+			CHECK(((free_bits(a)[i >> 6] >> (i & 63)) & 1) ==
+			      (s->state == SPAN_FREE), s,
+			      "slot %u: free bit wrong (state %u)", i, s->state);
 			if (s->state == SPAN_FREE) {
 				nfree++;
 				purgeable += !s->purged;
@@ -641,10 +703,9 @@ int span_check_heap(struct kr_heap *h, FILE *out)
 			      "slot %u: not a span head", i);
 			if (s->state != SPAN_HEAD || !s->npages)
 				break;
-			if (s->used != s->full && h->span_cache[s->mclass] != s)
+			if (s->used != s->full && !span_cached(h, s))
 				open++;
-			CHECK(s->used || s->kept ||
-			      h->span_cache[s->mclass] == s, s,
+			CHECK(s->used || s->kept || span_cached(h, s), s,
 			      "empty span neither kept nor cached");
 			for (m = i + 1; m < i + s->npages; m++)
 				CHECK(span_at(a, m)->state == SPAN_TAIL &&
