@@ -9,7 +9,7 @@
 #include "../kmod/uapi/karena.h"
 #include "tap.h"
 
-#define PARAM "/sys/module/karena/parameters/max_arenas_per_process"
+#define PARAM MAX_ARENAS_PARAM
 
 static int nodevice_child(void)
 {
@@ -28,30 +28,6 @@ static int nodevice_child(void)
 	if (p || errno != ENOMEM)
 		return 3;
 	return 0;
-}
-
-static long read_param(void)
-{
-	char buf[32] = "";
-	int fd = open(PARAM, O_RDONLY);
-	ssize_t r = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
-
-	if (fd >= 0)
-		close(fd);
-	return r > 0 ? strtol(buf, NULL, 10) : -1;
-}
-
-static int write_param(long v)
-{
-	char buf[32];
-	int fd = open(PARAM, O_WRONLY), n;
-
-	if (fd < 0)
-		return -1;
-	n = snprintf(buf, sizeof(buf), "%ld\n", v);
-	n = write(fd, buf, (size_t)n) == n ? 0 : -1;
-	close(fd);
-	return n;
 }
 
 static void denial_test(void)

@@ -5,37 +5,12 @@
  * errno ENOMEM once N arenas' worth is in use, and mallocs again once it
  * has freed them. Needs the module and root (it lowers the parameter for
  * the helper's run and restores it); the VM suite runs it. */
-#include <fcntl.h>
 #include <libgen.h>
 
 #include "tap.h"
 
-#define PARAM "/sys/module/karena/parameters/max_arenas_per_process"
+#define PARAM MAX_ARENAS_PARAM
 #define LIMIT 8
-
-static long read_param(void)
-{
-	char buf[32] = "";
-	int fd = open(PARAM, O_RDONLY);
-	ssize_t r = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
-
-	if (fd >= 0)
-		close(fd);
-	return r > 0 ? strtol(buf, NULL, 10) : -1;
-}
-
-static int write_param(long v)
-{
-	char buf[32];
-	int fd = open(PARAM, O_WRONLY), n;
-
-	if (fd < 0)
-		return -1;
-	n = snprintf(buf, sizeof(buf), "%ld\n", v);
-	n = write(fd, buf, (size_t)n) == n ? 0 : -1;
-	close(fd);
-	return n;
-}
 
 /* Run limit_prog SIZE under the preload; fill *blocks, *err, *again. */
 static int run_prog(const char *dir, size_t size, size_t *blocks, int *err,

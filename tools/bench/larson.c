@@ -58,7 +58,6 @@ int main(int argc, char **argv)
 {
 	static const char *const keys[] = {"threads", "slots", "min", "max", "steps",
 					   "rounds", NULL};
-	pthread_t th[256];
 	uint64_t seed = 7;
 	double t;
 
@@ -83,15 +82,7 @@ int main(int argc, char **argv)
 			tables[k][i] = xmalloc(min_size + rng_below(&seed, max_size - min_size + 1));
 	}
 	pthread_barrier_init(&barrier, NULL, (unsigned)n_threads);
-	t = now_s();
-	for (long k = 0; k < n_threads; k++)
-		if (pthread_create(&th[k], NULL, worker, (void *)k)) {
-			fprintf(stderr, "larson: pthread_create failed\n");
-			return 1;
-		}
-	for (long k = 0; k < n_threads; k++)
-		pthread_join(th[k], NULL);
-	t = now_s() - t;
+	t = run_threads(n_threads, worker);
 	for (long k = 0; k < n_threads; k++)
 		for (long i = 0; i < n_slots; i++)
 			free(tables[k][i]);

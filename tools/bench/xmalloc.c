@@ -87,7 +87,6 @@ static void *worker(void *arg)
 int main(int argc, char **argv)
 {
 	static const char *const keys[] = {"threads", "n", "max", "ring", NULL};
-	pthread_t th[256];
 	double t;
 
 	check_params(argc, argv, keys, "[threads=N] [n=N] [max=BYTES] [ring=N]");
@@ -102,15 +101,7 @@ int main(int argc, char **argv)
 	links = map_array(n_threads * sizeof(*links));
 	for (long k = 0; k < n_threads; k++)
 		links[k].slots = map_array(ring_len * sizeof(void *));
-	t = now_s();
-	for (long k = 0; k < n_threads; k++)
-		if (pthread_create(&th[k], NULL, worker, (void *)k)) {
-			fprintf(stderr, "xmalloc: pthread_create failed\n");
-			return 1;
-		}
-	for (long k = 0; k < n_threads; k++)
-		pthread_join(th[k], NULL);
-	t = now_s() - t;
+	t = run_threads(n_threads, worker);
 	printf("bench=xmalloc threads=%ld n=%ld max=%ld ring=%ld ns_per_op=%.3f\n", n_threads,
 	       n_items, max_size, ring_len, t * 1e9 / (n_threads * n_items));
 	return 0;
