@@ -2,10 +2,12 @@
 /*
  * karena.h - the public API of libkarena.
  *
- * A small-object allocator in the manner of CPython's obmalloc whose arenas
- * come from the karena kernel module (/dev/karena) or, without it, from
- * anonymous mmap. Requests of up to KARENA_SMALL_MAX bytes are served from
- * arenas; larger ones go to the system allocator.
+ * An allocator in the manner of CPython's obmalloc whose arenas come from
+ * the karena kernel module (/dev/karena) or, without it, from anonymous
+ * mmap. Requests of up to KARENA_SMALL_MAX bytes are small blocks in pools,
+ * those up to KARENA_MEDIUM_MAX (with arenas of 256 KiB or more) medium
+ * blocks in spans of pools, both in arenas; larger ones are large blocks,
+ * each in a grant of its own (several arenas of the kernel, or a mapping).
  *
  *	#include <karena.h>		cc ... $(pkg-config --cflags --libs karena)
  *
@@ -15,8 +17,10 @@
  *	karena_free(p);
  *
  * Every function is thread-safe. Failure returns NULL with errno ENOMEM
- * (EINVAL for a bad alignment); the library never aborts on a denial.
- * karena_free() also accepts pointers from the system malloc.
+ * (EINVAL for a bad alignment); the library never aborts on a denial. It
+ * aborts, naming the pointer, on a double free or a free of a pointer
+ * inside a block. karena_free() also accepts pointers from the system
+ * malloc.
  */
 #ifndef KARENA_H
 #define KARENA_H
@@ -30,6 +34,7 @@ extern "C" {
 
 #define KARENA_SMALL_MAX	512	/* largest request served from arenas */
 #define KARENA_NUM_CLASSES	32	/* size classes: 16, 32, ..., 512 bytes */
+#define KARENA_MEDIUM_MAX	131072	/* largest medium block (see above) */
 
 void *karena_malloc(size_t size);
 void *karena_calloc(size_t nmemb, size_t size);
@@ -81,6 +86,15 @@ struct karena_stats {
 	size_t heaps;			/* per-thread heaps ever created */
 	size_t heaps_abandoned;		/* of those, waiting for adoption */
 	struct karena_class_stats classes[KARENA_NUM_CLASSES];
+	/* since 0.2: medium and large blocks; the fields above are small */
+	size_t medium_max;		/* largest request served by spans */
+	size_t arenas_spans;		/* of arenas_held, holding spans */
+	size_t medium_spans;		/* spans (runs of pools, one class) */
+	size_t medium_blocks_in_use;
+	size_t medium_bytes_in_use;	/* sum of their block sizes */
+	size_t large_blocks;		/* blocks with a grant of their own */
+	size_t large_bytes;		/* bytes those grants hold */
+	size_t total_bytes_in_use;	/* small + medium + large */
 };
 
 void karena_stats(struct karena_stats *st);

@@ -6,7 +6,11 @@
  * The fast path is inline in fastpath.h, so that the shim's malloc is it
  * rather than a jump to kr_malloc. Everything else is here and out of
  * line: building the thread's heap, debug mode, taking a new pool, and
- * requests > 512 bytes (glibc).
+ * requests > 512 bytes: medium blocks in spans (span.c) up to
+ * kr.medium_max, large blocks in grants of their own (large.c) above.
+ * Nothing a program asks for goes to glibc; glibc's blocks (from before
+ * the preload took effect, or allocated while a thread's heap is being
+ * built or after it is gone) are freed, resized and measured by glibc.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -25,6 +29,23 @@ void *kr_malloc_slow(size_t size)
 		return __libc_malloc(size);	/* no heap in this thread */
 	return kr_debug ? debug_malloc(h, size) :
 			  kr_small_alloc(h, size_to_class(size));
+}
+
+/*
+ * Size 0, or over 512 bytes: a medium block from the thread's heap, else
+ * a large one. A thread with no heap (being built, exiting) gets a large
+ * block for a medium request too: rare, and never glibc's.
+ */
+void *kr_malloc_big(size_t size)
+{
+	struct kr_heap *h;
+
+	if (!size)
+		return kr_malloc_slow(0);
+	h = heap_get();			/* initializes the library */
+	if (size <= kr.medium_max && likely(h))
+		return span_alloc(h, medium_class(size));
+	return large_alloc(size, 0);
 }
 
 void *kr_malloc(size_t size)
@@ -69,8 +90,9 @@ void *kr_calloc(size_t nmemb, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (total > SMALL_MAX)
-		return __libc_calloc(nmemb, size);
+	kr_ensure_init();
+	if (total > kr.medium_max)
+		return large_alloc(total, 0);	/* fresh: reads as zero */
 	p = kr_malloc(total);
 	if (p)
 		memset(p, 0, total);
@@ -84,21 +106,24 @@ void *kr_realloc(void *ptr, size_t size)
 
 	if (!ptr)
 		return kr_malloc(size);
-	if (!registry_contains(ptr))
+	if (!registry_contains(ptr) && !(old = large_usable_size(ptr)))
 		return __libc_realloc(ptr, size);	/* glibc's block */
 	if (size == 0) {			/* as glibc: free, NULL */
-		kr_free_ours(ptr);
+		kr_free(ptr);
 		return NULL;
 	}
 	old = kr_usable_size(ptr);
-	/* Stay in place unless shrinking below 3/4 (CPython's rule). */
+	/*
+	 * Stay in place unless shrinking below 3/4 (CPython's rule): the
+	 * block's class (or, large, its grant) holds @size already.
+	 */
 	if (!kr_debug && size <= old && 4 * size > 3 * old)
 		return ptr;
 	p = kr_malloc(size);
 	if (!p)
 		return NULL;			/* ptr is untouched */
 	memcpy(p, ptr, size < old ? size : old);
-	kr_free_ours(ptr);
+	kr_free(ptr);
 	return p;
 }
 
@@ -123,12 +148,43 @@ void *kr_libc_memalign(size_t alignment, size_t size)
 	return fn ? fn(alignment, size) : __libc_memalign(alignment, size);
 }
 
-/* @alignment: a power of two (callers check). */
+/* The block size malloc(@size) gets: a small or medium class's. */
+static size_t class_size_of(size_t size)
+{
+	if (size <= SMALL_MAX)
+		return class_to_size(size_to_class(size));
+	return medium_class_size(medium_class(size));
+}
+
+/*
+ * @alignment: a power of two (callers check). Up to a page, a small or
+ * medium class whose block size is a multiple of @alignment: its pools and
+ * spans start on a page, so every block of it is aligned. Above a page
+ * (or past the medium classes), a large block, aligned by its grant.
+ * KARENA_DEBUG's 8-byte trailer is left room for below 512 bytes.
+ */
 void *kr_memalign(size_t alignment, size_t size)
 {
+	size_t s, bs, trailer;
+
 	if (alignment <= ALIGNMENT)
 		return kr_malloc(size);
-	return kr_libc_memalign(alignment, size);
+	kr_ensure_init();
+	trailer = kr_debug ? 8 : 0;
+	if (alignment <= POOL_SIZE && size <= kr.medium_max) {
+		s = size > alignment ? size : alignment;
+		for (s = (s + alignment - 1) & ~(alignment - 1);
+		     s <= kr.medium_max;
+		     s = (bs + alignment) & ~(alignment - 1)) {
+			bs = class_size_of(s);
+			if (bs % alignment)
+				continue;
+			if (bs <= SMALL_MAX && bs - trailer < size)
+				continue;
+			return kr_malloc(bs <= SMALL_MAX ? bs - trailer : bs);
+		}
+	}
+	return large_alloc(size ? size : 1, alignment);
 }
 
 /*
@@ -146,10 +202,16 @@ size_t kr_libc_usable_size(void *p)
 
 size_t kr_usable_size(const void *ptr)
 {
+	size_t n;
+
 	if (!ptr)
 		return 0;
-	if (!registry_contains(ptr))
-		return kr_libc_usable_size((void *)ptr);
+	if (!registry_contains(ptr)) {
+		n = large_usable_size(ptr);
+		return n ? n : kr_libc_usable_size((void *)ptr);
+	}
+	if (in_span_arena(ptr))
+		return span_usable_size(ptr);
 	if (kr_debug)
 		return debug_usable_size(ptr);
 	return pool_of(ptr)->size;

@@ -45,10 +45,12 @@ void arena_usable_unlink(struct kr_heap *h, struct kr_arena *a)
 }
 
 /*
- * Grant a new arena to @h and put it on usable_arenas, which must be empty.
- * NULL with errno ENOMEM when the backend refuses.
+ * One arena from the backend, in the registry (its slots tagged
+ * @registry_tag) and counted; its header is the caller's to write (arenas of
+ * pools here, of spans in span.c). NULL
+ * with errno ENOMEM when the backend refuses.
  */
-struct kr_arena *arena_new(struct kr_heap *h)
+struct kr_arena *arena_grant(uintptr_t registry_tag)
 {
 	struct kr_arena *a;
 	size_t held, peak;
@@ -59,12 +61,41 @@ struct kr_arena *arena_new(struct kr_heap *h)
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (registry_add(a) < 0) {
+	if (registry_add(a, registry_tag) < 0) {
 		kr.backend->arena_free(a, kr.arena_size);
 		atomic_fetch_add(&kr.arenas_denied, 1);
 		errno = ENOMEM;
 		return NULL;
 	}
+	held = atomic_fetch_add(&kr.arenas_held, 1) + 1;
+	atomic_fetch_add(&kr.arenas_allocated, 1);
+	peak = atomic_load(&kr.arenas_peak);
+	while (held > peak &&
+	       !atomic_compare_exchange_weak(&kr.arenas_peak, &peak, held))
+		;
+	return a;
+}
+
+/* Out of the registry and back to the backend. */
+void arena_ungrant(struct kr_arena *a)
+{
+	a->magic = 0;
+	registry_remove(a);
+	kr.backend->arena_free(a, kr.arena_size);
+	atomic_fetch_sub(&kr.arenas_held, 1);
+	atomic_fetch_add(&kr.arenas_released, 1);
+}
+
+/*
+ * Grant a new arena to @h and put it on usable_arenas, which must be empty.
+ * NULL with errno ENOMEM when the backend refuses.
+ */
+struct kr_arena *arena_new(struct kr_heap *h)
+{
+	struct kr_arena *a = arena_grant(REGISTRY_SLOT_TAG);
+
+	if (!a)
+		return NULL;
 	/* The backend gives zeroed memory: every slot is POOL_UNTOUCHED. */
 	a->magic = ARENA_MAGIC;
 	a->heap = h;
@@ -85,13 +116,6 @@ struct kr_arena *arena_new(struct kr_heap *h)
 
 	usable_insert_after(h, a, NULL);
 	h->nfp2lasta[a->nfreepools] = a;
-
-	held = atomic_fetch_add(&kr.arenas_held, 1) + 1;
-	atomic_fetch_add(&kr.arenas_allocated, 1);
-	peak = atomic_load(&kr.arenas_peak);
-	while (held > peak &&
-	       !atomic_compare_exchange_weak(&kr.arenas_peak, &peak, held))
-		;
 	return a;
 }
 
@@ -115,12 +139,7 @@ void arena_release(struct kr_heap *h, struct kr_arena *a)
 	if (a->allnext)
 		a->allnext->allprev = a->allprev;
 	h->narenas--;
-
-	a->magic = 0;
-	registry_remove(a);
-	kr.backend->arena_free(a, kr.arena_size);
-	atomic_fetch_sub(&kr.arenas_held, 1);
-	atomic_fetch_add(&kr.arenas_released, 1);
+	arena_ungrant(a);
 }
 
 /*

@@ -6,6 +6,7 @@
  *	ioctl(fd, KARENA_IOC_INFO)	-> arena_size
  *	mmap(NULL, arena_size, RW, MAP_SHARED|MAP_POPULATE, fd, 0)
  *						grant (aligned, zeroed)
+ *	mmap(NULL, n * arena_size, ...)		a large block's grant
  *	munmap(arena)					release
  *	ioctl(fd, KARENA_IOC_RETURN_PAGES)		hand back a range
  *
@@ -116,12 +117,27 @@ static void *kernel_arena_alloc(size_t size)
 		errno = ENOMEM;		/* EDQUOT, ENOMEM: a denial */
 		return NULL;
 	}
-	if ((uintptr_t)p & (size - 1)) {	/* the module broke its word */
+	if ((uintptr_t)p & (kr.arena_size - 1)) {	/* the module broke its word */
 		munmap(p, size);
 		errno = ENOMEM;
 		return NULL;
 	}
 	return p;
+}
+
+/*
+ * A large block's grant (large.c): one mmap of @len, a multiple of
+ * arena_size, is one grant of len / arena_size arenas, aligned to
+ * arena_size (large.c asks no more of it).
+ */
+static void *kernel_grant_alloc(size_t len, size_t alignment)
+{
+	(void)alignment;
+	if (len / kr.arena_size > KARENA_GRANT_MAX_ARENAS) {
+		errno = ENOMEM;		/* more than one grant may hold */
+		return NULL;
+	}
+	return kernel_arena_alloc(len);
 }
 
 static void kernel_arena_free(void *base, size_t size)
@@ -147,4 +163,6 @@ const struct kr_backend kr_backend_kernel = {
 	.arena_alloc = kernel_arena_alloc,
 	.arena_free = kernel_arena_free,
 	.return_pages = kernel_return_pages,
+	.grant_alloc = kernel_grant_alloc,
+	.grant_free = kernel_arena_free,
 };

@@ -252,5 +252,7 @@ int kr_check_heap(struct kr_heap *h, FILE *out)
 	      nkept, nkeptflag);
 	bad = x.bad;
 	kr_unlock(&h->lock);
+	if (span_check_heap(h, out))
+		bad = 1;
 	return bad ? -1 : 0;
 }

@@ -10,9 +10,11 @@
  *
  * trailer = n | (n ^ TRAILER_KEY) << 32: any write past the n bytes
  * changes a 0xFD byte or breaks the trailer's two halves. A freed block is
- * 0xDD throughout (but its first word, the free-list link), so the trailer
+ * 0xDD throughout (but its first two words, the free-list link and the
+ * key of free.c's double-free check), so the trailer
  * of a freed block reads DEAD_TRAILER: a second free is a double free.
- * Requests over 504 bytes go to glibc, as in normal mode over 512.
+ * Requests of 505 to 512 bytes are medium blocks, whose frees are always
+ * checked exactly (span.c), and so are those over 512.
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -104,8 +106,9 @@ void *debug_malloc(struct kr_heap *h, size_t size)
 	bool reused;
 	unsigned char *b;
 
-	if (size > debug_max_request())
-		return __libc_malloc(size);
+	if (size > debug_max_request())		/* 505..512: a medium block */
+		return span_alloc(h, medium_class(size > SMALL_MAX ? size :
+						  SMALL_MAX + 1));
 	c = size_to_class(size + TRAILER);
 	bs = class_to_size(c);
 	p = h->usedpools[c];
@@ -114,7 +117,7 @@ void *debug_malloc(struct kr_heap *h, size_t size)
 	if (!b)
 		return NULL;
 	if (reused)	/* a freed block must still read 0xDD past its link */
-		for (i = sizeof(void *); i < bs; i++)
+		for (i = 2 * sizeof(void *); i < bs; i++)
 			if (b[i] != DEAD_BYTE)
 				kr_fatal(b, "write to a freed block (byte %zu "
 					 "of %zu, class %u) before it was "
@@ -165,7 +168,7 @@ bool debug_block_poisoned(const void *b, size_t size)
 	const unsigned char *c = b;
 	size_t i;
 
-	for (i = sizeof(void *); i < size; i++)
+	for (i = 2 * sizeof(void *); i < size; i++)
 		if (c[i] != DEAD_BYTE)
 			return false;
 	return true;

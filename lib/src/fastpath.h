@@ -16,12 +16,13 @@
  * malloc: TLS heap pointer, class = (size - 1) >> 4, pop the first used
  * pool's free list or carve, and unlink the pool if that was its last
  * block; no stack frame, no call, and no branch on whether the pool is now
- * full.
+ * full. Sizes 0 and over 512 leave by kr_malloc_big (medium and large).
  *
  * free: the registry's slot, which also checks the block start's
- * alignment, the owner (pool->heap) against this thread's heap, then a
- * push on the pool's free list, and back on usedpools if the pool was
- * full; no stack frame, no call. The exits: a pool that is now empty
+ * alignment, the bad-free checks (a block start? freed already?), the
+ * owner (pool->heap) against this thread's heap, then a push on the pool's
+ * free list, and back on usedpools if the pool was full; no stack frame,
+ * no call. The exits: a pool that is now empty
  * (kr_free_emptied), another thread's block (heap_remote_free), and a
  * slot miss (free_slot_miss: the bitmap, then our block the long way,
  * checked under KARENA_DEBUG or when misaligned, or glibc's).
@@ -33,6 +34,7 @@
 
 /* alloc.c: malloc's exits (and kr_alloc_slow, internal.h) */
 KR_NOINLINE void *kr_malloc_slow(size_t size);
+KR_NOINLINE void *kr_malloc_big(size_t size);
 
 static inline __attribute__((always_inline)) void *malloc_fast(size_t size)
 {
@@ -40,7 +42,7 @@ static inline __attribute__((always_inline)) void *malloc_fast(size_t size)
 	struct kr_heap *h = kr_tls_heap;
 
 	if (unlikely(c >= NUM_CLASSES))
-		return size ? __libc_malloc(size) : kr_malloc_slow(0);
+		return kr_malloc_big(size);	/* 0, or over 512 bytes */
 	if (unlikely((uintptr_t)h <= kr_fast.heap_slow_max))
 		return kr_malloc_slow(size);	/* no heap yet, or debug */
 	return kr_small_alloc(h, c);
@@ -49,17 +51,35 @@ static inline __attribute__((always_inline)) void *malloc_fast(size_t size)
 /* free.c: free's exits (and kr_free_emptied, heap_remote_free: internal.h) */
 KR_NOINLINE void free_slot_miss(void *ptr);
 
-/* @b is a block of our arena at @base: give it back. */
+/* Block @b of pool @p, whose heap is @h, checked: back to its pool. */
+static inline __attribute__((always_inline)) void free_to_pool(
+	struct kr_pool *p, struct kr_heap *h, void *b)
+{
+	if (unlikely(h != kr_tls_heap)) {
+		heap_remote_free(h, p, b);	/* the key: when it is pushed */
+	} else {
+		*block_key(b) = p;
+		if (pool_give_block(h, p, b))
+			kr_free_emptied(h, p);
+	}
+}
+
+/*
+ * @b is a block of our arena at @base: give it back. Checked first (free.c):
+ * @b must be a block start, and a block whose key says "freed" is looked
+ * for on its pool's free list (free_suspect).
+ */
 static inline __attribute__((always_inline)) void free_block(void *b,
 							     uintptr_t base)
 {
 	struct kr_pool *p = pool_in(base, (uintptr_t)b);
 	struct kr_heap *h = p->heap;	/* read once: the pool may go */
 
-	if (unlikely(h != kr_tls_heap))
-		heap_remote_free(h, b);
-	else if (pool_give_block(h, p, b))
-		kr_free_emptied(h, p);
+	if (unlikely(!pool_block_start(p, (uintptr_t)b) ||
+		     *block_key(b) == p))
+		free_suspect(b);
+	else
+		free_to_pool(p, h, b);
 }
 
 /*

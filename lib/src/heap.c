@@ -28,6 +28,20 @@ static void heap_key_create(void)
 	pthread_key_create(&heap_key, heap_abandon);
 }
 
+/* Take every medium block other threads freed into @h and free it. */
+KR_NOINLINE static void collect_remote_spans(struct kr_heap *h)
+{
+	void *b = atomic_exchange_explicit(&h->remote_spans, NULL,
+					   memory_order_acquire);
+
+	while (b) {
+		void *next = *(void **)b;
+
+		span_free_local(h, b);
+		b = next;
+	}
+}
+
 /* Take every block other threads freed into @h and free it locally. */
 void heap_collect_remote(struct kr_heap *h)
 {
@@ -42,7 +56,10 @@ void heap_collect_remote(struct kr_heap *h)
 			kr_free_emptied(h, p);
 		b = next;
 	}
+	if (atomic_load_explicit(&h->remote_spans, memory_order_relaxed))
+		collect_remote_spans(h);
 }
+
 
 /*
  * Release every empty arena of @h, kept or waiting. Takes h->lock, which
@@ -53,7 +70,7 @@ unsigned heap_release_empty_arenas(struct kr_heap *h)
 	unsigned n;
 
 	kr_lock(&h->lock);
-	n = arena_release_old(h, 0, 0, 0);
+	n = arena_release_old(h, 0, 0, 0) + span_release_old(h, 0, 0, 0);
 	kr_unlock(&h->lock);
 	return n;
 }
@@ -107,11 +124,12 @@ void heap_keep_pool(struct kr_heap *h, struct kr_pool *p)
 	}
 }
 
-/* Close every kept pool: the empty ones are retired (spare.c). */
+/* Close every kept pool and span: the empty ones are retired. */
 void heap_flush_kept(struct kr_heap *h)
 {
 	unsigned i;
 
+	span_flush_kept(h);
 	for (i = 0; i < KEEP_POOLS; i++) {
 		struct kr_pool *p = h->kept[i];
 
@@ -124,19 +142,25 @@ void heap_flush_kept(struct kr_heap *h)
 	}
 }
 
-/* Free @b, a block of @h, from a thread that does not own @h. */
-void heap_remote_free(struct kr_heap *h, void *b)
+/*
+ * Free @b, a block of @h, from a thread that does not own @h: push it on
+ * @list (h->remote_free, @b then being a block of pool @p, or, medium,
+ * h->remote_spans, @p NULL); an abandoned heap's block is freed here under
+ * kr.lock.
+ */
+static inline void remote_free(struct kr_heap *h, _Atomic(void *) *list,
+			       struct kr_pool *p, void *b)
 {
 	void *head;
 
 	if (!atomic_load_explicit(&h->abandoned, memory_order_acquire)) {
-		head = atomic_load_explicit(&h->remote_free,
-					    memory_order_relaxed);
+		if (p)				/* free.c's double-free key */
+			*block_key(b) = p;
+		head = atomic_load_explicit(list, memory_order_relaxed);
 		do {
 			*(void **)b = head;
-		} while (!atomic_compare_exchange_weak_explicit(
-				&h->remote_free, &head, b,
-				memory_order_release, memory_order_relaxed));
+		} while (!atomic_compare_exchange_weak_explicit(list, &head,
+				b, memory_order_release, memory_order_relaxed));
 		return;
 	}
 	/* lost: never touched, and set before the child had a second thread */
@@ -144,15 +168,29 @@ void heap_remote_free(struct kr_heap *h, void *b)
 		return;		/* the block is dropped */
 	pthread_mutex_lock(&kr.lock);
 	if (atomic_load_explicit(&h->abandoned, memory_order_relaxed)) {
-		struct kr_pool *p = pool_of(b);	/* kr.lock owns it now */
-
-		if (pool_give_block(h, p, b))
-			kr_free_emptied(h, p);
+		/* kr.lock owns it now */
+		if (!p) {
+			span_free_local(h, b);
+		} else {
+			*block_key(b) = p;
+			if (pool_give_block(h, p, b))
+				kr_free_emptied(h, p);
+		}
 		pthread_mutex_unlock(&kr.lock);
 		return;
 	}
 	pthread_mutex_unlock(&kr.lock);
-	heap_remote_free(h, b);		/* adopted meanwhile: push */
+	remote_free(h, list, p, b);	/* adopted meanwhile: push */
+}
+
+void heap_remote_free(struct kr_heap *h, struct kr_pool *p, void *b)
+{
+	remote_free(h, &h->remote_free, p, b);
+}
+
+void heap_remote_free_span(struct kr_heap *h, void *b)
+{
+	remote_free(h, &h->remote_spans, NULL, b);
 }
 
 /*
@@ -253,10 +291,12 @@ void heap_atfork_prepare(void)
 {
 	pthread_mutex_lock(&kr.purge_lock);	/* no purge pass under way */
 	pthread_mutex_lock(&kr.lock);
+	large_atfork_prepare();
 }
 
 void heap_atfork_parent(void)
 {
+	large_atfork_parent();
 	pthread_mutex_unlock(&kr.lock);
 	pthread_mutex_unlock(&kr.purge_lock);
 }
@@ -266,6 +306,7 @@ void heap_atfork_child(void)
 	struct kr_heap *h, *self = kr_tls_heap;
 
 	pthread_mutex_init(&kr.lock, NULL);
+	large_atfork_child();
 	registry_atfork_child();
 	purge_atfork_child();
 	for (h = kr.heaps; h; h = h->next_all) {

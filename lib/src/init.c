@@ -104,6 +104,8 @@ void kr_init_slow(void)
 	kr.npools = (unsigned)(asize >> POOL_SHIFT);
 	hdr = kr.npools * sizeof(struct kr_pool);	/* the pool table */
 	kr.first_pool = (unsigned)((hdr + POOL_SIZE - 1) >> POOL_SHIFT);
+	span_init_classes();
+	block_starts_init();
 	set_max_empty();
 
 	atomic_store_explicit(&kr.initialized, 1, memory_order_release);

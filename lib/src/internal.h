@@ -8,16 +8,22 @@
  * ==========================================================================
  *
  * libkarena is CPython's small-object allocator (Objects/obmalloc.c) with
- * two changes: the arenas come from a backend that may be the kernel
- * (/dev/karena), and every thread has a heap of its own, as in mimalloc,
- * so that the fast paths take no lock.
+ * three changes: the arenas come from a backend that may be the kernel
+ * (/dev/karena); every thread has a heap of its own, as in mimalloc, so
+ * that the fast paths take no lock; and it serves the whole heap, not only
+ * requests up to 512 bytes (CPython's limit, where this design departs
+ * from it: span.c says why), so that the kernel's grants, limits and
+ * counters cover all of a program's memory.
  *
  *  Layers
  *
  *    karena_malloc/free, malloc shim         alloc.c free.c malloc_shim.c
  *                                            (fast paths: fastpath.h)
  *  ---------------------------------------------------------------------
- *    [ > 512 bytes, foreign pointers ] --> glibc (__libc_malloc ...)
+ *    small (<= 512 B)         medium (<= 128 KiB)      large (above)
+ *    pools, below             spans of pools: span.c   a grant each:
+ *                                                      large.c
+ *    [ foreign pointers: never made by karena ] --> glibc (__libc_free)
  *  ---------------------------------------------------------------------
  *    heap: one per thread; usedpools[],       heap.c  (TLS, adoption,
  *          usable_arenas, remote-free list             fork, remote free)
@@ -44,6 +50,14 @@
  *    class = (size + 15) / 16 - 1 (a request of 0 is served as 1 byte).
  *    Every block is 16-byte aligned: arenas and pools are aligned, and a
  *    pool is blocks only (its header is in the arena's pool table).
+ *
+ *    Over 512 bytes: 64 medium classes, 8 per power of two (576, 640, ...
+ *    1024, 1152, ... 131072; at most 12.5 % more than the request), in
+ *    spans: runs of 1 to 32 pools of an arena of spans, whose table slots
+ *    are struct kr_span (span.c). Over kr.medium_max (128 KiB with arenas
+ *    of 256 KiB or more; less with smaller arenas, whose spans must fit):
+ *    a large block, one grant of n arenas on the kernel backend or an
+ *    aligned mapping on mmap, given back on free (large.c).
  *
  *  An arena
  *
@@ -186,12 +200,22 @@
  *    to one heap for life (arena->heap, copied into each pool's header,
  *    where free reads it). A free by the owning thread is a plain list
  *    push. A free by another thread pushes the block on the
- *    owner's atomic remote_free stack (one CAS); the owner takes the whole
- *    stack with one exchange on its slow paths and frees the blocks
- *    locally. When a thread exits, its heap is abandoned: the global lock
+ *    owner's atomic remote_free stack (one CAS; medium blocks on
+ *    remote_spans); the owner takes the whole stack with one exchange on
+ *    its slow paths and frees the blocks locally. When a thread exits, its heap is abandoned: the global lock
  *    then guards it, frees into it are done under that lock, and the next
  *    new thread adopts it instead of building a heap. Heaps are never
  *    destroyed, so a heap pointer stays valid forever.
+ *
+ *  Bad frees
+ *
+ *    Caught in every build, named and aborted on: for a small block, free
+ *    tests that the pointer is a block start (a bit string of starts per
+ *    class, one bt through the pool header's start_bias) and that the
+ *    block does not carry the "freed" key (its pool header's address in
+ *    its second word, which malloc clears); a key match is confirmed on
+ *    the pool's free list. 7 instructions a pair in all (free.c). A
+ *    medium block is checked exactly against its span's bitmap (span.c).
  *
  *  Fork
  *
@@ -259,6 +283,13 @@
 #define SPARE_BATCH		8	/* pools moved per lock (spare.c) */
 #define DEFAULT_PURGE_MS	100	/* an empty pool's pages go back after */
 #define ARENA_MAGIC		0x6b617261u	/* "kara" */
+#define SPAN_ARENA_MAGIC	0x6b61726du	/* "karm": an arena of spans */
+/* medium classes (span.c): 8 per power of two from 576 B to 128 KiB */
+#define MEDIUM_CLASSES		64
+#define MEDIUM_LIMIT		((size_t)128 << 10)
+#define SPAN_MAX_POOLS		32	/* 128 KiB: a span's largest size */
+#define KEEP_SPANS		4	/* empty spans kept open per heap */
+#define SPAN_CACHE_PAGES	256	/* empty spans' pools a heap holds */
 
 /* Debug fill bytes, as CPython's debug hooks use them. */
 #define CLEAN_BYTE		0xCD	/* fresh block, never written */
@@ -305,6 +336,9 @@ enum kr_pool_state {
  * @prevpool:	previous on usedpools[szidx], when used and not the head
  * @heap:	the heap owning the pool's arena (arena->heap), here so that
  *		free reads the line it needs anyway, not the arena's first
+ * @start_bias:	kr_block_starts[szidx] - pool_base / 8: bit u of the bit
+ *		string at @start_bias is set iff address u of the pool is a
+ *		block start (free.c: the check of every free, one bt)
  *
  * Every pool, under heap->lock (the arena's bookkeeping):
  * @state:	enum kr_pool_state
@@ -330,6 +364,7 @@ struct kr_pool {
 	struct kr_pool *nextpool;
 	struct kr_pool *prevpool;
 	struct kr_heap *heap;
+	uintptr_t start_bias;
 } __attribute__((aligned(1 << POOL_HEADER_SHIFT)));
 
 /**
@@ -345,6 +380,8 @@ struct kr_pool {
  * @prevarena:	previous on usable_arenas, NULL at the head
  * @allnext:	next arena of the heap (every arena, any state)
  * @allprev:	previous arena of the heap
+ * @span_free_bits: an arena of spans' free pools, bit i for pool i, when
+ *		it has at most 128 pools (span.c; more: in the table's slot 1)
  * @npurged:	empty pools whose pages are handed back
  * @empty_ms:	when every pool last became empty (kr_now_ms; valid while
  *		nfreepools == ntotalpools)
@@ -364,8 +401,69 @@ struct kr_arena {
 	struct kr_heap *heap;
 	struct kr_arena *nextarena;
 	struct kr_arena *prevarena;
-	struct kr_arena *allnext;
-	struct kr_arena *allprev;
+	union {
+		struct {
+			struct kr_arena *allnext;
+			struct kr_arena *allprev;
+		};
+		uint64_t span_free_bits[2];	/* arenas of spans: span.c */
+	};
+};
+
+/**
+ * struct kr_span - a pool's slot in the table of an arena of spans (span.c)
+ *
+ * A span is a run of @npages pools of one such arena carrying blocks of
+ * one medium class; the slot of its first pool is its header (@state
+ * SPAN_HEAD), the slots of the others point to it (@state SPAN_TAIL,
+ * @head). A free pool's slot has @state SPAN_FREE.
+ * @used:	bit i set iff block i is allocated (a span holds <= 64)
+ * @full:	the bits of every block: (1 << capacity) - 1
+ * @size:	block size
+ * @npages:	pools of the span (head), 1 for a free pool
+ * @head:	index of the span's first pool (its own index when free)
+ * @mclass:	medium class
+ * @purged:	free pool whose page was handed back (or never touched)
+ * @kept:	1 iff the span is in heap->kept_spans[]
+ * @empty_ms:	when the free pool became free
+ * @next, @prev: on heap->spans[mclass] iff a block is free (the owner's)
+ * @owner:	the heap owning the arena
+ * @base:	where the span's blocks start (head; the first pool's page)
+ * Owner-only: @used, @next, @prev, @kept. Under heap->lock: the rest of a
+ * free pool's slot, and which slots are free.
+ */
+struct kr_span {
+	uint64_t used;
+	uint64_t full;
+	uint32_t size;
+	uint16_t npages;
+	uint16_t head;
+	uint8_t mclass;
+	uint8_t state;
+	uint8_t purged;
+	uint8_t kept;
+	uint32_t empty_ms;
+	struct kr_span *next;
+	struct kr_span *prev;
+	struct kr_heap *owner;
+	char *base;
+};
+
+enum kr_span_state { SPAN_FREE = 1, SPAN_HEAD, SPAN_TAIL };
+
+/**
+ * struct kr_mclass - a medium class, from the table span.c builds at init
+ * @size:	block size
+ * @npages:	pools per span
+ * @capacity:	blocks per span (<= 64)
+ * @recip:	2^40 / size, rounded up: offset * recip >> 40 is the block
+ *		index for every offset in a span (offset < 2^17, size < 2^18)
+ */
+struct kr_mclass {
+	uint32_t size;
+	uint16_t npages;
+	uint16_t capacity;
+	uint64_t recip;
 };
 
 /**
@@ -407,6 +505,16 @@ struct kr_heap {
 	uint32_t last_purge_ms;			/* when purge.c last looked */
 	unsigned debug_tick;			/* KARENA_DEBUG check pacing */
 	size_t npools[NUM_CLASSES];		/* used + full pools per class */
+	/* medium blocks (span.c): the owner's lists, then under @lock */
+	struct kr_span *spans[MEDIUM_CLASSES];	/* spans with a free block */
+	struct kr_span *kept_spans[KEEP_SPANS];	/* empty spans kept open */
+	unsigned kept_spans_next;		/* next slot to reuse */
+	struct kr_span *span_cache[MEDIUM_CLASSES];	/* empty spans */
+	unsigned span_cache_pages;		/* their pools, all classes */
+	struct kr_arena *span_arenas;		/* arenas of spans (@lock) */
+	unsigned nspan_arenas;			/* length of @span_arenas */
+	unsigned nempty_span_arenas;		/* of those, with no span */
+	unsigned span_purgeable;		/* free pools not purged */
 	bool lost;				/* fork child: never touched */
 	struct kr_heap *next_all;		/* kr.heaps, under kr.lock */
 	struct kr_heap *next_abandoned;		/* kr.abandoned, under kr.lock */
@@ -417,6 +525,7 @@ struct kr_heap {
 	 * owner writes, which made each remote free miss).
 	 */
 	_Alignas(64) _Atomic(void *) remote_free;
+	_Atomic(void *) remote_spans;		/* medium blocks, likewise */
 	atomic_bool abandoned;			/* no thread owns it */
 	_Alignas(64) struct kr_arena *nfp2lasta[MAX_POOLS + 1];
 };
@@ -437,6 +546,13 @@ struct kr_heap {
  *		inside one arena): the range stays usable and reads as zero on
  *		next touch. Returns the pages released (best effort count) or
  *		-1 with errno. Thread-safe.
+ * @grant_alloc: one large block's memory (large.c): @len bytes (a multiple
+ *		of the grant unit: arena_size on the kernel backend, where it
+ *		is one grant of len / arena_size arenas; a page on mmap),
+ *		aligned to @alignment (a power of two, at least a page; the
+ *		kernel backend gives arena_size and no more), reading as zero;
+ *		NULL with errno ENOMEM when refused. Thread-safe.
+ * @grant_free:	give it back. Thread-safe.
  */
 struct kr_backend {
 	const char *name;
@@ -444,6 +560,8 @@ struct kr_backend {
 	void *(*arena_alloc)(size_t arena_size);
 	void (*arena_free)(void *base, size_t arena_size);
 	long (*return_pages)(void *addr, size_t len);
+	void *(*grant_alloc)(size_t len, size_t alignment);
+	void (*grant_free)(void *base, size_t len);
 };
 
 /**
@@ -469,6 +587,7 @@ struct kr_global {
 	unsigned purge_ms;		/* KARENA_PURGE_MS, 0 = never purge */
 	unsigned purge_thread;		/* KARENA_PURGE_THREAD (1): may start */
 	unsigned max_empty_arenas;	/* empty arenas waiting, per heap */
+	size_t medium_max;		/* largest request spans serve */
 	/* the purge thread (purge.c) */
 	pthread_mutex_t purge_lock;	/* held by a purge pass; across fork */
 	pthread_cond_t purge_cond;	/* an idle purge thread waits here */
@@ -485,6 +604,8 @@ struct kr_global {
 	/* arena accounting, atomics */
 	atomic_size_t arenas_held, arenas_peak, arenas_allocated;
 	atomic_size_t arenas_released, arenas_denied, pages_returned;
+	/* large blocks (large.c), atomics */
+	atomic_size_t large_blocks, large_bytes, large_requested;
 };
 
 extern struct kr_global kr KR_HIDDEN;
@@ -560,6 +681,40 @@ static inline char *pool_base(const struct kr_pool *p)
 	struct kr_arena *a = arena_of(p);
 
 	return (char *)a + ((size_t)pool_index(a, p) << POOL_SHIFT);
+}
+
+/*
+ * The bad-free checks of a normal build (the design: free.c).
+ * kr_block_starts[c]: bit o set iff byte offset o of a pool of class c is
+ * the start of one of its blocks (built at init).
+ */
+extern uint8_t kr_block_starts[NUM_CLASSES][POOL_SIZE / 8] KR_HIDDEN;
+void block_starts_init(void);
+
+/* Is @u the start of a block of pool @p? One bt on x86-64. */
+static inline bool pool_block_start(const struct kr_pool *p, uintptr_t u)
+{
+#if defined(__x86_64__)
+	bool set;
+
+	/* the table is written once, at init: no memory operand needed */
+	__asm__("btq %2, (%1)" : "=@ccc"(set) : "r"(p->start_bias), "r"(u));
+	return set;
+#else
+	const uint8_t *bits = (const uint8_t *)p->start_bias;
+
+	return (bits[u >> 3] >> (u & 7)) & 1;
+#endif
+}
+
+/*
+ * The word a freed block holds after its link: its pool header's address,
+ * which free compares before it frees (equal: maybe a double free) and
+ * malloc clears when it hands the block out (free.c).
+ */
+static inline void **block_key(void *b)
+{
+	return (void **)b + 1;
 }
 
 /* -------------------------------------------------------------------------
@@ -670,7 +825,26 @@ static inline bool registry_contains(const void *p)
  */
 #define REGISTRY_SLOT_BITS	16
 #define REGISTRY_SLOT_TAG	((uintptr_t)ALIGNMENT)
+/*
+ * An arena of spans (span.c) takes its slots with this tag: free's fast
+ * path compares with base + 16..31 (a masked pointer's low 4 bits + 16),
+ * never base + 32, so it misses, and free_slot_miss finds the arena by
+ * this tag with one load instead of the bitmap.
+ */
+#define REGISTRY_SPAN_TAG	((uintptr_t)2 * ALIGNMENT)
+#define REGISTRY_TAG_MAX	((uintptr_t)4 * ALIGNMENT)
+
 extern _Atomic uintptr_t registry_slot[1u << REGISTRY_SLOT_BITS] KR_HIDDEN;
+
+/* Is @u in an arena of spans, by its slot? (false: no, or not known) */
+static inline bool registry_span_hit(uintptr_t u)
+{
+	unsigned i = (u >> REGISTRY_GRANULE_SHIFT) &
+		     ((1u << REGISTRY_SLOT_BITS) - 1);
+
+	return atomic_load_explicit(&registry_slot[i], memory_order_relaxed) ==
+	       (u & kr.arena_mask) + REGISTRY_SPAN_TAG;
+}
 
 /* Is @u in the arena at @base (u & arena_mask), by its slot? */
 static inline bool registry_slot_hit(uintptr_t u, uintptr_t base)
@@ -681,11 +855,13 @@ static inline bool registry_slot_hit(uintptr_t u, uintptr_t base)
 	return atomic_load_explicit(&registry_slot[i], memory_order_relaxed) ==
 	       base + REGISTRY_SLOT_TAG;
 }
-int registry_add(const void *arena_base);
+int registry_add(const void *arena_base, uintptr_t tag);
 void registry_remove(const void *arena_base);
 void registry_atfork_child(void);
 
 /* arena.c */
+struct kr_arena *arena_grant(uintptr_t registry_tag);
+void arena_ungrant(struct kr_arena *a);
 struct kr_arena *arena_new(struct kr_heap *h);
 void arena_release(struct kr_heap *h, struct kr_arena *a);
 struct kr_pool *arena_take_pool(struct kr_heap *h);
@@ -753,7 +929,8 @@ static inline struct kr_heap *heap_get(void)
 }
 void heap_collect_remote(struct kr_heap *h);
 
-void heap_remote_free(struct kr_heap *h, void *block);
+void heap_remote_free(struct kr_heap *h, struct kr_pool *p, void *block);
+void heap_remote_free_span(struct kr_heap *h, void *block);
 unsigned heap_release_empty_arenas(struct kr_heap *h);
 void heap_keep_pool(struct kr_heap *h, struct kr_pool *p);
 void heap_flush_kept(struct kr_heap *h);
@@ -796,8 +973,10 @@ static inline void *pool_pop(struct kr_pool *p)
 
 	if (b) {
 		p->freeblock = *(void **)b;
+		*block_key(b) = NULL;
 	} else {
 		b = p->carve;
+		*block_key(b) = NULL;	/* a restarted pool's stale key */
 		p->carve += p->size;
 		__builtin_prefetch(b + 256, 1);
 	}
@@ -838,7 +1017,7 @@ static inline void *kr_small_alloc(struct kr_heap *h, size_t c)
 
 /* free.c */
 void kr_free(void *ptr);
-void kr_free_ours(void *b);
+KR_NOINLINE void free_suspect(void *b);
 void kr_free_emptied(struct kr_heap *h, struct kr_pool *p);
 
 /* Push @b on @p's free list; returns the pool's new avail (1: was full). */
@@ -882,6 +1061,53 @@ static inline bool pool_give_block(struct kr_heap *h, struct kr_pool *p,
 	}
 	return unlikely(pool_emptied(h, p, avail));
 }
+
+/* span.c: medium blocks (512 B < size <= kr.medium_max) */
+extern struct kr_mclass kr_medium[MEDIUM_CLASSES] KR_HIDDEN;
+
+/* The medium class of @size (512 < size <= MEDIUM_LIMIT). */
+static inline unsigned medium_class(size_t size)
+{
+	size_t s = size - 1;
+	unsigned k = 63 - (unsigned)__builtin_clzl(s);	/* >= 9 */
+
+	return (k - 9) * 8 + (unsigned)(s >> (k - 3)) - 8;
+}
+
+static inline size_t medium_class_size(unsigned m)
+{
+	return (size_t)(m % 8 + 9) << (m / 8 + 6);
+}
+
+static inline struct kr_span *span_slot(const void *p)
+{
+	return (struct kr_span *)pool_of(p);
+}
+
+void span_init_classes(void);
+void *span_alloc(struct kr_heap *h, unsigned m);
+void span_free(void *b);
+void span_free_local(struct kr_heap *h, void *b);
+size_t span_usable_size(const void *b);
+void span_flush_kept(struct kr_heap *h);
+unsigned span_release_old(struct kr_heap *h, uint32_t now,
+			  uint32_t min_age_ms, unsigned keep);
+void span_purge(struct kr_heap *h, uint32_t now, uint32_t min_age_ms);
+void span_count(struct kr_heap *h, struct karena_stats *st);
+int span_check_heap(struct kr_heap *h, FILE *out);
+/* is @p in an arena of spans? (@p in an arena we hold) */
+static inline bool in_span_arena(const void *p)
+{
+	return arena_of(p)->magic == SPAN_ARENA_MAGIC;
+}
+
+/* large.c: blocks over kr.medium_max, each in a grant of its own */
+void *large_alloc(size_t size, size_t alignment);
+bool large_free(void *p);
+size_t large_usable_size(const void *p);
+void large_atfork_prepare(void);
+void large_atfork_parent(void);
+void large_atfork_child(void);
 
 /* purge.c */
 enum { PURGER_NONE, PURGER_ACTIVE, PURGER_IDLE };

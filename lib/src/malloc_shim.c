@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * malloc_shim.c - libkarena-malloc.so: the C allocator's names, for
- * LD_PRELOAD. Small requests go to arenas, the rest to glibc through its
- * __libc_* entry points (no dlsym, so no calloc recursion at start-up).
- * Anything allocated while a thread's heap is being built, or while it is
- * exiting, comes from glibc and is freed back to glibc: free() routes by
- * address (registry), never by a flag.
+ * LD_PRELOAD. Every request is karena's (small and medium blocks in arenas,
+ * large ones in grants of their own), but for small ones made while a
+ * thread's heap is being built or after it is gone, which glibc serves
+ * through its __libc_* entry points (no dlsym, so no calloc recursion at
+ * start-up). free() routes by address (registry, then the large blocks'
+ * table), never by a flag: what karena never made goes back to glibc.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -91,7 +92,7 @@ SHIM void *memalign(size_t alignment, size_t size)
 
 SHIM void *valloc(size_t size)
 {
-	return kr_libc_memalign((size_t)sysconf(_SC_PAGESIZE), size);
+	return kr_memalign((size_t)sysconf(_SC_PAGESIZE), size);
 }
 
 SHIM void *pvalloc(size_t size)
@@ -102,7 +103,7 @@ SHIM void *pvalloc(size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	return kr_libc_memalign(page, (size + page - 1) & ~(page - 1));
+	return kr_memalign(page, (size + page - 1) & ~(page - 1));
 }
 
 SHIM size_t malloc_usable_size(void *ptr)

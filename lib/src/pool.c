@@ -40,6 +40,7 @@ void *pool_start(struct kr_heap *h, struct kr_pool *p, unsigned c)
 	p->carve = b + size;
 	p->nextpool = NULL;		/* the head's prevpool is never read */
 	p->heap = h;
+	p->start_bias = (uintptr_t)kr_block_starts[c] - ((uintptr_t)b >> 3);
 	h->usedpools[c] = p;
 	__builtin_prefetch(b + 256, 1);		/* as pool_pop does */
 	return b;

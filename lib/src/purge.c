@@ -76,7 +76,8 @@ void purge_now(struct kr_heap *h, uint32_t now, uint32_t min_age_ms)
 /* Work left for later: pools to purge, empty arenas beyond keep_arenas. */
 bool heap_has_pending(const struct kr_heap *h)
 {
-	return h->npurgeable || h->nempty_arenas > kr.keep_arenas;
+	return h->npurgeable || h->nempty_arenas > kr.keep_arenas ||
+	       h->span_purgeable || h->nempty_span_arenas > kr.keep_arenas;
 }
 
 /*
@@ -87,7 +88,9 @@ bool heap_has_pending(const struct kr_heap *h)
 bool purge_heap(struct kr_heap *h, uint32_t now, uint32_t min_age_ms)
 {
 	arena_release_old(h, now, min_age_ms, kr.keep_arenas);
+	span_release_old(h, now, min_age_ms, kr.keep_arenas);
 	purge_now(h, now, min_age_ms);
+	span_purge(h, now, min_age_ms);
 	return heap_has_pending(h);
 }
 

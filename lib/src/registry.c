@@ -87,24 +87,31 @@ static _Atomic uint64_t *leaf_create(_Atomic(_Atomic uint64_t *) *slot)
  * The arena at @base takes its empty table slots (@take), or gives back
  * those it holds. Arenas of different heaps come and go concurrently.
  */
-static void arena_slots(const void *base, bool take)
+static void arena_slots(const void *base, uintptr_t tag, bool take)
 {
 	uintptr_t b = (uintptr_t)base, g;
 
 	for (g = b; g < b + kr.arena_size; g += 1u << REGISTRY_GRANULE_SHIFT) {
 		unsigned i = (g >> REGISTRY_GRANULE_SHIFT) &
 			     ((1u << REGISTRY_SLOT_BITS) - 1);
-		uintptr_t tagged = b + REGISTRY_SLOT_TAG;
-		uintptr_t old = take ? 0 : tagged;
+		uintptr_t old = take ? 0 : atomic_load_explicit(
+				&registry_slot[i], memory_order_relaxed);
 
+		if (!take && (old & ~(uintptr_t)(REGISTRY_TAG_MAX - 1)) != b)
+			continue;	/* another arena's */
 		atomic_compare_exchange_strong_explicit(&registry_slot[i],
-				&old, take ? tagged : 0, memory_order_release,
+				&old, take ? b + tag : 0, memory_order_release,
 				memory_order_relaxed);
 	}
 }
 
-/* Set the bits of a freshly granted arena. 0, or -1 if no leaf could be had. */
-int registry_add(const void *base)
+/*
+ * Set the bits of a freshly granted arena and take its empty slots, with
+ * @tag: REGISTRY_SLOT_TAG for an arena of pools (free's fast path matches
+ * it), REGISTRY_SPAN_TAG for one of spans (free_slot_miss does). 0, or -1 if
+ * no leaf could be had.
+ */
+int registry_add(const void *base, uintptr_t tag)
 {
 	_Atomic(_Atomic uint64_t *) *slot = slot_of(base);
 	_Atomic uint64_t *leaf, *word;
@@ -119,7 +126,7 @@ int registry_add(const void *base)
 		return -1;
 	word = arena_bits(leaf, base, &mask);
 	atomic_fetch_or_explicit(word, mask, memory_order_release);
-	arena_slots(base, true);
+	arena_slots(base, tag, true);
 	return 0;
 }
 
@@ -133,7 +140,7 @@ void registry_remove(const void *base)
 	leaf = slot ? atomic_load_explicit(slot, memory_order_acquire) : NULL;
 	if (!leaf)
 		return;
-	arena_slots(base, false);
+	arena_slots(base, 0, false);
 	word = arena_bits(leaf, base, &mask);
 	atomic_fetch_and_explicit(word, ~mask, memory_order_release);
 }

@@ -78,6 +78,7 @@ KR_API void karena_stats(struct karena_stats *st)
 			st->pools_used += np;
 		}
 		count_blocks(h, st);
+		span_count(h, st);
 	}
 	pthread_mutex_unlock(&kr.lock);
 
@@ -92,6 +93,11 @@ KR_API void karena_stats(struct karena_stats *st)
 		st->blocks_in_use += k->blocks_in_use;
 		st->bytes_in_use += k->blocks_in_use * k->size;
 	}
+	st->medium_max = kr.medium_max;
+	st->large_blocks = atomic_load(&kr.large_blocks);
+	st->large_bytes = atomic_load(&kr.large_bytes);
+	st->total_bytes_in_use = st->bytes_in_use + st->medium_bytes_in_use +
+				 st->large_bytes;
 }
 
 KR_API void karena_print_stats(FILE *out)
@@ -127,13 +133,18 @@ KR_API void karena_print_stats(FILE *out)
 		"# bytes in use            = %15zu\n"
 		"# free blocks in pools    = %15zu\n"
 		"# pages returned (purge)  = %15zu (%zu calls)\n"
-		"# heaps (abandoned)       = %15zu (%zu)\n",
+		"# heaps (abandoned)       = %15zu (%zu)\n"
+		"# medium: arenas / spans  = %7zu / %zu (up to %zu bytes)\n"
+		"# medium blocks / bytes   = %7zu / %zu\n"
+		"# large blocks / bytes    = %7zu / %zu\n",
 		st.arenas_held, st.arenas_peak, st.arenas_allocated,
 		st.arenas_released, st.arenas_denied, st.pools_used,
 		st.pools_full, st.pools_empty, st.blocks_in_use,
 		st.bytes_in_use, free_blocks, st.pages_returned,
 		atomic_load(&kr.return_calls), st.heaps,
-		st.heaps_abandoned);
+		st.heaps_abandoned, st.arenas_spans, st.medium_spans,
+		st.medium_max, st.medium_blocks_in_use, st.medium_bytes_in_use,
+		st.large_blocks, st.large_bytes);
 	(void)pools;
 }
 

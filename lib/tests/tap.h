@@ -10,6 +10,7 @@
 #define KARENA_TAP_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -55,6 +56,35 @@ static int tap_done(void)
 TAP_UNUSED static int invariants(void)
 {
 	return karena__check(stderr) == 0;
+}
+
+/* The module's max_arenas_per_process (tests that lower it, as root). */
+#define MAX_ARENAS_PARAM "/sys/module/karena/parameters/max_arenas_per_process"
+
+/* Its value, or -1 if it cannot be read. */
+TAP_UNUSED static long read_param(void)
+{
+	char buf[32] = "";
+	int fd = open(MAX_ARENAS_PARAM, O_RDONLY);
+	ssize_t r = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	return r > 0 ? strtol(buf, NULL, 10) : -1;
+}
+
+/* Set it to @v: 0, or -1 if it cannot be written. */
+TAP_UNUSED static int write_param(long v)
+{
+	char buf[32];
+	int fd = open(MAX_ARENAS_PARAM, O_WRONLY), n;
+
+	if (fd < 0)
+		return -1;
+	n = snprintf(buf, sizeof(buf), "%ld\n", v);
+	n = write(fd, buf, (size_t)n) == n ? 0 : -1;
+	close(fd);
+	return n;
 }
 
 TAP_UNUSED static int is_kernel(void)

@@ -45,8 +45,8 @@ int main(void)
 	ok(invariants(), "invariants after every class");
 
 	p = karena_malloc(SMALL_MAX + 1);
-	ok(p && !karena__is_ours(p) && karena_usable_size(p) >= SMALL_MAX + 1,
-	   "513 bytes come from the system allocator");
+	ok(p && karena__is_ours(p) && karena_usable_size(p) == 576,
+	   "513 bytes: a medium block of 576 bytes, in an arena");
 	karena_free(p);
 	p = __libc_malloc(100);	/* not malloc(): ASan builds replace it */
 	ok(!karena__is_ours(p), "glibc's pointer is not ours");
@@ -67,7 +67,11 @@ int main(void)
 	ok(!karena_calloc((size_t)-1 / 2, 3) && errno == ENOMEM,
 	   "calloc overflow: NULL, ENOMEM");
 	q = karena_calloc(100, 100);
-	ok(q && !karena__is_ours(q) && q[9999] == 0, "large calloc from glibc");
+	ok(q && karena__is_ours(q) && q[9999] == 0, "medium calloc is zeroed");
+	karena_free(q);
+	q = karena_calloc(1000, 1000);
+	ok(q && !karena__is_ours(q) && q[999999] == 0 &&
+	   karena_usable_size(q) >= 1000000, "large calloc is zeroed");
 	karena_free(q);
 
 	p = karena_malloc(40);
@@ -81,10 +85,10 @@ int main(void)
 		good &= p[n] == (char)n;
 	ok(good, "realloc to a larger class copies");
 	q = karena_realloc(p, 5000);
-	good = q && !karena__is_ours(q);
+	good = q && karena__is_ours(q) && karena_usable_size(q) == 5120;
 	for (n = 0; q && n < 40; n++)
 		good &= q[n] == (char)n;
-	ok(good, "realloc small -> large moves to glibc with the contents");
+	ok(good, "realloc small -> medium moves with the contents");
 	p = karena_realloc(q, 20);
 	good = p != NULL;
 	for (n = 0; p && n < 20; n++)

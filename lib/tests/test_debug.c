@@ -24,7 +24,7 @@ static int fill_checks(void)
 	bad |= good ? 0 : 1;
 	karena_free(p);
 	good = 1;
-	for (i = 8; i < 112; i++)
+	for (i = 16; i < 112; i++)	/* past the link and free.c's key */
 		good &= p[i] == DEAD_BYTE;
 	bad |= good ? 0 : 2;
 	bad |= karena__check(stderr) ? 4 : 0;
@@ -62,6 +62,15 @@ static int misuse_mode(const char *mode)
 		karena_free(p + 16);
 	} else if (!strcmp(mode, "interior-nodebug")) {
 		karena_free(p + 8);
+	} else if (!strcmp(mode, "interior-aligned")) {
+		q = karena_malloc(40);	/* keeps the pool in use */
+		karena_free(p + 16);	/* 16-aligned, inside a 48-byte block */
+		(void)q;
+	} else if (!strcmp(mode, "double-free-later")) {
+		q = karena_malloc(40);
+		karena_free(p);
+		karena_free(q);		/* p is no longer the list's head */
+		karena_free(p);
 	} else if (!strcmp(mode, "pool-table")) {
 		/* a 16-aligned address in the arena's pool table */
 		karena_free((char *)arena_of(p) + 3 * sizeof(struct kr_pool));
@@ -111,6 +120,25 @@ int main(int argc, char **argv)
 	expect(argv[0], "overrun-trailer", "KARENA_DEBUG=1", "write past the end");
 	expect(argv[0], "interior", "KARENA_DEBUG=1", "interior pointer");
 	expect(argv[0], "interior-nodebug", "KARENA_DEBUG=0", "interior pointer");
+	/* caught in a normal build too (free.c), at a few instructions */
+	expect(argv[0], "double-free", "KARENA_DEBUG=0", "double free");
+	expect(argv[0], "double-free-inuse", "KARENA_DEBUG=0", "double free");
+	expect(argv[0], "double-free-later", "KARENA_DEBUG=0", "double free");
+	expect(argv[0], "interior-aligned", "KARENA_DEBUG=0",
+	       "interior pointer");
+	{
+		/* a live block holding the "freed" key: a false alarm only */
+		void **b = karena_malloc(40), **c = karena_malloc(40);
+
+		b[1] = pool_of(b);
+		karena_free(b);
+		c[0] = c[1] = c;
+		karena_free(c);
+		b = karena_malloc(40);
+		ok(b != NULL && invariants(), "a block whose data looks freed "
+		   "is freed once, without complaint");
+		karena_free(b);
+	}
 	expect(argv[0], "use-after-free", "KARENA_DEBUG=1", "write to a freed block");
 	expect_also(argv[0], "pool-table", "KARENA_DEBUG=1",
 		    "into the header of arena", "not a block");

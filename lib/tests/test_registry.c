@@ -39,7 +39,8 @@ static void one_size(size_t size)
 	uintptr_t a = FAR + 8 * size, b = a + size;
 
 	kr.arena_size = size;	/* registry_add() marks kr.arena_size bytes */
-	ok(registry_add((void *)a) == 0 && registry_add((void *)b) == 0,
+	ok(registry_add((void *)a, REGISTRY_SLOT_TAG) == 0 &&
+	   registry_add((void *)b, REGISTRY_SLOT_TAG) == 0,
 	   "%zu KiB: two adjacent arenas registered", size >> 10);
 	ok(range_is(a, 2 * size, 1), "%zu KiB: every page of both is ours",
 	   size >> 10);
@@ -97,7 +98,8 @@ int main(void)
 		unsigned ref = pool_ref(pool_of(q));
 
 		registry_remove(a);
-		ok(registry_add((void *)twin) == 0 && registry_add(a) == 0,
+		ok(registry_add((void *)twin, REGISTRY_SLOT_TAG) == 0 &&
+		   registry_add(a, REGISTRY_SLOT_TAG) == 0,
 		   "an arena 4 GiB away takes the slots first");
 		ok(registry_slot_hit(twin + 64, twin) &&
 		   !registry_slot_hit((uintptr_t)q, (uintptr_t)a) &&

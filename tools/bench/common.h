@@ -15,6 +15,7 @@
 #ifndef KARENA_BENCH_COMMON_H
 #define KARENA_BENCH_COMMON_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,6 +161,26 @@ static inline void *map_array(size_t bytes)
 		exit(1);
 	}
 	return p;
+}
+
+/*
+ * Run fn((void *)0) .. fn((void *)(n - 1)) on n threads (n <= 256) and
+ * wait for them all; returns the wall time they took. Exits 1 when a
+ * thread cannot be created.
+ */
+static inline double run_threads(long n, void *(*fn)(void *))
+{
+	pthread_t th[256];
+	double t = now_s();
+
+	for (long k = 0; k < n; k++)
+		if (pthread_create(&th[k], NULL, fn, (void *)k)) {
+			fprintf(stderr, "pthread_create failed\n");
+			exit(1);
+		}
+	for (long k = 0; k < n; k++)
+		pthread_join(th[k], NULL);
+	return now_s() - t;
 }
 
 static inline void unmap_array(void *p, size_t bytes)

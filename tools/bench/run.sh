@@ -28,7 +28,8 @@
 #                              seconds each, little noise): min(3, RUNS)
 #   KARENA_BENCH_ALLOCS="..."  subset of: glibc jemalloc tcmalloc mimalloc karena
 #   KARENA_BENCH_ONLY="..."    subset of workloads (hotpair batch churn prodcons
-#                              drain pin python sqlite callgrind vm)
+#                              larson xmalloc mstress drain pin python sqlite
+#                              callgrind vm)
 #
 # python: workload.py with pymalloc (CPython's own mmap arenas), with
 # pymalloc's arenas from karena (the karena package, make python) and with
@@ -48,7 +49,7 @@ bench=$top/tools/bench
 out=${KARENA_BENCH_OUT:-$top/build/bench}
 runs=${KARENA_BENCH_RUNS:-5}
 rss_runs=${KARENA_BENCH_RSS_RUNS:-$((runs < 3 ? runs : 3))}
-only=${KARENA_BENCH_ONLY:-hotpair batch churn prodcons drain pin python sqlite callgrind vm}
+only=${KARENA_BENCH_ONLY:-hotpair batch churn prodcons larson xmalloc mstress drain pin python sqlite callgrind vm}
 drain_total=${KARENA_BENCH_DRAIN:-256m}
 kernels=${KARENA_BENCH_KERNELS-6.1 6.12}
 raw=$out/raw.txt
@@ -125,6 +126,9 @@ declare -A cmd=(
 	[batch-random]="./batch order=random n=100000 rounds=20"
 	[churn]="./churn live=100000 steps=4e6"
 	[prodcons]="./prodcons n=2e6"
+	[larson]="./larson threads=2 steps=1e5 rounds=20"
+	[xmalloc]="./xmalloc threads=2 n=1e6"
+	[mstress]="./mstress threads=8 steps=2e5 retire=5e4"
 	[drain]="./drain total=$drain_total"
 	[pin-random]="./pin mode=random total=128m"
 	[pin-interleaved]="./pin mode=interleaved total=128m"
@@ -135,7 +139,7 @@ declare -A cmd=(
 	[python-malloc]="env PYTHONMALLOC=malloc /usr/bin/python3 workload.py 0.2"
 	[sqlite]="/usr/bin/sqlite3 :memory: .read\\ workload.sql"
 )
-order=(hotpair batch-lifo batch-fifo batch-random churn prodcons drain
+order=(hotpair batch-lifo batch-fifo batch-random churn prodcons larson xmalloc mstress drain
        pin-random pin-interleaved python-pymalloc python-karena python-malloc
        python-rss-mmap python-rss-karena sqlite)
 
@@ -194,6 +198,10 @@ if want callgrind; then
 		callgrind_ops batch "$a" 120000 ./batch order=random n=20000 rounds=5
 		callgrind_ops churn "$a" 400000 ./churn live=20000 steps=380000
 		callgrind_ops prodcons "$a" 200000 ./prodcons n=200000
+		# the thread workloads: per step / object, all threads
+		callgrind_ops larson "$a" 400000 ./larson threads=2 steps=2e4 rounds=10
+		callgrind_ops xmalloc "$a" 200000 ./xmalloc threads=2 n=1e5
+		callgrind_ops mstress "$a" 400000 ./mstress threads=8 steps=5e4 retire=25000
 	done
 fi
 

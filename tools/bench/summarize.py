@@ -124,6 +124,15 @@ def summary_rows():
         ("producer/consumer, 2 threads", "ns/object", "prodcons", "ns_per_op", 1, {}),
         ("producer/consumer, malloc+free, callgrind", "instr/object", "callgrind-prodcons",
          "ir_per_op", 1, {}),
+        ("larson: objects handed between 2 threads, 16-1000 B", "ns/step", "larson",
+         "ns_per_op", 1, {}),
+        ("larson, malloc+free, callgrind", "instr/step", "callgrind-larson", "ir_per_op", 1, {}),
+        ("xmalloc: 2-thread chain, 16 B-64 KiB", "ns/object", "xmalloc", "ns_per_op", 1, {}),
+        ("xmalloc, malloc+free, callgrind", "instr/object", "callgrind-xmalloc",
+         "ir_per_op", 1, {}),
+        ("mstress: 8 threads churning one table", "ns/step", "mstress", "ns_per_op", 1, {}),
+        ("mstress, malloc+free, callgrind", "instr/step", "callgrind-mstress", "ir_per_op",
+         1, {}),
         ("drain: allocate", "s", "drain", "alloc_s", 1, {}),
         ("drain: RSS 1.0 s after free", "MiB", "drain", "rss_1_mb", 1, {}),
         ("drain: excess over start at 1.0 s", "% of start", "drain", "excess_1.0_pct", 1, {}),
@@ -175,7 +184,7 @@ def summary_table(res):
 
 
 WORKLOADS = ["hotpair", "batch-lifo", "batch-fifo", "batch-random", "churn",
-             "prodcons", "drain", "pin-random", "pin-interleaved",
+             "prodcons", "larson", "xmalloc", "mstress", "drain", "pin-random", "pin-interleaved",
              "python-pymalloc", "python-karena", "python-malloc", "python-rss-mmap",
              "python-rss-karena", "sqlite"]
 
@@ -332,6 +341,20 @@ def targets(res):
                    "and free: %s)" % (
                        verdict(a is not None and b is not None and a <= 1.2 * b), ratio(a, b),
                        ratio(ia, ib)))
+    what = "Threads (larson, xmalloc, mstress) within 1.1x of mimalloc: "
+    parts, bad, seen = [], False, False
+    for wl in ("larson", "xmalloc", "mstress"):
+        if not measured(wl):
+            parts.append("%s not measured" % wl)
+            continue
+        seen = True
+        a, b = res.median(wl, k, "ns_per_op"), res.median(wl, m, "ns_per_op")
+        bad |= a is None or b is None or a > 1.1 * b
+        parts.append("%s %s wall, %s instructions" % (
+            wl, ratio(a, b), ratio(res.median("callgrind-" + wl, k, "ir_per_op"),
+                                   res.median("callgrind-" + wl, m, "ir_per_op"))))
+    out.append(what + ((verdict(not bad) + " (karena/mimalloc: ") if seen else "not measured (")
+               + "; ".join(parts) + ")")
     if not measured("drain"):
         out.append("Drain back to within 5% of starting RSS within 1 s: not measured")
     else:
@@ -442,6 +465,9 @@ TIME_VS_MIMALLOC = (
      ("batch-random", "batch random", "ns_per_op", {}),
      ("churn", "churn", "ns_per_op", {}),
      ("prodcons", "prod/cons", "ns_per_op", {}),
+     ("larson", "larson", "ns_per_op", {}),
+     ("xmalloc", "xmalloc", "ns_per_op", {}),
+     ("mstress", "mstress", "ns_per_op", {}),
      ("drain", "drain alloc", "alloc_s", {}),
      ("python-pymalloc", "python", "seconds", {}),
      ("python-malloc", "python malloc", "seconds", {}),
@@ -452,7 +478,10 @@ INSTR_VS_MIMALLOC = (
     [("callgrind", "hot pair 64 B open", "ir_per_op", {"size": 64, "hold": 1}),
      ("callgrind-batch", "batch random", "ir_per_op", {}),
      ("callgrind-churn", "churn", "ir_per_op", {}),
-     ("callgrind-prodcons", "prod/cons", "ir_per_op", {})])
+     ("callgrind-prodcons", "prod/cons", "ir_per_op", {}),
+     ("callgrind-larson", "larson", "ir_per_op", {}),
+     ("callgrind-xmalloc", "xmalloc", "ir_per_op", {}),
+     ("callgrind-mstress", "mstress", "ir_per_op", {})])
 
 
 def write_vs_mimalloc(res, path, rows):

@@ -1,0 +1,728 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * span.c - medium blocks: requests over 512 bytes up to kr.medium_max
+ * (128 KiB with arenas of 256 KiB or more), in spans of pools.
+ *
+ * CPython stops at 512 bytes and hands everything larger to the system
+ * malloc; that is where this file departs from it, because a program's
+ * 1-128 KiB objects are then outside every grant, limit and counter of
+ * the kernel, and glibc was the slowest part of programs that use them.
+ * The shape is that of mimalloc's medium pages and jemalloc's slabs: a
+ * span is a run of several 4 KiB pools of one arena, carrying blocks of one
+ * class, sized so that the blocks fill it with little left over.
+ *
+ *  Classes: 8 per power of two (576, 640, ..., 1024, 1152, ..., 128 KiB),
+ *  so no block is more than 12.5 % larger than the request it serves
+ *  (jemalloc's 4 per power of two waste up to 20 %).
+ *
+ *  A span holds at most 64 blocks, so its state is one 64-bit bitmap of
+ *  the blocks in use (@used): malloc takes the lowest clear bit, free
+ *  clears its bit. No free list is threaded through the blocks, so a free
+ *  is checked exactly and always: a pointer that is not a block start, or
+ *  a block whose bit is clear (a double free), is reported and aborts. The
+ *  index comes from a multiplication by the class's reciprocal, not a
+ *  division. Pools per span: 8 blocks for blocks up to 4 KiB, 4 up to
+ *  32 KiB, 1 above (a span of the block's own size), grown while the tail
+ *  left over is more than an eighth of the span, at most 32 pools.
+ *
+ *  Arenas of spans are the same arenas as those of pools (same size,
+ *  alignment, registry), with SPAN_ARENA_MAGIC in their header and a table
+ *  of struct kr_span slots; a heap keeps them apart from its arenas of
+ *  pools (heap->span_arenas), so none of the small-block structures or
+ *  invariants change. A span is a first fit among the heap's arenas of
+ *  spans (a walk over spans, not pools); a new arena when none has room.
+ *
+ *  How free gets here: arenas of spans take the registry's direct-mapped
+ *  slots with a tag of their own (REGISTRY_SPAN_TAG), which free's fast
+ *  path never matches, so it misses its slot for a medium block and its
+ *  slot-miss exit (free_slot_miss) finds the tag with one load and sends
+ *  the block here. So the small-block fast paths carry no test
+ *  for medium blocks at all: malloc's exit for sizes over 512
+ *  (kr_malloc_big) is the whole cost. Medium blocks freed by other threads
+ *  wait on a list of their own (heap->remote_spans), so collecting small
+ *  blocks has no test either.
+ *
+ *  Threads: a span belongs to the heap owning its arena (@owner). Another
+ *  thread's free is checked (block start) and pushed on the owner's
+ *  remote_spans list; the owner checks the bit when it collects. An
+ *  abandoned heap's block is freed under kr.lock.
+ *
+ *  Empty spans: one emptied by its owner while it is its class's only span
+ *  stays open (heap->kept_spans, a ring of KEEP_SPANS), so that a
+ *  malloc+free pair does not give a span back and take it again; others
+ *  wait in the heap's cache, a stack per class, SPAN_CACHE_PAGES pools in
+ *  all (1 MiB), for the class's next refills without a lock or a search
+ *  (the owner's alone, like spare pools; emptied at thread exit); any
+ *  other goes back to its arena at once, its pools free (SPAN_FREE). Free pools
+ *  have their pages handed back after KARENA_PURGE_MS and empty arenas of
+ *  spans are released, by the same purge as pools (purge.c calls
+ *  span_purge and span_release_old).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+struct kr_mclass kr_medium[MEDIUM_CLASSES];
+
+_Static_assert(sizeof(struct kr_span) == sizeof(struct kr_pool),
+	       "a span slot is a pool table slot");
+
+/* Build kr_medium[] and kr.medium_max for the arena size (init, kr.lock). */
+void span_init_classes(void)
+{
+	unsigned usable = kr.npools - kr.first_pool, m;
+	unsigned cap = usable < SPAN_MAX_POOLS ? usable : SPAN_MAX_POOLS;
+
+	kr.medium_max = SMALL_MAX;
+	for (m = 0; m < MEDIUM_CLASSES; m++) {
+		size_t size = medium_class_size(m), span;
+		unsigned want = size <= 4096 ? 8 : size <= 32768 ? 4 : 1;
+		unsigned n = (unsigned)((want * size + POOL_SIZE - 1) >>
+					POOL_SHIFT);
+		unsigned nmin = (unsigned)((size + POOL_SIZE - 1) >>
+					   POOL_SHIFT);
+
+		if (n > cap)
+			n = cap;
+		if (n < nmin)
+			n = nmin;
+		while (n < cap && ((size_t)n * POOL_SIZE) % size >
+		       ((size_t)n * POOL_SIZE) / 8)
+			n++;
+		span = (size_t)n * POOL_SIZE;
+		if (n > cap || span / size > 64)
+			break;		/* this class and those above: large */
+		kr_medium[m].size = (uint32_t)size;
+		kr_medium[m].npages = (uint16_t)n;
+		kr_medium[m].capacity = (uint16_t)(span / size);
+		kr_medium[m].recip = (((uint64_t)1 << 40) + size - 1) / size;
+		kr.medium_max = size;
+	}
+}
+
+static inline struct kr_span *span_at(struct kr_arena *a, unsigned i)
+{
+	return (struct kr_span *)pool_at(a, i);
+}
+
+static inline unsigned span_index(const struct kr_span *s)
+{
+	return pool_index(arena_of(s), (const struct kr_pool *)s);
+}
+
+static inline char *span_base(const struct kr_span *s)
+{
+	return s->base;
+}
+
+/* The owner's class lists: a span with a free block is on spans[mclass]. */
+static void span_link(struct kr_heap *h, struct kr_span *s)
+{
+	struct kr_span *head = h->spans[s->mclass];
+
+	s->prev = NULL;
+	s->next = head;
+	if (head)
+		head->prev = s;
+	h->spans[s->mclass] = s;
+}
+
+static void span_unlink(struct kr_heap *h, struct kr_span *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		h->spans[s->mclass] = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->next = s->prev = NULL;
+}
+
+/* ---------------------------------------------------------------------------
+ * Arenas of spans: which pools are free, under h->lock
+ */
+
+/*
+ * An arena of spans' free pools as a bit string, bit i for pool i: in its
+ * header while it has at most 128 pools (arenas up to 512 KiB), else in
+ * the pool table's slot 1, which the table's own pools leave unused (an
+ * arena of 1 MiB or more has 4 of them at least, room for 1536 bits).
+ */
+static uint64_t *free_bits(struct kr_arena *a)
+{
+	return kr.npools <= 128 ? a->span_free_bits : (uint64_t *)pool_at(a, 1);
+}
+
+/* Set (@free) or clear bits [i, i + n), a word at a time. */
+static void bits_set(uint64_t *bits, unsigned i, unsigned n, bool free)
+{
+	while (n) {
+		unsigned k = 64 - (i & 63) < n ? 64 - (i & 63) : n;
+		uint64_t m = (k == 64 ? ~(uint64_t)0 :
+			      (((uint64_t)1 << k) - 1)) << (i & 63);
+
+		if (free)
+			bits[i >> 6] |= m;
+		else
+			bits[i >> 6] &= ~m;
+		i += k;
+		n -= k;
+	}
+}
+
+/* The first bit at or after @i equal to @want, or kr.npools. */
+static unsigned bits_next(const uint64_t *bits, unsigned i, bool want)
+{
+	unsigned w = i >> 6, nwords = (kr.npools + 63) >> 6;
+	uint64_t m;
+
+	if (i >= kr.npools)
+		return kr.npools;
+	m = (want ? bits[w] : ~bits[w]) & (~(uint64_t)0 << (i & 63));
+	while (!m) {
+		if (++w >= nwords)
+			return kr.npools;
+		m = want ? bits[w] : ~bits[w];
+	}
+	i = (w << 6) + (unsigned)__builtin_ctzll(m);
+	return i < kr.npools ? i : kr.npools;
+}
+
+/* A new arena of spans for @h, every pool free. NULL + ENOMEM if denied. */
+static struct kr_arena *span_arena_new(struct kr_heap *h)
+{
+	struct kr_arena *a = arena_grant(REGISTRY_SPAN_TAG);
+	unsigned i;
+
+	if (!a)
+		return NULL;
+	a->magic = SPAN_ARENA_MAGIC;
+	a->heap = h;
+	a->ntotalpools = (uint16_t)(kr.npools - kr.first_pool);
+	a->nfreepools = a->ntotalpools;
+	a->empty_ms = kr_now_ms();
+	bits_set(free_bits(a), kr.first_pool, kr.npools - kr.first_pool, true);
+	for (i = kr.first_pool; i < kr.npools; i++) {
+		struct kr_span *s = span_at(a, i);
+
+		s->state = SPAN_FREE;
+		s->npages = 1;
+		s->head = (uint16_t)i;
+		s->purged = 1;		/* never touched: nothing to hand back */
+		s->owner = h;
+	}
+	a->prevarena = NULL;
+	a->nextarena = h->span_arenas;
+	if (h->span_arenas)
+		h->span_arenas->prevarena = a;
+	h->span_arenas = a;
+	h->nspan_arenas++;
+	h->nempty_span_arenas++;
+	return a;
+}
+
+static void span_arena_release(struct kr_heap *h, struct kr_arena *a)
+{
+	unsigned i;
+
+	for (i = kr.first_pool; i < kr.npools; i++)
+		if (!span_at(a, i)->purged)
+			h->span_purgeable--;
+	if (a->prevarena)
+		a->prevarena->nextarena = a->nextarena;
+	else
+		h->span_arenas = a->nextarena;
+	if (a->nextarena)
+		a->nextarena->prevarena = a->prevarena;
+	h->nspan_arenas--;
+	h->nempty_span_arenas--;
+	arena_ungrant(a);
+}
+
+/*
+ * The first run of @n free pools of @a, or 0 (pool 0 is the table's): a
+ * walk over its runs of free pools, a word at a time.
+ */
+static unsigned arena_find_run(struct kr_arena *a, unsigned n)
+{
+	const uint64_t *bits = free_bits(a);
+	unsigned i = kr.first_pool, j;
+
+	if (a->nfreepools < n)
+		return 0;
+	while ((i = bits_next(bits, i, true)) < kr.npools) {
+		j = bits_next(bits, i, false);
+		if (j - i >= n)
+			return i;
+		i = j;
+	}
+	return 0;
+}
+
+/* Take a span of class @m for @h from its arenas (h->lock held). */
+static struct kr_span *span_take(struct kr_heap *h, unsigned m)
+{
+	const struct kr_mclass *k = &kr_medium[m];
+	struct kr_arena *a;
+	struct kr_span *s;
+	unsigned i = 0, j;
+
+	for (a = h->span_arenas; a; a = a->nextarena)
+		if ((i = arena_find_run(a, k->npages)))
+			break;
+	if (!a) {
+		a = span_arena_new(h);
+		if (!a)
+			return NULL;
+		i = kr.first_pool;
+	}
+	if (a->nfreepools == a->ntotalpools)
+		h->nempty_span_arenas--;
+	a->nfreepools -= k->npages;
+	bits_set(free_bits(a), i, k->npages, false);
+	for (j = i; j < i + k->npages; j++) {
+		s = span_at(a, j);
+		if (!s->purged)
+			h->span_purgeable--;
+		s->state = SPAN_TAIL;
+		s->head = (uint16_t)i;
+		s->purged = 0;
+	}
+	s = span_at(a, i);
+	s->base = (char *)a + ((size_t)i << POOL_SHIFT);
+	s->state = SPAN_HEAD;
+	s->npages = k->npages;
+	s->mclass = (uint8_t)m;
+	s->size = k->size;
+	s->used = 0;
+	s->full = k->capacity == 64 ? ~(uint64_t)0 :
+				      ((uint64_t)1 << k->capacity) - 1;
+	s->kept = 0;
+	return s;
+}
+
+/* Give span @s's pools back to its arena (h->lock held, @s on no list). */
+static void span_give(struct kr_heap *h, struct kr_span *s, uint32_t now)
+{
+	struct kr_arena *a = arena_of(s);
+	unsigned i = span_index(s), n = s->npages, j;
+
+	for (j = i; j < i + n; j++) {
+		struct kr_span *t = span_at(a, j);
+
+		t->state = SPAN_FREE;
+		t->npages = 1;
+		t->head = (uint16_t)j;
+		t->purged = 0;
+		t->empty_ms = now;
+	}
+	h->span_purgeable += n;
+	a->nfreepools += n;
+	bits_set(free_bits(a), i, n, true);
+	if (a->nfreepools == a->ntotalpools) {
+		a->empty_ms = now;
+		h->nempty_span_arenas++;
+		/* nobody reuses an abandoned heap's arenas: no waiting */
+		if (h->nempty_span_arenas > (kr.purge_ms &&
+		    !atomic_load_explicit(&h->abandoned,
+					  memory_order_relaxed) ?
+		    kr.max_empty_arenas : kr.keep_arenas))
+			span_arena_release(h, a);
+	}
+}
+
+/* Span @s of @h is empty and off its list: back to its arena. */
+static void span_retire(struct kr_heap *h, struct kr_span *s)
+{
+	uint32_t now = kr.purge_ms ? kr_now_ms() : 0;
+
+	kr_lock(&h->lock);
+	span_give(h, s, now);
+	purge_maybe_at(h, now);
+	kr_unlock(&h->lock);
+	if (h == kr_tls_heap)
+		purge_kick();
+}
+
+/* ---------------------------------------------------------------------------
+ * Blocks
+ */
+
+/*
+ * Empty span @s of @h, on no list: into the owner's cache (a stack per
+ * class) if the page budget allows, else back to its arena.
+ */
+static void span_park(struct kr_heap *h, struct kr_span *s)
+{
+	if (h == kr_tls_heap &&
+	    h->span_cache_pages + s->npages <= SPAN_CACHE_PAGES) {
+		s->next = h->span_cache[s->mclass];	/* the next refills' */
+		h->span_cache[s->mclass] = s;
+		h->span_cache_pages += s->npages;
+		return;
+	}
+	span_retire(h, s);
+}
+
+/* Keep empty span @s open; the ring's oldest, if empty, is parked. */
+static void span_keep(struct kr_heap *h, struct kr_span *s)
+{
+	struct kr_span *old = h->kept_spans[h->kept_spans_next];
+
+	h->kept_spans[h->kept_spans_next] = s;
+	h->kept_spans_next = (h->kept_spans_next + 1) % KEEP_SPANS;
+	s->kept = 1;
+	if (old) {
+		old->kept = 0;
+		if (!old->used) {
+			span_unlink(h, old);
+			span_park(h, old);
+		}
+	}
+}
+
+/*
+ * Close every kept span of @h and empty its cache: the empty spans go back
+ * to their arenas.
+ */
+void span_flush_kept(struct kr_heap *h)
+{
+	unsigned i;
+
+	for (i = 0; i < MEDIUM_CLASSES; i++) {
+		struct kr_span *s = h->span_cache[i], *next;
+
+		h->span_cache[i] = NULL;
+		for (; s; s = next) {
+			next = s->next;
+			s->next = NULL;
+			span_retire(h, s);
+		}
+	}
+	h->span_cache_pages = 0;
+	for (i = 0; i < KEEP_SPANS; i++) {
+		struct kr_span *s = h->kept_spans[i];
+
+		h->kept_spans[i] = NULL;
+		if (s) {
+			s->kept = 0;
+			if (!s->used) {
+				span_unlink(h, s);
+				span_retire(h, s);
+			}
+		}
+	}
+}
+
+/* No span of class @m has room: remote frees first, else a new span. */
+KR_NOINLINE static struct kr_span *span_refill(struct kr_heap *h, unsigned m)
+{
+	struct kr_span *s;
+
+	if (atomic_load_explicit(&h->remote_free, memory_order_relaxed) ||
+	    atomic_load_explicit(&h->remote_spans, memory_order_relaxed)) {
+		heap_collect_remote(h);
+		if (h->spans[m])
+			return h->spans[m];
+	}
+	s = h->span_cache[m];
+	if (s) {
+		h->span_cache[m] = s->next;
+		h->span_cache_pages -= s->npages;
+		span_link(h, s);
+		return s;
+	}
+	kr_lock(&h->lock);
+	s = span_take(h, m);
+	kr_unlock(&h->lock);
+	/* denied: give back the empty arenas every heap keeps, retry */
+	if (!s && heap_release_all_empty()) {
+		kr_lock(&h->lock);
+		s = span_take(h, m);
+		kr_unlock(&h->lock);
+	}
+	if (!s) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	span_link(h, s);
+	return s;
+}
+
+/* A block of medium class @m from @h, which the caller owns. */
+void *span_alloc(struct kr_heap *h, unsigned m)
+{
+	struct kr_span *s = h->spans[m];
+	unsigned i;
+
+	if (unlikely(!s)) {
+		s = span_refill(h, m);
+		if (!s)
+			return NULL;
+	}
+	i = (unsigned)__builtin_ctzll(~s->used & s->full);
+	s->used |= (uint64_t)1 << i;
+	if (s->used == s->full)
+		span_unlink(h, s);
+	return span_base(s) + (size_t)i * s->size;
+}
+
+/*
+ * The span header of medium block @b and its index in it; aborts with a
+ * message naming @b when @b is not the start of a block of a span.
+ */
+static struct kr_span *span_of_block(const void *b, unsigned *index)
+{
+	struct kr_span *t = span_slot(b), *s;
+	size_t off;
+	unsigned i;
+
+	if (t->state != SPAN_HEAD && t->state != SPAN_TAIL)
+		kr_fatal(b, "free of a pointer into a free span (a double "
+			 "free of a medium block whose span was emptied, or a "
+			 "wild pointer)");
+	s = span_at(arena_of(b), t->head);
+	off = (size_t)((const char *)b - span_base(s));
+	i = (unsigned)((off * kr_medium[s->mclass].recip) >> 40);
+	if ((size_t)i * s->size != off || i >= kr_medium[s->mclass].capacity)
+		kr_fatal(b, "free of a pointer inside a block: %zu bytes into "
+			 "the %u-byte block at %p", off - (size_t)i * s->size,
+			 s->size, (const void *)(span_base(s) +
+						 (size_t)i * s->size));
+	*index = i;
+	return s;
+}
+
+/* Free block @i of span @s of @h, @b, as its owner (or kr.lock held). */
+static void span_free_at(struct kr_heap *h, struct kr_span *s, unsigned i,
+			 void *b)
+{
+	uint64_t bit = (uint64_t)1 << i;
+
+	if (!(s->used & bit))
+		kr_fatal(b, "double free of a %u-byte block (medium class %u)",
+			 s->size, s->mclass);
+	if (kr_debug)
+		memset(b, DEAD_BYTE, s->size);
+	if (s->used == s->full)
+		span_link(h, s);
+	s->used &= ~bit;
+	if (s->used || s->kept)
+		return;
+	if (h == kr_tls_heap && h->spans[s->mclass] == s && !s->next) {
+		span_keep(h, s);	/* the class's only span: open */
+		return;
+	}
+	span_unlink(h, s);
+	span_park(h, s);
+}
+
+/* Free medium block @b of @h, which the caller owns (or kr.lock held). */
+void span_free_local(struct kr_heap *h, void *b)
+{
+	unsigned i;
+	struct kr_span *s = span_of_block(b, &i);
+
+	span_free_at(h, s, i, b);
+}
+
+/* free() of @b, in an arena of spans (free_slot_miss). */
+void span_free(void *b)
+{
+	unsigned i;
+	struct kr_span *s = span_of_block(b, &i);
+	struct kr_heap *h = s->owner;
+
+	if (h == kr_tls_heap)
+		span_free_at(h, s, i, b);
+	else
+		heap_remote_free_span(h, b);	/* its bit checked when collected */
+}
+
+size_t span_usable_size(const void *b)
+{
+	struct kr_span *t = span_slot(b);
+
+	return span_at(arena_of(b), t->head)->size;
+}
+
+/* ---------------------------------------------------------------------------
+ * Handing back (purge.c, h->lock held)
+ */
+
+/* Release @h's arenas of spans empty for @min_age_ms, keeping @keep. */
+unsigned span_release_old(struct kr_heap *h, uint32_t now,
+			  uint32_t min_age_ms, unsigned keep)
+{
+	struct kr_arena *a, *next;
+	unsigned n = 0;
+
+	for (a = h->span_arenas; a && h->nempty_span_arenas > keep; a = next) {
+		next = a->nextarena;
+		if (a->nfreepools != a->ntotalpools ||
+		    (uint32_t)(now - a->empty_ms) < min_age_ms)
+			continue;
+		span_arena_release(h, a);
+		n++;
+	}
+	return n;
+}
+
+/* Hand back the pages of free pools free for @min_age_ms, a run a call. */
+void span_purge(struct kr_heap *h, uint32_t now, uint32_t min_age_ms)
+{
+	struct kr_arena *a;
+
+	for (a = h->span_arenas; a && h->span_purgeable; a = a->nextarena) {
+		unsigned i = kr.first_pool;
+
+		while (i < kr.npools) {
+			unsigned j = i;
+			long r;
+
+			while (j < kr.npools) {
+				struct kr_span *s = span_at(a, j);
+
+				if (s->state != SPAN_FREE || s->purged ||
+				    (uint32_t)(now - s->empty_ms) < min_age_ms)
+					break;
+				j++;
+			}
+			if (j == i) {
+				struct kr_span *s = span_at(a, i);
+
+				i += s->state == SPAN_HEAD ? s->npages : 1;
+				continue;
+			}
+			r = kr.backend->return_pages((char *)a +
+					((size_t)i << POOL_SHIFT),
+					(size_t)(j - i) << POOL_SHIFT);
+			atomic_fetch_add(&kr.return_calls, 1);
+			if (r >= 0) {
+				atomic_fetch_add(&kr.pages_returned, (size_t)r);
+				h->span_purgeable -= j - i;
+				for (; i < j; i++)
+					span_at(a, i)->purged = 1;
+			}
+			i = j;
+		}
+	}
+}
+
+/* ---------------------------------------------------------------------------
+ * Stats and checks
+ */
+
+/* Add @h's spans and medium blocks to @st (takes h->lock). */
+void span_count(struct kr_heap *h, struct karena_stats *st)
+{
+	struct kr_arena *a;
+	unsigned i;
+
+	kr_lock(&h->lock);
+	for (a = h->span_arenas; a; a = a->nextarena) {
+		st->arenas_spans++;
+		for (i = kr.first_pool; i < kr.npools; i++) {
+			volatile struct kr_span *s = span_at(a, i);
+			size_t n;
+
+			if (s->state != SPAN_HEAD)
+				continue;
+			n = (size_t)__builtin_popcountll(s->used);
+			st->medium_spans++;
+			st->medium_blocks_in_use += n;
+			st->medium_bytes_in_use += n * s->size;
+		}
+	}
+	kr_unlock(&h->lock);
+}
+
+#define CHECK(cond, where, ...) \
+	do { \
+		if (!(cond)) { \
+			fprintf(out, "karena: check: heap %p: %p: ", \
+				(void *)h, (const void *)(where)); \
+			fprintf(out, __VA_ARGS__); \
+			fputc('\n', out); \
+			bad = -1; \
+		} \
+	} while (0)
+
+static bool span_cached(struct kr_heap *h, struct kr_span *s)
+{
+	struct kr_span *c;
+
+	for (c = h->span_cache[s->mclass]; c; c = c->next)
+		if (c == s)
+			return true;
+	return false;
+}
+
+/* span.c's invariants for @h (its owner, or kr.lock held): 0 or -1. */
+int span_check_heap(struct kr_heap *h, FILE *out)
+{
+	struct kr_arena *a;
+	struct kr_span *s;
+	unsigned m, i, narenas = 0, nempty = 0, purgeable = 0, onlist = 0;
+	unsigned open = 0;
+	int bad = 0;
+
+	for (m = 0; m < MEDIUM_CLASSES; m++)
+		for (s = h->spans[m]; s; s = s->next) {
+			CHECK(s->state == SPAN_HEAD && s->owner == h &&
+			      s->mclass == m && s->used != s->full &&
+			      (!s->next || s->next->prev == s), s,
+			      "bad span on spans[%u]", m);
+			if (++onlist > 1u << 20)
+				break;
+		}
+	kr_lock(&h->lock);
+	for (a = h->span_arenas; a; a = a->nextarena) {
+		unsigned nfree = 0;
+
+		narenas++;
+		CHECK(a->magic == SPAN_ARENA_MAGIC && a->heap == h &&
+		      registry_contains(a), a, "bad arena of spans");
+		for (i = kr.first_pool; i < kr.npools;) {
+			s = span_at(a, i);
+			CHECK(s->owner == h, s, "slot %u: bad owner", i);
+			CHECK(((free_bits(a)[i >> 6] >> (i & 63)) & 1) ==
+			      (s->state == SPAN_FREE), s,
+			      "slot %u: free bit wrong (state %u)", i, s->state);
+			if (s->state == SPAN_FREE) {
+				nfree++;
+				purgeable += !s->purged;
+				i++;
+				continue;
+			}
+			CHECK(s->state == SPAN_HEAD && s->npages ==
+			      kr_medium[s->mclass].npages && s->size ==
+			      kr_medium[s->mclass].size &&
+			      !(s->used & ~s->full), s,
+			      "slot %u: not a span head", i);
+			if (s->state != SPAN_HEAD || !s->npages)
+				break;
+			if (s->used != s->full && !span_cached(h, s))
+				open++;
+			CHECK(s->used || s->kept || span_cached(h, s), s,
+			      "empty span neither kept nor cached");
+			for (m = i + 1; m < i + s->npages; m++)
+				CHECK(span_at(a, m)->state == SPAN_TAIL &&
+				      span_at(a, m)->head == i, s,
+				      "slot %u: not a tail of span %u", m, i);
+			i += s->npages;
+		}
+		CHECK(nfree == a->nfreepools, a, "nfreepools %u, found %u",
+		      a->nfreepools, nfree);
+		nempty += nfree == a->ntotalpools;
+	}
+	CHECK(narenas == h->nspan_arenas && nempty == h->nempty_span_arenas &&
+	      purgeable == h->span_purgeable, h, "span arenas %u/%u, empty "
+	      "%u/%u, purgeable %u/%u", narenas, h->nspan_arenas, nempty,
+	      h->nempty_span_arenas, purgeable, h->span_purgeable);
+	CHECK(open == onlist, h, "%u spans with room, %u on lists", open,
+	      onlist);
+	kr_unlock(&h->lock);
+	return bad;
+}

@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * limit_prog - a plain C program for test_limit, run under
+ * LD_PRELOAD=libkarena-malloc.so: `limit_prog SIZE MAX` mallocs blocks of
+ * SIZE bytes, writing each, until malloc returns NULL or MAX blocks are
+ * held; frees them all, mallocs one more; prints
+ *	blocks=N errno=E again=0|1
+ * (E: errno after the NULL, 0 if none came).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+int main(int argc, char **argv)
+{
+	size_t size, max, n, got;
+	void **v, *p;
+	int err = 0;
+
+	if (argc != 3)
+		return 2;
+	size = strtoul(argv[1], NULL, 0);
+	max = strtoul(argv[2], NULL, 0);
+	/* not malloc: the array would count against the limit it measures */
+	v = mmap(NULL, max * sizeof(*v), PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (v == MAP_FAILED)
+		return 3;
+	for (n = 0; n < max; n++) {
+		errno = 0;
+		v[n] = malloc(size);
+		if (!v[n]) {
+			err = errno;
+			break;
+		}
+		memset(v[n], 0x6b, size);
+	}
+	got = n;
+	while (n)
+		free(v[--n]);
+	p = malloc(size);
+	printf("blocks=%zu errno=%d again=%d\n", got, err, p != NULL);
+	free(p);
+	return 0;
+}

@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* test_medium - blocks over 512 bytes: medium classes in spans (sizes,
+ * waste, alignment, realloc, usable size, stats, purge, cross-thread
+ * frees, bad frees caught) and large blocks in grants of their own. */
+#include <pthread.h>
+
+#include "tap.h"
+
+#define NBLOCKS	2000
+
+/* misuse modes, run in a child (run_self): each must abort */
+static int misuse(const char *mode)
+{
+	char *p = karena_malloc(5000), *q;
+
+	if (!strcmp(mode, "double-free")) {
+		karena_free(p);
+		karena_free(p);
+	} else if (!strcmp(mode, "double-free-inuse")) {
+		q = karena_malloc(5000);	/* the span stays in use */
+		karena_free(p);
+		karena_free(p);
+		(void)q;
+	} else if (!strcmp(mode, "interior")) {
+		q = karena_malloc(5000);
+		karena_free(p + 1024);
+		(void)q;
+	}
+	return 0;	/* not reached when the misuse is caught */
+}
+
+static void expect_abort(const char *self, const char *mode, const char *debug,
+			 const char *needle)
+{
+	const char *env[] = { debug, NULL };
+	char err[4096];
+	int st = run_self(self, mode, env, err, sizeof(err));
+
+	ok(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT && strstr(err, needle) &&
+	   strstr(err, "0x"), "medium %s (%s) is reported (\"%s\", the "
+	   "pointer) and aborts", mode, debug, needle);
+	if (!strstr(err, needle))
+		fprintf(stderr, "# stderr was: %s\n", err);
+}
+
+struct handoff {
+	void **blocks;
+	size_t n;
+};
+
+static void *free_all(void *arg)
+{
+	struct handoff *h = arg;
+	size_t i;
+
+	for (i = 0; i < h->n; i++)
+		karena_free(h->blocks[i]);
+	return NULL;
+}
+
+static void sizes_test(void)
+{
+	size_t n, worst = 0, worst_at = 0;
+	int good = 1, aligned = 1, usable = 1;
+	char *p;
+
+	for (n = SMALL_MAX + 1; n <= kr.medium_max; n += 1 + n / 64) {
+		size_t u;
+
+		p = karena_malloc(n);
+		u = karena_usable_size(p);
+		if (!p || !karena__is_ours(p) || !in_span_arena(p)) {
+			good = 0;
+			break;
+		}
+		if (u < n || u != medium_class_size(medium_class(n)))
+			usable = 0;
+		if ((u - n) * 1000 > worst * n) {
+			worst = (u - n) * 1000 / n;
+			worst_at = n;
+		}
+		if ((uintptr_t)p & 63)
+			aligned = 0;
+		memset(p, 0x5a, n);
+		karena_free(p);
+	}
+	ok(good, "every size from 513 to %zu is a medium block in an arena",
+	   kr.medium_max);
+	ok(usable, "usable size is the class size, at least the request");
+	ok(worst <= 125, "waste at most 12.5%% of the request (worst %zu.%zu%% "
+	   "at %zu bytes)", worst / 10, worst % 10, worst_at);
+	ok(aligned, "medium blocks are 64-aligned");
+	ok(kr.arena_size < 262144 || kr.medium_max == MEDIUM_LIMIT,
+	   "with %zu-byte arenas, medium blocks go up to %zu bytes",
+	   kr.arena_size, kr.medium_max);
+	p = karena_malloc(kr.medium_max + 1);
+	ok(p && !karena__is_ours(p) &&
+	   karena_usable_size(p) >= kr.medium_max + 1 &&
+	   !((uintptr_t)p & 4095), "%zu bytes: a large block, page-aligned",
+	   kr.medium_max + 1);
+	memset(p, 1, kr.medium_max + 1);
+	karena_free(p);
+}
+
+static void content_test(void)
+{
+	static char *v[NBLOCKS];
+	size_t i, n;
+	int good = 1;
+
+	for (i = 0; i < NBLOCKS; i++) {
+		n = 513 + (i * 7919) % 70000;
+		v[i] = karena_malloc(n);
+		if (!v[i]) {
+			good = 0;
+			break;
+		}
+		memset(v[i], (int)(i & 255), n);
+	}
+	for (i = 0; good && i < NBLOCKS; i += 2) {
+		n = 513 + (i * 7919) % 70000;
+		if (memchr(v[i], (int)((i + 1) & 255), n) ||
+		    (unsigned char)v[i][n - 1] != (i & 255))
+			good = 0;
+		karena_free(v[i]);
+	}
+	ok(good, "%d medium blocks of mixed sizes keep their contents",
+	   NBLOCKS);
+	ok(invariants(), "invariants with half of them freed");
+	for (i = 1; i < NBLOCKS; i += 2)
+		karena_free(v[i]);
+	ok(invariants(), "invariants with all freed");
+}
+
+static void align_test(void)
+{
+	static const size_t aligns[] = { 32, 64, 256, 1024, 4096, 8192,
+					 65536, 1 << 20 };
+	static const size_t sizes[] = { 1, 100, 600, 3000, 5000, 70000,
+					200000 };
+	unsigned i, j;
+	int good = 1;
+
+	for (i = 0; i < sizeof(aligns) / sizeof(*aligns); i++)
+		for (j = 0; j < sizeof(sizes) / sizeof(*sizes); j++) {
+			char *p = karena_aligned_alloc(aligns[i], sizes[j]);
+
+			if (!p || ((uintptr_t)p & (aligns[i] - 1)) ||
+			    karena_usable_size(p) < sizes[j]) {
+				good = 0;
+				fprintf(stderr, "# aligned_alloc(%zu, %zu) = %p\n",
+					aligns[i], sizes[j], (void *)p);
+			}
+			if (p)
+				memset(p, 3, sizes[j]);
+			karena_free(p);
+		}
+	ok(good, "aligned_alloc from 32 bytes to 1 MiB, sizes 1 to 200000");
+	ok(invariants(), "invariants after aligned blocks");
+}
+
+static void realloc_test(void)
+{
+	char *p = karena_malloc(600), *q;
+	size_t i;
+	int good = 1;
+
+	for (i = 0; i < 600; i++)
+		p[i] = (char)i;
+	q = karena_realloc(p, 640);
+	ok(q == p, "realloc within a medium class stays in place");
+	q = karena_realloc(p, 300000);
+	for (i = 0; q && i < 600; i++)
+		good &= q[i] == (char)i;
+	ok(q && good, "realloc medium -> large keeps the contents");
+	p = karena_realloc(q, karena_usable_size(q) - 4096);
+	ok(p == q, "realloc of a large block within its grant stays");
+	q = karena_realloc(p, 2000);
+	good = q && karena__is_ours(q);
+	for (i = 0; q && i < 600; i++)
+		good &= q[i] == (char)i;
+	ok(good, "realloc large -> medium keeps the contents");
+	karena_free(q);
+}
+
+static void stats_test(void)
+{
+	struct karena_stats st0, st1, st2;
+	void *m, *l;
+
+	karena_stats(&st0);
+	m = karena_malloc(3000);
+	l = karena_malloc(1 << 20);
+	karena_stats(&st1);
+	ok(st1.medium_blocks_in_use == st0.medium_blocks_in_use + 1 &&
+	   st1.medium_bytes_in_use == st0.medium_bytes_in_use + 3072,
+	   "stats count a 3000-byte request as one 3072-byte medium block");
+	ok(st1.large_blocks == st0.large_blocks + 1 &&
+	   st1.large_bytes >= st0.large_bytes + (1 << 20),
+	   "stats count the large block and its grant's bytes");
+	ok(st1.total_bytes_in_use >= st0.total_bytes_in_use + 3072 + (1 << 20),
+	   "total bytes in use count both");
+	karena_free(m);
+	karena_free(l);
+	karena_stats(&st2);
+	ok(st2.medium_blocks_in_use == st0.medium_blocks_in_use &&
+	   st2.large_blocks == st0.large_blocks &&
+	   st2.large_bytes == st0.large_bytes, "stats count the frees; the "
+	   "large grant is given back");
+}
+
+static void purge_test(void)
+{
+	static void *v[64];
+	struct karena_stats st0, st1;
+	unsigned i;
+
+	karena__set_purge_ms(1);
+	for (i = 0; i < 64; i++)
+		v[i] = karena_malloc(16384 + i * 512);
+	for (i = 0; i < 64; i++)
+		karena_free(v[i]);
+	karena__flush_kept();
+	karena_stats(&st0);
+	ok(st0.medium_blocks_in_use == 0 || invariants(),
+	   "all medium blocks freed");
+	{	/* what the purge thread does after KARENA_PURGE_MS */
+		struct kr_heap *h = heap_get();
+
+		kr_lock(&h->lock);
+		purge_heap(h, kr_now_ms(), 0);
+		kr_unlock(&h->lock);
+	}
+	karena_stats(&st1);
+	ok(st1.arenas_spans <= kr.keep_arenas && st1.medium_spans == 0,
+	   "purge: arenas of spans released but %zu (keep %u), no span left",
+	   st1.arenas_spans, kr.keep_arenas);
+	ok(st1.arenas_held < st0.arenas_held ||
+	   st1.pages_returned > st0.pages_returned, "purge gave memory back "
+	   "(arenas %zu -> %zu, pages %zu -> %zu)", st0.arenas_held,
+	   st1.arenas_held, st0.pages_returned, st1.pages_returned);
+	ok(invariants(), "invariants after the purge");
+}
+
+static void threads_test(void)
+{
+	static void *blocks[NBLOCKS];
+	struct handoff h = { blocks, NBLOCKS };
+	struct karena_stats st0, st1;
+	pthread_t t;
+	size_t i;
+	int good = 1;
+
+	karena_stats(&st0);
+	for (i = 0; i < NBLOCKS; i++)
+		blocks[i] = karena_malloc(i % 3 ? 600 + i * 31 % 60000 :
+					  200000);
+	pthread_create(&t, NULL, free_all, &h);
+	pthread_join(t, NULL);
+	for (i = 0; i < NBLOCKS; i++) {	/* collected by the owner */
+		char *p = karena_malloc(700);
+
+		good &= p != NULL;
+		karena_free(p);
+	}
+	karena_stats(&st1);
+	ok(good && st1.medium_blocks_in_use == st0.medium_blocks_in_use &&
+	   st1.large_blocks == st0.large_blocks,
+	   "medium and large blocks freed by another thread: counted free "
+	   "(%zu medium, %zu large in use)", st1.medium_blocks_in_use,
+	   st1.large_blocks);
+	ok(invariants(), "invariants after cross-thread frees");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1)
+		return misuse(argv[1]);
+
+	sizes_test();
+	content_test();
+	align_test();
+	realloc_test();
+	stats_test();
+	threads_test();
+	purge_test();
+	expect_abort(argv[0], "double-free", "KARENA_DEBUG=0", "double free");
+	expect_abort(argv[0], "double-free-inuse", "KARENA_DEBUG=0",
+		     "double free");
+	expect_abort(argv[0], "interior", "KARENA_DEBUG=0", "inside a block");
+	expect_abort(argv[0], "double-free", "KARENA_DEBUG=1", "double free");
+	return tap_done();
+}
