@@ -27,7 +27,7 @@
 static int kernel_fd = -1;	/* written once, under kr.lock at init */
 static int kernel_open_errno;
 
-static const char *device_path(void)
+const char *kernel_device_path(void)
 {
 	const char *p = getenv("KARENA_DEVICE");
 
@@ -37,7 +37,7 @@ static const char *device_path(void)
 int kernel_device_present(void)
 {
 	if (kernel_fd < 0) {
-		kernel_fd = open(device_path(), O_RDWR | O_CLOEXEC);
+		kernel_fd = open(kernel_device_path(), O_RDWR | O_CLOEXEC);
 		if (kernel_fd < 0)
 			kernel_open_errno = errno;
 	}
@@ -67,7 +67,7 @@ static int kernel_init(size_t *arena_size)
 	if (!kernel_device_present()) {
 		snprintf(init_error, sizeof(init_error), "the device %s cannot "
 			 "be opened (%s); load the module with `modprobe "
-			 "karena`", device_path(), strerror(kernel_open_errno));
+			 "karena`", kernel_device_path(), strerror(kernel_open_errno));
 		return -ENODEV;
 	}
 	memset(&info, 0, sizeof(info));
@@ -76,7 +76,7 @@ static int kernel_init(size_t *arena_size)
 
 		snprintf(init_error, sizeof(init_error), "the device %s opens "
 			 "but does not answer KARENA_IOC_INFO (%s): it is not "
-			 "the karena module's", device_path(), strerror(err));
+			 "the karena module's", kernel_device_path(), strerror(err));
 		return init_failed(-err);
 	}
 	if (info.arena_size < ((size_t)1 << MIN_ARENA_SHIFT) ||
@@ -86,7 +86,7 @@ static int kernel_init(size_t *arena_size)
 		snprintf(init_error, sizeof(init_error), "the module behind %s "
 			 "has an arena size of %llu bytes and pages of %llu; "
 			 "the library needs a power of two from 64 KiB to "
-			 "4 MiB and 4 KiB pages", device_path(),
+			 "4 MiB and 4 KiB pages", kernel_device_path(),
 			 (unsigned long long)info.arena_size,
 			 (unsigned long long)info.page_size);
 		return init_failed(-EINVAL);

@@ -779,6 +779,8 @@ void kr_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* backend.c: choose the backend and start it; 0 or -errno */
 int backend_start(size_t *arena_size);
 extern const struct kr_backend kr_backend_kernel;
+/* backend_kernel.c: KARENA_DEVICE, or /dev/karena */
+const char *kernel_device_path(void);
 extern const struct kr_backend kr_backend_mmap;
 
 /*

@@ -8,8 +8,8 @@
  * The heap of this library never sees these arenas: they are not cut into
  * pools, not registered and not purged; the caller owns every byte.
  *
- * Backend: KARENA_BACKEND=kernel|mmap, else the kernel when the device
- * opens, else mmap (the heap's rule, backend.c), chosen once.
+ * Backend: the heap's (karena_backend(): KARENA_BACKEND and KARENA_DEVICE
+ * as options.c validates them, the rule of backend.c), chosen once.
  *
  * Kernel: one open file of the device per arena size, of its own, so that
  * the size can be set on it whatever the heap's file grants:
@@ -64,42 +64,27 @@ static struct raw_file raw_files[RAW_SIZES];
 static atomic_size_t raw_held, raw_peak, raw_granted, raw_released,
 		     raw_denied, raw_bytes_held;
 
-static const char *raw_device(void)
-{
-	const char *p = getenv("KARENA_DEVICE");
-
-	return p && *p ? p : "/dev/" KARENA_DEVICE_NAME;
-}
-
 static int raw_open_device(void)
 {
-	return open(raw_device(), O_RDWR | O_CLOEXEC);
+	return open(kernel_device_path(), O_RDWR | O_CLOEXEC);
 }
 
-/* The backend, chosen at first use. Automatic: the kernel if it opens. */
+/*
+ * The backend: the heap's own, chosen at its first use from the validated
+ * KARENA_BACKEND and KARENA_DEVICE (options.c, backend.c), so that raw
+ * arenas and the heap never disagree.
+ */
 static enum raw_backend raw_choose(void)
 {
 	enum raw_backend b = atomic_load_explicit(&raw_backend,
 						  memory_order_acquire);
-	const char *want;
-	int fd;
 
 	if (b != RAW_UNCHOSEN)
 		return b;
 	pthread_mutex_lock(&raw_lock);
 	b = atomic_load_explicit(&raw_backend, memory_order_relaxed);
 	if (b == RAW_UNCHOSEN) {
-		want = getenv("KARENA_BACKEND");
-		if (want && !strcmp(want, "kernel")) {
-			b = RAW_KERNEL;
-		} else if (want && !strcmp(want, "mmap")) {
-			b = RAW_MMAP;
-		} else {
-			fd = raw_open_device();
-			b = fd >= 0 ? RAW_KERNEL : RAW_MMAP;
-			if (fd >= 0)
-				close(fd);
-		}
+		b = strcmp(karena_backend(), "kernel") ? RAW_MMAP : RAW_KERNEL;
 		atomic_store_explicit(&raw_backend, b, memory_order_release);
 	}
 	pthread_mutex_unlock(&raw_lock);
