@@ -104,6 +104,8 @@ int main(int argc, char **argv)
 	       (unsigned long long)info.arenas_held,
 	       (unsigned long long)info.arenas_peak);
 
+	/* a test waiting for this line sees it before the hold starts */
+	fflush(stdout);
 	if (hold > 0)
 		sleep(hold);
 	if (write_param(LIMIT_PARAM, "1") == 0) {
