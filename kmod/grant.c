@@ -106,13 +106,17 @@ static void karena_grant_done(struct karena_arena *arena,
  */
 static struct karena_arena *karena_grant(struct mm_struct *mm, bool fork_copy)
 {
-	enum karena_deny_reason reason = KARENA_DENY_NOMEM;
+	enum karena_deny_reason reason;
 	struct karena_holder *h, *new_h = NULL;
 	struct karena_user *u, *new_u = NULL, *free_u = NULL;
 	struct karena_arena *arena = NULL;
 	kuid_t uid = current_uid();
-	int err = -ENOMEM;
+	bool rechecked = false;
+	int err;
 
+again:
+	reason = KARENA_DENY_NOMEM;
+	err = -ENOMEM;
 	spin_lock(&karena.lock);
 	h = karena_holder_lookup(mm);
 	u = karena_user_lookup(uid);
@@ -152,6 +156,18 @@ static struct karena_arena *karena_grant(struct mm_struct *mm, bool fork_copy)
 	if (h && mm == current->mm)
 		karena_holder_identify(h);
 
+	/* a limit may count orphans whose pages were let go since: look */
+	if (err && reason != KARENA_DENY_NOMEM && !rechecked &&
+	    READ_ONCE(karena.nr_orphans)) {
+		rechecked = true;
+		if (karena_orphans_recheck()) {
+			karena_holder_put(h);
+			new_h = NULL;
+			new_u = NULL;
+			free_u = NULL;
+			goto again;
+		}
+	}
 	if (err) {
 		karena_deny(h, err, reason, fork_copy);
 		return ERR_PTR(err);
@@ -180,14 +196,17 @@ static struct karena_arena *karena_grant(struct mm_struct *mm, bool fork_copy)
 	return arena;
 }
 
-/*
- * The last VMA of @arena is gone (karena.lock held by the caller, who
- * dropped @arena->nr_maps to zero): uncharge it and queue it for zeroing.
- * Returns the user to kfree() after unlocking, if this was its last
+/**
+ * karena_release_locked() - uncharge an arena nothing maps or references
+ * any more and queue it for zeroing
+ * @arena: its last VMA is gone (or it was an orphan whose pages are free)
+ *
+ * Context: karena.lock held.
+ * Return: the user to kfree() after unlocking, if this was its last
  * reference; the holder's reference is left for the caller to report the
  * release with and then drop.
  */
-static struct karena_user *karena_release_locked(struct karena_arena *arena)
+struct karena_user *karena_release_locked(struct karena_arena *arena)
 {
 	struct karena_holder *h = arena->holder;
 	struct karena_user *u = arena->user;
@@ -282,24 +301,39 @@ static void karena_vm_open(struct vm_area_struct *vma)
 	vma->vm_private_data = copy;
 }
 
-/* A VMA goes away; the last one of an arena releases it. */
+/*
+ * A VMA goes away; the last one of an arena releases it, unless some of
+ * its pages are still referenced from elsewhere (a pipe, a pin): then the
+ * arena stays charged as an orphan until they are let go (orphan.c).
+ */
 static void karena_vm_close(struct vm_area_struct *vma)
 {
 	struct karena_arena *arena = vma->vm_private_data;
-	struct karena_holder *h = NULL;
-	struct karena_user *u = NULL;
+	struct karena_holder *h;
+	struct karena_user *u;
+	unsigned int pinned;
+	bool last;
 
 	if (!arena)
 		return;
 
 	spin_lock(&karena.lock);
-	if (!--arena->nr_maps) {
-		h = arena->holder;
-		u = karena_release_locked(arena);
-	}
+	last = !--arena->nr_maps;
 	spin_unlock(&karena.lock);
-	if (!h)
+	if (!last)
 		return;
+
+	/* no VMA maps it now: only outside references remain to count */
+	pinned = karena_arena_pinned(arena);
+	spin_lock(&karena.lock);
+	if (pinned) {
+		karena_orphan_locked(arena, pinned);
+		spin_unlock(&karena.lock);
+		return;
+	}
+	h = arena->holder;
+	u = karena_release_locked(arena);
+	spin_unlock(&karena.lock);
 
 	kfree(u);
 	karena_notify(KARENA_EVENT_RELEASE, KARENA_DENY_NONE, h);

@@ -8,8 +8,11 @@
  *   struct karena_arena   arena_size bytes of order-0 pages. It is on the
  *                         free list (zeroed, ready), granted (mapped by one
  *                         or more VMAs of exactly one mm, charged to that
- *                         mm's holder and to one user), or on the dirty
- *                         list (released, waiting for the zeroing worker).
+ *                         mm's holder and to one user), orphaned (no VMA
+ *                         left, but pages referenced from elsewhere: still
+ *                         charged, on karena.orphans, see orphan.c), or on
+ *                         the dirty list (released, waiting for the
+ *                         zeroing worker).
  *   struct karena_holder  one per mm that was granted an arena or opened
  *                         /dev/karena: the per-process accounting. It holds
  *                         one reference per charged arena and one per open
@@ -24,7 +27,8 @@
  *   arena->lock (mutex)     the arena's page slots, arena->pages[], and
  *                           its touched-page bitmap
  *   page lock               orders a fault against KARENA_IOC_RETURN_PAGES
- *   karena.lock (spinlock)  every counter, the free and dirty lists, the
+ *   karena_orphan_mutex     one recheck of the orphans at a time (orphan.c)
+ *   karena.lock (spinlock)  every counter, the free, dirty and orphan lists, the
  *                           holder and user tables, arena->nr_maps,
  *                           arena->holder/user, and the limits in force.
  *                           Never held across an allocation or a sleep.
@@ -48,14 +52,20 @@ struct mm_struct;
 struct page;
 struct vm_area_struct;
 
+/* How often the worker looks again at orphaned arenas (orphan.c). */
+#define KARENA_ORPHAN_RECHECK	HZ
+
 /**
  * struct karena_arena - one arena
- * @node:	on karena.free or karena.dirty while not granted (karena.lock)
+ * @node:	on karena.free or karena.dirty while not granted, on
+ *		karena.orphans while orphaned (karena.lock)
  * @nr_maps:	VMAs that map it (karena.lock); the arena is released when
  *		the last one closes
  * @holder:	the holder it is charged to while granted (karena.lock;
  *		stable while @nr_maps > 0)
  * @user:	the user it is charged to while granted (same rules)
+ * @orphan_pages: while orphaned, its pages with outside references at the
+ *		last count (karena.lock)
  * @lock:	protects @pages and @touched
  * @touched:	bitmap of karena.arena_pages bits, stored after @pages: set
  *		for a page that may have been written since the arena was
@@ -72,6 +82,7 @@ struct karena_arena {
 	unsigned int nr_maps;
 	struct karena_holder *holder;
 	struct karena_user *user;
+	unsigned int orphan_pages;
 	struct mutex lock;		/* protects @pages, @touched */
 	unsigned long *touched;
 	struct page *pages[];
@@ -135,7 +146,10 @@ struct karena_user {
  * @nr_dirty:	released arenas on @dirty, waiting to be zeroed
  * @refill_kicked: a grant has run the worker to refill @free since the
  *		worker last started (it is kicked once per refill, see reserve.c)
- * @granted:	arenas granted now (== @grants - @releases when idle)
+ * @granted:	arenas granted now (== @grants - @releases when idle),
+ *		orphans included
+ * @nr_orphans:	arenas on @orphans (released by their VMAs, still charged)
+ * @orphaned_pages: their pages with outside references (orphan.c)
  * @granted_peak: most arenas granted at once
  * @grants, @releases, @denials_quota, @denials_nomem, @fork_copies,
  * @fork_copy_failures, @pages_returned, @fault_failures: event counts
@@ -154,6 +168,7 @@ struct karena_state {
 
 	struct list_head free;
 	struct list_head dirty;
+	struct list_head orphans;
 	struct delayed_work work;
 	bool refill_kicked;
 
@@ -176,6 +191,8 @@ struct karena_state {
 	u64 fork_copy_failures;
 	u64 pages_returned;
 	u64 fault_failures;
+	u64 nr_orphans;
+	u64 orphaned_pages;
 };
 
 extern struct karena_state karena;
@@ -202,6 +219,7 @@ struct karena_stats {
 	u64 fork_copy_failures;
 	u64 pages_returned;
 	u64 fault_failures;
+	u64 orphaned_pages;
 	u64 reserve_arenas;
 	u64 max_arenas;
 	u64 max_arenas_per_process;
@@ -272,8 +290,14 @@ void karena_reserve_kick(void);
 int karena_reserve_init(void);
 void karena_reserve_exit(void);
 
+/* orphan.c */
+unsigned int karena_arena_pinned(struct karena_arena *arena);
+void karena_orphan_locked(struct karena_arena *arena, unsigned int pinned);
+unsigned int karena_orphans_recheck(void);
+
 /* grant.c */
 extern const struct vm_operations_struct karena_vm_ops;
+struct karena_user *karena_release_locked(struct karena_arena *arena);
 int karena_mmap(struct file *file, struct vm_area_struct *vma);
 unsigned long karena_get_unmapped_area(struct file *file, unsigned long addr,
 				       unsigned long len, unsigned long pgoff,

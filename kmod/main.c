@@ -29,6 +29,7 @@ struct karena_state karena = {
 	.reserve_arenas	= 64,
 	.free		= LIST_HEAD_INIT(karena.free),
 	.dirty		= LIST_HEAD_INIT(karena.dirty),
+	.orphans	= LIST_HEAD_INIT(karena.orphans),
 	.holder_list	= LIST_HEAD_INIT(karena.holder_list),
 	.holder_next_id	= 1,
 };

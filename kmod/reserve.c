@@ -404,10 +404,17 @@ static bool karena_reserve_shrink_one(void)
 
 static void karena_reserve_work(struct work_struct *work)
 {
+	bool orphans;
+
 	/* a grant that drains the free list from now on asks again */
 	spin_lock(&karena.lock);
 	karena.refill_kicked = false;
+	orphans = karena.nr_orphans;
 	spin_unlock(&karena.lock);
+
+	/* released orphans join the dirty list zeroed below */
+	if (orphans)
+		karena_orphans_recheck();
 
 	/*
 	 * Dirty arenas first, always: zeroing one costs its touched pages,
@@ -419,6 +426,13 @@ static void karena_reserve_work(struct work_struct *work)
 		cond_resched();
 	while (karena_reserve_shrink_one())
 		cond_resched();
+
+	/* look again later at the orphans still referenced */
+	spin_lock(&karena.lock);
+	if (karena.nr_orphans && karena.ready)
+		queue_delayed_work(system_unbound_wq, &karena.work,
+				   KARENA_ORPHAN_RECHECK);
+	spin_unlock(&karena.lock);
 }
 
 /**

@@ -66,7 +66,10 @@ struct karena_info {
  *		that arena
  * @flags:	in: must be zero
  * @__pad:	in: must be zero
- * @returned:	out: pages that were resident and went back to the kernel
+ * @returned:	out: pages that were resident and went back to the kernel;
+ *		a page that something else still references (a pipe that
+ *		vmsplice() filled, a GUP pin) stays in the arena, charged,
+ *		and is not counted
  *
  * The arena stays granted; the next touch of the range maps fresh zeroed
  * pages.
@@ -140,7 +143,8 @@ struct karena_arena_size {
  *
  *   GET          do    request: nothing; reply: the global counters and
  *                      limits (KARENA_A_ARENA_SIZE .. RESERVE_ARENAS,
- *                      FAULT_FAILURES), the values of the sysfs files of
+ *                      FAULT_FAILURES, ORPHANED_PAGES), the values of the
+ *                      sysfs files of
  *                      the same names in /sys/class/misc/karena/
  *   HOLDER_GET   dump  one message per holder, each one KARENA_A_HOLDER
  *                      nest; NLM_F_DUMP_INTR if holders came or went while
@@ -202,6 +206,7 @@ enum karena_attr {
 	KARENA_A_HOLDER,		/* nest: enum karena_holder_attr */
 	KARENA_A_EVENT,			/* nest: enum karena_event_attr */
 	KARENA_A_FAULT_FAILURES,	/* u64 */
+	KARENA_A_ORPHANED_PAGES,	/* u64 */
 
 	__KARENA_A_MAX,
 	KARENA_A_MAX = __KARENA_A_MAX - 1

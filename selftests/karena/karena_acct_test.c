@@ -7,6 +7,12 @@
  *                             KARENA_IOC_RETURN_PAGES, in a memory cgroup
  *                             at its memory.max, is a counted SIGBUS, and
  *                             no OOM killer runs
+ *   pinned_pages_stay_charged an arena released while a pipe holds some
+ *                             of its pages (vmsplice) stays granted and
+ *                             counted against the limits (orphaned_pages),
+ *                             until the pipe is closed
+ *   return_keeps_pinned       KARENA_IOC_RETURN_PAGES does not hand back a
+ *                             page that a pipe holds
  *   netlink_own_uid_only      without CAP_SYS_ADMIN a HOLDER_GET dump lists
  *                             only the caller's uid's holders (with it,
  *                             every holder), and joining the "monitor"
@@ -37,6 +43,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -349,6 +356,108 @@ TEST_F(acct, refill_over_memcg_sigbus)
 	EXPECT_LT(failures, ctr("fault_failures"));
 	EXPECT_EQ(0, cg_key(self->cg, "memory.events", "oom_kill"));
 	EXPECT_EQ(0, cg_key(self->cg, "memory.events", "oom"));
+}
+
+/* ---- pinned pages ---- */
+
+#define SPLICED	4	/* pages of an arena given to a pipe */
+
+/* Give SPLICED pages at @a to a new pipe @p (vmsplice takes references). */
+static int splice_pages(int p[2], char *a, size_t page)
+{
+	struct iovec iov[SPLICED];
+	int i;
+
+	if (pipe(p))
+		return -1;
+	for (i = 0; i < SPLICED; i++) {
+		iov[i].iov_base = a + i * page;
+		iov[i].iov_len = page;
+	}
+	return vmsplice(p[1], iov, SPLICED, 0) == (ssize_t)(SPLICED * page) ?
+	       0 : -1;
+}
+
+TEST_F(acct, pinned_pages_stay_charged)
+{
+	long long orphaned = ctr("orphaned_pages");
+	long long granted = ctr("arenas_granted");
+	long long releases = ctr("releases");
+	long long denials = ctr("denials_quota");
+	char *a, buf[64];
+	void *b;
+	int p[2];
+
+	ASSERT_EQ(0, set_param("max_arenas_per_process", 1));
+	a = grant(self->fd, self->size, 0);
+	ASSERT_NE(MAP_FAILED, a);
+	memset(a, 0x6b, self->size);
+	ASSERT_EQ(0, splice_pages(p, a, self->page));
+	ASSERT_EQ(0, munmap(a, self->size));
+
+	/* the pipe keeps SPLICED pages: the arena stays granted, counted */
+	EXPECT_EQ(orphaned + SPLICED, ctr("orphaned_pages"));
+	EXPECT_EQ(granted + 1, ctr("arenas_granted"));
+	EXPECT_EQ(releases, ctr("releases"));
+	EXPECT_TRUE(check_invariant());
+	/* the per-process limit counts it: a second arena is refused */
+	b = grant(self->fd, self->size, 0);
+	EXPECT_EQ(MAP_FAILED, b);
+	EXPECT_EQ(EDQUOT, errno);
+	EXPECT_EQ(denials + 1, ctr("denials_quota"));
+	/* the pipe still reads the data written through the arena */
+	ASSERT_EQ(sizeof(buf), read(p[0], buf, sizeof(buf)));
+	EXPECT_EQ(0x6b, buf[0]);
+	EXPECT_EQ(0x6b, buf[sizeof(buf) - 1]);
+
+	/*
+	 * The pipe lets go: the grant that the limit would refuse looks at the
+	 * orphans first, releases the arena and succeeds.
+	 */
+	close(p[0]);
+	close(p[1]);
+	b = grant(self->fd, self->size, 0);
+	ASSERT_NE(MAP_FAILED, b) TH_LOG("grant after the pipe closed: %s",
+					strerror(errno));
+	EXPECT_EQ(orphaned, ctr("orphaned_pages"));
+	EXPECT_EQ(releases + 1, ctr("releases"));
+	EXPECT_EQ(granted + 1, ctr("arenas_granted"));
+	EXPECT_TRUE(check_invariant());
+	munmap(b, self->size);
+	EXPECT_EQ(granted, ctr("arenas_granted"));
+}
+
+TEST_F(acct, return_keeps_pinned)
+{
+	size_t pages = self->size / self->page;
+	long long returned_ctr = ctr("pages_returned");
+	__u64 returned = 0;
+	char *a, buf[64];
+	int p[2];
+
+	a = grant(self->fd, self->size, MAP_POPULATE);
+	ASSERT_NE(MAP_FAILED, a);
+	memset(a, 0x3c, self->size);
+	ASSERT_EQ(0, splice_pages(p, a, self->page));
+
+	ASSERT_EQ(0, return_pages(self->fd, a, self->size, &returned));
+	EXPECT_EQ(pages - SPLICED, returned);
+	EXPECT_EQ(returned_ctr + pages - SPLICED, ctr("pages_returned"));
+	/* the kept pages are still the arena's, data and all */
+	EXPECT_EQ(0x3c, a[0]);
+	EXPECT_EQ(0x3c, a[(SPLICED - 1) * self->page]);
+	EXPECT_EQ(0, a[SPLICED * self->page]);
+	ASSERT_EQ(sizeof(buf), read(p[0], buf, sizeof(buf)));
+	EXPECT_EQ(0x3c, buf[0]);
+	close(p[0]);
+	close(p[1]);
+
+	/* the pipe is gone: now they go back too */
+	ASSERT_EQ(0, return_pages(self->fd, a, SPLICED * self->page,
+				  &returned));
+	EXPECT_EQ(SPLICED, returned);
+	munmap(a, self->size);
+	EXPECT_EQ(0, ctr("orphaned_pages"));
 }
 
 /* ---- who sees whom: the generic netlink family ---- */

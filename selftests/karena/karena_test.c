@@ -212,6 +212,7 @@ TEST_F(karena, sysfs_files)
 		"arenas_granted", "arenas_granted_peak", "grants", "releases",
 		"denials_quota", "denials_nomem", "fork_copies",
 		"fork_copy_failures", "pages_returned", "fault_failures",
+		"orphaned_pages",
 	};
 	unsigned int i;
 

@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Orphaned arenas: released by their last VMA while something
+ * else still holds references to some of their pages.
+ *
+ * A page of an arena can be referenced from outside the arena and its
+ * PTEs: a pipe that vmsplice() filled, a GUP pin (O_DIRECT, io_uring
+ * fixed buffers, RDMA), a splice in flight. Such a reference keeps the page
+ * alive after munmap or exit. If the arena were released then, the page
+ * would be in nobody's count while its holder could take a new arena in
+ * its place, again and again. So the arena is not released: when its last
+ * VMA closes and a page still has a reference besides the arena's own
+ * (page_ref_count() > 1: pins add 1024, other references 1), the arena
+ * becomes an orphan. It stays charged to its holder, its user and the
+ * global count (and its pages to their memory cgroup) exactly as while it
+ * was mapped, so every limit still counts it; orphaned_pages counts its
+ * referenced pages. It is released, as a munmap would have done, once no
+ * page has an outside reference:
+ *
+ *   - by the worker, which rechecks the orphans every KARENA_ORPHAN_RECHECK
+ *     while there are any;
+ *   - at once by a grant that a limit refuses (karena_grant() rechecks and
+ *     tries again), so that a holder whose pins are gone is never refused
+ *     for them.
+ *
+ * Nothing can take a new reference to a page of an orphan (no VMA maps it;
+ * a pipe can only duplicate its own), so once every page is down to the
+ * arena's reference it stays there. A transient reference (a physical
+ * page scanner's get_page_unless_zero()) can make an arena an orphan for
+ * one recheck, which is harmless.
+ *
+ * Each orphan holds a reference to the module: the module cannot be
+ * unloaded while it still accounts pages that a pipe keeps alive. The
+ * worker's last module_put() is safe: exit cancels the worker (and waits
+ * for it) before freeing anything.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/list.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/slab.h>
+
+#include "karena_internal.h"
+
+/* Serializes rechecks, so that a grant's recheck sees every orphan. */
+static DEFINE_MUTEX(karena_orphan_mutex);
+
+/**
+ * karena_arena_pinned() - pages of @arena with a reference besides its own
+ * @arena: an arena that no VMA maps (so no PTE references its pages)
+ *
+ * Return: the number of such pages.
+ */
+unsigned int karena_arena_pinned(struct karena_arena *arena)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < karena.arena_pages; i++)
+		if (arena->pages[i] && page_ref_count(arena->pages[i]) > 1)
+			n++;
+	return n;
+}
+
+/**
+ * karena_orphan_locked() - keep a released arena charged while @pinned of
+ * its pages are referenced from elsewhere
+ * @arena: its last VMA has closed; still charged to arena->holder/user
+ * @pinned: karena_arena_pinned(@arena), not zero
+ *
+ * Context: karena.lock held.
+ */
+void karena_orphan_locked(struct karena_arena *arena, unsigned int pinned)
+{
+	lockdep_assert_held(&karena.lock);
+	arena->orphan_pages = pinned;
+	list_add_tail(&arena->node, &karena.orphans);
+	karena.nr_orphans++;
+	karena.orphaned_pages += pinned;
+	/* the caller's file (vma->vm_file) still pins the module */
+	__module_get(THIS_MODULE);
+	if (karena.ready)
+		queue_delayed_work(system_unbound_wq, &karena.work,
+				   KARENA_ORPHAN_RECHECK);
+}
+
+/**
+ * karena_orphans_recheck() - release every orphan whose pages are free of
+ * outside references
+ *
+ * Context: process context, karena.lock not held; may sleep.
+ * Return: the number of arenas released.
+ */
+unsigned int karena_orphans_recheck(void)
+{
+	struct karena_arena *arena, *tmp;
+	unsigned int pinned, released = 0;
+	struct karena_holder *h;
+	struct karena_user *u;
+	LIST_HEAD(check);
+
+	mutex_lock(&karena_orphan_mutex);
+	spin_lock(&karena.lock);
+	list_splice_init(&karena.orphans, &check);
+	spin_unlock(&karena.lock);
+
+	list_for_each_entry_safe(arena, tmp, &check, node) {
+		pinned = karena_arena_pinned(arena);
+		spin_lock(&karena.lock);
+		karena.orphaned_pages -= arena->orphan_pages;
+		if (pinned) {
+			arena->orphan_pages = pinned;
+			karena.orphaned_pages += pinned;
+			list_move_tail(&arena->node, &karena.orphans);
+			spin_unlock(&karena.lock);
+			continue;
+		}
+		list_del_init(&arena->node);
+		arena->orphan_pages = 0;
+		karena.nr_orphans--;
+		h = arena->holder;
+		u = karena_release_locked(arena);
+		spin_unlock(&karena.lock);
+
+		kfree(u);
+		karena_notify(KARENA_EVENT_RELEASE, KARENA_DENY_NONE, h);
+		karena_holder_put(h);
+		module_put(THIS_MODULE);
+		released++;
+	}
+	mutex_unlock(&karena_orphan_mutex);
+	return released;
+}
