@@ -197,6 +197,9 @@ struct karena_state {
 
 extern struct karena_state karena;
 
+/* max_arenas_per_uid until load: "not given", then half of max_arenas */
+#define KARENA_PER_UID_DEFAULT	ULONG_MAX
+
 /* ---- for netlink.c: snapshots, holder dump, limit setters ---- */
 
 /**

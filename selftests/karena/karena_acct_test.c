@@ -13,6 +13,9 @@
  *                             until the pipe is closed
  *   return_keeps_pinned       KARENA_IOC_RETURN_PAGES does not hand back a
  *                             page that a pipe holds
+ *   default_per_uid_limit     loaded without parameters, the module limits
+ *                             one uid to half of max_arenas: an unprivileged
+ *                             user's grants stop there with EDQUOT
  *   netlink_own_uid_only      without CAP_SYS_ADMIN a HOLDER_GET dump lists
  *                             only the caller's uid's holders (with it,
  *                             every holder), and joining the "monitor"
@@ -43,6 +46,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -458,6 +462,79 @@ TEST_F(acct, return_keeps_pinned)
 	EXPECT_EQ(SPLICED, returned);
 	munmap(a, self->size);
 	EXPECT_EQ(0, ctr("orphaned_pages"));
+}
+
+/* ---- safe defaults ---- */
+
+static int load_module(const char *ko, const char *args)
+{
+	int fd = open(ko, O_RDONLY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return errno;
+	ret = syscall(SYS_finit_module, fd, args, 0) ? errno : 0;
+	close(fd);
+	return ret;
+}
+
+/*
+ * As OTHER_UID: take arenas until refused. Exit status: 0 if the refusal
+ * was EDQUOT after exactly @limit grants, 1 otherwise, 2 if set-up failed.
+ */
+static void grant_until_refused(size_t size, long long limit)
+{
+	long long n = 0;
+	int fd;
+
+	if (setgid(65534) || setuid(65534))
+		_exit(2);
+	fd = open(DEV, O_RDWR);
+	if (fd < 0)
+		_exit(2);
+	while (n <= limit && grant(fd, size, 0) != MAP_FAILED)
+		n++;
+	_exit(n == limit && errno == EDQUOT ? 0 : 1);
+}
+
+TEST(default_per_uid_limit)
+{
+	long long saved[NR_LIMITS], arena_kb = param("arena_kb");
+	long long max_arenas, per_uid;
+	const char *ko = module_file();
+	char orig[512];
+	int status;
+	pid_t pid;
+
+	if (geteuid() != 0 || !ko || arena_kb <= 0)
+		SKIP(return, "needs root, a loaded karena and its .ko file");
+	save_limits(saved);
+	snprintf(orig, sizeof(orig),
+		 "arena_kb=%lld reserve_arenas=%lld max_arenas=%lld max_arenas_per_process=%lld max_arenas_per_uid=%lld",
+		 arena_kb, saved[0], saved[1], saved[2], saved[3]);
+	if (syscall(SYS_delete_module, "karena", O_NONBLOCK))
+		SKIP(return, "karena is in use: %s", strerror(errno));
+
+	ASSERT_EQ(0, load_module(ko, ""));
+	max_arenas = param("max_arenas");
+	per_uid = param("max_arenas_per_uid");
+	TH_LOG("defaults: max_arenas %lld, max_arenas_per_uid %lld, per process %lld",
+	       max_arenas, per_uid, param("max_arenas_per_process"));
+	EXPECT_LT(0, per_uid);
+	EXPECT_EQ(max_arenas / 2, per_uid);
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		grant_until_refused(ctr("arena_size"), per_uid);
+	status = reap(pid);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		TH_LOG("uid 65534 was not stopped with EDQUOT at %lld arenas",
+		       per_uid);
+
+	/* the child's exit released every arena; load the module as it was */
+	EXPECT_EQ(0, ctr("arenas_granted"));
+	ASSERT_EQ(0, syscall(SYS_delete_module, "karena", O_NONBLOCK));
+	ASSERT_EQ(0, load_module(ko, orig)) TH_LOG("reload with %s", orig);
 }
 
 /* ---- who sees whom: the generic netlink family ---- */
