@@ -41,6 +41,7 @@
 #include <linux/err.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/pagemap.h>
@@ -103,9 +104,18 @@ static void karena_grant_done(struct karena_arena *arena,
  * allocate a new holder or user (then looked up again), or an arena when
  * the free list is empty (the charge is kept meanwhile, so that limits
  * hold; it is undone if the allocation fails).
+ *
+ * Memory cgroups: when current (the grantee, or the forking parent for a
+ * fork copy: the child starts in its cgroup) is in a memory cgroup that
+ * pages can be charged to, the arena is made of fresh pages charged to it
+ * (karena_arena_alloc_charged()), not taken from the reserve: the
+ * reserve's pages are charged to nobody, and a module cannot charge an
+ * existing page (see reserve.c). A charge over memory.max is a denial
+ * like any other: ENOMEM, counted in denials_nomem, no OOM killer.
  */
 static struct karena_arena *karena_grant(struct mm_struct *mm, bool fork_copy)
 {
+	struct mem_cgroup *memcg = karena_grant_memcg();
 	enum karena_deny_reason reason;
 	struct karena_holder *h, *new_h = NULL;
 	struct karena_user *u, *new_u = NULL, *free_u = NULL;
@@ -143,7 +153,7 @@ again:
 		if (err) {
 			if (karena_user_put_locked(u))
 				free_u = u;
-		} else {
+		} else if (!memcg) {
 			arena = karena_arena_take_locked();
 			if (arena)
 				karena_grant_done(arena, h, u, fork_copy);
@@ -169,12 +179,15 @@ again:
 		}
 	}
 	if (err) {
+		mem_cgroup_put(memcg);
 		karena_deny(h, err, reason, fork_copy);
 		return ERR_PTR(err);
 	}
 
 	if (!arena) {
-		arena = karena_arena_take();
+		/* a charged arena takes over the reference to memcg */
+		arena = memcg ? karena_arena_alloc_charged(memcg) :
+				karena_arena_take();
 		spin_lock(&karena.lock);
 		if (arena) {
 			karena_grant_done(arena, h, u, fork_copy);
@@ -186,6 +199,7 @@ again:
 		spin_unlock(&karena.lock);
 		if (!arena) {
 			kfree(free_u);
+			mem_cgroup_put(memcg);
 			karena_deny(h, -ENOMEM, KARENA_DENY_NOMEM, fork_copy);
 			return ERR_PTR(-ENOMEM);
 		}
@@ -200,13 +214,17 @@ again:
  * karena_release_locked() - uncharge an arena nothing maps or references
  * any more and queue it for zeroing
  * @arena: its last VMA is gone (or it was an orphan whose pages are free)
+ * @drop: set to @arena if the caller must karena_arena_free() it after
+ *	  unlocking (its pages are charged to a memory cgroup: they go back
+ *	  now, uncharged, never to the reserve), else to NULL
  *
  * Context: karena.lock held.
  * Return: the user to kfree() after unlocking, if this was its last
  * reference; the holder's reference is left for the caller to report the
  * release with and then drop.
  */
-struct karena_user *karena_release_locked(struct karena_arena *arena)
+struct karena_user *karena_release_locked(struct karena_arena *arena,
+					  struct karena_arena **drop)
 {
 	struct karena_holder *h = arena->holder;
 	struct karena_user *u = arena->user;
@@ -216,7 +234,7 @@ struct karena_user *karena_release_locked(struct karena_arena *arena)
 	karena.releases++;
 	arena->holder = NULL;
 	arena->user = NULL;
-	karena_arena_release_locked(arena);
+	*drop = karena_arena_release_locked(arena);
 	return karena_user_put_locked(u) ? u : NULL;
 }
 
@@ -309,6 +327,7 @@ static void karena_vm_open(struct vm_area_struct *vma)
 static void karena_vm_close(struct vm_area_struct *vma)
 {
 	struct karena_arena *arena = vma->vm_private_data;
+	struct karena_arena *drop;
 	struct karena_holder *h;
 	struct karena_user *u;
 	unsigned int pinned;
@@ -332,9 +351,10 @@ static void karena_vm_close(struct vm_area_struct *vma)
 		return;
 	}
 	h = arena->holder;
-	u = karena_release_locked(arena);
+	u = karena_release_locked(arena, &drop);
 	spin_unlock(&karena.lock);
 
+	karena_arena_free(drop);
 	kfree(u);
 	karena_notify(KARENA_EVENT_RELEASE, KARENA_DENY_NONE, h);
 	karena_holder_put(h);

@@ -48,6 +48,7 @@
 #include "uapi/karena.h"
 
 struct file;
+struct mem_cgroup;
 struct mm_struct;
 struct page;
 struct vm_area_struct;
@@ -66,6 +67,9 @@ struct vm_area_struct;
  * @user:	the user it is charged to while granted (same rules)
  * @orphan_pages: while orphaned, its pages with outside references at the
  *		last count (karena.lock)
+ * @memcg:	the memory cgroup its pages are charged to, with a reference;
+ *		NULL for the reserve's arenas, charged to nobody (reserve.c).
+ *		Fixed from allocation to free.
  * @lock:	protects @pages and @touched
  * @touched:	bitmap of karena.arena_pages bits, stored after @pages: set
  *		for a page that may have been written since the arena was
@@ -83,6 +87,7 @@ struct karena_arena {
 	struct karena_holder *holder;
 	struct karena_user *user;
 	unsigned int orphan_pages;
+	struct mem_cgroup *memcg;
 	struct mutex lock;		/* protects @pages, @touched */
 	unsigned long *touched;
 	struct page *pages[];
@@ -285,10 +290,13 @@ int karena_limits_set(const u64 *val, unsigned int given,
 int karena_params_init(void);
 
 /* reserve.c */
+struct mem_cgroup *karena_grant_memcg(void);
+struct karena_arena *karena_arena_alloc_charged(struct mem_cgroup *memcg);
+void karena_arena_free(struct karena_arena *arena);
 struct page *karena_page_refill(struct mm_struct *mm);
 struct karena_arena *karena_arena_take_locked(void);
 struct karena_arena *karena_arena_take(void);
-void karena_arena_release_locked(struct karena_arena *arena);
+struct karena_arena *karena_arena_release_locked(struct karena_arena *arena);
 void karena_reserve_kick(void);
 int karena_reserve_init(void);
 void karena_reserve_exit(void);
@@ -300,7 +308,8 @@ unsigned int karena_orphans_recheck(void);
 
 /* grant.c */
 extern const struct vm_operations_struct karena_vm_ops;
-struct karena_user *karena_release_locked(struct karena_arena *arena);
+struct karena_user *karena_release_locked(struct karena_arena *arena,
+					  struct karena_arena **drop);
 int karena_mmap(struct file *file, struct vm_area_struct *vma);
 unsigned long karena_get_unmapped_area(struct file *file, unsigned long addr,
 				       unsigned long len, unsigned long pgoff,

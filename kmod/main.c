@@ -72,7 +72,8 @@ static const struct file_operations karena_fops = {
 /*
  * Mode 0666: any user may ask; the limits decide, and their defaults are
  * chosen for that (params.c): one uid at most an eighth of RAM, everyone
- * together a quarter. A site that wants
+ * together a quarter, each memory cgroup within its memory.max (grant.c).
+ * A site that wants
  * fewer users at the device narrows the mode with udev, not here.
  */
 static struct miscdevice karena_misc = {

@@ -95,7 +95,7 @@ void karena_orphan_locked(struct karena_arena *arena, unsigned int pinned)
  */
 unsigned int karena_orphans_recheck(void)
 {
-	struct karena_arena *arena, *tmp;
+	struct karena_arena *arena, *tmp, *drop;
 	unsigned int pinned, released = 0;
 	struct karena_holder *h;
 	struct karena_user *u;
@@ -121,9 +121,10 @@ unsigned int karena_orphans_recheck(void)
 		arena->orphan_pages = 0;
 		karena.nr_orphans--;
 		h = arena->holder;
-		u = karena_release_locked(arena);
+		u = karena_release_locked(arena, &drop);
 		spin_unlock(&karena.lock);
 
+		karena_arena_free(drop);
 		kfree(u);
 		karena_notify(KARENA_EVENT_RELEASE, KARENA_DENY_NONE, h);
 		karena_holder_put(h);

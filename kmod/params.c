@@ -18,7 +18,8 @@
  * is open to all (mode 0666): arena pages are kernel memory that is never
  * swapped or reclaimed, so an unlimited user could hold max_arenas, a
  * quarter of RAM, alone. With the per-uid default one user holds at most an
- * eighth of RAM, and two users cannot take it all. Each parameter's file
+ * eighth of RAM, and two users cannot take it all; a memory cgroup's
+ * memory.max bounds each cgroup further (grant.c). Each parameter's file
  * in kmod/ABI/sysfs-module-karena says what it allows.
  *
  * At load the parameter handlers only parse (the arena size, which the

@@ -49,6 +49,28 @@
  * before growing: one costs its touched pages, a new one a whole arena of
  * zeroed pages.
  *
+ * Memory cgroups: a granted page is charged to the memory cgroup of the
+ * process that holds it, for as long as it is granted. What 6.1 and 6.12
+ * export decides how: neither exports a way to charge a page that exists
+ * already (__memcg_kmem_charge_page(), obj_cgroup_charge() are internal),
+ * only get_mem_cgroup_from_mm(), set_active_memcg() (int_active_memcg) and
+ * the charge that the page allocator itself makes for __GFP_ACCOUNT. So a
+ * page is charged when it is allocated, or never, and the reserve, made
+ * before anyone asks, is charged to nobody. The trade-off chosen:
+ *  - a grantee in a cgroup that can be charged (not the root cgroup, kernel
+ *    memory accounting on) gets fresh pages, allocated with __GFP_ACCOUNT
+ *    under set_active_memcg() of its cgroup (karena_arena_alloc_charged(),
+ *    as BPF arena does), never the reserve's: it pays for zeroing the
+ *    arena in its grant, as anonymous memory pays at its faults, and the
+ *    grant fails with ENOMEM when the cgroup is at memory.max;
+ *  - its arena is freed at release, not zeroed for reuse, so that the
+ *    cgroup's memory.current drops with the release;
+ *  - the reserve and the worker serve the root cgroup and kernels without
+ *    memory accounting, exactly as before.
+ * The alternative, a reserve of pages charged to each cgroup, would keep
+ * memory charged to a cgroup after its arenas are gone, or need a charge
+ * API that modules do not have.
+ *
  * Memory pressure: no arena allocation wakes the OOM killer
  * (__GFP_RETRY_MAYFAIL), and none is even tried when it would leave less
  * than 1/32 of RAM available (MemAvailable, si_mem_available()): a grant
@@ -73,6 +95,7 @@
 #include <linux/sizes.h>
 #include <linux/slab.h>
 
+#include "compat.h"
 #include "karena_internal.h"
 
 /* Never wake the OOM killer for an arena: a refusal must be immediate. */
@@ -93,6 +116,109 @@ static bool karena_mem_allows(u64 pages)
 
 	return avail > 0 &&
 	       (u64)avail >= pages + totalram_pages() / KARENA_HEADROOM_DIV;
+}
+
+/**
+ * karena_arena_free() - drop an arena's pages and free it
+ * @arena: no longer counted anywhere; may be NULL
+ *
+ * A page still referenced elsewhere lives on with that reference (and its
+ * memory cgroup charge, which the page allocator drops when it is freed).
+ */
+void karena_arena_free(struct karena_arena *arena)
+{
+	unsigned int i;
+
+	if (!arena)
+		return;
+	for (i = 0; i < karena.arena_pages; i++)
+		if (arena->pages[i])
+			put_page(arena->pages[i]);
+	mem_cgroup_put(arena->memcg);
+	mutex_destroy(&arena->lock);
+	kvfree(arena);
+}
+
+/*
+ * A new arena of zeroed pages, or NULL. @gfp_extra: __GFP_ACCOUNT for an
+ * arena charged to the active memory cgroup. May sleep.
+ */
+static struct karena_arena *karena_arena_alloc(gfp_t gfp_extra)
+{
+	struct karena_arena *arena;
+	unsigned int i;
+
+	size_t size = size_add(struct_size(arena, pages, karena.arena_pages),
+			       BITS_TO_LONGS(karena.arena_pages) *
+			       sizeof(unsigned long));
+
+	arena = kvzalloc(size, GFP_KERNEL | __GFP_NOWARN | __GFP_RETRY_MAYFAIL);
+	if (!arena)
+		return NULL;
+	mutex_init(&arena->lock);
+	arena->touched = (unsigned long *)&arena->pages[karena.arena_pages];
+	for (i = 0; i < karena.arena_pages; i++) {
+		arena->pages[i] = alloc_page(KARENA_GFP | gfp_extra);
+		if (!arena->pages[i]) {
+			karena_arena_free(arena);
+			return NULL;
+		}
+	}
+	return arena;
+}
+
+/**
+ * karena_grant_memcg() - the memory cgroup a grant by current is charged to
+ *
+ * Return: current's memory cgroup with a reference, or NULL when its pages
+ * would be charged nowhere (the root cgroup, no memory controller, kernel
+ * memory accounting off): then the grant is served from the reserve.
+ */
+struct mem_cgroup *karena_grant_memcg(void)
+{
+	struct mem_cgroup *memcg = get_mem_cgroup_from_mm(current->mm);
+
+	if (karena_memcg_charges(memcg))
+		return memcg;
+	mem_cgroup_put(memcg);
+	return NULL;
+}
+
+/**
+ * karena_arena_alloc_charged() - a new arena of zeroed pages charged to
+ * @memcg
+ * @memcg: from karena_grant_memcg(); the arena takes over the reference
+ *	   (on failure it is dropped)
+ *
+ * Each page is allocated with __GFP_ACCOUNT under set_active_memcg(), as
+ * kernel/bpf/arena.c does: a charge that would pass memory.max fails after
+ * the cgroup's own reclaim, without the OOM killer (__GFP_RETRY_MAYFAIL),
+ * and so does the allocation; the pages charged so far go back. The same
+ * headroom as any arena allocation applies. Counted in arenas_reserved
+ * until karena_arena_release_locked() hands it back to be freed.
+ *
+ * Context: may sleep.
+ * Return: the arena, or NULL.
+ */
+struct karena_arena *karena_arena_alloc_charged(struct mem_cgroup *memcg)
+{
+	struct karena_arena *arena = NULL;
+	struct mem_cgroup *old;
+
+	if (karena_mem_allows(karena.arena_pages)) {
+		old = set_active_memcg(memcg);
+		arena = karena_arena_alloc(__GFP_ACCOUNT);
+		set_active_memcg(old);
+	}
+	if (!arena) {
+		mem_cgroup_put(memcg);
+		return NULL;
+	}
+	arena->memcg = memcg;
+	spin_lock(&karena.lock);
+	karena.nr_total++;
+	spin_unlock(&karena.lock);
+	return arena;
 }
 
 /**
@@ -123,42 +249,6 @@ struct page *karena_page_refill(struct mm_struct *mm)
 	set_active_memcg(old);
 	mem_cgroup_put(memcg);
 	return page;
-}
-
-static void karena_arena_free(struct karena_arena *arena)
-{
-	unsigned int i;
-
-	for (i = 0; i < karena.arena_pages; i++)
-		if (arena->pages[i])
-			put_page(arena->pages[i]);
-	mutex_destroy(&arena->lock);
-	kvfree(arena);
-}
-
-/* A new arena of zeroed pages, or NULL. May sleep. */
-static struct karena_arena *karena_arena_alloc(void)
-{
-	struct karena_arena *arena;
-	unsigned int i;
-
-	size_t size = size_add(struct_size(arena, pages, karena.arena_pages),
-			       BITS_TO_LONGS(karena.arena_pages) *
-			       sizeof(unsigned long));
-
-	arena = kvzalloc(size, GFP_KERNEL | __GFP_NOWARN | __GFP_RETRY_MAYFAIL);
-	if (!arena)
-		return NULL;
-	mutex_init(&arena->lock);
-	arena->touched = (unsigned long *)&arena->pages[karena.arena_pages];
-	for (i = 0; i < karena.arena_pages; i++) {
-		arena->pages[i] = alloc_page(KARENA_GFP);
-		if (!arena->pages[i]) {
-			karena_arena_free(arena);
-			return NULL;
-		}
-	}
-	return arena;
 }
 
 /*
@@ -282,7 +372,7 @@ struct karena_arena *karena_arena_take(void)
 		}
 		arena = NULL;
 		if (karena_mem_allows(karena.arena_pages))
-			arena = karena_arena_alloc();
+			arena = karena_arena_alloc(0);
 		if (arena) {
 			spin_lock(&karena.lock);
 			karena.nr_total++;
@@ -308,17 +398,26 @@ struct karena_arena *karena_arena_take(void)
  * @arena: no VMA maps it and no PTE points into it
  *
  * The worker is scheduled only when the dirty list was empty: the arenas
- * released before it runs are zeroed in the same batch.
+ * released before it runs are zeroed in the same batch. An arena charged
+ * to a memory cgroup is not queued: its pages go back to the page
+ * allocator at once, so that the cgroup's memory.current drops with the
+ * release; the caller frees it after unlocking.
  *
  * Context: karena.lock held.
+ * Return: NULL, or @arena when the caller must karena_arena_free() it.
  */
-void karena_arena_release_locked(struct karena_arena *arena)
+struct karena_arena *karena_arena_release_locked(struct karena_arena *arena)
 {
 	lockdep_assert_held(&karena.lock);
+	if (arena->memcg) {
+		karena.nr_total--;
+		return arena;
+	}
 	list_add_tail(&arena->node, &karena.dirty);
 	if (!karena.nr_dirty++ && karena.ready)
 		queue_delayed_work(system_unbound_wq, &karena.work,
 				   KARENA_SCRUB_DELAY);
+	return NULL;
 }
 
 /**
@@ -371,7 +470,7 @@ static bool karena_reserve_grow_one(void)
 	if (!need || !karena_mem_allows(karena.arena_pages))
 		return false;
 
-	arena = karena_arena_alloc();
+	arena = karena_arena_alloc(0);
 	if (!arena)
 		return false;
 	spin_lock(&karena.lock);

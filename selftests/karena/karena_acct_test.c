@@ -3,6 +3,11 @@
  * karena_acct_test - kselftests for karena.ko's accounting: every granted
  * page counted, charged and limited, and refused without the OOM killer.
  *
+ *   memcg_charged_grants      granted arenas are charged to the grantee's
+ *                             memory cgroup (memory.current grows by them),
+ *                             a grant beyond memory.max fails with ENOMEM
+ *                             (counted, no OOM killer), and memory.current
+ *                             goes back on release
  *   refill_over_memcg_sigbus  a fault on a page handed back with
  *                             KARENA_IOC_RETURN_PAGES, in a memory cgroup
  *                             at its memory.max, is a counted SIGBUS, and
@@ -33,6 +38,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <libmnl/libmnl.h>
 #include <linux/genetlink.h>
 #include <setjmp.h>
@@ -258,7 +264,121 @@ FIXTURE_TEARDOWN(acct)
 		SKIP(return, "%s", self->cg);				\
 } while (0)
 
-/* ---- item: the refill fault ---- */
+/* ---- memory cgroup charging of grants ---- */
+
+#define CHARGED_ARENAS	8
+/*
+ * The memory controller's per-CPU charge stock, MEMCG_CHARGE_BATCH pages:
+ * counted in memory.current, taken from without checking memory.max. The
+ * child runs on one CPU, so that there is one stock to allow for.
+ */
+#define STOCK_PAGES	64
+
+/* Read a byte from @fd; 0 if one came. */
+static int wait_byte(int fd)
+{
+	char c;
+
+	return read(fd, &c, 1) == 1 ? 0 : -1;
+}
+
+/*
+ * In the cgroup @cg, step by step, each step started by a byte on @go and
+ * ended by one on @done: (1) take CHARGED_ARENAS arenas; (2) take more
+ * until refused; (3) give them all back. Exit status: the number of extra
+ * arenas step 2 got before an ENOMEM, 250 for another errno, 251+ if the
+ * set-up failed. Step 2 writes nothing until the refusal is undone: at
+ * memory.max any charge but the arena's could wake the OOM killer.
+ */
+static void charged_child(const char *cg, int go, int done, size_t size)
+{
+	void *a[CHARGED_ARENAS + 16];
+	int fd, i, n, extra = 0, err = 0;
+	cpu_set_t one;
+
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	if (sched_setaffinity(0, sizeof(one), &one) || cg_enter(cg))
+		_exit(254);
+	fd = open(DEV, O_RDWR);
+	if (fd < 0 || write(done, "0", 1) != 1 || wait_byte(go))
+		_exit(253);
+	for (n = 0; n < CHARGED_ARENAS; n++) {
+		a[n] = grant(fd, size, 0);
+		if (a[n] == MAP_FAILED)
+			_exit(252);
+	}
+	if (write(done, "1", 1) != 1 || wait_byte(go))
+		_exit(251);
+	while (n < CHARGED_ARENAS + 16) {
+		a[n] = grant(fd, size, 0);
+		if (a[n] == MAP_FAILED) {
+			err = errno;
+			break;
+		}
+		n++;
+		extra++;
+	}
+	for (i = 0; i < n; i++)
+		munmap(a[i], size);
+	if (write(done, "2", 1) != 1 || wait_byte(go))
+		_exit(251);
+	_exit(err == ENOMEM ? extra : 250);
+}
+
+TEST_F(acct, memcg_charged_grants)
+{
+	long long denials = ctr("denials_nomem");
+	long long stock = STOCK_PAGES * self->page;
+	long long base, grown, back;
+	int go[2], done[2], status;
+	pid_t pid;
+
+	NEED_MEMCG();
+	ASSERT_EQ(0, pipe(go));
+	ASSERT_EQ(0, pipe(done));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		close(go[1]);
+		close(done[0]);
+		charged_child(self->cg, go[0], done[1], self->size);
+	}
+	close(go[0]);
+	close(done[1]);
+
+	ASSERT_EQ(0, wait_byte(done[0]));
+	base = cg_read(self->cg, "memory.current");
+	ASSERT_EQ(1, write(go[1], "g", 1));
+	ASSERT_EQ(0, wait_byte(done[0]));
+	grown = cg_read(self->cg, "memory.current") - base;
+	TH_LOG("memory.current %lld, +%lld for %d arenas of %zu bytes",
+	       base, grown, CHARGED_ARENAS, self->size);
+	/* the stock may have held some pages already, or kept some more */
+	EXPECT_LE(CHARGED_ARENAS * (long long)self->size - stock, grown);
+	EXPECT_GE(CHARGED_ARENAS * (long long)self->size + 2 * stock, grown);
+
+	/* room for two and a half arenas more (and the stock) */
+	ASSERT_EQ(0, cg_limit_to_current(self->cg, 2 * self->size +
+					 self->size / 2));
+	ASSERT_EQ(1, write(go[1], "g", 1));
+	ASSERT_EQ(0, wait_byte(done[0]));
+	back = cg_read(self->cg, "memory.current");
+	EXPECT_GE(base + stock, back)
+		TH_LOG("memory.current %lld after every arena went back", back);
+	EXPECT_LT(denials, ctr("denials_nomem"));
+	ASSERT_EQ(1, write(go[1], "g", 1));
+	status = reap(pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	TH_LOG("%d more arenas granted under memory.max", WEXITSTATUS(status));
+	/* 2.5 arenas of room, and at most one more in the stock */
+	EXPECT_LE(2, WEXITSTATUS(status));
+	EXPECT_GE(3, WEXITSTATUS(status));
+	EXPECT_EQ(0, cg_key(self->cg, "memory.events", "oom_kill"));
+	EXPECT_EQ(0, cg_key(self->cg, "memory.events", "oom"));
+}
+
+/* ---- the refill fault ---- */
 
 static sigjmp_buf refill_jmp;
 
