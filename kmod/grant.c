@@ -210,21 +210,15 @@ again:
 	return arena;
 }
 
-/**
- * karena_release_locked() - uncharge an arena nothing maps or references
- * any more and queue it for zeroing
- * @arena: its last VMA is gone (or it was an orphan whose pages are free)
- * @drop: set to @arena if the caller must karena_arena_free() it after
- *	  unlocking (its pages are charged to a memory cgroup: they go back
- *	  now, uncharged, never to the reserve), else to NULL
- *
- * Context: karena.lock held.
- * Return: the user to kfree() after unlocking, if this was its last
- * reference; the holder's reference is left for the caller to report the
- * release with and then drop.
+/*
+ * Uncharge @arena and queue it for zeroing. @drop is set to @arena if the
+ * caller must karena_arena_free() it after unlocking (its pages are charged
+ * to a memory cgroup: they go back now, uncharged, never to the reserve),
+ * else to NULL. Returns the user to kfree() after unlocking, if this was
+ * its last reference; the holder's reference is left to the caller.
  */
-struct karena_user *karena_release_locked(struct karena_arena *arena,
-					  struct karena_arena **drop)
+static struct karena_user *karena_release_locked(struct karena_arena *arena,
+						 struct karena_arena **drop)
 {
 	struct karena_holder *h = arena->holder;
 	struct karena_user *u = arena->user;
@@ -236,6 +230,32 @@ struct karena_user *karena_release_locked(struct karena_arena *arena,
 	arena->user = NULL;
 	*drop = karena_arena_release_locked(arena);
 	return karena_user_put_locked(u) ? u : NULL;
+}
+
+/**
+ * karena_release_unlock() - give back an arena that nothing maps or
+ * references any more
+ * @arena: its last VMA is gone, or it was an orphan whose pages are free
+ *
+ * Uncharges it, queues it for zeroing (or frees it, if charged to a memory
+ * cgroup), reports the release and drops the holder's reference.
+ *
+ * Context: called with karena.lock held, which is released here; may sleep.
+ */
+void karena_release_unlock(struct karena_arena *arena)
+	__releases(&karena.lock)
+{
+	struct karena_holder *h = arena->holder;
+	struct karena_arena *drop;
+	struct karena_user *u;
+
+	u = karena_release_locked(arena, &drop);
+	spin_unlock(&karena.lock);
+
+	karena_arena_free(drop);
+	kfree(u);
+	karena_notify(KARENA_EVENT_RELEASE, KARENA_DENY_NONE, h);
+	karena_holder_put(h);
 }
 
 /*
@@ -327,9 +347,6 @@ static void karena_vm_open(struct vm_area_struct *vma)
 static void karena_vm_close(struct vm_area_struct *vma)
 {
 	struct karena_arena *arena = vma->vm_private_data;
-	struct karena_arena *drop;
-	struct karena_holder *h;
-	struct karena_user *u;
 	unsigned int pinned;
 	bool last;
 
@@ -350,14 +367,7 @@ static void karena_vm_close(struct vm_area_struct *vma)
 		spin_unlock(&karena.lock);
 		return;
 	}
-	h = arena->holder;
-	u = karena_release_locked(arena, &drop);
-	spin_unlock(&karena.lock);
-
-	karena_arena_free(drop);
-	kfree(u);
-	karena_notify(KARENA_EVENT_RELEASE, KARENA_DENY_NONE, h);
-	karena_holder_put(h);
+	karena_release_unlock(arena);
 }
 
 /*

@@ -308,8 +308,7 @@ unsigned int karena_orphans_recheck(void);
 
 /* grant.c */
 extern const struct vm_operations_struct karena_vm_ops;
-struct karena_user *karena_release_locked(struct karena_arena *arena,
-					  struct karena_arena **drop);
+void karena_release_unlock(struct karena_arena *arena);
 int karena_mmap(struct file *file, struct vm_area_struct *vma);
 unsigned long karena_get_unmapped_area(struct file *file, unsigned long addr,
 				       unsigned long len, unsigned long pgoff,

@@ -41,7 +41,6 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
-#include <linux/slab.h>
 
 #include "karena_internal.h"
 
@@ -95,10 +94,8 @@ void karena_orphan_locked(struct karena_arena *arena, unsigned int pinned)
  */
 unsigned int karena_orphans_recheck(void)
 {
-	struct karena_arena *arena, *tmp, *drop;
+	struct karena_arena *arena, *tmp;
 	unsigned int pinned, released = 0;
-	struct karena_holder *h;
-	struct karena_user *u;
 	LIST_HEAD(check);
 
 	mutex_lock(&karena_orphan_mutex);
@@ -120,14 +117,7 @@ unsigned int karena_orphans_recheck(void)
 		list_del_init(&arena->node);
 		arena->orphan_pages = 0;
 		karena.nr_orphans--;
-		h = arena->holder;
-		u = karena_release_locked(arena, &drop);
-		spin_unlock(&karena.lock);
-
-		karena_arena_free(drop);
-		kfree(u);
-		karena_notify(KARENA_EVENT_RELEASE, KARENA_DENY_NONE, h);
-		karena_holder_put(h);
+		karena_release_unlock(arena);
 		module_put(THIS_MODULE);
 		released++;
 	}

@@ -64,19 +64,6 @@
 /* SKIP() from a FIXTURE_SETUP (see karena_test.c for why _exit(255)). */
 #define SETUP_SKIP(fmt, ...) SKIP(_exit(255), fmt, ##__VA_ARGS__)
 
-static int return_pages(int fd, void *addr, size_t len, __u64 *returned)
-{
-	struct karena_return_pages rp = {
-		.addr = (uintptr_t)addr,
-		.len = len,
-	};
-	int ret = ioctl(fd, KARENA_IOC_RETURN_PAGES, &rp);
-
-	if (!ret && returned)
-		*returned = rp.returned;
-	return ret;
-}
-
 /* ---- cgroup v2 ---- */
 
 #define CG_MOUNT	"/sys/fs/cgroup"
@@ -87,16 +74,9 @@ static char cg_root[256];
 static int cg_write(const char *dir, const char *file, const char *val)
 {
 	char path[640];
-	int fd, ret = 0;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return errno;
-	if (write(fd, val, strlen(val)) < 0)
-		ret = errno;
-	close(fd);
-	return ret;
+	return write_str(path, val);
 }
 
 static long long cg_read(const char *dir, const char *file)
@@ -110,22 +90,10 @@ static long long cg_read(const char *dir, const char *file)
 /* The value of @key in the flat-keyed @dir/@file (memory.events), or -1. */
 static long long cg_key(const char *dir, const char *file, const char *key)
 {
-	char path[640], line[256];
-	size_t n = strlen(key);
-	long long v = -1;
-	FILE *f;
+	char path[640];
 
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, n) && line[n] == ' ') {
-			v = strtoll(line + n + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
+	return read_key(path, key, ' ');
 }
 
 /*
@@ -204,6 +172,43 @@ static int cg_limit_to_current(const char *dir, long long extra)
 	return cg_write(dir, "memory.max", val);
 }
 
+/*
+ * A child that the parent steps through: bytes on @go from the parent to
+ * the child, on @done from the child back. fork_stepped() leaves each side
+ * with its own ends only: the child reads go[0] and writes done[1], the
+ * parent writes go[1] and reads done[0].
+ */
+struct steps {
+	int go[2];
+	int done[2];
+};
+
+/* fork()'s value, or -1 if the pipes or the fork failed. */
+static pid_t fork_stepped(struct steps *st)
+{
+	pid_t pid;
+
+	if (pipe(st->go) || pipe(st->done))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		close(st->go[1]);
+		close(st->done[0]);
+	} else if (pid > 0) {
+		close(st->go[0]);
+		close(st->done[1]);
+	}
+	return pid;
+}
+
+/* Read a byte from @fd; 0 if one came. */
+static int wait_byte(int fd)
+{
+	char c;
+
+	return read(fd, &c, 1) == 1 ? 0 : -1;
+}
+
 /* Wait for @pid, which has nothing left to do; its wait status or -1. */
 static int reap(pid_t pid)
 {
@@ -274,14 +279,6 @@ FIXTURE_TEARDOWN(acct)
  */
 #define STOCK_PAGES	64
 
-/* Read a byte from @fd; 0 if one came. */
-static int wait_byte(int fd)
-{
-	char c;
-
-	return read(fd, &c, 1) == 1 ? 0 : -1;
-}
-
 /*
  * In the cgroup @cg, step by step, each step started by a byte on @go and
  * ended by one on @done: (1) take CHARGED_ARENAS arenas; (2) take more
@@ -331,26 +328,20 @@ TEST_F(acct, memcg_charged_grants)
 	long long denials = ctr("denials_nomem");
 	long long stock = STOCK_PAGES * self->page;
 	long long base, grown, back;
-	int go[2], done[2], status;
+	struct steps st;
+	int status;
 	pid_t pid;
 
 	NEED_MEMCG();
-	ASSERT_EQ(0, pipe(go));
-	ASSERT_EQ(0, pipe(done));
-	pid = fork();
+	pid = fork_stepped(&st);
 	ASSERT_LE(0, pid);
-	if (pid == 0) {
-		close(go[1]);
-		close(done[0]);
-		charged_child(self->cg, go[0], done[1], self->size);
-	}
-	close(go[0]);
-	close(done[1]);
+	if (pid == 0)
+		charged_child(self->cg, st.go[0], st.done[1], self->size);
 
-	ASSERT_EQ(0, wait_byte(done[0]));
+	ASSERT_EQ(0, wait_byte(st.done[0]));
 	base = cg_read(self->cg, "memory.current");
-	ASSERT_EQ(1, write(go[1], "g", 1));
-	ASSERT_EQ(0, wait_byte(done[0]));
+	ASSERT_EQ(1, write(st.go[1], "g", 1));
+	ASSERT_EQ(0, wait_byte(st.done[0]));
 	grown = cg_read(self->cg, "memory.current") - base;
 	TH_LOG("memory.current %lld, +%lld for %d arenas of %zu bytes",
 	       base, grown, CHARGED_ARENAS, self->size);
@@ -361,13 +352,13 @@ TEST_F(acct, memcg_charged_grants)
 	/* room for two and a half arenas more (and the stock) */
 	ASSERT_EQ(0, cg_limit_to_current(self->cg, 2 * self->size +
 					 self->size / 2));
-	ASSERT_EQ(1, write(go[1], "g", 1));
-	ASSERT_EQ(0, wait_byte(done[0]));
+	ASSERT_EQ(1, write(st.go[1], "g", 1));
+	ASSERT_EQ(0, wait_byte(st.done[0]));
 	back = cg_read(self->cg, "memory.current");
 	EXPECT_GE(base + stock, back)
 		TH_LOG("memory.current %lld after every arena went back", back);
 	EXPECT_LT(denials, ctr("denials_nomem"));
-	ASSERT_EQ(1, write(go[1], "g", 1));
+	ASSERT_EQ(1, write(st.go[1], "g", 1));
 	status = reap(pid);
 	ASSERT_TRUE(WIFEXITED(status));
 	TH_LOG("%d more arenas granted under memory.max", WEXITSTATUS(status));
@@ -447,29 +438,21 @@ static void refill_child(const char *cg, int ready, int go, size_t size,
 TEST_F(acct, refill_over_memcg_sigbus)
 {
 	long long failures = ctr("fault_failures");
-	int go[2], ready[2], status;
+	struct steps st;
+	int status;
 	pid_t pid;
-	char c;
 
 	NEED_MEMCG();
-	ASSERT_EQ(0, pipe(go));
-	ASSERT_EQ(0, pipe(ready));
-	pid = fork();
+	pid = fork_stepped(&st);
 	ASSERT_LE(0, pid);
-	if (pid == 0) {
-		close(go[1]);
-		close(ready[0]);
-		refill_child(self->cg, ready[1], go[0], self->size, self->page);
-	}
-	close(go[0]);
-	close(ready[1]);
+	if (pid == 0)
+		refill_child(self->cg, st.done[1], st.go[0], self->size,
+			     self->page);
 	/* the child is in the group, its pages handed back */
-	ASSERT_EQ(1, read(ready[0], &c, 1));
-	close(ready[0]);
+	ASSERT_EQ(0, wait_byte(st.done[0]));
 	/* room for a quarter of the arena's pages and nothing else */
 	ASSERT_EQ(0, cg_limit_to_current(self->cg, self->size / 4));
-	ASSERT_EQ(1, write(go[1], "g", 1));
-	close(go[1]);
+	ASSERT_EQ(1, write(st.go[1], "g", 1));
 	status = reap(pid);
 
 	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("child killed by signal %d",
@@ -586,17 +569,6 @@ TEST_F(acct, return_keeps_pinned)
 
 /* ---- safe defaults ---- */
 
-static int load_module(const char *ko, const char *args)
-{
-	int fd = open(ko, O_RDONLY | O_CLOEXEC), ret;
-
-	if (fd < 0)
-		return errno;
-	ret = syscall(SYS_finit_module, fd, args, 0) ? errno : 0;
-	close(fd);
-	return ret;
-}
-
 /*
  * As OTHER_UID: take arenas until refused. Exit status: 0 if the refusal
  * was EDQUOT after exactly @limit grants, 1 otherwise, 2 if set-up failed.
@@ -628,9 +600,7 @@ TEST(default_per_uid_limit)
 	if (geteuid() != 0 || !ko || arena_kb <= 0)
 		SKIP(return, "needs root, a loaded karena and its .ko file");
 	save_limits(saved);
-	snprintf(orig, sizeof(orig),
-		 "arena_kb=%lld reserve_arenas=%lld max_arenas=%lld max_arenas_per_process=%lld max_arenas_per_uid=%lld",
-		 arena_kb, saved[0], saved[1], saved[2], saved[3]);
+	limits_args(orig, sizeof(orig), arena_kb, saved);
 	if (syscall(SYS_delete_module, "karena", O_NONBLOCK))
 		SKIP(return, "karena is in use: %s", strerror(errno));
 
@@ -842,11 +812,11 @@ static void unprivileged_child(int fd, size_t size, int ready, int go)
 TEST_F(acct, netlink_own_uid_only)
 {
 	struct holders_seen seen = { .uid = OTHER_UID };
-	int ready[2], go[2], status;
+	struct steps st;
 	struct genl g;
+	int status;
 	void *a;
 	pid_t pid;
-	char c;
 
 	ASSERT_EQ(0, genl_open(&g)) TH_LOG("no generic netlink family karena");
 	ASSERT_NE(0, g.family);
@@ -856,19 +826,12 @@ TEST_F(acct, netlink_own_uid_only)
 	/* no fork copy: the child's holder is made by its grant as OTHER_UID */
 	ASSERT_EQ(0, madvise(a, self->size, MADV_DONTFORK));
 
-	ASSERT_EQ(0, pipe(ready));
-	ASSERT_EQ(0, pipe(go));
-	pid = fork();
+	pid = fork_stepped(&st);
 	ASSERT_LE(0, pid);
-	if (pid == 0) {
-		close(ready[0]);
-		close(go[1]);
-		unprivileged_child(self->fd, self->size, ready[1], go[0]);
-	}
-	close(ready[1]);
-	close(go[0]);
+	if (pid == 0)
+		unprivileged_child(self->fd, self->size, st.done[1], st.go[0]);
 	/* the child holds an arena as OTHER_UID until we write to go */
-	EXPECT_EQ(1, read(ready[0], &c, 1));
+	EXPECT_EQ(0, wait_byte(st.done[0]));
 
 	/* with CAP_SYS_ADMIN: everyone, both uids, and the group */
 	EXPECT_EQ(0, dump_holders(&g, &seen));
@@ -877,9 +840,7 @@ TEST_F(acct, netlink_own_uid_only)
 	EXPECT_EQ(0, join_monitor(&g));
 	genl_close(&g);
 
-	EXPECT_EQ(1, write(go[1], "g", 1));
-	close(go[1]);
-	close(ready[0]);
+	EXPECT_EQ(1, write(st.go[1], "g", 1));
 	status = reap(pid);
 	munmap(a, self->size);
 	ASSERT_TRUE(WIFEXITED(status));

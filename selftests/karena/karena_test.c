@@ -55,19 +55,6 @@ static int get_info(int fd, struct karena_info *info)
 	return ioctl(fd, KARENA_IOC_INFO, info);
 }
 
-static int return_pages(int fd, void *addr, size_t len, __u64 *returned)
-{
-	struct karena_return_pages rp = {
-		.addr = (uintptr_t)addr,
-		.len = len,
-	};
-	int ret = ioctl(fd, KARENA_IOC_RETURN_PAGES, &rp);
-
-	if (!ret && returned)
-		*returned = rp.returned;
-	return ret;
-}
-
 /* Run fn(arg) in a child; return its wait status. */
 static int in_child(void (*fn)(void *), void *arg)
 {
