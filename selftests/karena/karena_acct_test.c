@@ -8,6 +8,8 @@
  *                             a grant beyond memory.max fails with ENOMEM
  *                             (counted, no OOM killer), and memory.current
  *                             goes back on release
+ *   memcg_fork_copy_charged   a fork child's copies of its parent's arenas
+ *                             are charged to the cgroup too
  *   refill_over_memcg_sigbus  a fault on a page handed back with
  *                             KARENA_IOC_RETURN_PAGES, in a memory cgroup
  *                             at its memory.max, is a counted SIGBUS, and
@@ -280,6 +282,32 @@ FIXTURE_TEARDOWN(acct)
 #define STOCK_PAGES	64
 
 /*
+ * Wait for the child of @st to be ready, let it take one step and wait for
+ * it: how much memory.current of @cg grew in that step (and in *@base,
+ * memory.current before it), or -1 if the child failed.
+ */
+static long long step_growth(struct steps *st, const char *cg,
+			     long long *base)
+{
+	if (wait_byte(st->done[0]))
+		return -1;
+	*base = cg_read(cg, "memory.current");
+	if (write(st->go[1], "g", 1) != 1 || wait_byte(st->done[0]))
+		return -1;
+	return cg_read(cg, "memory.current") - *base;
+}
+
+/* Run on CPU 0 only (one charge stock), in the cgroup @cg; 0 or -1. */
+static int cg_enter_one_cpu(const char *cg)
+{
+	cpu_set_t one;
+
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	return sched_setaffinity(0, sizeof(one), &one) || cg_enter(cg) ? -1 : 0;
+}
+
+/*
  * In the cgroup @cg, step by step, each step started by a byte on @go and
  * ended by one on @done: (1) take CHARGED_ARENAS arenas; (2) take more
  * until refused; (3) give them all back. Exit status: the number of extra
@@ -291,11 +319,8 @@ static void charged_child(const char *cg, int go, int done, size_t size)
 {
 	void *a[CHARGED_ARENAS + 16];
 	int fd, i, n, extra = 0, err = 0;
-	cpu_set_t one;
 
-	CPU_ZERO(&one);
-	CPU_SET(0, &one);
-	if (sched_setaffinity(0, sizeof(one), &one) || cg_enter(cg))
+	if (cg_enter_one_cpu(cg))
 		_exit(254);
 	fd = open(DEV, O_RDWR);
 	if (fd < 0 || write(done, "0", 1) != 1 || wait_byte(go))
@@ -338,11 +363,8 @@ TEST_F(acct, memcg_charged_grants)
 	if (pid == 0)
 		charged_child(self->cg, st.go[0], st.done[1], self->size);
 
-	ASSERT_EQ(0, wait_byte(st.done[0]));
-	base = cg_read(self->cg, "memory.current");
-	ASSERT_EQ(1, write(st.go[1], "g", 1));
-	ASSERT_EQ(0, wait_byte(st.done[0]));
-	grown = cg_read(self->cg, "memory.current") - base;
+	grown = step_growth(&st, self->cg, &base);
+	ASSERT_LE(0, grown);
 	TH_LOG("memory.current %lld, +%lld for %d arenas of %zu bytes",
 	       base, grown, CHARGED_ARENAS, self->size);
 	/* the stock may have held some pages already, or kept some more */
@@ -367,6 +389,62 @@ TEST_F(acct, memcg_charged_grants)
 	EXPECT_GE(3, WEXITSTATUS(status));
 	EXPECT_EQ(0, cg_key(self->cg, "memory.events", "oom_kill"));
 	EXPECT_EQ(0, cg_key(self->cg, "memory.events", "oom"));
+}
+
+/*
+ * In the cgroup @cg: take CHARGED_ARENAS arenas and write to them, say so
+ * on @done, wait for @go, fork a child that holds the copies, says so on
+ * @done and waits for @go (then both exit). Exit status: 0, or where the
+ * set-up failed.
+ */
+static void forking_child(const char *cg, int go, int done, size_t size)
+{
+	pid_t pid;
+	int fd, n;
+	char *a;
+
+	if (cg_enter_one_cpu(cg))
+		_exit(1);
+	fd = open(DEV, O_RDWR);
+	for (n = 0; n < CHARGED_ARENAS; n++) {
+		a = grant(fd, size, 0);
+		if (a == MAP_FAILED)
+			_exit(2);
+		memset(a, n + 1, size);
+	}
+	if (write(done, "1", 1) != 1 || wait_byte(go))
+		_exit(3);
+	pid = fork();
+	if (pid == 0)
+		_exit(write(done, "2", 1) != 1 || wait_byte(go) ? 4 : 0);
+	_exit(pid < 0 ? 5 : WEXITSTATUS(reap(pid)));
+}
+
+TEST_F(acct, memcg_fork_copy_charged)
+{
+	long long copies = ctr("fork_copies");
+	long long stock = STOCK_PAGES * self->page;
+	long long before, grown;
+	struct steps st;
+	int status;
+	pid_t pid;
+
+	NEED_MEMCG();
+	pid = fork_stepped(&st);
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		forking_child(self->cg, st.go[0], st.done[1], self->size);
+	grown = step_growth(&st, self->cg, &before);
+	ASSERT_LE(0, grown);
+	TH_LOG("fork: memory.current +%lld for %d arena copies of %zu bytes",
+	       grown, CHARGED_ARENAS, self->size);
+	EXPECT_EQ(copies + CHARGED_ARENAS, ctr("fork_copies"));
+	/* the copies, and whatever else a fork costs the cgroup */
+	EXPECT_LE(CHARGED_ARENAS * (long long)self->size - stock, grown);
+	ASSERT_EQ(1, write(st.go[1], "g", 1));
+	status = reap(pid);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		TH_LOG("child status %d", status);
 }
 
 /* ---- the refill fault ---- */
