@@ -375,11 +375,15 @@ static void karena_vm_close(struct vm_area_struct *vma)
  * KARENA_IOC_RETURN_PAGES emptied with a fresh zeroed page, allocated with
  * the grant's policy (karena_page_refill(): no OOM killer, the memory
  * headroom, the mm's memory cgroup); when none can be had the fault is a
- * SIGBUS, counted in fault_failures. The page is
- * returned locked (VM_FAULT_LOCKED) after checking that it is still in its
- * slot: KARENA_IOC_RETURN_PAGES empties the slot first and then locks the
- * page before zapping, so either we see the empty slot and retry, or our
- * PTE is in place before the zap removes it.
+ * SIGBUS, counted in fault_failures. The page is returned locked
+ * (VM_FAULT_LOCKED) after checking that it is still in its slot.
+ * KARENA_IOC_RETURN_PAGES holds arena->lock and the page locks across its
+ * zap and empties only slots whose page has no reference but the slot's:
+ * a fault that took its reference before keeps the page in its slot (and
+ * maps it once the page lock is free), one that comes later waits for
+ * arena->lock and finds the slot as the ioctl left it. The check of the
+ * slot after lock_page() stays as a guard: a slot that changed means
+ * retry (VM_FAULT_NOPAGE).
  */
 static vm_fault_t karena_vm_fault(struct vm_fault *vmf)
 {
