@@ -447,6 +447,62 @@ TEST_F(acct, memcg_fork_copy_charged)
 		TH_LOG("child status %d", status);
 }
 
+/*
+ * In the cgroup @cg: one grant of CHARGED_ARENAS arenas, step by step as
+ * charged_child(): (1) map it; (2) unmap it. Exit status 0, or where it
+ * failed.
+ */
+static void one_grant_child(const char *cg, int go, int done, size_t size)
+{
+	size_t len = CHARGED_ARENAS * size;
+	int fd;
+	void *a;
+
+	if (cg_enter_one_cpu(cg))
+		_exit(1);
+	fd = open(DEV, O_RDWR);
+	if (fd < 0 || write(done, "0", 1) != 1 || wait_byte(go))
+		_exit(2);
+	a = grant(fd, len, 0);
+	if (a == MAP_FAILED || write(done, "1", 1) != 1 || wait_byte(go))
+		_exit(3);
+	if (munmap(a, len) || write(done, "2", 1) != 1 || wait_byte(go))
+		_exit(4);
+	_exit(0);
+}
+
+/* One mmap of n arenas: every arena of the grant is charged, then freed. */
+TEST_F(acct, memcg_multi_arena_grant_charged)
+{
+	long long stock = STOCK_PAGES * self->page;
+	long long base, grown, back;
+	struct steps st;
+	int status;
+	pid_t pid;
+
+	NEED_MEMCG();
+	pid = fork_stepped(&st);
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		one_grant_child(self->cg, st.go[0], st.done[1], self->size);
+
+	grown = step_growth(&st, self->cg, &base);
+	ASSERT_LE(0, grown);
+	TH_LOG("memory.current %lld, +%lld for one grant of %d arenas",
+	       base, grown, CHARGED_ARENAS);
+	EXPECT_LE(CHARGED_ARENAS * (long long)self->size - stock, grown);
+	EXPECT_GE(CHARGED_ARENAS * (long long)self->size + 2 * stock, grown);
+	ASSERT_EQ(1, write(st.go[1], "g", 1));
+	ASSERT_EQ(0, wait_byte(st.done[0]));
+	back = cg_read(self->cg, "memory.current");
+	EXPECT_GE(base + stock, back)
+		TH_LOG("memory.current %lld after the grant went back", back);
+	ASSERT_EQ(1, write(st.go[1], "g", 1));
+	status = reap(pid);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		TH_LOG("child status %d", status);
+}
+
 /* ---- the refill fault ---- */
 
 static sigjmp_buf refill_jmp;
@@ -609,6 +665,51 @@ TEST_F(acct, pinned_pages_stay_charged)
 	EXPECT_EQ(granted + 1, ctr("arenas_granted"));
 	EXPECT_TRUE(check_invariant());
 	munmap(b, self->size);
+	EXPECT_EQ(granted, ctr("arenas_granted"));
+}
+
+#define GRANT_ARENAS	4	/* arenas of the grant one pinned page keeps */
+
+/*
+ * A grant of several arenas whose last arena has pages in a pipe: the
+ * whole grant stays charged (it is released as a whole), and goes once
+ * the pipe lets go.
+ */
+TEST_F(acct, pinned_grant_stays_charged_whole)
+{
+	size_t len = GRANT_ARENAS * self->size;
+	long long orphaned = ctr("orphaned_pages");
+	long long granted = ctr("arenas_granted");
+	long long releases = ctr("releases");
+	char *a;
+	void *b;
+	int p[2];
+
+	ASSERT_EQ(0, set_param("max_arenas_per_process", GRANT_ARENAS));
+	a = grant(self->fd, len, 0);
+	ASSERT_NE(MAP_FAILED, a);
+	memset(a, 0x5a, len);
+	ASSERT_EQ(0, splice_pages(p, a + len - self->size, self->page));
+	ASSERT_EQ(0, munmap(a, len));
+
+	EXPECT_EQ(orphaned + SPLICED, ctr("orphaned_pages"));
+	EXPECT_EQ(granted + GRANT_ARENAS, ctr("arenas_granted"));
+	EXPECT_EQ(releases, ctr("releases"));
+	EXPECT_TRUE(check_invariant());
+	b = grant(self->fd, self->size, 0);
+	EXPECT_EQ(MAP_FAILED, b);
+	EXPECT_EQ(EDQUOT, errno);
+
+	close(p[0]);
+	close(p[1]);
+	b = grant(self->fd, len, 0);
+	ASSERT_NE(MAP_FAILED, b) TH_LOG("grant after the pipe closed: %s",
+					strerror(errno));
+	EXPECT_EQ(orphaned, ctr("orphaned_pages"));
+	EXPECT_EQ(releases + GRANT_ARENAS, ctr("releases"));
+	EXPECT_EQ(granted + GRANT_ARENAS, ctr("arenas_granted"));
+	EXPECT_TRUE(check_invariant());
+	munmap(b, len);
 	EXPECT_EQ(granted, ctr("arenas_granted"));
 }
 
