@@ -307,10 +307,14 @@ static int cg_enter_one_cpu(const char *cg)
 	return sched_setaffinity(0, sizeof(one), &one) || cg_enter(cg) ? -1 : 0;
 }
 
+/* Of the CHARGED_ARENAS of charged_child()'s step 1, one grant of these. */
+#define CHARGED_TOGETHER	4
+
 /*
  * In the cgroup @cg, step by step, each step started by a byte on @go and
- * ended by one on @done: (1) take CHARGED_ARENAS arenas; (2) take more
- * until refused; (3) give them all back. Exit status: the number of extra
+ * ended by one on @done: (1) take CHARGED_ARENAS arenas, CHARGED_TOGETHER
+ * of them in one grant, the others one by one; (2) take more until
+ * refused; (3) give them all back. Exit status: the number of extra
  * arenas step 2 got before an ENOMEM, 250 for another errno, 251+ if the
  * set-up failed. Step 2 writes nothing until the refusal is undone: at
  * memory.max any charge but the arena's could wake the OOM killer.
@@ -318,21 +322,25 @@ static int cg_enter_one_cpu(const char *cg)
 static void charged_child(const char *cg, int go, int done, size_t size)
 {
 	void *a[CHARGED_ARENAS + 16];
-	int fd, i, n, extra = 0, err = 0;
+	size_t len[CHARGED_ARENAS + 16];
+	int fd, i, n, got, extra = 0, err = 0;
 
 	if (cg_enter_one_cpu(cg))
 		_exit(254);
 	fd = open(DEV, O_RDWR);
 	if (fd < 0 || write(done, "0", 1) != 1 || wait_byte(go))
 		_exit(253);
-	for (n = 0; n < CHARGED_ARENAS; n++) {
-		a[n] = grant(fd, size, 0);
+	for (n = 0, got = 0; got < CHARGED_ARENAS; n++) {
+		len[n] = (n ? 1 : CHARGED_TOGETHER) * size;
+		a[n] = grant(fd, len[n], 0);
 		if (a[n] == MAP_FAILED)
 			_exit(252);
+		got += len[n] / size;
 	}
 	if (write(done, "1", 1) != 1 || wait_byte(go))
 		_exit(251);
 	while (n < CHARGED_ARENAS + 16) {
+		len[n] = size;
 		a[n] = grant(fd, size, 0);
 		if (a[n] == MAP_FAILED) {
 			err = errno;
@@ -342,7 +350,7 @@ static void charged_child(const char *cg, int go, int done, size_t size)
 		extra++;
 	}
 	for (i = 0; i < n; i++)
-		munmap(a[i], size);
+		munmap(a[i], len[i]);
 	if (write(done, "2", 1) != 1 || wait_byte(go))
 		_exit(251);
 	_exit(err == ENOMEM ? extra : 250);
@@ -441,62 +449,6 @@ TEST_F(acct, memcg_fork_copy_charged)
 	EXPECT_EQ(copies + CHARGED_ARENAS, ctr("fork_copies"));
 	/* the copies, and whatever else a fork costs the cgroup */
 	EXPECT_LE(CHARGED_ARENAS * (long long)self->size - stock, grown);
-	ASSERT_EQ(1, write(st.go[1], "g", 1));
-	status = reap(pid);
-	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		TH_LOG("child status %d", status);
-}
-
-/*
- * In the cgroup @cg: one grant of CHARGED_ARENAS arenas, step by step as
- * charged_child(): (1) map it; (2) unmap it. Exit status 0, or where it
- * failed.
- */
-static void one_grant_child(const char *cg, int go, int done, size_t size)
-{
-	size_t len = CHARGED_ARENAS * size;
-	int fd;
-	void *a;
-
-	if (cg_enter_one_cpu(cg))
-		_exit(1);
-	fd = open(DEV, O_RDWR);
-	if (fd < 0 || write(done, "0", 1) != 1 || wait_byte(go))
-		_exit(2);
-	a = grant(fd, len, 0);
-	if (a == MAP_FAILED || write(done, "1", 1) != 1 || wait_byte(go))
-		_exit(3);
-	if (munmap(a, len) || write(done, "2", 1) != 1 || wait_byte(go))
-		_exit(4);
-	_exit(0);
-}
-
-/* One mmap of n arenas: every arena of the grant is charged, then freed. */
-TEST_F(acct, memcg_multi_arena_grant_charged)
-{
-	long long stock = STOCK_PAGES * self->page;
-	long long base, grown, back;
-	struct steps st;
-	int status;
-	pid_t pid;
-
-	NEED_MEMCG();
-	pid = fork_stepped(&st);
-	ASSERT_LE(0, pid);
-	if (pid == 0)
-		one_grant_child(self->cg, st.go[0], st.done[1], self->size);
-
-	grown = step_growth(&st, self->cg, &base);
-	ASSERT_LE(0, grown);
-	TH_LOG("memory.current %lld, +%lld for one grant of %d arenas",
-	       base, grown, CHARGED_ARENAS);
-	EXPECT_LE(CHARGED_ARENAS * (long long)self->size - stock, grown);
-	EXPECT_GE(CHARGED_ARENAS * (long long)self->size + 2 * stock, grown);
-	ASSERT_EQ(1, write(st.go[1], "g", 1));
-	ASSERT_EQ(0, wait_byte(st.done[0]));
-	back = cg_read(self->cg, "memory.current");
-	EXPECT_GE(base + stock, back)
-		TH_LOG("memory.current %lld after the grant went back", back);
 	ASSERT_EQ(1, write(st.go[1], "g", 1));
 	status = reap(pid);
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
