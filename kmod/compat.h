@@ -58,6 +58,31 @@ static inline void karena_zap_range(struct vm_area_struct *vma,
 #endif
 }
 
+/*
+ * Would a page allocated with __GFP_ACCOUNT under set_active_memcg(@memcg)
+ * be charged to it? Not to the root cgroup (never charged), nor without
+ * the memory controller or with kernel memory accounting off
+ * (cgroup.memory=nokmem, or before the first cgroup was created).
+ * memcg_kmem_enabled() became memcg_kmem_online() in 6.4; the check of
+ * css.parent stands for mem_cgroup_is_root(), whose root_mem_cgroup is not
+ * exported.
+ */
+#include <linux/memcontrol.h>
+
+static inline bool karena_memcg_charges(struct mem_cgroup *memcg)
+{
+#ifdef CONFIG_MEMCG
+#if KARENA_KERNEL_AT_LEAST(6, 4)
+	bool kmem = memcg_kmem_online();
+#else
+	bool kmem = memcg_kmem_enabled();
+#endif
+	return memcg && memcg->css.parent && kmem;
+#else
+	return false;
+#endif
+}
+
 /* ---- netlink.c (generic netlink) ---- */
 
 #include <net/genetlink.h>

@@ -53,6 +53,7 @@
 #include <linux/err.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/overflow.h>
@@ -132,12 +133,14 @@ static void karena_grant_take_free(struct karena_grant *g, unsigned long *got)
 }
 
 /*
- * Fill the rest of @g->arenas[]: from the free list while it has arenas,
- * then dirty arenas zeroed here or new ones (karena_arena_take()). Returns
- * 0, -ENOMEM, or -EINTR if the caller was killed meanwhile (a large grant
- * is many arenas); *@got says how many are in place either way.
+ * Fill the rest of @g->arenas[]: with new arenas charged to @memcg if it is
+ * not NULL, else from the free list while it has arenas, then dirty arenas
+ * zeroed here or new ones (karena_arena_take()). Returns 0, -ENOMEM, or
+ * -EINTR if the caller was killed meanwhile (a large grant is many
+ * arenas); *@got says how many are in place either way.
  */
-static int karena_grant_take_rest(struct karena_grant *g, unsigned long *got)
+static int karena_grant_take_rest(struct karena_grant *g, unsigned long *got,
+				  struct mem_cgroup *memcg)
 {
 	struct karena_arena *arena;
 	bool flushed = false;
@@ -147,11 +150,14 @@ static int karena_grant_take_rest(struct karena_grant *g, unsigned long *got)
 		if (fatal_signal_pending(current))
 			return -EINTR;
 		before = *got;
-		spin_lock(&karena.lock);
-		karena_grant_take_free(g, got);
-		spin_unlock(&karena.lock);
+		if (!memcg) {
+			spin_lock(&karena.lock);
+			karena_grant_take_free(g, got);
+			spin_unlock(&karena.lock);
+		}
 		if (*got == before) {
-			arena = karena_arena_take(&flushed);
+			arena = memcg ? karena_arena_alloc_charged(memcg) :
+					karena_arena_take(&flushed);
 			if (!arena)
 				return -ENOMEM;
 			g->arenas[(*got)++] = arena;
@@ -176,19 +182,12 @@ static struct karena_user *karena_grant_uncharge_locked(struct karena_grant *g,
 }
 
 /*
- * Queue the first @nr arenas of @g for zeroing (listed here, outside the
- * lock, then spliced in one go) and free @g.
+ * Give back the first @nr arenas of @g (karena_arenas_release(): queued
+ * for zeroing, or freed if charged to a memory cgroup) and free @g.
  */
 static void karena_grant_free(struct karena_grant *g, unsigned long nr)
 {
-	LIST_HEAD(arenas);
-	unsigned long i;
-
-	for (i = 0; i < nr; i++)
-		list_add_tail(&g->arenas[i]->node, &arenas);
-	spin_lock(&karena.lock);
-	karena_arenas_release_locked(&arenas, nr);
-	spin_unlock(&karena.lock);
+	karena_arenas_release(g->arenas, nr);
 	kvfree(g);
 }
 
@@ -206,26 +205,47 @@ static void karena_grant_free(struct karena_grant *g, unsigned long nr)
  * user (then looked up again), or to take more arenas (the charge is kept
  * meanwhile, so that limits hold; it is undone, and the arenas taken go
  * back, if the rest cannot be had).
+ *
+ * Memory cgroups: when current (the grantee, or the forking parent for a
+ * fork copy: the child starts in its cgroup) is in a memory cgroup that
+ * pages can be charged to, every arena of the grant is made of fresh pages
+ * charged to it (karena_arena_alloc_charged()), none taken from the
+ * reserve: the reserve's pages are charged to nobody, and a module cannot
+ * charge an existing page (see reserve.c). A charge over memory.max is a
+ * denial like any other: ENOMEM, counted in denials_nomem, no OOM killer.
+ *
+ * Orphans: a limit that refuses the grant may count orphaned grants whose
+ * outside references are gone since the worker last looked; they are
+ * rechecked (released if so) and the grant is tried once more.
  */
 static struct karena_grant *karena_grant(struct mm_struct *mm,
 					 unsigned long nr_pages, bool fork_copy)
 {
 	unsigned long n = DIV_ROUND_UP(nr_pages, karena.arena_pages);
-	enum karena_deny_reason reason = KARENA_DENY_NOMEM;
-	struct karena_holder *h, *new_h = NULL;
-	struct karena_user *u, *new_u = NULL, *free_u = NULL;
+	struct mem_cgroup *memcg = karena_grant_memcg();
+	enum karena_deny_reason reason;
+	struct karena_holder *h, *new_h;
+	struct karena_user *u, *new_u, *free_u;
 	kuid_t uid = current_uid();
+	bool rechecked = false;
 	struct karena_grant *g;
 	unsigned long got = 0;
-	int err = -ENOMEM;
+	int err;
 
 	g = kvzalloc(struct_size(g, arenas, n),
 		     GFP_KERNEL | __GFP_NOWARN | __GFP_RETRY_MAYFAIL);
 	if (g) {
+		INIT_LIST_HEAD(&g->orphan_node);
 		g->nr_pages = nr_pages;
 		g->nr_arenas = n;
 	}
 
+again:
+	reason = KARENA_DENY_NOMEM;
+	err = -ENOMEM;
+	new_h = NULL;
+	new_u = NULL;
+	free_u = NULL;
 	spin_lock(&karena.lock);
 	h = karena_holder_lookup(mm);
 	u = karena_user_lookup(uid);
@@ -252,7 +272,7 @@ static struct karena_grant *karena_grant(struct mm_struct *mm,
 		if (err) {
 			if (karena_user_put_locked(u))
 				free_u = u;
-		} else {
+		} else if (!memcg) {
 			karena_grant_take_free(g, &got);
 			if (got == n)
 				karena_grant_done(g, h, u, fork_copy);
@@ -265,14 +285,24 @@ static struct karena_grant *karena_grant(struct mm_struct *mm,
 	if (h && mm == current->mm)
 		karena_holder_identify(h);
 
+	/* a limit may count orphans whose pages were let go since: look */
+	if (err && reason != KARENA_DENY_NOMEM && !rechecked &&
+	    READ_ONCE(karena.nr_orphans)) {
+		rechecked = true;
+		if (karena_orphans_recheck()) {
+			karena_holder_put(h);
+			goto again;
+		}
+	}
 	if (err) {
+		mem_cgroup_put(memcg);
 		kvfree(g);
 		karena_deny(h, err, reason, fork_copy, n);
 		return ERR_PTR(err);
 	}
 
 	if (got < n) {
-		err = karena_grant_take_rest(g, &got);
+		err = karena_grant_take_rest(g, &got, memcg);
 		spin_lock(&karena.lock);
 		if (!err)
 			karena_grant_done(g, h, u, fork_copy);
@@ -280,6 +310,7 @@ static struct karena_grant *karena_grant(struct mm_struct *mm,
 			free_u = karena_grant_uncharge_locked(g, h, u);
 		spin_unlock(&karena.lock);
 		if (err) {
+			mem_cgroup_put(memcg);
 			kfree(free_u);
 			karena_grant_free(g, got);
 			if (err == -EINTR) {
@@ -290,10 +321,38 @@ static struct karena_grant *karena_grant(struct mm_struct *mm,
 			return ERR_PTR(err);
 		}
 	}
+	mem_cgroup_put(memcg);
 
 	karena_notify(fork_copy ? KARENA_EVENT_FORK_COPY : KARENA_EVENT_GRANT,
 		      KARENA_DENY_NONE, h);
 	return g;
+}
+
+/**
+ * karena_release_unlock() - give back a grant that nothing maps or
+ * references any more
+ * @g: its last VMA is gone, or it was an orphan whose pages are free
+ *
+ * Uncharges it, gives its arenas back (karena_arenas_release()), reports
+ * the release and drops the holder's reference.
+ *
+ * Context: called with karena.lock held, which is released here; may sleep.
+ */
+void karena_release_unlock(struct karena_grant *g)
+	__releases(&karena.lock)
+{
+	struct karena_holder *h = g->holder;
+	struct karena_user *u;
+
+	lockdep_assert_held(&karena.lock);
+	karena.releases += g->nr_arenas;
+	u = karena_grant_uncharge_locked(g, h, g->user);
+	spin_unlock(&karena.lock);
+
+	kfree(u);
+	karena_grant_free(g, g->nr_arenas);
+	karena_notify(KARENA_EVENT_RELEASE, KARENA_DENY_NONE, h);
+	karena_holder_put(h);
 }
 
 /*
@@ -381,30 +440,36 @@ static void karena_vm_open(struct vm_area_struct *vma)
 	vma->vm_private_data = copy;
 }
 
-/* A VMA goes away; the last one of a grant releases all its arenas. */
+/*
+ * A VMA goes away; the last one of a grant releases it (all its arenas),
+ * unless some of its pages are still referenced from elsewhere (a pipe, a
+ * pin): then the whole grant stays charged as an orphan until they are
+ * let go (orphan.c).
+ */
 static void karena_vm_close(struct vm_area_struct *vma)
 {
 	struct karena_grant *g = vma->vm_private_data;
-	struct karena_holder *h = NULL;
-	struct karena_user *u = NULL;
+	unsigned int pinned;
+	bool last;
 
 	if (!g)
 		return;
 
 	spin_lock(&karena.lock);
-	if (!--g->nr_maps) {
-		h = g->holder;
-		karena.releases += g->nr_arenas;
-		u = karena_grant_uncharge_locked(g, h, g->user);
-	}
+	last = !--g->nr_maps;
 	spin_unlock(&karena.lock);
-	if (!h)
+	if (!last)
 		return;
 
-	kfree(u);
-	karena_grant_free(g, g->nr_arenas);
-	karena_notify(KARENA_EVENT_RELEASE, KARENA_DENY_NONE, h);
-	karena_holder_put(h);
+	/* no VMA maps it now: only outside references remain to count */
+	pinned = karena_grant_pinned(g);
+	spin_lock(&karena.lock);
+	if (pinned) {
+		karena_orphan_locked(g, pinned);
+		spin_unlock(&karena.lock);
+		return;
+	}
+	karena_release_unlock(g);
 }
 
 /*
@@ -412,11 +477,15 @@ static void karena_vm_close(struct vm_area_struct *vma)
  * KARENA_IOC_RETURN_PAGES emptied with a fresh zeroed page, allocated with
  * the grant's policy (karena_page_refill(): no OOM killer, the memory
  * headroom, the mm's memory cgroup); when none can be had the fault is a
- * SIGBUS, counted in fault_failures. The page is
- * returned locked (VM_FAULT_LOCKED) after checking that it is still in its
- * slot: KARENA_IOC_RETURN_PAGES empties the slot first and then locks the
- * page before zapping, so either we see the empty slot and retry, or our
- * PTE is in place before the zap removes it.
+ * SIGBUS, counted in fault_failures. The page is returned locked
+ * (VM_FAULT_LOCKED) after checking that it is still in its slot.
+ * KARENA_IOC_RETURN_PAGES holds arena->lock and the page locks across its
+ * zap and empties only slots whose page has no reference but the slot's:
+ * a fault that took its reference before keeps the page in its slot (and
+ * maps it once the page lock is free), one that comes later waits for
+ * arena->lock and finds the slot as the ioctl left it. The check of the
+ * slot after lock_page() stays as a guard: a slot that changed means
+ * retry (VM_FAULT_NOPAGE).
  */
 static vm_fault_t karena_vm_fault(struct vm_fault *vmf)
 {

@@ -477,6 +477,7 @@ void karena_stats_read(struct karena_stats *s)
 	s->fork_copy_failures	= karena.fork_copy_failures;
 	s->pages_returned	= karena.pages_returned;
 	s->fault_failures	= karena.fault_failures;
+	s->orphaned_pages	= karena.orphaned_pages;
 	s->reserve_arenas	= karena.reserve_arenas;
 	s->max_arenas		= karena.max_arenas;
 	s->max_arenas_per_process = karena.max_per_process;

@@ -61,11 +61,18 @@ static long karena_ioc_info(struct file *file, void __user *uarg)
 }
 
 /*
- * Empty the slots of pages [first, first + n) of @arena, which @vma maps
- * at @addr, mark them untouched and drop their pages. Each page is locked
- * before the zap so that a fault that already took it either sees the
- * emptied slot or has its PTE zapped (see karena_vm_fault()). @pages has
- * room for @n pages. Returns the number of pages dropped.
+ * Hand back the pages [first, first + n) of @arena, which @vma maps at
+ * @addr: zap the range, then empty the slot of every page that nothing
+ * references any more but the slot, mark it untouched and drop the page.
+ * A page still referenced from elsewhere (a pipe that vmsplice() filled, a
+ * GUP pin) stays in its slot, charged with the grant, and is not counted
+ * as returned: handing it back would let it live on in nobody's count.
+ *
+ * arena->lock is held throughout, so no fault can take a new reference; a
+ * fault that took its reference before waits for the page lock, so it is
+ * counted as a reference and the page stays (the fault then maps it, as
+ * its slot still holds it). @pages has room for @n pages. Returns the
+ * number of pages handed back.
  */
 static unsigned int karena_return_range(struct vm_area_struct *vma,
 					unsigned long addr,
@@ -77,30 +84,38 @@ static unsigned int karena_return_range(struct vm_area_struct *vma,
 
 	mutex_lock(&arena->lock);
 	for (i = 0; i < n; i++) {
-		struct page *page = arena->pages[first + i];
+		pages[i] = arena->pages[first + i];
+		if (pages[i])
+			lock_page(pages[i]);
+	}
+	/* drops this VMA's PTE references, the only ones an arena's own */
+	karena_zap_range(vma, addr, (unsigned long)n << PAGE_SHIFT);
+	for (i = 0; i < n; i++) {
+		struct page *page = pages[i];
 
-		if (page) {
-			WRITE_ONCE(arena->pages[first + i], NULL);
-			pages[nr++] = page;
+		if (!page)
+			continue;
+		unlock_page(page);
+		if (page_ref_count(page) > 1) {
+			pages[i] = NULL;
+			continue;
 		}
+		WRITE_ONCE(arena->pages[first + i], NULL);
 		/* an empty slot reads as zero: untouched until refilled */
 		__clear_bit(first + i, arena->touched);
+		nr++;
 	}
 	mutex_unlock(&arena->lock);
 
-	for (i = 0; i < nr; i++)
-		lock_page(pages[i]);
-	karena_zap_range(vma, addr, (unsigned long)n << PAGE_SHIFT);
-	for (i = 0; i < nr; i++) {
-		unlock_page(pages[i]);
-		put_page(pages[i]);
-	}
+	for (i = 0; i < n; i++)
+		if (pages[i])
+			put_page(pages[i]);
 	return nr;
 }
 
 /*
  * Hand back pages [first, first + n) of the grant @vma maps, arena by
- * arena. Returns the number of pages dropped, or -ENOMEM (then nothing
+ * arena. Returns the number of pages handed back, or -ENOMEM (then nothing
  * changed).
  */
 static long karena_return_grant_pages(struct vm_area_struct *vma,

@@ -10,18 +10,23 @@
  *                         every limit and of every count. It is on the
  *                         free list (zeroed, ready), in one grant, or on
  *                         the dirty list (released, waiting for the
- *                         zeroing worker).
+ *                         zeroing worker); one charged to a memory cgroup
+ *                         is freed at release instead (reserve.c).
  *   struct karena_grant   what one mmap granted: n arenas of the file's
  *                         arena size, backed by the module arenas that
  *                         cover them (a file arena smaller than the
  *                         module's uses part of one), mapped by one or
  *                         more VMAs of exactly one mm, charged to that
- *                         mm's holder and to one user, released as a whole.
+ *                         mm's holder and to one user, released as a
+ *                         whole. After its last VMA closed it may be
+ *                         orphaned (pages still referenced from elsewhere:
+ *                         still charged, on karena.orphans, see orphan.c)
+ *                         until those references go.
  *   struct karena_file    one per open file: its opener's holder and the
  *                         arena size its grants use.
  *   struct karena_holder  one per mm that was granted an arena or opened
  *                         /dev/karena: the per-process accounting. It holds
- *                         one reference per charged arena and one per open
+ *                         one reference per charged grant and one per open
  *                         file whose opener it is, and is freed when the
  *                         last goes (so denials of a process that holds no
  *                         arena are kept while its fd is open).
@@ -33,9 +38,11 @@
  *   arena->lock (mutex)     the arena's page slots, arena->pages[], and
  *                           its touched-page bitmap
  *   page lock               orders a fault against KARENA_IOC_RETURN_PAGES
- *   karena.lock (spinlock)  every counter, the free and dirty lists, the
- *                           holder and user tables, grant->nr_maps,
- *                           grant->holder/user, the karena_file fields,
+ *   karena_orphan_mutex     one recheck of the orphans at a time (orphan.c)
+ *   karena.lock (spinlock)  every counter, the free, dirty and orphan
+ *                           lists, the holder and user tables,
+ *                           grant->nr_maps, grant->holder/user,
+ *                           grant->orphan_pages, the karena_file fields,
  *                           and the limits in force. Never held across an
  *                           allocation or a sleep.
  */
@@ -54,13 +61,20 @@
 #include <linux/karena.h>
 
 struct file;
+struct mem_cgroup;
 struct mm_struct;
 struct page;
 struct vm_area_struct;
 
+/* How often the worker looks again at orphaned grants (orphan.c). */
+#define KARENA_ORPHAN_RECHECK	HZ
+
 /**
  * struct karena_arena - one arena of the module's size
  * @node:	on karena.free or karena.dirty while not granted (karena.lock)
+ * @memcg:	the memory cgroup its pages are charged to, with a reference;
+ *		NULL for the reserve's arenas, charged to nobody (reserve.c).
+ *		Fixed from allocation to free.
  * @lock:	protects @pages and @touched
  * @touched:	bitmap of karena.arena_pages bits, stored after @pages: set
  *		for a page that may have been written since the arena was
@@ -74,6 +88,7 @@ struct vm_area_struct;
  */
 struct karena_arena {
 	struct list_head node;
+	struct mem_cgroup *memcg;
 	struct mutex lock;		/* protects @pages, @touched */
 	unsigned long *touched;
 	struct page *pages[];
@@ -82,10 +97,13 @@ struct karena_arena {
 /**
  * struct karena_grant - one grant: the arenas behind one mmap
  * @nr_maps:	VMAs that map it (karena.lock); the grant is released when
- *		the last one closes
+ *		the last one closes, or orphaned (orphan.c)
  * @holder:	the holder it is charged to (karena.lock; stable while
- *		@nr_maps > 0)
+ *		@nr_maps > 0 and while orphaned)
  * @user:	the user it is charged to (same rules)
+ * @orphan_node: on karena.orphans while orphaned (karena.lock)
+ * @orphan_pages: while orphaned, its pages with outside references at the
+ *		last count (karena.lock)
  * @nr_pages:	pages mapped: the length of the mmap / PAGE_SIZE
  * @nr_arenas:	module arenas behind them, DIV_ROUND_UP(@nr_pages,
  *		karena.arena_pages): what the grant is charged and counted as
@@ -97,6 +115,8 @@ struct karena_grant {
 	unsigned int nr_maps;
 	struct karena_holder *holder;
 	struct karena_user *user;
+	struct list_head orphan_node;
+	unsigned int orphan_pages;
 	unsigned long nr_pages;
 	unsigned long nr_arenas;
 	struct karena_arena *arenas[];
@@ -180,7 +200,10 @@ struct karena_user {
  * @nr_dirty:	released arenas on @dirty, waiting to be zeroed
  * @refill_kicked: a grant has run the worker to refill @free since the
  *		worker last started (it is kicked once per refill, see reserve.c)
- * @granted:	arenas granted now (== @grants - @releases when idle)
+ * @granted:	arenas granted now (== @grants - @releases when idle),
+ *		orphans included
+ * @nr_orphans:	grants on @orphans (released by their VMAs, still charged)
+ * @orphaned_pages: their pages with outside references (orphan.c)
  * @granted_peak: most arenas granted at once
  * @grants, @releases, @denials_quota, @denials_nomem, @fork_copies,
  * @fork_copy_failures, @pages_returned, @fault_failures: event counts
@@ -200,6 +223,7 @@ struct karena_state {
 
 	struct list_head free;
 	struct list_head dirty;
+	struct list_head orphans;
 	struct delayed_work work;
 	bool refill_kicked;
 
@@ -222,9 +246,14 @@ struct karena_state {
 	u64 fork_copy_failures;
 	u64 pages_returned;
 	u64 fault_failures;
+	u64 nr_orphans;
+	u64 orphaned_pages;
 };
 
 extern struct karena_state karena;
+
+/* max_arenas_per_uid until load: "not given", then half of max_arenas */
+#define KARENA_PER_UID_DEFAULT	ULONG_MAX
 
 /* ---- for netlink.c: snapshots, holder dump, limit setters ---- */
 
@@ -248,6 +277,7 @@ struct karena_stats {
 	u64 fork_copy_failures;
 	u64 pages_returned;
 	u64 fault_failures;
+	u64 orphaned_pages;
 	u64 reserve_arenas;
 	u64 max_arenas;
 	u64 max_arenas_per_process;
@@ -311,16 +341,24 @@ int karena_limits_set(const u64 *val, unsigned int given,
 int karena_params_init(void);
 
 /* reserve.c */
+struct mem_cgroup *karena_grant_memcg(void);
+struct karena_arena *karena_arena_alloc_charged(struct mem_cgroup *memcg);
 struct page *karena_page_refill(struct mm_struct *mm);
 struct karena_arena *karena_arena_take_locked(void);
 struct karena_arena *karena_arena_take(bool *flushed);
-void karena_arenas_release_locked(struct list_head *arenas, unsigned long n);
+void karena_arenas_release(struct karena_arena **arenas, unsigned long n);
 void karena_reserve_kick(void);
 int karena_reserve_init(void);
 void karena_reserve_exit(void);
 
+/* orphan.c */
+unsigned int karena_grant_pinned(struct karena_grant *g);
+void karena_orphan_locked(struct karena_grant *g, unsigned int pinned);
+unsigned int karena_orphans_recheck(void);
+
 /* grant.c */
 extern const struct vm_operations_struct karena_vm_ops;
+void karena_release_unlock(struct karena_grant *g);
 int karena_mmap(struct file *file, struct vm_area_struct *vma);
 unsigned long karena_get_unmapped_area(struct file *file, unsigned long addr,
 				       unsigned long len, unsigned long pgoff,

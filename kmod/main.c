@@ -28,8 +28,10 @@
 struct karena_state karena = {
 	.lock		= __SPIN_LOCK_UNLOCKED(karena.lock),
 	.reserve_arenas	= 64,
+	.max_per_uid	= KARENA_PER_UID_DEFAULT,
 	.free		= LIST_HEAD_INIT(karena.free),
 	.dirty		= LIST_HEAD_INIT(karena.dirty),
+	.orphans	= LIST_HEAD_INIT(karena.orphans),
 	.holder_list	= LIST_HEAD_INIT(karena.holder_list),
 	.holder_next_id	= 1,
 };
@@ -78,7 +80,13 @@ static const struct file_operations karena_fops = {
 	.llseek			= noop_llseek,
 };
 
-/* Mode 0666: any user may ask; the per-uid and global limits decide. */
+/*
+ * Mode 0666: any user may ask; the limits decide, and their defaults are
+ * chosen for that (params.c): one uid at most an eighth of RAM, everyone
+ * together a quarter, each memory cgroup within its memory.max (grant.c).
+ * A site that wants
+ * fewer users at the device narrows the mode with udev, not here.
+ */
 static struct miscdevice karena_misc = {
 	.minor	= MISC_DYNAMIC_MINOR,
 	.name	= KARENA_DEVICE_NAME,

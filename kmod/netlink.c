@@ -91,10 +91,13 @@ static int karena_nl_put_u64(struct sk_buff *skb, int type, u64 val, int pad)
 	return nla_put_u64_64bit(skb, type, val, pad);
 }
 
+/* The u64 attributes of the GET reply, ARENA_SIZE .. ORPHANED_PAGES. */
+#define KARENA_NL_STATE_ATTRS	18
+
 /* Attributes of the GET reply, in karena.yaml's order. */
 static size_t karena_nl_state_size(void)
 {
-	return 16 * nla_total_size_64bit(sizeof(u64));
+	return KARENA_NL_STATE_ATTRS * nla_total_size_64bit(sizeof(u64));
 }
 
 static int karena_nl_fill_state(struct sk_buff *skb,
@@ -123,6 +126,8 @@ static int karena_nl_fill_state(struct sk_buff *skb,
 			      s->pages_returned, pad) ||
 	    karena_nl_put_u64(skb, KARENA_A_FAULT_FAILURES,
 			      s->fault_failures, pad) ||
+	    karena_nl_put_u64(skb, KARENA_A_ORPHANED_PAGES,
+			      s->orphaned_pages, pad) ||
 	    karena_nl_put_u64(skb, KARENA_A_MAX_ARENAS, s->max_arenas, pad) ||
 	    karena_nl_put_u64(skb, KARENA_A_MAX_ARENAS_PER_PROCESS,
 			      s->max_arenas_per_process, pad) ||

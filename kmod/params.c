@@ -12,6 +12,15 @@
  *                           1..all of RAM (0 at load = a quarter of RAM)
  *   max_arenas_per_process  per mm; 0 = none; at most all of RAM
  *   max_arenas_per_uid      per real uid; 0 = none; at most all of RAM
+ *                           (not given at load = half of max_arenas)
+ *
+ * The defaults are a choice about what any user may take, since the device
+ * is open to all (mode 0666): arena pages are kernel memory that is never
+ * swapped or reclaimed, so an unlimited user could hold max_arenas, a
+ * quarter of RAM, alone. With the per-uid default one user holds at most an
+ * eighth of RAM, and two users cannot take it all; a memory cgroup's
+ * memory.max bounds each cgroup further (grant.c). Each parameter's file
+ * in kmod/ABI/sysfs-module-karena says what it allows.
  *
  * At load the parameter handlers only parse (the arena size, which the
  * bounds depend on, may come later on the command line); the init function
@@ -178,7 +187,7 @@ MODULE_PARM_DESC(max_arenas, "Most arenas granted at once, system-wide (default:
 module_param_cb(max_arenas_per_process, &karena_limit_ops, &karena.max_per_process, 0644);
 MODULE_PARM_DESC(max_arenas_per_process, "Most arenas one process may hold, 0 = no limit (default 0)");
 module_param_cb(max_arenas_per_uid, &karena_limit_ops, &karena.max_per_uid, 0644);
-MODULE_PARM_DESC(max_arenas_per_uid, "Most arenas one user may hold, 0 = no limit (default 0)");
+MODULE_PARM_DESC(max_arenas_per_uid, "Most arenas one user may hold, 0 = no limit (default: half of max_arenas)");
 
 /* Check the load-time parameters and fill in defaults. */
 static int karena_params_check(void)
@@ -197,6 +206,8 @@ static int karena_params_check(void)
 
 	if (!karena.max_arenas)
 		karena.max_arenas = max_t(u64, 1, karena_ram_arenas() / 4);
+	if (karena.max_per_uid == KARENA_PER_UID_DEFAULT)
+		karena.max_per_uid = max(1UL, karena.max_arenas / 2);
 
 	for (which = 0; which < KARENA_NR_LIMITS; which++) {
 		unsigned long val = *karena_limit_var(which);

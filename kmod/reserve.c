@@ -3,8 +3,9 @@
  * Arenas: allocation, the reserve of zeroed arenas, and the
  * worker that zeroes released ones off the grant path.
  *
- *   karena_arena_take_locked()  --grant-->  (mapped)  --last close-->
- *   karena_arenas_release_locked()  -->  dirty list  --worker zeroes-->
+ *   karena_arena_take_locked()  --grant-->  (mapped)  --last close or
+ *   last outside reference of an orphan (orphan.c)-->
+ *   karena_arenas_release()  -->  dirty list  --worker zeroes-->
  *   free list (while fewer than reserve_arenas are free) or freed;
  *   a grant that finds the free list empty zeroes a dirty arena itself
  *
@@ -49,6 +50,28 @@
  * before growing: one costs its touched pages, a new one a whole arena of
  * zeroed pages.
  *
+ * Memory cgroups: a granted page is charged to the memory cgroup of the
+ * process that holds it, for as long as it is granted. What 6.1 and 6.12
+ * export decides how: neither exports a way to charge a page that exists
+ * already (__memcg_kmem_charge_page(), obj_cgroup_charge() are internal),
+ * only get_mem_cgroup_from_mm(), set_active_memcg() (int_active_memcg) and
+ * the charge that the page allocator itself makes for __GFP_ACCOUNT. So a
+ * page is charged when it is allocated, or never, and the reserve, made
+ * before anyone asks, is charged to nobody. The trade-off chosen:
+ *  - a grantee in a cgroup that can be charged (not the root cgroup, kernel
+ *    memory accounting on) gets fresh pages, allocated with __GFP_ACCOUNT
+ *    under set_active_memcg() of its cgroup (karena_arena_alloc_charged(),
+ *    as BPF arena does), never the reserve's: it pays for zeroing the
+ *    arena in its grant, as anonymous memory pays at its faults, and the
+ *    grant fails with ENOMEM when the cgroup is at memory.max;
+ *  - its arena is freed at release, not zeroed for reuse, so that the
+ *    cgroup's memory.current drops with the release;
+ *  - the reserve and the worker serve the root cgroup and kernels without
+ *    memory accounting, exactly as before.
+ * The alternative, a reserve of pages charged to each cgroup, would keep
+ * memory charged to a cgroup after its arenas are gone, or need a charge
+ * API that modules do not have.
+ *
  * Memory pressure: no arena allocation wakes the OOM killer
  * (__GFP_RETRY_MAYFAIL), and none is even tried when it would leave less
  * than 1/32 of RAM available (MemAvailable, si_mem_available()): a grant
@@ -73,6 +96,7 @@
 #include <linux/sizes.h>
 #include <linux/slab.h>
 
+#include "compat.h"
 #include "karena_internal.h"
 
 /* Never wake the OOM killer for an arena: a refusal must be immediate. */
@@ -93,6 +117,108 @@ static bool karena_mem_allows(u64 pages)
 
 	return avail > 0 &&
 	       (u64)avail >= pages + totalram_pages() / KARENA_HEADROOM_DIV;
+}
+
+/**
+ * karena_arena_free() - drop an arena's pages and free it
+ * @arena: no longer counted anywhere; may be NULL
+ *
+ * A page still referenced elsewhere lives on with that reference (and its
+ * memory cgroup charge, which the page allocator drops when it is freed).
+ */
+static void karena_arena_free(struct karena_arena *arena)
+{
+	unsigned int i;
+
+	if (!arena)
+		return;
+	for (i = 0; i < karena.arena_pages; i++)
+		if (arena->pages[i])
+			put_page(arena->pages[i]);
+	mem_cgroup_put(arena->memcg);
+	mutex_destroy(&arena->lock);
+	kvfree(arena);
+}
+
+/*
+ * A new arena of zeroed pages, or NULL. @gfp_extra: __GFP_ACCOUNT for an
+ * arena charged to the active memory cgroup. May sleep.
+ */
+static struct karena_arena *karena_arena_alloc(gfp_t gfp_extra)
+{
+	struct karena_arena *arena;
+	unsigned int i;
+
+	size_t size = size_add(struct_size(arena, pages, karena.arena_pages),
+			       BITS_TO_LONGS(karena.arena_pages) *
+			       sizeof(unsigned long));
+
+	arena = kvzalloc(size, GFP_KERNEL | __GFP_NOWARN | __GFP_RETRY_MAYFAIL);
+	if (!arena)
+		return NULL;
+	mutex_init(&arena->lock);
+	arena->touched = (unsigned long *)&arena->pages[karena.arena_pages];
+	for (i = 0; i < karena.arena_pages; i++) {
+		arena->pages[i] = alloc_page(KARENA_GFP | gfp_extra);
+		if (!arena->pages[i]) {
+			karena_arena_free(arena);
+			return NULL;
+		}
+	}
+	return arena;
+}
+
+/**
+ * karena_grant_memcg() - the memory cgroup a grant by current is charged to
+ *
+ * Return: current's memory cgroup with a reference, or NULL when its pages
+ * would be charged nowhere (the root cgroup, no memory controller, kernel
+ * memory accounting off): then the grant is served from the reserve.
+ */
+struct mem_cgroup *karena_grant_memcg(void)
+{
+	struct mem_cgroup *memcg = get_mem_cgroup_from_mm(current->mm);
+
+	if (karena_memcg_charges(memcg))
+		return memcg;
+	mem_cgroup_put(memcg);
+	return NULL;
+}
+
+/**
+ * karena_arena_alloc_charged() - a new arena of zeroed pages charged to
+ * @memcg
+ * @memcg: from karena_grant_memcg(); the arena takes a reference of its
+ *	   own, the caller keeps its one
+ *
+ * Each page is allocated with __GFP_ACCOUNT under set_active_memcg(), as
+ * kernel/bpf/arena.c does: a charge that would pass memory.max fails after
+ * the cgroup's own reclaim, without the OOM killer (__GFP_RETRY_MAYFAIL),
+ * and so does the allocation; the pages charged so far go back. The same
+ * headroom as any arena allocation applies. Counted in arenas_reserved
+ * until karena_arenas_release() frees it.
+ *
+ * Context: may sleep.
+ * Return: the arena, or NULL.
+ */
+struct karena_arena *karena_arena_alloc_charged(struct mem_cgroup *memcg)
+{
+	struct karena_arena *arena = NULL;
+	struct mem_cgroup *old;
+
+	if (karena_mem_allows(karena.arena_pages)) {
+		old = set_active_memcg(memcg);
+		arena = karena_arena_alloc(__GFP_ACCOUNT);
+		set_active_memcg(old);
+	}
+	if (!arena)
+		return NULL;
+	css_get(&memcg->css);
+	arena->memcg = memcg;
+	spin_lock(&karena.lock);
+	karena.nr_total++;
+	spin_unlock(&karena.lock);
+	return arena;
 }
 
 /**
@@ -123,42 +249,6 @@ struct page *karena_page_refill(struct mm_struct *mm)
 	set_active_memcg(old);
 	mem_cgroup_put(memcg);
 	return page;
-}
-
-static void karena_arena_free(struct karena_arena *arena)
-{
-	unsigned int i;
-
-	for (i = 0; i < karena.arena_pages; i++)
-		if (arena->pages[i])
-			put_page(arena->pages[i]);
-	mutex_destroy(&arena->lock);
-	kvfree(arena);
-}
-
-/* A new arena of zeroed pages, or NULL. May sleep. */
-static struct karena_arena *karena_arena_alloc(void)
-{
-	struct karena_arena *arena;
-	unsigned int i;
-
-	size_t size = size_add(struct_size(arena, pages, karena.arena_pages),
-			       BITS_TO_LONGS(karena.arena_pages) *
-			       sizeof(unsigned long));
-
-	arena = kvzalloc(size, GFP_KERNEL | __GFP_NOWARN | __GFP_RETRY_MAYFAIL);
-	if (!arena)
-		return NULL;
-	mutex_init(&arena->lock);
-	arena->touched = (unsigned long *)&arena->pages[karena.arena_pages];
-	for (i = 0; i < karena.arena_pages; i++) {
-		arena->pages[i] = alloc_page(KARENA_GFP);
-		if (!arena->pages[i]) {
-			karena_arena_free(arena);
-			return NULL;
-		}
-	}
-	return arena;
 }
 
 /*
@@ -286,7 +376,7 @@ struct karena_arena *karena_arena_take(bool *flushed)
 		}
 		arena = NULL;
 		if (karena_mem_allows(karena.arena_pages))
-			arena = karena_arena_alloc();
+			arena = karena_arena_alloc(0);
 		if (arena) {
 			spin_lock(&karena.lock);
 			karena.nr_total++;
@@ -307,28 +397,50 @@ struct karena_arena *karena_arena_take(bool *flushed)
 }
 
 /**
- * karena_arenas_release_locked() - queue arenas that nobody maps any more
- * for zeroing
- * @arenas: a list of them (through arena->node), emptied here; no VMA maps
- *	    them and no PTE points into them
+ * karena_arenas_release() - give back arenas that nobody maps any more
+ * @arenas: @n arenas, the array of a grant; no VMA maps them, no PTE points
+ *	    into them, and nothing but their slots references their pages
  * @n: how many there are
  *
- * One splice, whatever the size of the grant they come from. The worker is
- * scheduled only when the dirty list was empty: the arenas released before
- * it runs are zeroed in the same batch.
+ * The reserve's arenas are queued for zeroing, in one splice whatever the
+ * size of the grant; the worker is scheduled only when the dirty list was
+ * empty, so that the arenas released before it runs are zeroed in the same
+ * batch. An arena charged to a memory cgroup is not queued: its pages go
+ * back to the page allocator at once, so that the cgroup's memory.current
+ * drops with the release.
  *
- * Context: karena.lock held.
+ * Context: process context, karena.lock not held; may sleep.
  */
-void karena_arenas_release_locked(struct list_head *arenas, unsigned long n)
+void karena_arenas_release(struct karena_arena **arenas, unsigned long n)
 {
-	lockdep_assert_held(&karena.lock);
-	if (!n)
-		return;
-	list_splice_tail_init(arenas, &karena.dirty);
-	if (!karena.nr_dirty && karena.ready)
-		queue_delayed_work(system_unbound_wq, &karena.work,
-				   KARENA_SCRUB_DELAY);
-	karena.nr_dirty += n;
+	struct karena_arena *arena, *tmp;
+	unsigned long i, nr_dirty = 0;
+	LIST_HEAD(dirty);
+	LIST_HEAD(charged);
+
+	for (i = 0; i < n; i++) {
+		if (arenas[i]->memcg) {
+			list_add_tail(&arenas[i]->node, &charged);
+		} else {
+			list_add_tail(&arenas[i]->node, &dirty);
+			nr_dirty++;
+		}
+	}
+	spin_lock(&karena.lock);
+	karena.nr_total -= n - nr_dirty;
+	if (nr_dirty) {
+		list_splice_tail_init(&dirty, &karena.dirty);
+		if (!karena.nr_dirty && karena.ready)
+			queue_delayed_work(system_unbound_wq, &karena.work,
+					   KARENA_SCRUB_DELAY);
+		karena.nr_dirty += nr_dirty;
+	}
+	spin_unlock(&karena.lock);
+
+	list_for_each_entry_safe(arena, tmp, &charged, node) {
+		karena_arena_free(arena);
+		cond_resched();
+	}
 }
 
 /**
@@ -381,7 +493,7 @@ static bool karena_reserve_grow_one(void)
 	if (!need || !karena_mem_allows(karena.arena_pages))
 		return false;
 
-	arena = karena_arena_alloc();
+	arena = karena_arena_alloc(0);
 	if (!arena)
 		return false;
 	spin_lock(&karena.lock);
@@ -423,6 +535,15 @@ static bool karena_reserve_shrink_one(void)
 static void karena_reserve_work(struct work_struct *work)
 {
 	u64 budget, done, want;
+	bool orphans;
+
+	spin_lock(&karena.lock);
+	orphans = karena.nr_orphans;
+	spin_unlock(&karena.lock);
+
+	/* released orphans join the dirty list zeroed below */
+	if (orphans)
+		karena_orphans_recheck();
 
 	/* a grant that drains the free list from now on asks again */
 	spin_lock(&karena.lock);
@@ -441,11 +562,18 @@ static void karena_reserve_work(struct work_struct *work)
 	for (done = 0; done < budget; done++) {
 		if (!karena_reserve_scrub_one() && !karena_reserve_grow_one() &&
 		    !karena_reserve_shrink_one())
-			return;
+			break;
 		cond_resched();
 	}
-	if (budget)
+	if (budget && done == budget)
 		karena_reserve_kick();
+
+	/* look again later at the orphans still referenced */
+	spin_lock(&karena.lock);
+	if (karena.nr_orphans && karena.ready)
+		queue_delayed_work(system_unbound_wq, &karena.work,
+				   KARENA_ORPHAN_RECHECK);
+	spin_unlock(&karena.lock);
 }
 
 /**

@@ -34,6 +34,7 @@ static const struct {
 	KARENA_FIELD(fork_copy_failures),
 	KARENA_FIELD(pages_returned),
 	KARENA_FIELD(fault_failures),
+	KARENA_FIELD(orphaned_pages),
 };
 
 /* Every file shares this show(); the file's name picks the field. */
@@ -70,6 +71,7 @@ KARENA_COUNTER_ATTR(fork_copies);
 KARENA_COUNTER_ATTR(fork_copy_failures);
 KARENA_COUNTER_ATTR(pages_returned);
 KARENA_COUNTER_ATTR(fault_failures);
+KARENA_COUNTER_ATTR(orphaned_pages);
 
 static struct attribute *karena_attrs[] = {
 	&dev_attr_arena_size.attr,
@@ -85,6 +87,7 @@ static struct attribute *karena_attrs[] = {
 	&dev_attr_fork_copy_failures.attr,
 	&dev_attr_pages_returned.attr,
 	&dev_attr_fault_failures.attr,
+	&dev_attr_orphaned_pages.attr,
 	NULL,
 };
 

@@ -3,10 +3,26 @@
  * karena_acct_test - kselftests for karena.ko's accounting: every granted
  * page counted, charged and limited, and refused without the OOM killer.
  *
+ *   memcg_charged_grants      granted arenas are charged to the grantee's
+ *                             memory cgroup (memory.current grows by them),
+ *                             a grant beyond memory.max fails with ENOMEM
+ *                             (counted, no OOM killer), and memory.current
+ *                             goes back on release
+ *   memcg_fork_copy_charged   a fork child's copies of its parent's arenas
+ *                             are charged to the cgroup too
  *   refill_over_memcg_sigbus  a fault on a page handed back with
  *                             KARENA_IOC_RETURN_PAGES, in a memory cgroup
  *                             at its memory.max, is a counted SIGBUS, and
  *                             no OOM killer runs
+ *   pinned_pages_stay_charged an arena released while a pipe holds some
+ *                             of its pages (vmsplice) stays granted and
+ *                             counted against the limits (orphaned_pages),
+ *                             until the pipe is closed
+ *   return_keeps_pinned       KARENA_IOC_RETURN_PAGES does not hand back a
+ *                             page that a pipe holds
+ *   default_per_uid_limit     loaded without parameters, the module limits
+ *                             one uid to half of max_arenas: an unprivileged
+ *                             user's grants stop there with EDQUOT
  *   netlink_own_uid_only      without CAP_SYS_ADMIN a HOLDER_GET dump lists
  *                             only the caller's uid's holders (with it,
  *                             every holder), and joining the "monitor"
@@ -24,6 +40,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <libmnl/libmnl.h>
 #include <linux/genetlink.h>
 #include <setjmp.h>
@@ -37,6 +54,8 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,19 +65,6 @@
 
 /* SKIP() from a FIXTURE_SETUP (see karena_test.c for why _exit(255)). */
 #define SETUP_SKIP(fmt, ...) SKIP(_exit(255), fmt, ##__VA_ARGS__)
-
-static int return_pages(int fd, void *addr, size_t len, __u64 *returned)
-{
-	struct karena_return_pages rp = {
-		.addr = (uintptr_t)addr,
-		.len = len,
-	};
-	int ret = ioctl(fd, KARENA_IOC_RETURN_PAGES, &rp);
-
-	if (!ret && returned)
-		*returned = rp.returned;
-	return ret;
-}
 
 /* ---- cgroup v2 ---- */
 
@@ -70,16 +76,9 @@ static char cg_root[256];
 static int cg_write(const char *dir, const char *file, const char *val)
 {
 	char path[640];
-	int fd, ret = 0;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return errno;
-	if (write(fd, val, strlen(val)) < 0)
-		ret = errno;
-	close(fd);
-	return ret;
+	return write_str(path, val);
 }
 
 static long long cg_read(const char *dir, const char *file)
@@ -93,22 +92,10 @@ static long long cg_read(const char *dir, const char *file)
 /* The value of @key in the flat-keyed @dir/@file (memory.events), or -1. */
 static long long cg_key(const char *dir, const char *file, const char *key)
 {
-	char path[640], line[256];
-	size_t n = strlen(key);
-	long long v = -1;
-	FILE *f;
+	char path[640];
 
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, n) && line[n] == ' ') {
-			v = strtoll(line + n + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
+	return read_key(path, key, ' ');
 }
 
 /*
@@ -187,6 +174,43 @@ static int cg_limit_to_current(const char *dir, long long extra)
 	return cg_write(dir, "memory.max", val);
 }
 
+/*
+ * A child that the parent steps through: bytes on @go from the parent to
+ * the child, on @done from the child back. fork_stepped() leaves each side
+ * with its own ends only: the child reads go[0] and writes done[1], the
+ * parent writes go[1] and reads done[0].
+ */
+struct steps {
+	int go[2];
+	int done[2];
+};
+
+/* fork()'s value, or -1 if the pipes or the fork failed. */
+static pid_t fork_stepped(struct steps *st)
+{
+	pid_t pid;
+
+	if (pipe(st->go) || pipe(st->done))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		close(st->go[1]);
+		close(st->done[0]);
+	} else if (pid > 0) {
+		close(st->go[0]);
+		close(st->done[1]);
+	}
+	return pid;
+}
+
+/* Read a byte from @fd; 0 if one came. */
+static int wait_byte(int fd)
+{
+	char c;
+
+	return read(fd, &c, 1) == 1 ? 0 : -1;
+}
+
 /* Wait for @pid, which has nothing left to do; its wait status or -1. */
 static int reap(pid_t pid)
 {
@@ -247,7 +271,191 @@ FIXTURE_TEARDOWN(acct)
 		SKIP(return, "%s", self->cg);				\
 } while (0)
 
-/* ---- item: the refill fault ---- */
+/* ---- memory cgroup charging of grants ---- */
+
+#define CHARGED_ARENAS	8
+/*
+ * The memory controller's per-CPU charge stock, MEMCG_CHARGE_BATCH pages:
+ * counted in memory.current, taken from without checking memory.max. The
+ * child runs on one CPU, so that there is one stock to allow for.
+ */
+#define STOCK_PAGES	64
+
+/*
+ * Wait for the child of @st to be ready, let it take one step and wait for
+ * it: how much memory.current of @cg grew in that step (and in *@base,
+ * memory.current before it), or -1 if the child failed.
+ */
+static long long step_growth(struct steps *st, const char *cg,
+			     long long *base)
+{
+	if (wait_byte(st->done[0]))
+		return -1;
+	*base = cg_read(cg, "memory.current");
+	if (write(st->go[1], "g", 1) != 1 || wait_byte(st->done[0]))
+		return -1;
+	return cg_read(cg, "memory.current") - *base;
+}
+
+/* Run on CPU 0 only (one charge stock), in the cgroup @cg; 0 or -1. */
+static int cg_enter_one_cpu(const char *cg)
+{
+	cpu_set_t one;
+
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	return sched_setaffinity(0, sizeof(one), &one) || cg_enter(cg) ? -1 : 0;
+}
+
+/* Of the CHARGED_ARENAS of charged_child()'s step 1, one grant of these. */
+#define CHARGED_TOGETHER	4
+
+/*
+ * In the cgroup @cg, step by step, each step started by a byte on @go and
+ * ended by one on @done: (1) take CHARGED_ARENAS arenas, CHARGED_TOGETHER
+ * of them in one grant, the others one by one; (2) take more until
+ * refused; (3) give them all back. Exit status: the number of extra
+ * arenas step 2 got before an ENOMEM, 250 for another errno, 251+ if the
+ * set-up failed. Step 2 writes nothing until the refusal is undone: at
+ * memory.max any charge but the arena's could wake the OOM killer.
+ */
+static void charged_child(const char *cg, int go, int done, size_t size)
+{
+	void *a[CHARGED_ARENAS + 16];
+	size_t len[CHARGED_ARENAS + 16];
+	int fd, i, n, got, extra = 0, err = 0;
+
+	if (cg_enter_one_cpu(cg))
+		_exit(254);
+	fd = open(DEV, O_RDWR);
+	if (fd < 0 || write(done, "0", 1) != 1 || wait_byte(go))
+		_exit(253);
+	for (n = 0, got = 0; got < CHARGED_ARENAS; n++) {
+		len[n] = (n ? 1 : CHARGED_TOGETHER) * size;
+		a[n] = grant(fd, len[n], 0);
+		if (a[n] == MAP_FAILED)
+			_exit(252);
+		got += len[n] / size;
+	}
+	if (write(done, "1", 1) != 1 || wait_byte(go))
+		_exit(251);
+	while (n < CHARGED_ARENAS + 16) {
+		len[n] = size;
+		a[n] = grant(fd, size, 0);
+		if (a[n] == MAP_FAILED) {
+			err = errno;
+			break;
+		}
+		n++;
+		extra++;
+	}
+	for (i = 0; i < n; i++)
+		munmap(a[i], len[i]);
+	if (write(done, "2", 1) != 1 || wait_byte(go))
+		_exit(251);
+	_exit(err == ENOMEM ? extra : 250);
+}
+
+TEST_F(acct, memcg_charged_grants)
+{
+	long long denials = ctr("denials_nomem");
+	long long stock = STOCK_PAGES * self->page;
+	long long base, grown, back;
+	struct steps st;
+	int status;
+	pid_t pid;
+
+	NEED_MEMCG();
+	pid = fork_stepped(&st);
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		charged_child(self->cg, st.go[0], st.done[1], self->size);
+
+	grown = step_growth(&st, self->cg, &base);
+	ASSERT_LE(0, grown);
+	TH_LOG("memory.current %lld, +%lld for %d arenas of %zu bytes",
+	       base, grown, CHARGED_ARENAS, self->size);
+	/* the stock may have held some pages already, or kept some more */
+	EXPECT_LE(CHARGED_ARENAS * (long long)self->size - stock, grown);
+	EXPECT_GE(CHARGED_ARENAS * (long long)self->size + 2 * stock, grown);
+
+	/* room for two and a half arenas more (and the stock) */
+	ASSERT_EQ(0, cg_limit_to_current(self->cg, 2 * self->size +
+					 self->size / 2));
+	ASSERT_EQ(1, write(st.go[1], "g", 1));
+	ASSERT_EQ(0, wait_byte(st.done[0]));
+	back = cg_read(self->cg, "memory.current");
+	EXPECT_GE(base + stock, back)
+		TH_LOG("memory.current %lld after every arena went back", back);
+	EXPECT_LT(denials, ctr("denials_nomem"));
+	ASSERT_EQ(1, write(st.go[1], "g", 1));
+	status = reap(pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	TH_LOG("%d more arenas granted under memory.max", WEXITSTATUS(status));
+	/* 2.5 arenas of room, and at most one more in the stock */
+	EXPECT_LE(2, WEXITSTATUS(status));
+	EXPECT_GE(3, WEXITSTATUS(status));
+	EXPECT_EQ(0, cg_key(self->cg, "memory.events", "oom_kill"));
+	EXPECT_EQ(0, cg_key(self->cg, "memory.events", "oom"));
+}
+
+/*
+ * In the cgroup @cg: take CHARGED_ARENAS arenas and write to them, say so
+ * on @done, wait for @go, fork a child that holds the copies, says so on
+ * @done and waits for @go (then both exit). Exit status: 0, or where the
+ * set-up failed.
+ */
+static void forking_child(const char *cg, int go, int done, size_t size)
+{
+	pid_t pid;
+	int fd, n;
+	char *a;
+
+	if (cg_enter_one_cpu(cg))
+		_exit(1);
+	fd = open(DEV, O_RDWR);
+	for (n = 0; n < CHARGED_ARENAS; n++) {
+		a = grant(fd, size, 0);
+		if (a == MAP_FAILED)
+			_exit(2);
+		memset(a, n + 1, size);
+	}
+	if (write(done, "1", 1) != 1 || wait_byte(go))
+		_exit(3);
+	pid = fork();
+	if (pid == 0)
+		_exit(write(done, "2", 1) != 1 || wait_byte(go) ? 4 : 0);
+	_exit(pid < 0 ? 5 : WEXITSTATUS(reap(pid)));
+}
+
+TEST_F(acct, memcg_fork_copy_charged)
+{
+	long long copies = ctr("fork_copies");
+	long long stock = STOCK_PAGES * self->page;
+	long long before, grown;
+	struct steps st;
+	int status;
+	pid_t pid;
+
+	NEED_MEMCG();
+	pid = fork_stepped(&st);
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		forking_child(self->cg, st.go[0], st.done[1], self->size);
+	grown = step_growth(&st, self->cg, &before);
+	ASSERT_LE(0, grown);
+	TH_LOG("fork: memory.current +%lld for %d arena copies of %zu bytes",
+	       grown, CHARGED_ARENAS, self->size);
+	EXPECT_EQ(copies + CHARGED_ARENAS, ctr("fork_copies"));
+	/* the copies, and whatever else a fork costs the cgroup */
+	EXPECT_LE(CHARGED_ARENAS * (long long)self->size - stock, grown);
+	ASSERT_EQ(1, write(st.go[1], "g", 1));
+	status = reap(pid);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		TH_LOG("child status %d", status);
+}
+
+/* ---- the refill fault ---- */
 
 static sigjmp_buf refill_jmp;
 
@@ -316,29 +524,21 @@ static void refill_child(const char *cg, int ready, int go, size_t size,
 TEST_F(acct, refill_over_memcg_sigbus)
 {
 	long long failures = ctr("fault_failures");
-	int go[2], ready[2], status;
+	struct steps st;
+	int status;
 	pid_t pid;
-	char c;
 
 	NEED_MEMCG();
-	ASSERT_EQ(0, pipe(go));
-	ASSERT_EQ(0, pipe(ready));
-	pid = fork();
+	pid = fork_stepped(&st);
 	ASSERT_LE(0, pid);
-	if (pid == 0) {
-		close(go[1]);
-		close(ready[0]);
-		refill_child(self->cg, ready[1], go[0], self->size, self->page);
-	}
-	close(go[0]);
-	close(ready[1]);
+	if (pid == 0)
+		refill_child(self->cg, st.done[1], st.go[0], self->size,
+			     self->page);
 	/* the child is in the group, its pages handed back */
-	ASSERT_EQ(1, read(ready[0], &c, 1));
-	close(ready[0]);
+	ASSERT_EQ(0, wait_byte(st.done[0]));
 	/* room for a quarter of the arena's pages and nothing else */
 	ASSERT_EQ(0, cg_limit_to_current(self->cg, self->size / 4));
-	ASSERT_EQ(1, write(go[1], "g", 1));
-	close(go[1]);
+	ASSERT_EQ(1, write(st.go[1], "g", 1));
 	status = reap(pid);
 
 	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("child killed by signal %d",
@@ -349,6 +549,213 @@ TEST_F(acct, refill_over_memcg_sigbus)
 	EXPECT_LT(failures, ctr("fault_failures"));
 	EXPECT_EQ(0, cg_key(self->cg, "memory.events", "oom_kill"));
 	EXPECT_EQ(0, cg_key(self->cg, "memory.events", "oom"));
+}
+
+/* ---- pinned pages ---- */
+
+#define SPLICED	4	/* pages of an arena given to a pipe */
+
+/* Give SPLICED pages at @a to a new pipe @p (vmsplice takes references). */
+static int splice_pages(int p[2], char *a, size_t page)
+{
+	struct iovec iov[SPLICED];
+	int i;
+
+	if (pipe(p))
+		return -1;
+	for (i = 0; i < SPLICED; i++) {
+		iov[i].iov_base = a + i * page;
+		iov[i].iov_len = page;
+	}
+	return vmsplice(p[1], iov, SPLICED, 0) == (ssize_t)(SPLICED * page) ?
+	       0 : -1;
+}
+
+TEST_F(acct, pinned_pages_stay_charged)
+{
+	long long orphaned = ctr("orphaned_pages");
+	long long granted = ctr("arenas_granted");
+	long long releases = ctr("releases");
+	long long denials = ctr("denials_quota");
+	char *a, buf[64];
+	void *b;
+	int p[2];
+
+	ASSERT_EQ(0, set_param("max_arenas_per_process", 1));
+	a = grant(self->fd, self->size, 0);
+	ASSERT_NE(MAP_FAILED, a);
+	memset(a, 0x6b, self->size);
+	ASSERT_EQ(0, splice_pages(p, a, self->page));
+	ASSERT_EQ(0, munmap(a, self->size));
+
+	/* the pipe keeps SPLICED pages: the arena stays granted, counted */
+	EXPECT_EQ(orphaned + SPLICED, ctr("orphaned_pages"));
+	EXPECT_EQ(granted + 1, ctr("arenas_granted"));
+	EXPECT_EQ(releases, ctr("releases"));
+	EXPECT_TRUE(check_invariant());
+	/* the per-process limit counts it: a second arena is refused */
+	b = grant(self->fd, self->size, 0);
+	EXPECT_EQ(MAP_FAILED, b);
+	EXPECT_EQ(EDQUOT, errno);
+	EXPECT_EQ(denials + 1, ctr("denials_quota"));
+	/* the pipe still reads the data written through the arena */
+	ASSERT_EQ(sizeof(buf), read(p[0], buf, sizeof(buf)));
+	EXPECT_EQ(0x6b, buf[0]);
+	EXPECT_EQ(0x6b, buf[sizeof(buf) - 1]);
+
+	/*
+	 * The pipe lets go: the grant that the limit would refuse looks at the
+	 * orphans first, releases the arena and succeeds.
+	 */
+	close(p[0]);
+	close(p[1]);
+	b = grant(self->fd, self->size, 0);
+	ASSERT_NE(MAP_FAILED, b) TH_LOG("grant after the pipe closed: %s",
+					strerror(errno));
+	EXPECT_EQ(orphaned, ctr("orphaned_pages"));
+	EXPECT_EQ(releases + 1, ctr("releases"));
+	EXPECT_EQ(granted + 1, ctr("arenas_granted"));
+	EXPECT_TRUE(check_invariant());
+	munmap(b, self->size);
+	EXPECT_EQ(granted, ctr("arenas_granted"));
+}
+
+#define GRANT_ARENAS	4	/* arenas of the grant one pinned page keeps */
+
+/*
+ * A grant of several arenas whose last arena has pages in a pipe: the
+ * whole grant stays charged (it is released as a whole), and goes once
+ * the pipe lets go.
+ */
+TEST_F(acct, pinned_grant_stays_charged_whole)
+{
+	size_t len = GRANT_ARENAS * self->size;
+	long long orphaned = ctr("orphaned_pages");
+	long long granted = ctr("arenas_granted");
+	long long releases = ctr("releases");
+	char *a;
+	void *b;
+	int p[2];
+
+	ASSERT_EQ(0, set_param("max_arenas_per_process", GRANT_ARENAS));
+	a = grant(self->fd, len, 0);
+	ASSERT_NE(MAP_FAILED, a);
+	memset(a, 0x5a, len);
+	ASSERT_EQ(0, splice_pages(p, a + len - self->size, self->page));
+	ASSERT_EQ(0, munmap(a, len));
+
+	EXPECT_EQ(orphaned + SPLICED, ctr("orphaned_pages"));
+	EXPECT_EQ(granted + GRANT_ARENAS, ctr("arenas_granted"));
+	EXPECT_EQ(releases, ctr("releases"));
+	EXPECT_TRUE(check_invariant());
+	b = grant(self->fd, self->size, 0);
+	EXPECT_EQ(MAP_FAILED, b);
+	EXPECT_EQ(EDQUOT, errno);
+
+	close(p[0]);
+	close(p[1]);
+	b = grant(self->fd, len, 0);
+	ASSERT_NE(MAP_FAILED, b) TH_LOG("grant after the pipe closed: %s",
+					strerror(errno));
+	EXPECT_EQ(orphaned, ctr("orphaned_pages"));
+	EXPECT_EQ(releases + GRANT_ARENAS, ctr("releases"));
+	EXPECT_EQ(granted + GRANT_ARENAS, ctr("arenas_granted"));
+	EXPECT_TRUE(check_invariant());
+	munmap(b, len);
+	EXPECT_EQ(granted, ctr("arenas_granted"));
+}
+
+TEST_F(acct, return_keeps_pinned)
+{
+	size_t pages = self->size / self->page;
+	long long returned_ctr = ctr("pages_returned");
+	__u64 returned = 0;
+	char *a, buf[64];
+	int p[2];
+
+	a = grant(self->fd, self->size, MAP_POPULATE);
+	ASSERT_NE(MAP_FAILED, a);
+	memset(a, 0x3c, self->size);
+	ASSERT_EQ(0, splice_pages(p, a, self->page));
+
+	ASSERT_EQ(0, return_pages(self->fd, a, self->size, &returned));
+	EXPECT_EQ(pages - SPLICED, returned);
+	EXPECT_EQ(returned_ctr + pages - SPLICED, ctr("pages_returned"));
+	/* the kept pages are still the arena's, data and all */
+	EXPECT_EQ(0x3c, a[0]);
+	EXPECT_EQ(0x3c, a[(SPLICED - 1) * self->page]);
+	EXPECT_EQ(0, a[SPLICED * self->page]);
+	ASSERT_EQ(sizeof(buf), read(p[0], buf, sizeof(buf)));
+	EXPECT_EQ(0x3c, buf[0]);
+	close(p[0]);
+	close(p[1]);
+
+	/* the pipe is gone: now they go back too */
+	ASSERT_EQ(0, return_pages(self->fd, a, SPLICED * self->page,
+				  &returned));
+	EXPECT_EQ(SPLICED, returned);
+	munmap(a, self->size);
+	EXPECT_EQ(0, ctr("orphaned_pages"));
+}
+
+/* ---- safe defaults ---- */
+
+/*
+ * As OTHER_UID: take arenas until refused. Exit status: 0 if the refusal
+ * was EDQUOT after exactly @limit grants, 1 otherwise, 2 if set-up failed.
+ */
+static void grant_until_refused(size_t size, long long limit)
+{
+	long long n = 0;
+	int fd;
+
+	if (setgid(65534) || setuid(65534))
+		_exit(2);
+	fd = open(DEV, O_RDWR);
+	if (fd < 0)
+		_exit(2);
+	while (n <= limit && grant(fd, size, 0) != MAP_FAILED)
+		n++;
+	_exit(n == limit && errno == EDQUOT ? 0 : 1);
+}
+
+TEST(default_per_uid_limit)
+{
+	long long saved[NR_LIMITS], arena_kb = param("arena_kb");
+	long long max_arenas, per_uid;
+	const char *ko = module_file();
+	char orig[512];
+	int status;
+	pid_t pid;
+
+	if (geteuid() != 0 || !ko || arena_kb <= 0)
+		SKIP(return, "needs root, a loaded karena and its .ko file");
+	save_limits(saved);
+	limits_args(orig, sizeof(orig), arena_kb, saved);
+	if (syscall(SYS_delete_module, "karena", O_NONBLOCK))
+		SKIP(return, "karena is in use: %s", strerror(errno));
+
+	ASSERT_EQ(0, load_module(ko, ""));
+	max_arenas = param("max_arenas");
+	per_uid = param("max_arenas_per_uid");
+	TH_LOG("defaults: max_arenas %lld, max_arenas_per_uid %lld, per process %lld",
+	       max_arenas, per_uid, param("max_arenas_per_process"));
+	EXPECT_LT(0, per_uid);
+	EXPECT_EQ(max_arenas / 2, per_uid);
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		grant_until_refused(ctr("arena_size"), per_uid);
+	status = reap(pid);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		TH_LOG("uid 65534 was not stopped with EDQUOT at %lld arenas",
+		       per_uid);
+
+	/* the child's exit released every arena; load the module as it was */
+	EXPECT_EQ(0, ctr("arenas_granted"));
+	ASSERT_EQ(0, syscall(SYS_delete_module, "karena", O_NONBLOCK));
+	ASSERT_EQ(0, load_module(ko, orig)) TH_LOG("reload with %s", orig);
 }
 
 /* ---- who sees whom: the generic netlink family ---- */
@@ -536,11 +943,11 @@ static void unprivileged_child(int fd, size_t size, int ready, int go)
 TEST_F(acct, netlink_own_uid_only)
 {
 	struct holders_seen seen = { .uid = OTHER_UID };
-	int ready[2], go[2], status;
+	struct steps st;
 	struct genl g;
+	int status;
 	void *a;
 	pid_t pid;
-	char c;
 
 	ASSERT_EQ(0, genl_open(&g)) TH_LOG("no generic netlink family karena");
 	ASSERT_NE(0, g.family);
@@ -550,19 +957,12 @@ TEST_F(acct, netlink_own_uid_only)
 	/* no fork copy: the child's holder is made by its grant as OTHER_UID */
 	ASSERT_EQ(0, madvise(a, self->size, MADV_DONTFORK));
 
-	ASSERT_EQ(0, pipe(ready));
-	ASSERT_EQ(0, pipe(go));
-	pid = fork();
+	pid = fork_stepped(&st);
 	ASSERT_LE(0, pid);
-	if (pid == 0) {
-		close(ready[0]);
-		close(go[1]);
-		unprivileged_child(self->fd, self->size, ready[1], go[0]);
-	}
-	close(ready[1]);
-	close(go[0]);
+	if (pid == 0)
+		unprivileged_child(self->fd, self->size, st.done[1], st.go[0]);
 	/* the child holds an arena as OTHER_UID until we write to go */
-	EXPECT_EQ(1, read(ready[0], &c, 1));
+	EXPECT_EQ(0, wait_byte(st.done[0]));
 
 	/* with CAP_SYS_ADMIN: everyone, both uids, and the group */
 	EXPECT_EQ(0, dump_holders(&g, &seen));
@@ -571,9 +971,7 @@ TEST_F(acct, netlink_own_uid_only)
 	EXPECT_EQ(0, join_monitor(&g));
 	genl_close(&g);
 
-	EXPECT_EQ(1, write(go[1], "g", 1));
-	close(go[1]);
-	close(ready[0]);
+	EXPECT_EQ(1, write(st.go[1], "g", 1));
 	status = reap(pid);
 	munmap(a, self->size);
 	ASSERT_TRUE(WIFEXITED(status));

@@ -128,17 +128,6 @@ static pid_t hog_leaving(long long left_kb)
 	return hog(meminfo("MemAvailable") - left_kb);
 }
 
-static int load(const char *ko, const char *args)
-{
-	int fd = open(ko, O_RDONLY | O_CLOEXEC), ret;
-
-	if (fd < 0)
-		return errno;
-	ret = syscall(SYS_finit_module, fd, args, 0) ? errno : 0;
-	close(fd);
-	return ret;
-}
-
 TEST(reserve_too_big_at_load)
 {
 	long long total = meminfo("MemTotal"), saved[NR_LIMITS];
@@ -153,9 +142,7 @@ TEST(reserve_too_big_at_load)
 	if (geteuid() != 0 || !ko || arena_kb <= 0)
 		SKIP(return, "needs root, a loaded karena and its .ko file");
 	save_limits(saved);
-	snprintf(orig, sizeof(orig),
-		 "arena_kb=%lld reserve_arenas=%lld max_arenas=%lld max_arenas_per_process=%lld max_arenas_per_uid=%lld",
-		 arena_kb, saved[0], saved[1], saved[2], saved[3]);
+	limits_args(orig, sizeof(orig), arena_kb, saved);
 	if (syscall(SYS_delete_module, "karena", O_NONBLOCK))
 		SKIP(return, "karena is in use: %s", strerror(errno));
 
@@ -168,7 +155,7 @@ TEST(reserve_too_big_at_load)
 	       total, meminfo("MemAvailable"), half, half * arena_kb);
 	snprintf(args, sizeof(args), "arena_kb=%lld reserve_arenas=%lld",
 		 arena_kb, half);
-	err = load(ko, args);
+	err = load_module(ko, args);
 	EXPECT_EQ(ENOMEM, err);
 	if (!err)
 		syscall(SYS_delete_module, "karena", O_NONBLOCK);
@@ -176,14 +163,14 @@ TEST(reserve_too_big_at_load)
 
 	/* a reserve that fits loads under the same pressure */
 	snprintf(args, sizeof(args), "arena_kb=%lld reserve_arenas=4", arena_kb);
-	EXPECT_EQ(0, load(ko, args));
+	EXPECT_EQ(0, load_module(ko, args));
 	EXPECT_EQ(4, ctr("arenas_free"));
 	EXPECT_EQ(0, syscall(SYS_delete_module, "karena", O_NONBLOCK));
 
 	EXPECT_TRUE(hog_alive(h));
 	EXPECT_EQ(ooms, oom_kills());
 	hog_stop(h);
-	ASSERT_EQ(0, load(ko, orig)) TH_LOG("reload with %s", orig);
+	ASSERT_EQ(0, load_module(ko, orig)) TH_LOG("reload with %s", orig);
 }
 
 TEST(grants_enomem)

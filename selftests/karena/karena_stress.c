@@ -574,9 +574,7 @@ TEST(rmmod_last_release)
 	EXPECT_EQ(0, wrong);
 
 	/* load it again as it was */
-	snprintf(args, sizeof(args),
-		 "arena_kb=%lld reserve_arenas=%lld max_arenas=%lld max_arenas_per_process=%lld max_arenas_per_uid=%lld",
-		 arena_kb, saved[0], saved[1], saved[2], saved[3]);
+	limits_args(args, sizeof(args), arena_kb, saved);
 	kfd = open(ko, O_RDONLY | O_CLOEXEC);
 	ASSERT_LE(0, kfd);
 	ASSERT_EQ(0, syscall(SYS_finit_module, kfd, args, 0))

@@ -41,19 +41,6 @@
 
 /* ---- helpers ---- */
 
-static int return_pages(int fd, void *addr, size_t len, __u64 *returned)
-{
-	struct karena_return_pages rp = {
-		.addr = (uintptr_t)addr,
-		.len = len,
-	};
-	int ret = ioctl(fd, KARENA_IOC_RETURN_PAGES, &rp);
-
-	if (!ret && returned)
-		*returned = rp.returned;
-	return ret;
-}
-
 /* Run fn(arg) in a child; return its wait status. */
 static int in_child(void (*fn)(void *), void *arg)
 {
@@ -192,6 +179,7 @@ TEST_F(karena, sysfs_files)
 		"arenas_granted", "arenas_granted_peak", "grants", "releases",
 		"denials_quota", "denials_nomem", "fork_copies",
 		"fork_copy_failures", "pages_returned", "fault_failures",
+		"orphaned_pages",
 	};
 	unsigned int i;
 

@@ -2,22 +2,24 @@
 /*
  * Helpers shared by the karena kselftests: where the module's files are,
  * reading counters and parameters, setting a parameter (returning the errno
- * of a refused write), waiting for the asynchronous reserve worker, one
- * grant, KARENA_IOC_INFO, comparing bytes, /proc/meminfo, the counter
- * invariant, finding
- * karena.ko for a reload, and (after kselftest_harness.h) skipping from a
- * fixture's setup.
+ * of a refused write), writing a file, reading a keyed value, waiting for
+ * the asynchronous reserve worker, one grant, KARENA_IOC_INFO, comparing
+ * bytes, /proc/meminfo, the counter invariant, finding karena.ko for a
+ * reload, KARENA_IOC_RETURN_PAGES, and (after kselftest_harness.h)
+ * skipping from a fixture's setup.
  */
 #ifndef KARENA_SELFTEST_UTIL_H
 #define KARENA_SELFTEST_UTIL_H
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -64,13 +66,11 @@ static inline long long param(const char *name)
 	return read_ll(path);
 }
 
-/* Write a parameter; 0 or the errno of the write. */
-static inline int set_param_str(const char *name, const char *val)
+/* Write @val to the file @path; 0 or the errno of the open or write. */
+static inline int write_str(const char *path, const char *val)
 {
-	char path[256];
 	int fd, ret = 0;
 
-	snprintf(path, sizeof(path), PARAMS "%s", name);
 	fd = open(path, O_WRONLY);
 	if (fd < 0)
 		return errno;
@@ -78,6 +78,37 @@ static inline int set_param_str(const char *name, const char *val)
 		ret = errno;
 	close(fd);
 	return ret;
+}
+
+/*
+ * The number after "@key@sep" at the start of a line of @path (the format
+ * of /proc/meminfo with ':', of memory.events with ' '), or -1.
+ */
+static inline long long read_key(const char *path, const char *key, char sep)
+{
+	char line[256];
+	size_t n = strlen(key);
+	long long v = -1;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, n) && line[n] == sep) {
+			v = strtoll(line + n + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+/* Write a parameter; 0 or the errno of the write. */
+static inline int set_param_str(const char *name, const char *val)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), PARAMS "%s", name);
+	return write_str(path, val);
 }
 
 static inline int set_param(const char *name, long long v)
@@ -125,20 +156,7 @@ static inline int all_bytes(const void *p, size_t n, unsigned char c)
 /* A /proc/meminfo value in KiB, or -1. */
 static inline long long meminfo(const char *key)
 {
-	char line[256];
-	long long v = -1;
-	size_t n = strlen(key);
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, n) && line[n] == ':') {
-			v = strtoll(line + n + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
+	return read_key("/proc/meminfo", key, ':');
 }
 
 static inline int check_invariant(void)
@@ -160,6 +178,42 @@ static inline const char *module_file(void)
 		if (!access(cand[i], R_OK))
 			return cand[i];
 	return NULL;
+}
+
+/* Load the module file @ko with the parameters @args; 0 or the errno. */
+static inline int load_module(const char *ko, const char *args)
+{
+	int fd = open(ko, O_RDONLY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return errno;
+	ret = syscall(SYS_finit_module, fd, args, 0) ? errno : 0;
+	close(fd);
+	return ret;
+}
+
+/* The parameters that load the module again as it is (see save_limits()). */
+static inline void limits_args(char *buf, size_t size, long long arena_kb,
+			       const long long saved[NR_LIMITS])
+{
+	snprintf(buf, size,
+		 "arena_kb=%lld reserve_arenas=%lld max_arenas=%lld max_arenas_per_process=%lld max_arenas_per_uid=%lld",
+		 arena_kb, saved[0], saved[1], saved[2], saved[3]);
+}
+
+/* KARENA_IOC_RETURN_PAGES of [addr, addr + len); *returned if not NULL. */
+static inline int return_pages(int fd, void *addr, size_t len,
+			       __u64 *returned)
+{
+	struct karena_return_pages rp = {
+		.addr = (uintptr_t)addr,
+		.len = len,
+	};
+	int ret = ioctl(fd, KARENA_IOC_RETURN_PAGES, &rp);
+
+	if (!ret && returned)
+		*returned = rp.returned;
+	return ret;
 }
 
 /* Read every limit of limit_names[] into @saved (-1 where unreadable). */

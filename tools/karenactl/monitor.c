@@ -93,6 +93,9 @@ int kctl_cmd_monitor(struct kn_sock *s, const struct kctl_opts *o, int argc, cha
 	if (kctl_connect(s) < 0)
 		return 1;
 	ret = kn_join_monitor(s);
+	if (ret == -EPERM)
+		return kctl_nl_fail(s, ret,
+				    "cannot join the monitor group (it needs CAP_SYS_ADMIN: events name every process)");
 	if (ret < 0)
 		return kctl_nl_fail(s, ret, "cannot join the monitor group");
 	while (!kctl_stop && !(o->count && m.printed >= o->count)) {

@@ -29,6 +29,7 @@ static const struct {
 	{"fork_copy_failures", KARENA_A_FORK_COPY_FAILURES, false, true},
 	{"pages_returned", KARENA_A_PAGES_RETURNED, false, false},
 	{"fault_failures", KARENA_A_FAULT_FAILURES, false, false},
+	{"orphaned_pages", KARENA_A_ORPHANED_PAGES, false, false},
 	{"max_arenas", KARENA_A_MAX_ARENAS, true, true},
 	{"max_arenas_per_process", KARENA_A_MAX_ARENAS_PER_PROCESS, true, true},
 	{"max_arenas_per_uid", KARENA_A_MAX_ARENAS_PER_UID, true, true},

@@ -82,7 +82,10 @@ struct karena_info {
  *		that grant (it may span several of its arenas)
  * @flags:	in: must be zero
  * @__pad:	in: must be zero
- * @returned:	out: pages that were resident and went back to the kernel
+ * @returned:	out: pages that were resident and went back to the kernel;
+ *		a page that something else still references (a pipe that
+ *		vmsplice() filled, a GUP pin) stays in the arena, charged,
+ *		and is not counted
  *
  * The grant stays granted; the next touch of the range maps fresh zeroed
  * pages.
@@ -159,10 +162,11 @@ struct karena_arena_size {
  *
  *   GET          do    request: nothing; reply: the global counters and
  *                      limits (KARENA_A_ARENA_SIZE .. RESERVE_ARENAS,
- *                      FAULT_FAILURES), the values of the sysfs files of
- *                      the same names in /sys/class/misc/karena/; every
- *                      count and limit of arenas, here and in HOLDER
- *                      nests, is in arenas of KARENA_A_ARENA_SIZE bytes
+ *                      FAULT_FAILURES, ORPHANED_PAGES), the values of the
+ *                      sysfs files of the same names in
+ *                      /sys/class/misc/karena/; every count and limit of
+ *                      arenas, here and in HOLDER nests, is in arenas of
+ *                      KARENA_A_ARENA_SIZE bytes
  *   HOLDER_GET   dump  one message per holder, each one KARENA_A_HOLDER
  *                      nest; NLM_F_DUMP_INTR if holders came or went while
  *                      the dump ran (retry it). Without CAP_SYS_ADMIN,
@@ -223,6 +227,7 @@ enum karena_attr {
 	KARENA_A_HOLDER,		/* nest: enum karena_holder_attr */
 	KARENA_A_EVENT,			/* nest: enum karena_event_attr */
 	KARENA_A_FAULT_FAILURES,	/* u64 */
+	KARENA_A_ORPHANED_PAGES,	/* u64 */
 
 	__KARENA_A_MAX,
 	KARENA_A_MAX = __KARENA_A_MAX - 1

@@ -191,6 +191,7 @@ static const struct {
 	{KARENA_A_FORK_COPY_FAILURES, "fork_copy_failures"},
 	{KARENA_A_PAGES_RETURNED, "pages_returned"},
 	{KARENA_A_FAULT_FAILURES, "fault_failures"},
+	{KARENA_A_ORPHANED_PAGES, "orphaned_pages"},
 };
 
 static void test_get(void)
