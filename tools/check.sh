@@ -121,8 +121,8 @@ for k in $kernels; do
 	fi
 	say "== kernel $k (QEMU)"
 	step "module-$k" bash tools/build-module.sh "$k" || continue
-	extra=(--timeout 1200)
-	[ "$k" = debug ] && extra=(--kmemleak --timeout "$([ "${KARENA_SOAK:-0}" = 1 ] && echo 2700 || echo 1500)")
+	extra=(--timeout 1800)
+	[ "$k" = debug ] && extra=(--kmemleak --timeout "$([ "${KARENA_SOAK:-0}" = 1 ] && echo 3600 || echo 2700)")
 	tools/vm/run --kernel "$k" "${extra[@]}" "${vm_python[@]}" --keep "$logs/vm-$k" \
 		-- sh tools/vm/suite.sh > "$logs/vm-$k.log" 2>&1
 	st=$?
