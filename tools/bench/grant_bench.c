@@ -17,11 +17,20 @@
  * median round; map_us, touch_us and unmap_us split the mean cycle into
  * its three phases (grant, first touches, release). Then the throughput test:
  * 1 and 2 threads each loop map + touch the first page + unmap for `secs`
- * seconds; cycles_per_s is the total.
+ * seconds; cycles_per_s is the total. Last the refault test: one region
+ * stays mapped, and a cycle touches every page and hands them all back
+ *
+ *	karena          KARENA_IOC_RETURN_PAGES (the library's purge): the
+ *	                next touch refills each page from the page allocator
+ *	anon            madvise(MADV_DONTNEED)
+ *
+ * Run from a memory cgroup other than the root (vm-bench.sh does both),
+ * every grant and refill is charged to it, and so is anonymous memory.
  *
  *	grant_bench [secs=2] [reps=5] [device=/dev/karena]
  *	-> bench=grant mode=karena arena_kb=256 us_per_cycle=... ns_per_page=...
  *	   bench=grant_rate mode=karena threads=2 cycles_per_s=...
+ *	   bench=refault mode=karena us_per_cycle=... ns_per_page=...
  *
  * arena_size comes from KARENA_IOC_INFO, never assumed.
  */
@@ -176,6 +185,68 @@ static void time_rate(const char *name, int karena, int threads, double secs)
 	       total / t, arg[0].failed || arg[1].failed ? " error=1" : "");
 }
 
+/* Hand back every page of @p: the karena way or the anonymous one. */
+static int hand_back(int karena, char *p)
+{
+	struct karena_return_pages r = {
+		.addr = (uintptr_t)p,
+		.len = arena_size,
+	};
+
+	if (!karena)
+		return madvise(p, arena_size, MADV_DONTNEED);
+	return ioctl(dev_fd, KARENA_IOC_RETURN_PAGES, &r);
+}
+
+/*
+ * The refault: a median of @reps rounds of @secs / @reps seconds, each a
+ * loop of "touch every page, hand them all back", modes taking turns.
+ */
+static void time_refault(double secs, int reps)
+{
+	static const char *const names[] = {"anon", "karena"};
+	size_t pages = arena_size / page_size;
+	int nmodes = dev_fd >= 0 ? 2 : 1;
+	double us[2][64], slice = secs / reps / nmodes;
+	char *p[2] = {NULL, NULL};
+	int failed[2] = {0, 0};
+
+	for (int k = 0; k < nmodes; k++) {
+		p[k] = map_one(k, 0);
+		if (!p[k])
+			failed[k] = errno;
+	}
+	for (int r = 0; r < reps; r++)
+		for (int k = 0; k < nmodes; k++) {
+			double t0 = now_s(), t = 0;
+			long n = 0;
+
+			if (failed[k])
+				continue;
+			do {
+				for (size_t off = 0; off < pages * page_size; off += page_size)
+					p[k][off] = 1;
+				if (hand_back(k, p[k])) {
+					failed[k] = errno;
+					break;
+				}
+				n++;
+			} while ((t = now_s() - t0) < slice);
+			us[k][r] = n ? t * 1e6 / n : 0;
+		}
+	for (int k = 0; k < nmodes; k++) {
+		if (failed[k]) {
+			printf("bench=refault mode=%s error=%s\n", names[k], strerror(failed[k]));
+			continue;
+		}
+		qsort(us[k], reps, sizeof(us[k][0]), cmp_double);
+		printf("bench=refault mode=%s arena_kb=%zu us_per_cycle=%.2f us_min=%.2f "
+		       "us_max=%.2f ns_per_page=%.1f\n", names[k], arena_size >> 10,
+		       us[k][reps / 2], us[k][0], us[k][reps - 1], us[k][reps / 2] * 1e3 / pages);
+		munmap(p[k], arena_size);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const char *const keys[] = {"secs", "reps", "device", NULL};
@@ -221,5 +292,6 @@ int main(int argc, char **argv)
 			time_rate("karena", 1, threads, secs / 2);
 		time_rate("anon", 0, threads, secs / 2);
 	}
+	time_refault(secs, reps);
 	return 0;
 }

@@ -244,14 +244,21 @@ def vm_table(res):
             continue
         k = r["alloc"].replace("vm-", "")
         b = r.get("bench")
+        # env kernel-memcg: the same, from a memory cgroup other than the root
+        memcg = " (memory cgroup)" if r.get("env") == "kernel-memcg" else ""
         if b == "grant":
-            rows.append([k, "map + touch 64 pages + unmap, " + r.get("mode", "?"),
+            rows.append([k, "map + touch 64 pages + unmap, " + r.get("mode", "?") + memcg,
                          "%s us/cycle (%s–%s); map %s + touch %s + unmap %s us" % (
                              r.get("us_per_cycle"), r.get("us_min"), r.get("us_max"),
                              r.get("map_us"), r.get("touch_us"), r.get("unmap_us"))])
         elif b == "grant_rate":
-            rows.append([k, "map + touch 1 page + unmap, %s, %s thread(s)" % (
-                r.get("mode"), r.get("threads")), "%s cycles/s" % r.get("cycles_per_s")])
+            rows.append([k, "map + touch 1 page + unmap, %s, %s thread(s)%s" % (
+                r.get("mode"), r.get("threads"), memcg), "%s cycles/s" % r.get("cycles_per_s")])
+        elif b == "refault":
+            rows.append([k, "touch 64 pages handed back (%s)%s" % (
+                "KARENA_IOC_RETURN_PAGES" if r.get("mode") == "karena" else "MADV_DONTNEED",
+                memcg), "%s us/cycle (%s–%s)" % (r.get("us_per_cycle"), r.get("us_min"),
+                                                 r.get("us_max"))])
         elif b == "python-rss":
             val = "RSS peak %s, after free %s MiB" % (r.get("rss_peak_mb"),
                                                       r.get("rss_after_free_mb"))

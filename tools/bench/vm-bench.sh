@@ -5,7 +5,10 @@
 #   tools/vm/run --kernel 6.1 -- sh tools/bench/vm-bench.sh
 # with karena.ko loaded (busybox sh; cwd /karena, the built tree).
 #
-# 1. grant_bench: grant + touch + release against anonymous mmap.
+# 1. grant_bench: grant + touch + release, and a fault on a page handed
+#    back, against anonymous mmap; again from a memory cgroup other than
+#    the root, where karena's grants and refills are charged to it (env
+#    kernel-memcg), as anonymous memory is.
 # 2. A few workloads, small enough for TCG, under libkarena-malloc.so with
 #    KARENA_BACKEND=kernel and =mmap, and under glibc, in the same VM: the
 #    difference between the first two is what the kernel backend costs or
@@ -23,6 +26,21 @@ status=0
 tag() { sed "s/^bench=/env=$1 bench=/"; }
 
 $b/grant_bench secs=3 reps=9 | tag kernel || status=1
+
+# A memory cgroup of its own (cgroup2 mounted if it is not already).
+cg=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+if [ -z "$cg" ]; then
+	cg=/sys/fs/cgroup
+	mkdir -p $cg && mount -t cgroup2 cgroup2 $cg 2>/dev/null || cg=
+fi
+if [ -n "$cg" ] && echo +memory > $cg/cgroup.subtree_control 2>/dev/null &&
+   mkdir -p $cg/karena-bench; then
+	sh -c "echo \$\$ > $cg/karena-bench/cgroup.procs && exec $b/grant_bench secs=3 reps=9" |
+		tag kernel-memcg || status=1
+	rmdir $cg/karena-bench
+else
+	echo "vm-bench: no memory cgroup (cgroup2 with the memory controller); charged grants not measured"
+fi
 
 if [ -d build/python ] && command -v python3 > /dev/null; then
 	for arenas in mmap karena; do
