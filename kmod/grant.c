@@ -7,9 +7,21 @@
  * What userspace does:
  *
  *	fd = open("/dev/karena", O_RDWR);
- *	p = mmap(NULL, arena_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
- *	... p is arena_size-aligned and reads as zero ...
- *	munmap(p, arena_size);		(or exit: the arena goes back)
+ *	(optional) ioctl(fd, KARENA_IOC_SET_ARENA_SIZE, &(struct
+ *		karena_arena_size){ .arena_size = size });
+ *	p = mmap(NULL, n * size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+ *	... p is size-aligned and reads as zero ...
+ *	munmap(p, n * size);		(or exit: all n arenas go back)
+ *
+ * One mmap is one grant (struct karena_grant) of n arenas of the file's
+ * size (1 <= n <= KARENA_GRANT_MAX_ARENAS): granted, counted, refused and
+ * released as a whole. Behind it are the module's own arenas (arena_kb,
+ * the reserve's size) that cover its length: a grant of B bytes takes
+ * DIV_ROUND_UP(B, arena_size) of them, from the reserve first, and is
+ * charged and counted as that many against every limit and in every
+ * counter. A file arena smaller than the module's maps part of one module
+ * arena (the rest of it is never mapped, yet held, so it is charged); a
+ * larger one is several module arenas side by side.
  *
  * Pages reach userspace only through karena_vm_fault(), which returns the
  * arena's own page with a reference (vmf->page). The VMA is neither
@@ -28,9 +40,9 @@
  * for anonymous memory without its pinned-page copy: a write through a GUP
  * pin (O_DIRECT read into an arena, RDMA) in flight during fork.
  *
- * A granted arena is mapped by exactly one mm; arena->nr_maps counts its
- * VMAs there (normally one; two while mremap's refused copy exists). The
- * arena is released when the last of them closes. Splits (partial munmap
+ * A grant is mapped by exactly one mm; grant->nr_maps counts its VMAs
+ * there (normally one; two while mremap's refused copy exists). The grant
+ * is released when the last of them closes. Splits (partial munmap
  * or mprotect) and mremap are refused; VM_DONTEXPAND stops growth and
  * keeps mlock away (VM_SPECIAL); VM_MAYEXEC is cleared.
  */
@@ -43,24 +55,30 @@
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
+#include <linux/overflow.h>
 #include <linux/pagemap.h>
 #include <linux/pid.h>
 #include <linux/ratelimit.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
 
 #include "compat.h"
 #include "karena_internal.h"
 
 /*
- * Count a refusal to grant (or to copy at fork) and report it. @h, if not
- * NULL, carries a reference that is dropped here.
+ * Count a refusal to grant (or to copy @n arenas at fork) and report it.
+ * @h, if not NULL, carries a reference that is dropped here. A refused
+ * mmap counts once in denials_*; a refused fork copy counts its arenas in
+ * fork_copy_failures, as fork_copies counts those made.
  */
 static void karena_deny(struct karena_holder *h, int err,
-			enum karena_deny_reason reason, bool fork_copy)
+			enum karena_deny_reason reason, bool fork_copy,
+			unsigned long n)
 {
 	spin_lock(&karena.lock);
 	if (fork_copy)
-		karena.fork_copy_failures++;
+		karena.fork_copy_failures += n;
 	else if (err == -EDQUOT)
 		karena.denials_quota++;
 	else
@@ -69,49 +87,119 @@ static void karena_deny(struct karena_holder *h, int err,
 		h->denials++;
 	spin_unlock(&karena.lock);
 	if (reason == KARENA_DENY_NOMEM)
-		pr_warn_ratelimited("out of memory for an arena of %s[%d]%s\n",
-				    current->comm, task_tgid_nr(current),
+		pr_warn_ratelimited("out of memory for %lu arenas of %s[%d]%s\n",
+				    n, current->comm, task_tgid_nr(current),
 				    fork_copy ? " (fork copy)" : "");
 	karena_notify(KARENA_EVENT_DENY, reason, h);
 	karena_holder_put(h);
 }
 
-/* The grant is made: record it in @arena and the counters. */
-static void karena_grant_done(struct karena_arena *arena,
-			      struct karena_holder *h, struct karena_user *u,
-			      bool fork_copy)
+/* The grant is made: record it in @g and the counters. */
+static void karena_grant_done(struct karena_grant *g, struct karena_holder *h,
+			      struct karena_user *u, bool fork_copy)
 {
 	lockdep_assert_held(&karena.lock);
-	arena->holder = h;
-	arena->user = u;
-	arena->nr_maps = 1;
-	karena.grants++;
+	g->holder = h;
+	g->user = u;
+	g->nr_maps = 1;
+	karena.grants += g->nr_arenas;
 	if (fork_copy)
-		karena.fork_copies++;
+		karena.fork_copies += g->nr_arenas;
 	karena.granted_peak = max(karena.granted_peak, karena.granted);
 	h->peak = max(h->peak, h->arenas);
 }
 
 /*
- * Charge one arena to @mm's holder and to current's real uid, and take a
- * zeroed arena. @fork_copy: the arena is the copy made for a fork child
- * (counted in fork_copies, or in fork_copy_failures when refused).
- * Every refusal is counted and reported.
+ * Fill @g->arenas[*@got ..] from the free list, as far as it goes.
+ * Context: karena.lock held.
+ */
+static void karena_grant_take_free(struct karena_grant *g, unsigned long *got)
+{
+	struct karena_arena *arena;
+
+	lockdep_assert_held(&karena.lock);
+	while (*got < g->nr_arenas) {
+		arena = karena_arena_take_locked();
+		if (!arena)
+			return;
+		g->arenas[(*got)++] = arena;
+	}
+}
+
+/*
+ * Fill the rest of @g->arenas[] when the free list ran out: dirty arenas
+ * zeroed here, or new ones (karena_arena_take()). Returns 0, -ENOMEM, or
+ * -EINTR if the caller was killed meanwhile (a large grant is many
+ * arenas); *@got says how many are in place either way.
+ */
+static int karena_grant_take_rest(struct karena_grant *g, unsigned long *got)
+{
+	struct karena_arena *arena;
+	bool flushed = false;
+
+	while (*got < g->nr_arenas) {
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		arena = karena_arena_take(&flushed);
+		if (!arena)
+			return -ENOMEM;
+		g->arenas[(*got)++] = arena;
+		cond_resched();
+	}
+	return 0;
+}
+
+/*
+ * The last VMA of @g is gone, or @g was never completed: uncharge it (if
+ * @charged) and queue its first @got arenas for zeroing. Returns the user
+ * to kfree() after unlocking, if this was its last reference; the holder's
+ * reference is left for the caller to drop.
+ */
+static struct karena_user *karena_grant_undo_locked(struct karena_grant *g,
+						    struct karena_holder *h,
+						    struct karena_user *u,
+						    unsigned long got)
+{
+	unsigned long i;
+
+	lockdep_assert_held(&karena.lock);
+	karena_uncharge(h, u, g->nr_arenas);
+	for (i = 0; i < got; i++)
+		karena_arena_release_locked(g->arenas[i]);
+	return karena_user_put_locked(u) ? u : NULL;
+}
+
+/*
+ * Charge the @nr_pages of a new grant (as DIV_ROUND_UP(@nr_pages,
+ * arena_pages) arenas) to @mm's holder and to current's real uid, and take
+ * that many zeroed arenas. @fork_copy: the grant is the copy made for a
+ * fork child (counted in fork_copies, or in fork_copy_failures when
+ * refused). Every refusal is counted and reported; nothing is granted
+ * unless everything is.
  *
  * The common case is one hold of karena.lock: the holder and the user
- * exist, and the free list has an arena. karena.lock is dropped to
- * allocate a new holder or user (then looked up again), or an arena when
- * the free list is empty (the charge is kept meanwhile, so that limits
- * hold; it is undone if the allocation fails).
+ * exist, and the free list has the arenas. karena.lock is dropped to
+ * allocate a new holder or user (then looked up again), or arenas when the
+ * free list runs out (the charge is kept meanwhile, so that limits hold; it
+ * is undone, and the arenas taken go back, if the rest cannot be had).
  */
-static struct karena_arena *karena_grant(struct mm_struct *mm, bool fork_copy)
+static struct karena_grant *karena_grant(struct mm_struct *mm,
+					 unsigned long nr_pages, bool fork_copy)
 {
+	unsigned long n = DIV_ROUND_UP(nr_pages, karena.arena_pages);
 	enum karena_deny_reason reason = KARENA_DENY_NOMEM;
 	struct karena_holder *h, *new_h = NULL;
 	struct karena_user *u, *new_u = NULL, *free_u = NULL;
-	struct karena_arena *arena = NULL;
 	kuid_t uid = current_uid();
+	struct karena_grant *g;
+	unsigned long got = 0;
 	int err = -ENOMEM;
+
+	g = kvzalloc(struct_size(g, arenas, n), GFP_KERNEL | __GFP_NOWARN);
+	if (g) {
+		g->nr_pages = nr_pages;
+		g->nr_arenas = n;
+	}
 
 	spin_lock(&karena.lock);
 	h = karena_holder_lookup(mm);
@@ -133,16 +221,16 @@ static struct karena_arena *karena_grant(struct mm_struct *mm, bool fork_copy)
 	}
 	if (h)
 		h->refs++;
-	if (h && u) {
+	if (h && u && g) {
 		u->refs++;
-		err = karena_charge(h, u, &reason);
+		err = karena_charge(h, u, n, &reason);
 		if (err) {
 			if (karena_user_put_locked(u))
 				free_u = u;
 		} else {
-			arena = karena_arena_take_locked();
-			if (arena)
-				karena_grant_done(arena, h, u, fork_copy);
+			karena_grant_take_free(g, &got);
+			if (got == n)
+				karena_grant_done(g, h, u, fork_copy);
 		}
 	}
 	spin_unlock(&karena.lock);
@@ -153,52 +241,34 @@ static struct karena_arena *karena_grant(struct mm_struct *mm, bool fork_copy)
 		karena_holder_identify(h);
 
 	if (err) {
-		karena_deny(h, err, reason, fork_copy);
+		kvfree(g);
+		karena_deny(h, err, reason, fork_copy, n);
 		return ERR_PTR(err);
 	}
 
-	if (!arena) {
-		arena = karena_arena_take();
+	if (got < n) {
+		err = karena_grant_take_rest(g, &got);
 		spin_lock(&karena.lock);
-		if (arena) {
-			karena_grant_done(arena, h, u, fork_copy);
-		} else {
-			karena_uncharge(h, u);
-			if (karena_user_put_locked(u))
-				free_u = u;
-		}
+		if (!err)
+			karena_grant_done(g, h, u, fork_copy);
+		else
+			free_u = karena_grant_undo_locked(g, h, u, got);
 		spin_unlock(&karena.lock);
-		if (!arena) {
+		if (err) {
 			kfree(free_u);
-			karena_deny(h, -ENOMEM, KARENA_DENY_NOMEM, fork_copy);
-			return ERR_PTR(-ENOMEM);
+			kvfree(g);
+			if (err == -EINTR) {
+				karena_holder_put(h);
+				return ERR_PTR(err);
+			}
+			karena_deny(h, err, KARENA_DENY_NOMEM, fork_copy, n);
+			return ERR_PTR(err);
 		}
 	}
 
 	karena_notify(fork_copy ? KARENA_EVENT_FORK_COPY : KARENA_EVENT_GRANT,
 		      KARENA_DENY_NONE, h);
-	return arena;
-}
-
-/*
- * The last VMA of @arena is gone (karena.lock held by the caller, who
- * dropped @arena->nr_maps to zero): uncharge it and queue it for zeroing.
- * Returns the user to kfree() after unlocking, if this was its last
- * reference; the holder's reference is left for the caller to report the
- * release with and then drop.
- */
-static struct karena_user *karena_release_locked(struct karena_arena *arena)
-{
-	struct karena_holder *h = arena->holder;
-	struct karena_user *u = arena->user;
-
-	lockdep_assert_held(&karena.lock);
-	karena_uncharge(h, u);
-	karena.releases++;
-	arena->holder = NULL;
-	arena->user = NULL;
-	karena_arena_release_locked(arena);
-	return karena_user_put_locked(u) ? u : NULL;
+	return g;
 }
 
 /*
@@ -225,7 +295,7 @@ static void karena_arena_copy(struct karena_arena *dst,
 
 /*
  * Fork is copying @vma (the child's) from the parent's VMA at the same
- * address: take the parent's PTEs of the arena away before the copy is
+ * address: take the parent's PTEs of the grant away before the copy is
  * made, so that a parent thread cannot change it behind the copy. That
  * thread's next access faults, and the fault waits for the end of fork
  * (dup_mmap() holds the parent's mmap_lock for write and, from 6.4, has
@@ -233,7 +303,7 @@ static void karena_arena_copy(struct karena_arena *dst,
  * write-protecting anonymous PTEs does for anonymous memory.
  */
 static void karena_fork_zap_parent(struct vm_area_struct *vma,
-				   struct karena_arena *src)
+				   struct karena_grant *src)
 {
 	struct mm_struct *parent = current->mm;
 	struct vm_area_struct *pvma;
@@ -248,18 +318,21 @@ static void karena_fork_zap_parent(struct vm_area_struct *vma,
 }
 
 /*
- * A new VMA now points at the arena. In the arena's own mm this is mremap's
- * copy (refused right after) or a split (refused before): count it. In
- * another mm it is a fork child: give the child its own copy, a snapshot
- * taken with the parent's PTEs zapped (see karena_fork_zap_parent()). This
- * cannot fail; if the copy cannot be made, the child's VMA points at
- * nothing and faults with SIGBUS (counted in fork_copy_failures). A VMA
- * that already points at nothing passes that on.
+ * A new VMA now points at the grant. In the grant's own mm this is
+ * mremap's copy (refused right after) or a split (refused before): count
+ * it. In another mm it is a fork child: give the child its own copy of
+ * every arena of the grant, one grant of the same size charged to the
+ * child, a snapshot taken with the parent's PTEs zapped (see
+ * karena_fork_zap_parent()). This cannot fail; if the copy cannot be made,
+ * the child's VMA points at nothing and faults with SIGBUS (its arenas
+ * counted in fork_copy_failures). A VMA that already points at nothing
+ * passes that on.
  */
 static void karena_vm_open(struct vm_area_struct *vma)
 {
-	struct karena_arena *src = vma->vm_private_data;
-	struct karena_arena *copy;
+	struct karena_grant *src = vma->vm_private_data;
+	struct karena_grant *copy;
+	unsigned long i;
 
 	if (!src)
 		return;
@@ -272,42 +345,45 @@ static void karena_vm_open(struct vm_area_struct *vma)
 		return;
 	}
 
-	copy = karena_grant(vma->vm_mm, true);
+	copy = karena_grant(vma->vm_mm, src->nr_pages, true);
 	if (IS_ERR(copy)) {
 		vma->vm_private_data = NULL;
 		return;
 	}
 	karena_fork_zap_parent(vma, src);
-	karena_arena_copy(copy, src);
+	for (i = 0; i < src->nr_arenas; i++)
+		karena_arena_copy(copy->arenas[i], src->arenas[i]);
 	vma->vm_private_data = copy;
 }
 
-/* A VMA goes away; the last one of an arena releases it. */
+/* A VMA goes away; the last one of a grant releases all its arenas. */
 static void karena_vm_close(struct vm_area_struct *vma)
 {
-	struct karena_arena *arena = vma->vm_private_data;
+	struct karena_grant *g = vma->vm_private_data;
 	struct karena_holder *h = NULL;
 	struct karena_user *u = NULL;
 
-	if (!arena)
+	if (!g)
 		return;
 
 	spin_lock(&karena.lock);
-	if (!--arena->nr_maps) {
-		h = arena->holder;
-		u = karena_release_locked(arena);
+	if (!--g->nr_maps) {
+		h = g->holder;
+		karena.releases += g->nr_arenas;
+		u = karena_grant_undo_locked(g, h, g->user, g->nr_arenas);
 	}
 	spin_unlock(&karena.lock);
 	if (!h)
 		return;
 
 	kfree(u);
+	kvfree(g);
 	karena_notify(KARENA_EVENT_RELEASE, KARENA_DENY_NONE, h);
 	karena_holder_put(h);
 }
 
 /*
- * Map the arena's page at vmf->pgoff, refilling a slot that
+ * Map the grant's page at vmf->pgoff, refilling a slot that
  * KARENA_IOC_RETURN_PAGES emptied with a fresh zeroed page. The page is
  * returned locked (VM_FAULT_LOCKED) after checking that it is still in its
  * slot: KARENA_IOC_RETURN_PAGES empties the slot first and then locks the
@@ -317,17 +393,21 @@ static void karena_vm_close(struct vm_area_struct *vma)
 static vm_fault_t karena_vm_fault(struct vm_fault *vmf)
 {
 	struct vm_area_struct *vma = vmf->vma;
-	struct karena_arena *arena = vma->vm_private_data;
+	struct karena_grant *g = vma->vm_private_data;
+	struct karena_arena *arena;
 	pgoff_t idx = vmf->pgoff;
 	struct page *page;
 
 	/* the fork copy failed */
-	if (!arena)
+	if (!g)
 		return VM_FAULT_SIGBUS;
-	if (idx >= karena.arena_pages)
+	if (idx >= g->nr_pages)
 		return VM_FAULT_SIGBUS;
 	if (vma->vm_mm == current->mm)
-		karena_holder_identify(arena->holder);
+		karena_holder_identify(g->holder);
+	/* from here on idx is the page's slot in its arena */
+	arena = g->arenas[idx >> karena.arena_order];
+	idx &= karena.arena_pages - 1;
 
 	mutex_lock(&arena->lock);
 	page = arena->pages[idx];
@@ -358,13 +438,13 @@ static vm_fault_t karena_vm_fault(struct vm_fault *vmf)
 	return VM_FAULT_LOCKED;
 }
 
-/* A split would leave part of an arena in a VMA of its own. */
+/* A split would leave part of a grant in a VMA of its own. */
 static int karena_vm_may_split(struct vm_area_struct *vma, unsigned long addr)
 {
 	return -EINVAL;
 }
 
-/* An arena stays where it was granted. */
+/* A grant stays where it was granted. */
 static int karena_vm_mremap(struct vm_area_struct *vma)
 {
 	return -EINVAL;
@@ -378,16 +458,41 @@ const struct vm_operations_struct karena_vm_ops = {
 	.fault		= karena_vm_fault,
 };
 
+/*
+ * The arena size of @kf's grants, now: the size a KARENA_IOC_SET_ARENA_SIZE
+ * may still change. get_unmapped_area only places the mapping; karena_mmap()
+ * reads the size again, for good, with karena_file_grant_begin().
+ */
+static unsigned long karena_file_arena_size(struct karena_file *kf)
+{
+	unsigned long size;
+
+	spin_lock(&karena.lock);
+	size = kf->arena_size;
+	spin_unlock(&karena.lock);
+	return size;
+}
+
+/*
+ * Is @len a whole number n of arenas of @size, 1 <= n <=
+ * KARENA_GRANT_MAX_ARENAS? @size is a power of two.
+ */
+static bool karena_grant_len_ok(unsigned long len, unsigned long size)
+{
+	return len && IS_ALIGNED(len, size) &&
+	       len / size <= KARENA_GRANT_MAX_ARENAS;
+}
+
 /**
- * karena_get_unmapped_area() - an arena_size-aligned address for a grant
+ * karena_get_unmapped_area() - an arena-aligned address for a grant
  * @file: the /dev/karena file
  * @addr: hint, or the address for MAP_FIXED
- * @len: must be arena_size
+ * @len: n arenas of the file's size, 1 <= n <= KARENA_GRANT_MAX_ARENAS
  * @pgoff: must be 0
  * @flags: MAP_* flags
  *
- * Asks the mm's allocator for len + arena_size bytes and aligns up inside
- * them. A MAP_FIXED address must be aligned already.
+ * Asks the mm's allocator for len + the file's arena size and aligns up
+ * inside that. A MAP_FIXED address must be aligned already.
  *
  * Return: the address, or a negative errno.
  */
@@ -395,10 +500,10 @@ unsigned long karena_get_unmapped_area(struct file *file, unsigned long addr,
 				       unsigned long len, unsigned long pgoff,
 				       unsigned long flags)
 {
-	unsigned long size = karena.arena_size;
-	unsigned long ret;
+	unsigned long size = karena_file_arena_size(file->private_data);
+	unsigned long span, ret;
 
-	if (len != size || pgoff)
+	if (!karena_grant_len_ok(len, size) || pgoff)
 		return -EINVAL;
 	if (flags & MAP_FIXED)
 		return IS_ALIGNED(addr, size) ? addr : -EINVAL;
@@ -408,27 +513,44 @@ unsigned long karena_get_unmapped_area(struct file *file, unsigned long addr,
 		if (ret == addr)
 			return ret;
 	}
-	ret = karena_mm_get_unmapped_area(current->mm, 0, len + size, flags);
+	if (check_add_overflow(len, size, &span))
+		return -ENOMEM;
+	ret = karena_mm_get_unmapped_area(current->mm, 0, span, flags);
 	if (IS_ERR_VALUE(ret))
 		return ret;
 	return ALIGN(ret, size);
 }
 
-/**
- * karena_mmap() - grant one arena
- * @file: the /dev/karena file
- * @vma: the new mapping
- *
- * Return: 0; -EINVAL for a bad shape; -EPERM for PROT_EXEC; -EDQUOT for a
- * process or uid limit; -ENOMEM for max_arenas or no memory.
+/*
+ * An mmap of @kf starts: its arena size is read for good, and cannot
+ * change until karena_file_grant_end() (nor after it, once a grant was
+ * made).
  */
-int karena_mmap(struct file *file, struct vm_area_struct *vma)
+static unsigned long karena_file_grant_begin(struct karena_file *kf)
 {
-	unsigned long size = karena.arena_size;
-	struct karena_arena *arena;
+	unsigned long size;
 
-	/* one mmap is one whole arena */
-	if (vma->vm_end - vma->vm_start != size)
+	spin_lock(&karena.lock);
+	size = kf->arena_size;
+	kf->grants_in_flight++;
+	spin_unlock(&karena.lock);
+	return size;
+}
+
+static void karena_file_grant_end(struct karena_file *kf, bool granted)
+{
+	spin_lock(&karena.lock);
+	kf->grants_in_flight--;
+	if (granted)
+		kf->granted = true;
+	spin_unlock(&karena.lock);
+}
+
+/* The checks of karena_mmap(), for arenas of @size bytes. */
+static int karena_mmap_check(struct vm_area_struct *vma, unsigned long size)
+{
+	/* one mmap is one grant of a whole number of arenas */
+	if (!karena_grant_len_ok(vma->vm_end - vma->vm_start, size))
 		return -EINVAL;
 	/* the device has no offsets */
 	if (vma->vm_pgoff)
@@ -442,13 +564,39 @@ int karena_mmap(struct file *file, struct vm_area_struct *vma)
 	/* karena_get_unmapped_area() placed it; say so if someone did not */
 	if (!IS_ALIGNED(vma->vm_start, size))
 		return -EINVAL;
+	return 0;
+}
 
-	arena = karena_grant(vma->vm_mm, false);
-	if (IS_ERR(arena))
-		return PTR_ERR(arena);
+/**
+ * karena_mmap() - grant n arenas of the file's arena size
+ * @file: the /dev/karena file
+ * @vma: the new mapping, n arenas long
+ *
+ * Return: 0; -EINVAL for a bad shape; -EPERM for PROT_EXEC; -EDQUOT for a
+ * process or uid limit; -ENOMEM for max_arenas or no memory (all n
+ * arenas or none are granted).
+ */
+int karena_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct karena_file *kf = file->private_data;
+	struct karena_grant *g;
+	unsigned long size;
+	int ret;
+
+	size = karena_file_grant_begin(kf);
+	ret = karena_mmap_check(vma, size);
+	if (ret) {
+		karena_file_grant_end(kf, false);
+		return ret;
+	}
+
+	g = karena_grant(vma->vm_mm, vma_pages(vma), false);
+	karena_file_grant_end(kf, !IS_ERR(g));
+	if (IS_ERR(g))
+		return PTR_ERR(g);
 
 	karena_vm_flags_mod(vma, VM_DONTEXPAND, VM_MAYEXEC);
 	vma->vm_ops = &karena_vm_ops;
-	vma->vm_private_data = arena;
+	vma->vm_private_data = g;
 	return 0;
 }

@@ -405,37 +405,39 @@ void karena_user_put(struct karena_user *u)
 }
 
 /**
- * karena_charge() - admit one more arena for @h and @u, or say why not
- * @h: the holder that receives it
- * @u: the user it is charged to
+ * karena_charge() - admit @n more arenas for @h and @u, or say why not
+ * @h: the holder that receives them
+ * @u: the user they are charged to
+ * @n: arenas of karena.arena_size (a grant's nr_arenas)
  * @reason: set to the reason of a refusal
  *
- * On success @h, @u and the global count of granted arenas are increased;
- * the caller completes the grant (grants, peaks) or karena_uncharge()s.
- * Limits are checked in the order process, user, system.
+ * All @n or none: on success @h, @u and the global count of granted arenas
+ * are increased by @n; the caller completes the grant (grants, peaks) or
+ * karena_uncharge()s. Limits are checked in the order process, user,
+ * system.
  *
  * Return: 0, -EDQUOT (process or uid limit) or -ENOMEM (max_arenas).
  */
 int karena_charge(struct karena_holder *h, struct karena_user *u,
-		  enum karena_deny_reason *reason)
+		  unsigned long n, enum karena_deny_reason *reason)
 {
 	lockdep_assert_held(&karena.lock);
 
-	if (karena.max_per_process && h->arenas >= karena.max_per_process) {
+	if (karena.max_per_process && h->arenas + n > karena.max_per_process) {
 		*reason = KARENA_DENY_PROCESS_LIMIT;
 		return -EDQUOT;
 	}
-	if (karena.max_per_uid && u->arenas >= karena.max_per_uid) {
+	if (karena.max_per_uid && u->arenas + n > karena.max_per_uid) {
 		*reason = KARENA_DENY_UID_LIMIT;
 		return -EDQUOT;
 	}
-	if (karena.granted >= karena.max_arenas) {
+	if (karena.granted + n > karena.max_arenas) {
 		*reason = KARENA_DENY_GLOBAL_LIMIT;
 		return -ENOMEM;
 	}
-	h->arenas++;
-	u->arenas++;
-	karena.granted++;
+	h->arenas += n;
+	u->arenas += n;
+	karena.granted += n;
 	return 0;
 }
 
@@ -443,14 +445,16 @@ int karena_charge(struct karena_holder *h, struct karena_user *u,
  * karena_uncharge() - undo one karena_charge()
  * @h: the holder
  * @u: the user
+ * @n: the arenas it charged
  */
-void karena_uncharge(struct karena_holder *h, struct karena_user *u)
+void karena_uncharge(struct karena_holder *h, struct karena_user *u,
+		     unsigned long n)
 {
 	lockdep_assert_held(&karena.lock);
 
-	h->arenas--;
-	u->arenas--;
-	karena.granted--;
+	h->arenas -= n;
+	u->arenas -= n;
+	karena.granted -= n;
 }
 
 /**

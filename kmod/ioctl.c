@@ -2,8 +2,10 @@
 /*
  * The ioctls of /dev/karena (see uapi/karena.h):
  *
- *   KARENA_IOC_INFO          arena size, limits and the caller's usage
- *   KARENA_IOC_RETURN_PAGES  hand back the pages of part of an arena
+ *   KARENA_IOC_INFO           the file's arena size, limits and the
+ *                             caller's usage
+ *   KARENA_IOC_RETURN_PAGES   hand back the pages of part of a grant
+ *   KARENA_IOC_SET_ARENA_SIZE the arena size of this file's grants
  *
  * Every "in" field must be zero or the call fails with EINVAL and changes
  * nothing; unknown commands fail with ENOTTY.
@@ -21,15 +23,16 @@
 #include "compat.h"
 #include "karena_internal.h"
 
-static long karena_ioc_info(void __user *uarg)
+static long karena_ioc_info(struct file *file, void __user *uarg)
 {
+	struct karena_file *kf = file->private_data;
 	struct karena_holder *h;
 	struct karena_info info;
 
 	if (copy_from_user(&info, uarg, sizeof(info)))
 		return -EFAULT;
-	if (info.flags || info.__pad || memchr_inv(info.reserved, 0,
-						   sizeof(info.reserved)))
+	if (info.flags || info.__pad || info.module_arena_size ||
+	    memchr_inv(info.reserved, 0, sizeof(info.reserved)))
 		return -EINVAL;
 
 	memset(&info, 0, sizeof(info));
@@ -38,7 +41,8 @@ static long karena_ioc_info(void __user *uarg)
 
 	h = current->mm ? karena_holder_find(current->mm) : NULL;
 	spin_lock(&karena.lock);
-	info.arena_size = karena.arena_size;
+	info.arena_size = kf->arena_size;
+	info.module_arena_size = karena.arena_size;
 	info.max_arenas = karena.max_arenas;
 	info.max_arenas_per_process = karena.max_per_process;
 	info.max_arenas_per_uid = karena.max_per_uid;
@@ -57,22 +61,19 @@ static long karena_ioc_info(void __user *uarg)
 }
 
 /*
- * Empty the slots of pages [first, first + n) of the arena mapped by @vma
- * at @addr, mark them untouched and drop their pages. Each page is locked before the zap so
- * that a fault that already took it either sees the emptied slot or has
- * its PTE zapped (see karena_vm_fault()). Returns the number of pages
- * dropped, or -ENOMEM (then nothing changed).
+ * Empty the slots of pages [first, first + n) of @arena, which @vma maps
+ * at @addr, mark them untouched and drop their pages. Each page is locked
+ * before the zap so that a fault that already took it either sees the
+ * emptied slot or has its PTE zapped (see karena_vm_fault()). @pages has
+ * room for @n pages. Returns the number of pages dropped.
  */
-static long karena_return_range(struct vm_area_struct *vma, unsigned long addr,
-				unsigned int first, unsigned int n)
+static unsigned int karena_return_range(struct vm_area_struct *vma,
+					unsigned long addr,
+					struct karena_arena *arena,
+					unsigned int first, unsigned int n,
+					struct page **pages)
 {
-	struct karena_arena *arena = vma->vm_private_data;
-	struct page **pages;
 	unsigned int i, nr = 0;
-
-	pages = kvmalloc_array(n, sizeof(*pages), GFP_KERNEL);
-	if (!pages)
-		return -ENOMEM;
 
 	mutex_lock(&arena->lock);
 	for (i = 0; i < n; i++) {
@@ -94,6 +95,37 @@ static long karena_return_range(struct vm_area_struct *vma, unsigned long addr,
 		unlock_page(pages[i]);
 		put_page(pages[i]);
 	}
+	return nr;
+}
+
+/*
+ * Hand back pages [first, first + n) of the grant @vma maps, arena by
+ * arena. Returns the number of pages dropped, or -ENOMEM (then nothing
+ * changed).
+ */
+static long karena_return_grant_pages(struct vm_area_struct *vma,
+				      unsigned long first, unsigned long n)
+{
+	struct karena_grant *g = vma->vm_private_data;
+	unsigned int slot, chunk;
+	struct page **pages;
+	long nr = 0;
+
+	pages = kvmalloc_array(min_t(unsigned long, n, karena.arena_pages),
+			       sizeof(*pages), GFP_KERNEL);
+	if (!pages)
+		return -ENOMEM;
+	while (n) {
+		slot = first & (karena.arena_pages - 1);
+		chunk = min_t(unsigned long, n, karena.arena_pages - slot);
+		nr += karena_return_range(vma,
+					  vma->vm_start + (first << PAGE_SHIFT),
+					  g->arenas[first >> karena.arena_order],
+					  slot, chunk, pages);
+		first += chunk;
+		n -= chunk;
+		cond_resched();
+	}
 	kvfree(pages);
 	return nr;
 }
@@ -103,7 +135,7 @@ static long karena_ioc_return_pages(struct file *file, void __user *uarg)
 	struct mm_struct *mm = current->mm;
 	struct karena_return_pages rp;
 	struct vm_area_struct *vma;
-	struct karena_arena *arena;
+	struct karena_grant *g;
 	unsigned long end;
 	long ret = -EINVAL;
 	long nr;
@@ -121,21 +153,21 @@ static long karena_ioc_return_pages(struct file *file, void __user *uarg)
 
 	mmap_read_lock(mm);
 	vma = vma_lookup(mm, rp.addr);
-	/* the range must lie in one arena mapped from this very file */
+	/* the range must lie in one grant mapped from this very file */
 	if (!vma || vma->vm_file != file || vma->vm_ops != &karena_vm_ops ||
 	    !vma->vm_private_data || end > vma->vm_end)
 		goto out_unlock;
 
-	arena = vma->vm_private_data;
-	nr = karena_return_range(vma, rp.addr,
-				 (rp.addr - vma->vm_start) >> PAGE_SHIFT,
-				 rp.len >> PAGE_SHIFT);
+	g = vma->vm_private_data;
+	nr = karena_return_grant_pages(vma,
+				       (rp.addr - vma->vm_start) >> PAGE_SHIFT,
+				       rp.len >> PAGE_SHIFT);
 	if (nr < 0) {
 		ret = nr;
 		goto out_unlock;
 	}
 	spin_lock(&karena.lock);
-	arena->holder->pages_returned += nr;
+	g->holder->pages_returned += nr;
 	karena.pages_returned += nr;
 	spin_unlock(&karena.lock);
 	rp.returned = nr;
@@ -145,6 +177,34 @@ out_unlock:
 
 	if (!ret && copy_to_user(uarg, &rp, sizeof(rp)))
 		ret = -EFAULT;
+	return ret;
+}
+
+/*
+ * Set the arena size of this file's grants: a power of two in
+ * [KARENA_ARENA_SIZE_MIN, KARENA_ARENA_SIZE_MAX], before the file's first
+ * grant. An mmap of the file in progress counts as one (it has read the
+ * size already).
+ */
+static long karena_ioc_set_arena_size(struct file *file, void __user *uarg)
+{
+	struct karena_file *kf = file->private_data;
+	struct karena_arena_size as;
+	long ret = 0;
+
+	if (copy_from_user(&as, uarg, sizeof(as)))
+		return -EFAULT;
+	if (as.flags || as.__pad || as.arena_size < KARENA_ARENA_SIZE_MIN ||
+	    as.arena_size > KARENA_ARENA_SIZE_MAX ||
+	    as.arena_size & (as.arena_size - 1))
+		return -EINVAL;
+
+	spin_lock(&karena.lock);
+	if (kf->granted || kf->grants_in_flight)
+		ret = -EBUSY;
+	else
+		kf->arena_size = as.arena_size;
+	spin_unlock(&karena.lock);
 	return ret;
 }
 
@@ -162,9 +222,11 @@ long karena_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 
 	switch (cmd) {
 	case KARENA_IOC_INFO:
-		return karena_ioc_info(uarg);
+		return karena_ioc_info(file, uarg);
 	case KARENA_IOC_RETURN_PAGES:
 		return karena_ioc_return_pages(file, uarg);
+	case KARENA_IOC_SET_ARENA_SIZE:
+		return karena_ioc_set_arena_size(file, uarg);
 	default:
 		return -ENOTTY;
 	}

@@ -5,11 +5,20 @@
  *
  * Objects and their lifetimes:
  *
- *   struct karena_arena   arena_size bytes of order-0 pages. It is on the
- *                         free list (zeroed, ready), granted (mapped by one
- *                         or more VMAs of exactly one mm, charged to that
- *                         mm's holder and to one user), or on the dirty
- *                         list (released, waiting for the zeroing worker).
+ *   struct karena_arena   arena_size bytes (the module's arena, arena_kb)
+ *                         of order-0 pages: the unit of the reserve, of
+ *                         every limit and of every count. It is on the
+ *                         free list (zeroed, ready), in one grant, or on
+ *                         the dirty list (released, waiting for the
+ *                         zeroing worker).
+ *   struct karena_grant   what one mmap granted: n arenas of the file's
+ *                         arena size, backed by the module arenas that
+ *                         cover them (a file arena smaller than the
+ *                         module's uses part of one), mapped by one or
+ *                         more VMAs of exactly one mm, charged to that
+ *                         mm's holder and to one user, released as a whole.
+ *   struct karena_file    one per open file: its opener's holder and the
+ *                         arena size its grants use.
  *   struct karena_holder  one per mm that was granted an arena or opened
  *                         /dev/karena: the per-process accounting. It holds
  *                         one reference per charged arena and one per open
@@ -25,9 +34,10 @@
  *                           its touched-page bitmap
  *   page lock               orders a fault against KARENA_IOC_RETURN_PAGES
  *   karena.lock (spinlock)  every counter, the free and dirty lists, the
- *                           holder and user tables, arena->nr_maps,
- *                           arena->holder/user, and the limits in force.
- *                           Never held across an allocation or a sleep.
+ *                           holder and user tables, grant->nr_maps,
+ *                           grant->holder/user, the karena_file fields,
+ *                           and the limits in force. Never held across an
+ *                           allocation or a sleep.
  */
 #ifndef _KARENA_INTERNAL_H
 #define _KARENA_INTERNAL_H
@@ -49,13 +59,8 @@ struct page;
 struct vm_area_struct;
 
 /**
- * struct karena_arena - one arena
+ * struct karena_arena - one arena of the module's size
  * @node:	on karena.free or karena.dirty while not granted (karena.lock)
- * @nr_maps:	VMAs that map it (karena.lock); the arena is released when
- *		the last one closes
- * @holder:	the holder it is charged to while granted (karena.lock;
- *		stable while @nr_maps > 0)
- * @user:	the user it is charged to while granted (same rules)
  * @lock:	protects @pages and @touched
  * @touched:	bitmap of karena.arena_pages bits, stored after @pages: set
  *		for a page that may have been written since the arena was
@@ -69,12 +74,49 @@ struct vm_area_struct;
  */
 struct karena_arena {
 	struct list_head node;
-	unsigned int nr_maps;
-	struct karena_holder *holder;
-	struct karena_user *user;
 	struct mutex lock;		/* protects @pages, @touched */
 	unsigned long *touched;
 	struct page *pages[];
+};
+
+/**
+ * struct karena_grant - one grant: the arenas behind one mmap
+ * @nr_maps:	VMAs that map it (karena.lock); the grant is released when
+ *		the last one closes
+ * @holder:	the holder it is charged to (karena.lock; stable while
+ *		@nr_maps > 0)
+ * @user:	the user it is charged to (same rules)
+ * @nr_pages:	pages mapped: the length of the mmap / PAGE_SIZE
+ * @nr_arenas:	module arenas behind them, DIV_ROUND_UP(@nr_pages,
+ *		karena.arena_pages): what the grant is charged and counted as
+ * @arenas:	page i of the grant is slot i & (karena.arena_pages - 1) of
+ *		@arenas[i >> karena.arena_order]; the slots past @nr_pages of
+ *		the last arena are never mapped, so never touched
+ */
+struct karena_grant {
+	unsigned int nr_maps;
+	struct karena_holder *holder;
+	struct karena_user *user;
+	unsigned long nr_pages;
+	unsigned long nr_arenas;
+	struct karena_arena *arenas[];
+};
+
+/**
+ * struct karena_file - one open file of /dev/karena
+ * @holder:	the holder of the mm that opened it (a reference), or NULL
+ * @arena_size:	bytes in one arena of this file's grants: the module's
+ *		arena_size until KARENA_IOC_SET_ARENA_SIZE (karena.lock)
+ * @grants_in_flight: mmaps of this file between reading @arena_size and
+ *		their outcome (karena.lock)
+ * @granted:	an mmap of this file has made a grant, so @arena_size is
+ *		fixed (karena.lock)
+ */
+struct karena_file {
+	struct karena_holder *holder;
+	unsigned long arena_size;
+	unsigned int grants_in_flight;
+	bool granted;
 };
 
 /**
@@ -126,7 +168,9 @@ struct karena_user {
 /**
  * struct karena_state - everything global; one instance, "karena"
  *
- * Configuration, fixed after load: @arena_size, @arena_pages.
+ * Configuration, fixed after load: @arena_size, @arena_pages and its log2
+ * @arena_order. Every limit and every arena count is in arenas of
+ * @arena_size; a grant of B bytes counts DIV_ROUND_UP(B, @arena_size).
  * Limits (written by the validated setters in params.c, read under @lock):
  * @reserve_arenas, @max_arenas, @max_per_process, @max_per_uid.
  * Counters, all under @lock:
@@ -146,6 +190,7 @@ struct karena_state {
 
 	unsigned long arena_size;
 	unsigned int arena_pages;
+	unsigned int arena_order;
 
 	unsigned long reserve_arenas;
 	unsigned long max_arenas;
@@ -254,8 +299,9 @@ struct karena_user *karena_user_lookup(kuid_t uid);
 struct karena_user *karena_user_add(struct karena_user **new);
 bool karena_user_put_locked(struct karena_user *u);
 int karena_charge(struct karena_holder *h, struct karena_user *u,
-		  enum karena_deny_reason *reason);
-void karena_uncharge(struct karena_holder *h, struct karena_user *u);
+		  unsigned long n, enum karena_deny_reason *reason);
+void karena_uncharge(struct karena_holder *h, struct karena_user *u,
+		     unsigned long n);
 void karena_holders_init(void);
 
 /* params.c */
@@ -265,7 +311,7 @@ int karena_params_init(void);
 
 /* reserve.c */
 struct karena_arena *karena_arena_take_locked(void);
-struct karena_arena *karena_arena_take(void);
+struct karena_arena *karena_arena_take(bool *flushed);
 void karena_arena_release_locked(struct karena_arena *arena);
 void karena_reserve_kick(void);
 int karena_reserve_init(void);

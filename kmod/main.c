@@ -20,6 +20,7 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/sched.h>
+#include <linux/slab.h>
 
 #include "karena_internal.h"
 
@@ -35,24 +36,34 @@ struct karena_state karena = {
 
 /*
  * The file remembers the holder of the mm that opened it, so that this
- * process's denials have a home while it holds no arena.
+ * process's denials have a home while it holds no arena, and the arena
+ * size of its grants (the module's until KARENA_IOC_SET_ARENA_SIZE).
  */
 static int karena_open(struct inode *inode, struct file *file)
 {
-	struct karena_holder *h = NULL;
+	struct karena_file *kf;
 
+	kf = kzalloc(sizeof(*kf), GFP_KERNEL);
+	if (!kf)
+		return -ENOMEM;
+	kf->arena_size = karena.arena_size;
 	if (current->mm) {
-		h = karena_holder_get(current->mm);
-		if (!h)
+		kf->holder = karena_holder_get(current->mm);
+		if (!kf->holder) {
+			kfree(kf);
 			return -ENOMEM;
+		}
 	}
-	file->private_data = h;
+	file->private_data = kf;
 	return 0;
 }
 
 static int karena_release_file(struct inode *inode, struct file *file)
 {
-	karena_holder_put(file->private_data);
+	struct karena_file *kf = file->private_data;
+
+	karena_holder_put(kf->holder);
+	kfree(kf);
 	return 0;
 }
 
@@ -76,6 +87,12 @@ static struct miscdevice karena_misc = {
 	.mode	= 0666,
 };
 
+/*
+ * The device is registered last: once it exists a process may open it and
+ * keep the file, so everything it can reach (the reserve, the netlink
+ * family its grants report to) is in place before, and exit removes it
+ * first.
+ */
 static int __init karena_init(void)
 {
 	int ret;
@@ -92,16 +109,16 @@ static int __init karena_init(void)
 	karena.ready = true;
 	spin_unlock(&karena.lock);
 
-	ret = misc_register(&karena_misc);
-	if (ret) {
-		pr_err("cannot register /dev/%s: %d\n", KARENA_DEVICE_NAME, ret);
-		goto err_reserve;
-	}
-
 	ret = karena_netlink_init();
 	if (ret) {
 		pr_err("cannot register the generic netlink family: %d\n", ret);
-		goto err_misc;
+		goto err_free_reserve;
+	}
+
+	ret = misc_register(&karena_misc);
+	if (ret) {
+		pr_err("cannot register /dev/%s: %d\n", KARENA_DEVICE_NAME, ret);
+		goto err_unregister_netlink;
 	}
 
 	pr_info("%lu KiB arenas, %lu reserved, at most %lu granted\n",
@@ -109,17 +126,17 @@ static int __init karena_init(void)
 		karena.max_arenas);
 	return 0;
 
-err_misc:
-	misc_deregister(&karena_misc);
-err_reserve:
+err_unregister_netlink:
+	karena_netlink_exit();
+err_free_reserve:
 	karena_reserve_exit();
 	return ret;
 }
 
 static void __exit karena_exit(void)
 {
-	karena_netlink_exit();
 	misc_deregister(&karena_misc);
+	karena_netlink_exit();
 	karena_reserve_exit();
 }
 

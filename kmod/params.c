@@ -193,6 +193,7 @@ static int karena_params_check(void)
 	}
 	karena.arena_size = (unsigned long)arena_kb * SZ_1K;
 	karena.arena_pages = karena.arena_size >> PAGE_SHIFT;
+	karena.arena_order = ilog2(karena.arena_pages);
 
 	if (!karena.max_arenas)
 		karena.max_arenas = max_t(u64, 1, karena_ram_arenas() / 4);

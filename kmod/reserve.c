@@ -222,20 +222,24 @@ static void karena_arena_drop(struct karena_arena *arena)
 
 /**
  * karena_arena_take() - a zeroed arena when the free list had none
+ * @flushed: in/out, shared by the takes of one grant: the worker has been
+ *	     waited for once already
  *
  * Zeroes a dirty arena here if there is one (only its touched pages: far
  * cheaper than a new arena of zeroed pages), else allocates one, unless
  * that would leave too little memory available. These are the only cases
  * in which a grant waits for zeroing. If memory is short, waits for the
- * worker once and tries again: it may have just zeroed or freed an arena.
- * The caller does the charging. May sleep.
+ * worker, once per grant, and tries again: it may have just zeroed or freed
+ * an arena. That wait is bounded whatever other processes do meanwhile:
+ * each run of the worker does at most the work it found when it started
+ * (see karena_reserve_work()), and a flush waits for the run in progress
+ * and at most one queued after it. The caller does the charging. May sleep.
  *
  * Return: the arena, or NULL when memory cannot be had.
  */
-struct karena_arena *karena_arena_take(void)
+struct karena_arena *karena_arena_take(bool *flushed)
 {
 	struct karena_arena *arena;
-	bool flushed = false;
 
 	for (;;) {
 		arena = karena_dirty_pop();
@@ -253,10 +257,10 @@ struct karena_arena *karena_arena_take(void)
 			spin_unlock(&karena.lock);
 			return arena;
 		}
-		if (flushed)
+		if (*flushed)
 			return NULL;
 		flush_delayed_work(&karena.work);
-		flushed = true;
+		*flushed = true;
 
 		spin_lock(&karena.lock);
 		arena = karena_arena_take_locked();
@@ -366,23 +370,40 @@ static bool karena_reserve_shrink_one(void)
 	return true;
 }
 
+/*
+ * One run of the worker does at most the work there was when it started:
+ * as many steps (an arena zeroed, added or freed) as there were dirty
+ * arenas plus the distance of the free list from reserve_arenas. If it used
+ * them all, it queues another run for what arrived meanwhile instead of
+ * going on, so that a grant waiting for it (karena_arena_take()) never
+ * waits for work that other processes keep adding.
+ */
 static void karena_reserve_work(struct work_struct *work)
 {
+	u64 budget, done, want;
+
 	/* a grant that drains the free list from now on asks again */
 	spin_lock(&karena.lock);
 	karena.refill_kicked = false;
+	want = karena.reserve_arenas;
+	budget = karena.nr_dirty + max(karena.nr_free, want) -
+		 min(karena.nr_free, want);
 	spin_unlock(&karena.lock);
 
 	/*
 	 * Dirty arenas first, always: zeroing one costs its touched pages,
 	 * growing costs a whole arena of zeroed pages, and grants that go on
 	 * meanwhile release arenas that would otherwise wait behind the
-	 * growing while the free list runs dry.
+	 * growing while the free list runs dry. Shrinking comes last.
 	 */
-	while (karena_reserve_scrub_one() || karena_reserve_grow_one())
+	for (done = 0; done < budget; done++) {
+		if (!karena_reserve_scrub_one() && !karena_reserve_grow_one() &&
+		    !karena_reserve_shrink_one())
+			return;
 		cond_resched();
-	while (karena_reserve_shrink_one())
-		cond_resched();
+	}
+	if (budget)
+		karena_reserve_kick();
 }
 
 /**

@@ -3,13 +3,23 @@
  * karena: kernel-granted memory arenas — the one contract between the
  * karena kernel module and userspace (library, tools, selftests).
  *
- * A process opens /dev/karena and is granted one arena per successful
+ * A process opens /dev/karena and is granted n arenas (one grant) per
+ * successful
  *
- *	p = mmap(NULL, arena_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+ *	p = mmap(NULL, n * arena_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
  *
- * The arena is aligned to arena_size and reads as zero. munmap() of the whole
- * arena, or process exit, gives it back. arena_size and the limits in force
- * are read with KARENA_IOC_INFO.
+ * with 1 <= n <= KARENA_GRANT_MAX_ARENAS. The grant is aligned to arena_size
+ * and reads as zero. munmap() of the whole grant, or process exit, gives it
+ * back. arena_size (the module's, or the one KARENA_IOC_SET_ARENA_SIZE set
+ * for this open file) and the limits in force are read with
+ * KARENA_IOC_INFO.
+ *
+ * Units: every limit and every count of arenas (max_arenas*, arenas_held,
+ * the sysfs files and netlink attributes) is in arenas of the module's
+ * size, module_arena_size (the arena_kb parameter). A grant of B bytes
+ * counts as DIV_ROUND_UP(B, module_arena_size) of them: a grant of n file
+ * arenas of 1 MiB with 256 KiB module arenas counts 4 * n, and a grant of
+ * one 64 KiB arena counts 1 (it holds the module arena it maps part of).
  *
  * Every struct here has a fixed layout: only __u32/__u64, explicit padding,
  * reserved fields that must be zero on input. No pointers.
@@ -27,7 +37,9 @@
  * struct karena_info - what KARENA_IOC_INFO reports
  * @abi_version:	out: KARENA_ABI_VERSION of the module
  * @page_size:		out: PAGE_SIZE in bytes
- * @arena_size:		out: bytes in one arena (a power of two)
+ * @arena_size:		out: bytes in one arena of this open file's grants (a
+ *			power of two): module_arena_size unless
+ *			KARENA_IOC_SET_ARENA_SIZE set another
  * @max_arenas:		out: system-wide limit on arenas granted at once
  * @max_arenas_per_process: out: per-process (mm) limit, 0 = none
  * @max_arenas_per_uid:	out: per-user limit, 0 = none
@@ -38,6 +50,9 @@
  *			KARENA_IOC_RETURN_PAGES
  * @flags:		in: must be zero
  * @__pad:		in: must be zero
+ * @module_arena_size:	in: must be zero; out: bytes in one arena of the
+ *			module (arena_kb * 1024): the unit of max_arenas*,
+ *			arenas_held and arenas_peak (see "Units" above)
  * @reserved:		in: must be zero; out: zero
  *
  * All "out" fields are written by the kernel; every "in" field must be zero
@@ -56,19 +71,20 @@ struct karena_info {
 	__u64 pages_returned;
 	__u32 flags;
 	__u32 __pad;
-	__u64 reserved[4];
+	__u64 module_arena_size;
+	__u64 reserved[3];
 };
 
 /**
- * struct karena_return_pages - hand back the pages of part of an arena
- * @addr:	in: page-aligned start, inside one granted arena of the caller
+ * struct karena_return_pages - hand back the pages of part of a grant
+ * @addr:	in: page-aligned start, inside one grant of the caller
  * @len:	in: page-aligned length, > 0; [addr, addr + len) must lie in
- *		that arena
+ *		that grant (it may span several of its arenas)
  * @flags:	in: must be zero
  * @__pad:	in: must be zero
  * @returned:	out: pages that were resident and went back to the kernel
  *
- * The arena stays granted; the next touch of the range maps fresh zeroed
+ * The grant stays granted; the next touch of the range maps fresh zeroed
  * pages.
  */
 struct karena_return_pages {
@@ -87,8 +103,10 @@ struct karena_return_pages {
  * @__pad:	in: must be zero
  *
  * Every later grant through this open file description uses this size (an
- * mmap of n * arena_size is a grant of n arenas); KARENA_IOC_INFO reports
- * it. Without the ioctl a file grants arenas of the module's arena_kb.
+ * mmap of n * arena_size is a grant of n arenas, aligned to arena_size);
+ * KARENA_IOC_INFO reports it. Without the ioctl a file grants arenas of the
+ * module's arena_kb. Limits and counts stay in module arenas (see "Units"
+ * above). A fork child's copy of a grant keeps its size.
  */
 struct karena_arena_size {
 	__u64 arena_size;
@@ -116,7 +134,7 @@ struct karena_arena_size {
  *
  * Hand back the pages of [addr, addr + len) of one granted arena (see struct
  * karena_return_pages). EINVAL for an unaligned, empty, overflowing or
- * out-of-arena range or a non-zero flags/__pad; the range must be mapped
+ * out-of-grant range or a non-zero flags/__pad; the range must be mapped
  * from this open file description.
  */
 #define KARENA_IOC_RETURN_PAGES	_IOWR(KARENA_IOC_MAGIC, 0x01, struct karena_return_pages)
@@ -127,7 +145,8 @@ struct karena_arena_size {
  * Set the arena size of this open file description (see struct
  * karena_arena_size). EINVAL for a size that is not a power of two in
  * [KARENA_ARENA_SIZE_MIN, KARENA_ARENA_SIZE_MAX] or a non-zero flags/__pad;
- * EBUSY once the file has made a grant.
+ * EBUSY once the file has made a grant, or while an mmap of it is in
+ * progress; EFAULT for a bad pointer. A refused mmap does not fix the size.
  */
 #define KARENA_IOC_SET_ARENA_SIZE _IOW(KARENA_IOC_MAGIC, 0x02, struct karena_arena_size)
 
@@ -141,7 +160,9 @@ struct karena_arena_size {
  *   GET          do    request: nothing; reply: the global counters and
  *                      limits (KARENA_A_ARENA_SIZE .. RESERVE_ARENAS,
  *                      FAULT_FAILURES), the values of the sysfs files of
- *                      the same names in /sys/class/misc/karena/
+ *                      the same names in /sys/class/misc/karena/; every
+ *                      count and limit of arenas, here and in HOLDER
+ *                      nests, is in arenas of KARENA_A_ARENA_SIZE bytes
  *   HOLDER_GET   dump  one message per holder, each one KARENA_A_HOLDER
  *                      nest; NLM_F_DUMP_INTR if holders came or went while
  *                      the dump ran (retry it)

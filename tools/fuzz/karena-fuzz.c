@@ -788,8 +788,9 @@ static void op_mmap_bad(struct thread *t)
 		case 5: len = (1 + below(t, 4 * A / P)) * P; break;
 		default: len = (size_t)1 << 47; break;
 		}
-		if (len == A)
-			len = A + P;
+		/* n arenas, 1 <= n <= KARENA_GRANT_MAX_ARENAS, is a grant */
+		if (len && len % A == 0 && len / A <= KARENA_GRANT_MAX_ARENAS)
+			len += P;
 		break;
 	}
 	case 1: {	/* non-zero offset */
@@ -1187,7 +1188,10 @@ static void check_info(struct thread *t, const struct karena_info *ki,
 		     (unsigned long long)ki->arenas_held);
 	if (ki->flags || ki->__pad)
 		fail(t, "%s: flags/__pad not zero on output", why);
-	for (i = 0; i < 4; i++)
+	if (ki->module_arena_size != cfg.arena)
+		fail(t, "%s: module_arena_size %llu, want %zu", why,
+		     (unsigned long long)ki->module_arena_size, cfg.arena);
+	for (i = 0; i < 3; i++)
 		if (ki->reserved[i])
 			fail(t, "%s: reserved[%d] = %llu on output", why, i,
 			     (unsigned long long)ki->reserved[i]);
@@ -1217,12 +1221,13 @@ static void op_ioctl_info(struct thread *t)
 		memset(&ki, 0xa5, sizeof(ki));
 		ki.flags = below(t, 2) ? (uint32_t)rnd(t) : 0;
 		ki.__pad = below(t, 2) ? (uint32_t)rnd(t) : 0;
-		for (int i = 0; i < 4; i++)
+		ki.module_arena_size = chance(t, 30) ? rnd(t) : 0;
+		for (int i = 0; i < 3; i++)
 			ki.reserved[i] = chance(t, 30) ? rnd(t) : 0;
-		note(t, "ioctl(%d, INFO, flags %#x pad %#x reserved %llx/%llx/%llx/%llx)",
-		     f->fd, ki.flags, ki.__pad,
+		note(t, "ioctl(%d, INFO, flags %#x pad %#x module_arena_size %llx reserved %llx/%llx/%llx)",
+		     f->fd, ki.flags, ki.__pad, (unsigned long long)ki.module_arena_size,
 		     (unsigned long long)ki.reserved[0], (unsigned long long)ki.reserved[1],
-		     (unsigned long long)ki.reserved[2], (unsigned long long)ki.reserved[3]);
+		     (unsigned long long)ki.reserved[2]);
 		break;
 	}
 	case 3: {
@@ -1249,8 +1254,10 @@ static void op_ioctl_info(struct thread *t)
 		expect(t, err, &ok, true, "INFO");
 		check_info(t, &ki, "INFO");
 	} else if (kind == 2) {
-		bool in_bad = ki.flags || ki.__pad || ki.reserved[0] ||
-			      ki.reserved[1] || ki.reserved[2] || ki.reserved[3];
+		/* the "in" fields as sent: a success overwrites the outputs */
+		bool in_bad = before.flags || before.__pad ||
+			      before.module_arena_size || before.reserved[0] ||
+			      before.reserved[1] || before.reserved[2];
 
 		if (in_bad) {
 			eadd(&ok, EINVAL);

@@ -109,8 +109,8 @@ fi
 
 old=$(cat $P/max_arenas_per_process)
 $K set max_arenas_per_process 4 && [ "$(cat $P/max_arenas_per_process)" = 4 ] &&
-	$K limits | grep -q '^max_arenas_per_process  *4$'
-ok $? "karenactl set max_arenas_per_process 4 takes effect"
+	$K limits | grep -q "^max_arenas_per_process  *4 (arenas of $(($(cat $S/arena_size) / 1024)) KiB)\$"
+ok $? "karenactl set max_arenas_per_process 4 takes effect (the table says the unit)"
 $K set max_arenas_per_process "$old"
 ok $? "and is set back to $old"
 

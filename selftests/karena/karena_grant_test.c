@@ -1,0 +1,631 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * karena_grant_test - kselftests for grants of several arenas and for the
+ * per-file arena size (KARENA_IOC_SET_ARENA_SIZE).
+ *
+ * What is checked: every errno of KARENA_IOC_SET_ARENA_SIZE and of the
+ * mmap lengths it governs, each bad argument on its own; EBUSY once a
+ * file has granted (and not after a refused mmap); an mmap of n arenas is
+ * one grant, aligned, zero, counted as n in sysfs and KARENA_IOC_INFO,
+ * refused whole at each limit with that limit's errno, released as n;
+ * splits inside it refused; KARENA_IOC_RETURN_PAGES across its arenas;
+ * fork copies of it; grants with 64 KiB, 1 MiB and 4 MiB file arenas,
+ * counted in module arenas (DIV_ROUND_UP(bytes, module arena size)) and
+ * zero again after reuse.
+ *
+ * Needs root (limits are lowered through /sys/module/karena/parameters and
+ * restored after each test) and the module loaded; otherwise SKIP.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../../kmod/uapi/karena.h"
+#include "kselftest_harness.h"
+#include "karena_util.h"
+
+/* See karena_test.c: 6.1's harness runs the body after a setup SKIP. */
+#define SETUP_SKIP(fmt, ...) SKIP(_exit(255), fmt, ##__VA_ARGS__)
+
+static int get_info(int fd, struct karena_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	return ioctl(fd, KARENA_IOC_INFO, info);
+}
+
+static int set_size(int fd, __u64 size)
+{
+	struct karena_arena_size as = { .arena_size = size };
+
+	return ioctl(fd, KARENA_IOC_SET_ARENA_SIZE, &as);
+}
+
+/* Every byte of [p, p + n) is c. */
+static int all_bytes(const unsigned char *p, size_t n, unsigned char c)
+{
+	return n == 0 || (p[0] == c && !memcmp(p, p + 1, n - 1));
+}
+
+/* Fill each page of [p, p + len) with a byte naming the page. */
+static void fill_pages(unsigned char *p, size_t len, size_t page, int salt)
+{
+	size_t i;
+
+	for (i = 0; i < len; i += page)
+		memset(p + i, (int)((i / page + salt) & 0xff) | 1, page);
+}
+
+static int pages_filled(const unsigned char *p, size_t len, size_t page,
+			int salt)
+{
+	size_t i;
+
+	for (i = 0; i < len; i += page)
+		if (!all_bytes(p + i, page, (unsigned char)(((i / page + salt) &
+							    0xff) | 1)))
+			return 0;
+	return 1;
+}
+
+FIXTURE(grants) {
+	int fd;
+	size_t module;		/* the module's arena size: the unit */
+	size_t page;
+	long long base_granted;
+	long long saved[NR_LIMITS];
+};
+
+FIXTURE_SETUP(grants)
+{
+	struct karena_info in;
+
+	self->fd = open(DEV, O_RDWR | O_CLOEXEC);
+	if (self->fd < 0 && (errno == ENOENT || errno == ENODEV))
+		SETUP_SKIP("karena.ko is not loaded (%s)", strerror(errno));
+	if (self->fd < 0 && errno == EACCES)
+		SETUP_SKIP("no permission to open " DEV);
+	ASSERT_LE(0, self->fd);
+	if (geteuid() != 0)
+		SETUP_SKIP("needs root to change the module's limits");
+	ASSERT_EQ(0, get_info(self->fd, &in));
+	self->module = in.module_arena_size;
+	ASSERT_EQ(ctr("arena_size"), (long long)self->module);
+	self->page = sysconf(_SC_PAGESIZE);
+	save_limits(self->saved);
+	self->base_granted = ctr("arenas_granted");
+}
+
+FIXTURE_TEARDOWN(grants)
+{
+	restore_limits(self->saved);
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+/* ---- KARENA_IOC_SET_ARENA_SIZE: each bad argument, its errno ---- */
+
+TEST_F(grants, set_arena_size_errnos)
+{
+	static const __u64 bad_sizes[] = {
+		0, 4096, 32 << 10, (64 << 10) - 1, 96 << 10, 3 << 20,
+		(4 << 20) + 4096, 8 << 20, 1ULL << 32, 1ULL << 63, ~0ULL,
+	};
+	struct karena_arena_size as;
+	struct karena_info in;
+	unsigned int i;
+
+	for (i = 0; i < sizeof(bad_sizes) / sizeof(bad_sizes[0]); i++) {
+		errno = 0;
+		EXPECT_EQ(-1, set_size(self->fd, bad_sizes[i]));
+		EXPECT_EQ(EINVAL, errno) TH_LOG("size %#llx",
+						 (unsigned long long)bad_sizes[i]);
+	}
+
+	memset(&as, 0, sizeof(as));
+	as.arena_size = 1 << 20;
+	as.flags = 1;
+	EXPECT_EQ(-1, ioctl(self->fd, KARENA_IOC_SET_ARENA_SIZE, &as));
+	EXPECT_EQ(EINVAL, errno);
+	as.flags = 1U << 31;
+	EXPECT_EQ(-1, ioctl(self->fd, KARENA_IOC_SET_ARENA_SIZE, &as));
+	EXPECT_EQ(EINVAL, errno);
+	as.flags = 0;
+	as.__pad = 1;
+	EXPECT_EQ(-1, ioctl(self->fd, KARENA_IOC_SET_ARENA_SIZE, &as));
+	EXPECT_EQ(EINVAL, errno);
+
+	EXPECT_EQ(-1, ioctl(self->fd, KARENA_IOC_SET_ARENA_SIZE, NULL));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-1, ioctl(self->fd, KARENA_IOC_SET_ARENA_SIZE, (void *)8));
+	EXPECT_EQ(EFAULT, errno);
+
+	/* none of that changed the size */
+	ASSERT_EQ(0, get_info(self->fd, &in));
+	EXPECT_EQ(self->module, in.arena_size);
+
+	/* both ends of the range, and changing it again before a grant */
+	EXPECT_EQ(0, set_size(self->fd, KARENA_ARENA_SIZE_MIN));
+	ASSERT_EQ(0, get_info(self->fd, &in));
+	EXPECT_EQ(KARENA_ARENA_SIZE_MIN, in.arena_size);
+	EXPECT_EQ(self->module, in.module_arena_size);
+	EXPECT_EQ(0, set_size(self->fd, KARENA_ARENA_SIZE_MAX));
+	ASSERT_EQ(0, get_info(self->fd, &in));
+	EXPECT_EQ(KARENA_ARENA_SIZE_MAX, in.arena_size);
+}
+
+TEST_F(grants, set_arena_size_ebusy_after_grant)
+{
+	size_t sz = 1 << 20;
+	struct karena_info in;
+	int other;
+	void *p;
+
+	ASSERT_EQ(0, set_size(self->fd, sz));
+
+	/* a refused mmap does not fix the size */
+	EXPECT_EQ(MAP_FAILED, grant(self->fd, sz + self->page, 0));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, set_size(self->fd, sz));
+
+	p = grant(self->fd, sz, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(-1, set_size(self->fd, 2 * sz));
+	EXPECT_EQ(EBUSY, errno);
+	/* the same size is a change too late as well */
+	EXPECT_EQ(-1, set_size(self->fd, sz));
+	EXPECT_EQ(EBUSY, errno);
+	/* a bad size is still EINVAL first */
+	EXPECT_EQ(-1, set_size(self->fd, 3));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, munmap(p, sz));
+
+	/* and stays so after the grant is gone */
+	EXPECT_EQ(-1, set_size(self->fd, 2 * sz));
+	EXPECT_EQ(EBUSY, errno);
+	ASSERT_EQ(0, get_info(self->fd, &in));
+	EXPECT_EQ(sz, in.arena_size);
+
+	/* another open file of the same process is its own */
+	other = open(DEV, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, other);
+	ASSERT_EQ(0, get_info(other, &in));
+	EXPECT_EQ(self->module, in.arena_size);
+	EXPECT_EQ(0, set_size(other, 2 * sz));
+	ASSERT_EQ(0, get_info(other, &in));
+	EXPECT_EQ(2 * sz, in.arena_size);
+	close(other);
+}
+
+/* ---- an mmap of n arenas: one grant ---- */
+
+TEST_F(grants, multi_bad_lengths)
+{
+	long long denials = ctr("denials_quota") + ctr("denials_nomem");
+	size_t sz = self->module;
+	unsigned char *p;
+
+	/* not a whole number of arenas */
+	EXPECT_EQ(MAP_FAILED, grant(self->fd, 3 * sz + self->page, 0));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(MAP_FAILED, grant(self->fd, 2 * sz - self->page, 0));
+	EXPECT_EQ(EINVAL, errno);
+	/* one arena more than a grant may have */
+	EXPECT_EQ(MAP_FAILED,
+		  grant(self->fd, (size_t)(KARENA_GRANT_MAX_ARENAS + 1) * sz, 0));
+	EXPECT_EQ(EINVAL, errno);
+	/* bad shapes are not denials */
+	EXPECT_EQ(denials, ctr("denials_quota") + ctr("denials_nomem"));
+
+	/* no split inside a grant, not even at an arena boundary */
+	p = grant(self->fd, 3 * sz, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(-1, munmap(p, sz));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, munmap(p + sz, sz));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, munmap(p + 2 * sz, sz));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, mprotect(p + sz, sz, PROT_READ));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(MAP_FAILED, mremap(p, 3 * sz, 2 * sz, 0));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(MAP_FAILED, mremap(p, 3 * sz, 4 * sz, MREMAP_MAYMOVE));
+	EXPECT_EQ(self->base_granted + 3, ctr("arenas_granted"));
+	EXPECT_EQ(0, munmap(p, 3 * sz));
+	EXPECT_EQ(self->base_granted, ctr("arenas_granted"));
+	EXPECT_TRUE(check_invariant());
+}
+
+TEST_F(grants, multi_counted_aligned_zero_released)
+{
+	long long grants = ctr("grants"), releases = ctr("releases");
+	size_t sz = self->module, n = 5, len = n * sz;
+	struct karena_info in;
+	unsigned char *p;
+
+	p = grant(self->fd, len, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(0, (uintptr_t)p & (sz - 1));
+	EXPECT_EQ(grants + n, ctr("grants"));
+	EXPECT_EQ(self->base_granted + n, ctr("arenas_granted"));
+	EXPECT_LE(self->base_granted + n, ctr("arenas_granted_peak"));
+	ASSERT_EQ(0, get_info(self->fd, &in));
+	EXPECT_EQ(n, in.arenas_held);
+	EXPECT_EQ(n, in.arenas_peak);
+
+	EXPECT_TRUE(all_bytes(p, len, 0));
+	fill_pages(p, len, self->page, 7);
+	EXPECT_TRUE(pages_filled(p, len, self->page, 7));
+
+	ASSERT_EQ(0, munmap(p, len));
+	EXPECT_EQ(releases + n, ctr("releases"));
+	EXPECT_EQ(self->base_granted, ctr("arenas_granted"));
+	ASSERT_EQ(0, get_info(self->fd, &in));
+	EXPECT_EQ(0, in.arenas_held);
+	EXPECT_EQ(n, in.arenas_peak);
+	EXPECT_TRUE(check_invariant());
+
+	/* the pages written come back zero in the next grant */
+	p = grant(self->fd, len, MAP_POPULATE);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_TRUE(all_bytes(p, len, 0));
+	EXPECT_EQ(0, munmap(p, len));
+}
+
+TEST_F(grants, multi_largest_grant)
+{
+	size_t sz = 64 << 10, len = (size_t)KARENA_GRANT_MAX_ARENAS * sz;
+	long long units = (len + self->module - 1) / self->module;
+	unsigned char *p;
+
+	/* the bound itself is granted (64 KiB arenas: 256 MiB at most) */
+	ASSERT_EQ(0, set_size(self->fd, sz));
+	ASSERT_EQ(0, set_param("max_arenas", self->base_granted + units));
+	p = grant(self->fd, len, 0);
+	ASSERT_NE(MAP_FAILED, p) TH_LOG("%zu bytes: %s", len, strerror(errno));
+	EXPECT_EQ(0, (uintptr_t)p & (sz - 1));
+	EXPECT_EQ(self->base_granted + units, ctr("arenas_granted"));
+	p[0] = 1;
+	p[len - 1] = 2;
+	EXPECT_EQ(0, p[len / 2]);
+	EXPECT_EQ(0, munmap(p, len));
+	EXPECT_EQ(self->base_granted, ctr("arenas_granted"));
+}
+
+/* A grant of n arenas past a limit is refused whole, with its errno. */
+TEST_F(grants, multi_refused_whole_process_limit)
+{
+	long long dq = ctr("denials_quota"), grants = ctr("grants");
+	size_t sz = self->module;
+	struct karena_info in;
+	unsigned char *p, *q;
+
+	ASSERT_EQ(0, set_param("max_arenas_per_process", 3));
+	EXPECT_EQ(MAP_FAILED, grant(self->fd, 4 * sz, 0));
+	EXPECT_EQ(EDQUOT, errno);
+	EXPECT_EQ(dq + 1, ctr("denials_quota"));
+	EXPECT_EQ(grants, ctr("grants"));
+	EXPECT_EQ(self->base_granted, ctr("arenas_granted"));
+	ASSERT_EQ(0, get_info(self->fd, &in));
+	EXPECT_EQ(0, in.arenas_held);
+	EXPECT_EQ(1, in.denials);
+
+	p = grant(self->fd, 2 * sz, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	/* 2 held + 2 asked > 3: nothing of it is granted */
+	EXPECT_EQ(MAP_FAILED, grant(self->fd, 2 * sz, 0));
+	EXPECT_EQ(EDQUOT, errno);
+	ASSERT_EQ(0, get_info(self->fd, &in));
+	EXPECT_EQ(2, in.arenas_held);
+	EXPECT_EQ(2, in.denials);
+	/* exactly up to the limit is fine */
+	q = grant(self->fd, sz, 0);
+	ASSERT_NE(MAP_FAILED, q);
+	EXPECT_EQ(self->base_granted + 3, ctr("arenas_granted"));
+	EXPECT_EQ(0, munmap(q, sz));
+	EXPECT_EQ(0, munmap(p, 2 * sz));
+	EXPECT_TRUE(check_invariant());
+}
+
+TEST_F(grants, multi_refused_whole_uid_limit)
+{
+	long long dq = ctr("denials_quota");
+	size_t sz = self->module;
+	unsigned char *p;
+
+	/* every arena granted now is root's, like ours */
+	ASSERT_EQ(0, set_param("max_arenas_per_uid", self->base_granted + 3));
+	p = grant(self->fd, 2 * sz, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(MAP_FAILED, grant(self->fd, 2 * sz, 0));
+	EXPECT_EQ(EDQUOT, errno);
+	EXPECT_EQ(dq + 1, ctr("denials_quota"));
+	EXPECT_EQ(self->base_granted + 2, ctr("arenas_granted"));
+	EXPECT_EQ(0, munmap(p, 2 * sz));
+	p = grant(self->fd, 3 * sz, 0);
+	EXPECT_NE(MAP_FAILED, p);
+	EXPECT_EQ(0, munmap(p, 3 * sz));
+	EXPECT_TRUE(check_invariant());
+}
+
+TEST_F(grants, multi_refused_whole_global_limit)
+{
+	long long dn = ctr("denials_nomem");
+	size_t sz = self->module;
+	unsigned char *p;
+
+	ASSERT_EQ(0, set_param("max_arenas", self->base_granted + 3));
+	EXPECT_EQ(MAP_FAILED, grant(self->fd, 4 * sz, 0));
+	EXPECT_EQ(ENOMEM, errno);
+	EXPECT_EQ(dn + 1, ctr("denials_nomem"));
+	EXPECT_EQ(self->base_granted, ctr("arenas_granted"));
+	p = grant(self->fd, 3 * sz, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(self->base_granted + 3, ctr("arenas_granted"));
+	EXPECT_EQ(0, munmap(p, 3 * sz));
+	EXPECT_TRUE(check_invariant());
+}
+
+/* ---- pages handed back, fork ---- */
+
+TEST_F(grants, multi_return_pages_across_arenas)
+{
+	size_t sz = self->module, pg = self->page, len = 3 * sz;
+	struct karena_return_pages rp;
+	unsigned char *p;
+	size_t i;
+
+	p = grant(self->fd, len, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	fill_pages(p, len, pg, 3);
+
+	/* the last two pages of arena 0 and the first two of arena 1 */
+	memset(&rp, 0, sizeof(rp));
+	rp.addr = (uintptr_t)(p + sz - 2 * pg);
+	rp.len = 4 * pg;
+	ASSERT_EQ(0, ioctl(self->fd, KARENA_IOC_RETURN_PAGES, &rp));
+	EXPECT_EQ(4, rp.returned);
+	EXPECT_TRUE(all_bytes(p + sz - 2 * pg, 4 * pg, 0));
+	EXPECT_TRUE(pages_filled(p, sz - 2 * pg, pg, 3));
+	for (i = sz + 2 * pg; i < len; i += pg)
+		EXPECT_TRUE(all_bytes(p + i, pg,
+				      (unsigned char)(((i / pg + 3) & 0xff) | 1)));
+
+	/* the whole grant at once (reading the four refilled them) */
+	rp.addr = (uintptr_t)p;
+	rp.len = len;
+	ASSERT_EQ(0, ioctl(self->fd, KARENA_IOC_RETURN_PAGES, &rp));
+	EXPECT_EQ(len / pg, rp.returned);
+	ASSERT_EQ(0, ioctl(self->fd, KARENA_IOC_RETURN_PAGES, &rp));
+	EXPECT_EQ(0, rp.returned);
+	EXPECT_TRUE(all_bytes(p, len, 0));
+
+	/* one page past the grant */
+	rp.addr = (uintptr_t)(p + len - pg);
+	rp.len = 2 * pg;
+	EXPECT_EQ(-1, ioctl(self->fd, KARENA_IOC_RETURN_PAGES, &rp));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(0, munmap(p, len));
+}
+
+TEST_F(grants, multi_fork_copy)
+{
+	long long copies = ctr("fork_copies"), grants = ctr("grants");
+	long long releases = ctr("releases");
+	size_t sz = self->module, n = 3, len = n * sz;
+	unsigned char *p;
+	int status;
+	pid_t pid;
+
+	p = grant(self->fd, len, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	fill_pages(p, len, self->page, 11);
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct karena_info in;
+
+		/* a copy of all n arenas, charged to the child */
+		if (!pages_filled(p, len, self->page, 11))
+			_exit(1);
+		if (get_info(self->fd, &in) || in.arenas_held != n)
+			_exit(2);
+		fill_pages(p, len, self->page, 12);
+		_exit(pages_filled(p, len, self->page, 12) ? 0 : 3);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ(copies + n, ctr("fork_copies"));
+	EXPECT_EQ(grants + 2 * n, ctr("grants"));
+	/* the child's copy went back at its exit */
+	EXPECT_EQ(releases + n, ctr("releases"));
+	EXPECT_EQ(self->base_granted + n, ctr("arenas_granted"));
+	/* the child's writes never reached the parent */
+	EXPECT_TRUE(pages_filled(p, len, self->page, 11));
+	EXPECT_EQ(0, munmap(p, len));
+	EXPECT_TRUE(check_invariant());
+}
+
+TEST_F(grants, multi_fork_copy_refused_whole)
+{
+	long long failures = ctr("fork_copy_failures");
+	size_t sz = self->module, n = 3, len = n * sz;
+	unsigned char *p;
+	int status;
+	pid_t pid;
+
+	p = grant(self->fd, len, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	p[0] = 1;
+	/* room for the parent's 3 and 2 more, not for a copy of 3 */
+	ASSERT_EQ(0, set_param("max_arenas", self->base_granted + n + 2));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		/* nothing of the copy was made: the first touch is SIGBUS */
+		signal(SIGBUS, SIG_DFL);
+		*(volatile unsigned char *)(p + len - 1) = 1;
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status));
+	EXPECT_EQ(SIGBUS, WTERMSIG(status));
+	EXPECT_EQ(failures + n, ctr("fork_copy_failures"));
+	EXPECT_EQ(self->base_granted + n, ctr("arenas_granted"));
+	EXPECT_EQ(0, munmap(p, len));
+	EXPECT_TRUE(check_invariant());
+}
+
+/* ---- files with arenas of their own size ---- */
+
+FIXTURE(filesize) {
+	int fd;
+	size_t module;
+	size_t page;
+	long long base_granted;
+};
+
+FIXTURE_VARIANT(filesize) {
+	size_t size;
+};
+
+FIXTURE_VARIANT_ADD(filesize, kib64) {
+	.size = 64 << 10,
+};
+
+FIXTURE_VARIANT_ADD(filesize, mib1) {
+	.size = 1 << 20,
+};
+
+FIXTURE_VARIANT_ADD(filesize, mib4) {
+	.size = 4 << 20,
+};
+
+FIXTURE_SETUP(filesize)
+{
+	struct karena_info in;
+
+	self->fd = open(DEV, O_RDWR | O_CLOEXEC);
+	if (self->fd < 0 && (errno == ENOENT || errno == ENODEV))
+		SETUP_SKIP("karena.ko is not loaded (%s)", strerror(errno));
+	if (self->fd < 0 && errno == EACCES)
+		SETUP_SKIP("no permission to open " DEV);
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, get_info(self->fd, &in));
+	self->module = in.module_arena_size;
+	self->page = sysconf(_SC_PAGESIZE);
+	self->base_granted = ctr("arenas_granted");
+	ASSERT_EQ(0, set_size(self->fd, variant->size));
+}
+
+FIXTURE_TEARDOWN(filesize)
+{
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+/* Module arenas behind a grant of @len bytes. */
+static long long units(size_t len, size_t module)
+{
+	return (len + module - 1) / module;
+}
+
+TEST_F(filesize, grant_counted_in_module_arenas)
+{
+	size_t sz = variant->size, len;
+	long long grants = ctr("grants"), releases = ctr("releases");
+	struct karena_info in;
+	unsigned char *p;
+	int n;
+
+	ASSERT_EQ(0, get_info(self->fd, &in));
+	EXPECT_EQ(sz, in.arena_size);
+	EXPECT_EQ(self->module, in.module_arena_size);
+
+	for (n = 1; n <= 3; n++) {
+		len = n * sz;
+		p = grant(self->fd, len, n == 2 ? MAP_POPULATE : 0);
+		ASSERT_NE(MAP_FAILED, p) TH_LOG("%d arenas of %zu", n, sz);
+		EXPECT_EQ(0, (uintptr_t)p & (sz - 1));
+		EXPECT_EQ(self->base_granted + units(len, self->module),
+			  ctr("arenas_granted"));
+		EXPECT_EQ(grants + units(len, self->module), ctr("grants"));
+		ASSERT_EQ(0, get_info(self->fd, &in));
+		EXPECT_EQ(units(len, self->module), in.arenas_held);
+		EXPECT_TRUE(all_bytes(p, len, 0));
+		fill_pages(p, len, self->page, n);
+		EXPECT_TRUE(pages_filled(p, len, self->page, n));
+		ASSERT_EQ(0, munmap(p, len));
+		EXPECT_EQ(releases + units(len, self->module), ctr("releases"));
+		EXPECT_EQ(self->base_granted, ctr("arenas_granted"));
+		grants = ctr("grants");
+		releases = ctr("releases");
+		EXPECT_TRUE(check_invariant());
+	}
+	/* the size stays */
+	EXPECT_EQ(-1, set_size(self->fd, sz == (1 << 20) ? 2 << 20 : 1 << 20));
+	EXPECT_EQ(EBUSY, errno);
+}
+
+TEST_F(filesize, lengths_of_other_sizes_refused)
+{
+	size_t sz = variant->size;
+
+	/* the module's arena is a length of this file only if it fits */
+	if (self->module % sz) {
+		EXPECT_EQ(MAP_FAILED, grant(self->fd, self->module, 0));
+		EXPECT_EQ(EINVAL, errno);
+	}
+	EXPECT_EQ(MAP_FAILED, grant(self->fd, sz + self->page, 0));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(MAP_FAILED, grant(self->fd, sz / 2, 0));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(MAP_FAILED,
+		  grant(self->fd, (size_t)(KARENA_GRANT_MAX_ARENAS + 1) * sz, 0));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+TEST_F(filesize, fork_copy_and_reuse_zero)
+{
+	size_t sz = variant->size, len = 2 * sz;
+	unsigned char *p;
+	int status;
+	pid_t pid;
+
+	p = grant(self->fd, len, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	fill_pages(p, len, self->page, 5);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		if (!pages_filled(p, len, self->page, 5))
+			_exit(1);
+		memset(p, 0, len);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_TRUE(pages_filled(p, len, self->page, 5));
+	ASSERT_EQ(0, munmap(p, len));
+
+	/* again, with MAP_POPULATE: every page of the grant is zero */
+	p = grant(self->fd, len, MAP_POPULATE);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_TRUE(all_bytes(p, len, 0));
+	ASSERT_EQ(0, munmap(p, len));
+	EXPECT_EQ(self->base_granted, ctr("arenas_granted"));
+}
+
+TEST_HARNESS_MAIN
