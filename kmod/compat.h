@@ -60,7 +60,18 @@ static inline void karena_zap_range(struct vm_area_struct *vma,
 
 /* ---- netlink.c (generic netlink) ---- */
 
+#include <net/genetlink.h>
 #include <net/netlink.h>
+
+/*
+ * The "monitor" group is closed to callers without CAP_SYS_ADMIN by the
+ * group flag GENL_MCAST_CAP_SYS_ADMIN: 6.7, and backported to the 6.1
+ * stable series that Debian's 6.1 follows. A kernel without it would let
+ * anyone watch every holder: refuse to build rather than leak.
+ */
+#ifndef GENL_MCAST_CAP_SYS_ADMIN
+#error "karena needs GENL_MCAST_CAP_SYS_ADMIN (Linux 6.7, or a 6.1 stable kernel that has it)"
+#endif
 
 /*
  * Qualifier of a struct netlink_range_validation that a policy points to

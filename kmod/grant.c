@@ -384,7 +384,10 @@ static void karena_vm_close(struct vm_area_struct *vma)
 
 /*
  * Map the grant's page at vmf->pgoff, refilling a slot that
- * KARENA_IOC_RETURN_PAGES emptied with a fresh zeroed page. The page is
+ * KARENA_IOC_RETURN_PAGES emptied with a fresh zeroed page, allocated with
+ * the grant's policy (karena_page_refill(): no OOM killer, the memory
+ * headroom, the mm's memory cgroup); when none can be had the fault is a
+ * SIGBUS, counted in fault_failures. The page is
  * returned locked (VM_FAULT_LOCKED) after checking that it is still in its
  * slot: KARENA_IOC_RETURN_PAGES empties the slot first and then locks the
  * page before zapping, so either we see the empty slot and retry, or our
@@ -412,13 +415,14 @@ static vm_fault_t karena_vm_fault(struct vm_fault *vmf)
 	mutex_lock(&arena->lock);
 	page = arena->pages[idx];
 	if (!page) {
-		page = alloc_page(GFP_HIGHUSER | __GFP_ZERO);
+		page = karena_page_refill(vma->vm_mm);
 		if (!page) {
 			mutex_unlock(&arena->lock);
 			spin_lock(&karena.lock);
 			karena.fault_failures++;
 			spin_unlock(&karena.lock);
-			return VM_FAULT_OOM;
+			/* a refusal, like a denied grant: never the OOM killer */
+			return VM_FAULT_SIGBUS;
 		}
 		WRITE_ONCE(arena->pages[idx], page);
 	}

@@ -516,6 +516,7 @@ void karena_holder_info(const struct karena_holder *h,
  *	    copied
  * @buf: room for @max snapshots
  * @max: size of @buf
+ * @uid: if not NULL, only the holders of this uid are copied
  * @gen: out: the holder-table generation; it changes whenever a holder is
  *	 added or removed, so a dump that sees it change is inconsistent
  *	 (NLM_F_DUMP_INTR)
@@ -523,7 +524,7 @@ void karena_holder_info(const struct karena_holder *h,
  * Return: the number of snapshots copied; 0 when the dump is complete.
  */
 int karena_holders_fill(u64 *cursor, struct karena_holder_info *buf,
-			unsigned int max, u64 *gen)
+			unsigned int max, const kuid_t *uid, u64 *gen)
 {
 	struct karena_holder *h;
 	unsigned int n = 0;
@@ -533,7 +534,7 @@ int karena_holders_fill(u64 *cursor, struct karena_holder_info *buf,
 	list_for_each_entry(h, &karena.holder_list, node) {
 		if (n == max)
 			break;
-		if (h->id <= *cursor)
+		if (h->id <= *cursor || (uid && !uid_eq(h->uid, *uid)))
 			continue;
 		karena_holder_info_locked(h, &buf[n++]);
 		*cursor = h->id;

@@ -282,7 +282,7 @@ void karena_stats_read(struct karena_stats *s);
 void karena_holder_info(const struct karena_holder *h,
 			struct karena_holder_info *info);
 int karena_holders_fill(u64 *cursor, struct karena_holder_info *buf,
-			unsigned int max, u64 *gen);
+			unsigned int max, const kuid_t *uid, u64 *gen);
 struct karena_holder *karena_holder_get(struct mm_struct *mm);
 struct karena_holder *karena_holder_find(struct mm_struct *mm);
 void karena_holder_put(struct karena_holder *h);
@@ -310,6 +310,7 @@ int karena_limits_set(const u64 *val, unsigned int given,
 int karena_params_init(void);
 
 /* reserve.c */
+struct page *karena_page_refill(struct mm_struct *mm);
 struct karena_arena *karena_arena_take_locked(void);
 struct karena_arena *karena_arena_take(bool *flushed);
 void karena_arena_release_locked(struct karena_arena *arena);

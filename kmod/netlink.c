@@ -4,10 +4,21 @@
  * source of truth for names, ids and types).
  *
  *   GET         do    the global counters and limits
- *   HOLDER_GET  dump  one message per holder (process), in holder id order
+ *   HOLDER_GET  dump  one message per holder (process), in holder id order;
+ *                     without CAP_SYS_ADMIN only the caller's uid's holders
  *   SET         do    change limits; CAP_SYS_ADMIN
  *   EVENT             multicast on "monitor": grant, deny, release, fork
- *                     copy, each with the holder as it is after the event
+ *                     copy, each with the holder as it is after the event;
+ *                     joining the group needs CAP_SYS_ADMIN
+ *
+ * Who sees whom: a holder is a process's pid, comm and uid, which
+ * hidepid=2 hides from other users in /proc. A caller without
+ * CAP_SYS_ADMIN sees in a dump only the holders of its own real uid, and
+ * cannot join "monitor" (EPERM from NETLINK_ADD_MEMBERSHIP; the group's
+ * GENL_MCAST_CAP_SYS_ADMIN flag has the core check it). CAP_SYS_ADMIN and
+ * not CAP_PERFMON, whose purpose would fit better: the core's group flags
+ * know only CAP_NET_ADMIN and CAP_SYS_ADMIN, and the dump asks for the
+ * same capability, so that one process sees the same holders both ways.
  *
  * A user reads it with karenactl(8), or by hand:
  *
@@ -43,10 +54,14 @@
  * @cursor:	id of the last holder put in a message (0 = none yet)
  * @buf:	KARENA_NL_DUMP_BATCH snapshots; allocated in start, freed in
  *		done
+ * @all:	the caller may see every holder (CAP_SYS_ADMIN)
+ * @uid:	else only the holders of this uid, the caller's real uid
  */
 struct karena_nl_dump {
 	u64 cursor;
 	struct karena_holder_info *buf;
+	bool all;
+	kuid_t uid;
 };
 
 static struct genl_family karena_nl_family;
@@ -61,8 +76,12 @@ enum karena_nl_mcgrp {
 	KARENA_NL_MCGRP_MONITOR,
 };
 
+/* Events name every holder: CAP_SYS_ADMIN to join (see the top). */
 static const struct genl_multicast_group karena_nl_mcgrps[] = {
-	[KARENA_NL_MCGRP_MONITOR] = { .name = KARENA_GENL_MCGRP_MONITOR },
+	[KARENA_NL_MCGRP_MONITOR] = {
+		.name	= KARENA_GENL_MCGRP_MONITOR,
+		.flags	= GENL_MCAST_CAP_SYS_ADMIN,
+	},
 };
 
 /* ---- message bodies ---- */
@@ -230,6 +249,9 @@ static int karena_nl_holder_start(struct netlink_callback *cb)
 
 	karena_holders_identify_forked();	/* pid 0 for fork children */
 	ctx->cursor = 0;
+	/* the sender's socket and the sender itself, as SET checks */
+	ctx->all = netlink_capable(cb->skb, CAP_SYS_ADMIN);
+	ctx->uid = current_uid();
 	ctx->buf = kmalloc_array(KARENA_NL_DUMP_BATCH, sizeof(*ctx->buf),
 				 GFP_KERNEL);
 	return ctx->buf ? 0 : -ENOMEM;
@@ -261,8 +283,8 @@ static int karena_nl_holder_dumpit(struct sk_buff *skb,
 
 	for (;;) {
 		cursor = ctx->cursor;
-		n = karena_holders_fill(&cursor, ctx->buf,
-					KARENA_NL_DUMP_BATCH, &gen);
+		n = karena_holders_fill(&cursor, ctx->buf, KARENA_NL_DUMP_BATCH,
+					ctx->all ? NULL : &ctx->uid, &gen);
 		cb->seq = (unsigned int)(gen % UINT_MAX) + 1;
 		if (!n)
 			return skb->len;

@@ -52,7 +52,9 @@
  * Memory pressure: no arena allocation wakes the OOM killer
  * (__GFP_RETRY_MAYFAIL), and none is even tried when it would leave less
  * than 1/32 of RAM available (MemAvailable, si_mem_available()): a grant
- * that needs a new arena fails with ENOMEM, the worker stops growing the
+ * that needs a new arena fails with ENOMEM, a fault on a page handed back
+ * with KARENA_IOC_RETURN_PAGES gets SIGBUS (karena_page_refill(), counted
+ * in fault_failures by grant.c), the worker stops growing the
  * reserve short of reserve_arenas (it tries again at its next kick), and
  * loading with a reserve_arenas that the available memory cannot hold
  * fails with ENOMEM rather than being clamped, so the administrator learns
@@ -63,9 +65,11 @@
 
 #include <linux/gfp.h>
 #include <linux/highmem.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/overflow.h>
 #include <linux/sched.h>
+#include <linux/sched/mm.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
 
@@ -89,6 +93,36 @@ static bool karena_mem_allows(u64 pages)
 
 	return avail > 0 &&
 	       (u64)avail >= pages + totalram_pages() / KARENA_HEADROOM_DIV;
+}
+
+/**
+ * karena_page_refill() - a zeroed page for a slot that
+ * KARENA_IOC_RETURN_PAGES emptied
+ * @mm: the mm of the VMA that faults on the slot
+ *
+ * The grant's policy, not the page fault's: no OOM killer (KARENA_GFP)
+ * and the headroom of karena_mem_allows(). The page is charged to @mm's
+ * memory cgroup, as an anonymous page of @mm would be (__GFP_ACCOUNT under
+ * set_active_memcg()): over memory.max the charge is refused after the
+ * cgroup's own reclaim, and no OOM killer runs. The scrub never puts such
+ * a page back in the reserve (karena_arena_scrub()).
+ *
+ * Context: may sleep.
+ * Return: the page with one reference, or NULL.
+ */
+struct page *karena_page_refill(struct mm_struct *mm)
+{
+	struct mem_cgroup *memcg, *old;
+	struct page *page;
+
+	if (!karena_mem_allows(1))
+		return NULL;
+	memcg = get_mem_cgroup_from_mm(mm);
+	old = set_active_memcg(memcg);
+	page = alloc_page(KARENA_GFP | __GFP_ACCOUNT);
+	set_active_memcg(old);
+	mem_cgroup_put(memcg);
+	return page;
 }
 
 static void karena_arena_free(struct karena_arena *arena)
@@ -129,10 +163,11 @@ static struct karena_arena *karena_arena_alloc(void)
 
 /*
  * Make a released arena zero again: clear its touched pages, and replace
- * every page that is gone (KARENA_IOC_RETURN_PAGES) or still referenced
- * from elsewhere. Untouched pages are zero already (see the top of this
- * file). Returns false if a page could not be replaced (the caller frees
- * the arena).
+ * every page that is gone (KARENA_IOC_RETURN_PAGES), still referenced
+ * from elsewhere, or charged to a memory cgroup (a refill,
+ * karena_page_refill(): the reserve holds no cgroup's memory). Untouched
+ * pages are zero already (see the top of this file). Returns false if a
+ * page could not be replaced (the caller frees the arena).
  */
 static bool karena_arena_scrub(struct karena_arena *arena)
 {
@@ -141,7 +176,8 @@ static bool karena_arena_scrub(struct karena_arena *arena)
 	for (i = 0; i < karena.arena_pages; i++) {
 		struct page *page = arena->pages[i];
 
-		if (page && page_ref_count(page) == 1) {
+		if (page && page_ref_count(page) == 1 &&
+		    !PageMemcgKmem(page)) {
 			if (!test_bit(i, arena->touched))
 				continue;
 			clear_highpage(page);

@@ -165,14 +165,16 @@ struct karena_arena_size {
  *                      nests, is in arenas of KARENA_A_ARENA_SIZE bytes
  *   HOLDER_GET   dump  one message per holder, each one KARENA_A_HOLDER
  *                      nest; NLM_F_DUMP_INTR if holders came or went while
- *                      the dump ran (retry it)
+ *                      the dump ran (retry it). Without CAP_SYS_ADMIN,
+ *                      only the holders of the caller's real uid
  *   SET          do    CAP_SYS_ADMIN (and CAP_NET_ADMIN): any of
  *                      KARENA_A_MAX_ARENAS, MAX_ARENAS_PER_PROCESS,
  *                      MAX_ARENAS_PER_UID, RESERVE_ARENAS; all are checked
  *                      before any is changed
  *   EVENT        multicast on group "monitor": KARENA_A_EVENT (type,
  *                      reason, sequence number) and KARENA_A_HOLDER (the
- *                      holder after the event, as in the dump)
+ *                      holder after the event, as in the dump). Joining
+ *                      the group needs CAP_SYS_ADMIN (else EPERM)
  *
  * KARENA_HOLDER_A_PID is 0 while the process is not known yet. That is the
  * case of a fork child's holder: its arenas are copied during fork, before
