@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Granting arenas: the mmap handler, the arena-aligned
- * get_unmapped_area, and the VMA operations (fault, open for fork and
- * mremap copies, close for release).
+ * get_unmapped_area, and the VMA operations (fault and page_mkwrite, with
+ * copy on write after fork; open for fork and mremap copies; close for
+ * release).
  *
  * What userspace does:
  *
@@ -26,19 +27,76 @@
  * Pages reach userspace only through karena_vm_fault(), which returns the
  * arena's own page with a reference (vmf->page). The VMA is neither
  * VM_PFNMAP nor VM_MIXEDMAP and never gets an anon_vma, so fork does not
- * copy its page tables: the child's VMA is opened (karena_vm_open()), gets
- * a private copy of the arena charged to the child, and faults into that.
+ * copy its page tables: the child's VMA is opened (karena_vm_open()) and
+ * gets a grant of its own, charged to the child, whose arenas share the
+ * parent's pages until either side writes.
  *
- * Fork guarantee: the copy is a snapshot, as with anonymous memory. Before
- * an arena is copied, the parent's PTEs of it are zapped; dup_mmap() holds
- * the parent's mmap_lock for write (and from 6.4 has write-locked each
- * parent VMA it has reached), so a parent thread that touches an arena
- * whose copy is made blocks in the fault until fork is over. Each parent
- * thread therefore stops at its first access to an already-copied arena,
- * and the child sees, for every thread, a prefix of that thread's writes
- * in program order (kselftest fork_consistent_snapshot). Not covered, as
- * for anonymous memory without its pinned-page copy: a write through a GUP
- * pin (O_DIRECT read into an arena, RDMA) in flight during fork.
+ * Copy on write. Why not the kernel's own: anonymous and MAP_PRIVATE file
+ * memory get it from do_wp_page()/wp_page_copy(), which fork sets up by
+ * copying the page tables with write-protected PTEs and which put the copy
+ * in an anon_vma. An arena is a MAP_SHARED mapping of a device: fork copies
+ * no PTEs of it, and a write fault on a VM_SHARED VMA goes to
+ * wp_page_shared() (->page_mkwrite, then the same page made writable),
+ * never to wp_page_copy(); a copy there would be an anonymous page outside
+ * the arena, which the module could neither count, nor zero, nor hand back
+ * (KARENA_IOC_RETURN_PAGES), and which a later fork would copy by the
+ * anonymous rules. So the module does it in its own slots:
+ *  - at fork the parent's PTEs of the grant are zapped (below), and every
+ *    touched page of each parent arena goes into the same slot of the
+ *    child's arena with a reference of its own, the slot marked shared on
+ *    both sides (arena->shared). Nothing is copied (a page that may be
+ *    pinned for DMA excepted, as for anonymous memory).
+ *  - the VMA has ->page_mkwrite, so the core gives it write-notify
+ *    (vma_wants_writenotify(), applied by mmap_region() after ->mmap):
+ *    every fault maps its page read-only unless it is a write fault, and
+ *    the first write through a read-only PTE calls ->page_mkwrite.
+ *  - a write fault on a shared slot (karena_vm_fault() with
+ *    FAULT_FLAG_WRITE) makes the page the writer's: a private copy in its
+ *    slot, charged to the writer like a refilled page (no OOM killer; a
+ *    copy that cannot be had is a SIGBUS counted in fork_copy_failures) and
+ *    counted in fork_copies, or the page itself when the slot holds its
+ *    only reference (the other side wrote or let go already). A write
+ *    through a read-only PTE of a shared page (karena_vm_page_mkwrite())
+ *    zaps that PTE and returns VM_FAULT_NOPAGE: the retried fault finds no
+ *    PTE and makes the copy in karena_vm_fault(). Reads never copy.
+ *  - a page marked shared is never written by anyone: every PTE of it is
+ *    read-only (the parent's were zapped at fork; faults map it read-only;
+ *    mprotect() makes writable only PTEs already dirty, which none of a
+ *    shared page is), and every write fault copies or finds it unshared.
+ *  - the scrub replaces a page that anything else references (another
+ *    arena that shares it included) instead of zeroing it, so a page is
+ *    never zeroed nor put back in the reserve under another arena's user
+ *    (reserve.c); KARENA_IOC_RETURN_PAGES and the release of either side
+ *    drop only their own slot's reference.
+ * Faults run under mmap_lock: 6.12 retries a fault under the per-VMA lock
+ * with mmap_lock when the VMA has no ->map_pages (vmf_can_call_fault()),
+ * and fork excludes both (dup_mmap() write-locks the mm and each VMA), so
+ * no slot becomes shared while a fault looks at it.
+ *
+ * Limits at fork. No hook lets a module fail a fork, on 6.1 or 6.12:
+ * dup_mmap() calls vm_ops->open(), which returns void, and its other
+ * failures are its own (VMA allocation, mempolicy, userfaultfd, anon_vma,
+ * page-table copy, the overcommit check of VM_ACCOUNT mappings, a fatal
+ * signal); file_operations have no fork hook; copy_process()'s checks are
+ * LSM and cgroup controller hooks, which a module cannot add. So the
+ * child's grant is charged in ->open, as today's copy was, against every
+ * limit: refused, it leaves the child's VMA pointing at nothing (SIGBUS on
+ * access, counted in fork_copy_failures). Only the copies on write come
+ * later, and a refused one is a counted SIGBUS, as anonymous memory would
+ * meet the OOM killer.
+ *
+ * Fork guarantee: the child's view is a snapshot, as with anonymous
+ * memory. Before the pages are shared, the parent's PTEs of them are
+ * zapped; dup_mmap() holds the parent's mmap_lock for write (and from 6.4
+ * has write-locked each parent VMA it has reached), so a parent thread
+ * that touches an arena being shared blocks in the fault until fork is
+ * over, then reads the shared page or writes a copy. Each parent thread
+ * therefore stops at its first access to an already-shared arena, and the
+ * child sees, for every thread, a prefix of that thread's writes in
+ * program order (kselftest fork_consistent_snapshot). A page pinned for
+ * DMA is copied for the child at fork, so that a write through the pin in
+ * flight stays the parent's (if no copy can be had, it is shared; the
+ * parent's next write through its PTE then leaves the pinned page).
  *
  * A grant is mapped by exactly one mm; grant->nr_maps counts its VMAs
  * there (normally one; two while mremap's refused copy exists). The grant
@@ -96,15 +154,13 @@ static void karena_deny(struct karena_holder *h, int err,
 
 /* The grant is made: record it in @g and the counters. */
 static void karena_grant_done(struct karena_grant *g, struct karena_holder *h,
-			      struct karena_user *u, bool fork_copy)
+			      struct karena_user *u)
 {
 	lockdep_assert_held(&karena.lock);
 	g->holder = h;
 	g->user = u;
 	g->nr_maps = 1;
 	karena.grants += g->nr_arenas;
-	if (fork_copy)
-		karena.fork_copies += g->nr_arenas;
 	karena.granted_peak = max(karena.granted_peak, karena.granted);
 	h->peak = max(h->peak, h->arenas);
 }
@@ -128,11 +184,14 @@ static void karena_grant_take_free(struct karena_grant *g, unsigned long *got)
 
 /*
  * Fill the rest of @g->arenas[] when the free list ran out: dirty arenas
- * zeroed here, or new ones (karena_arena_take()). Returns 0, -ENOMEM, or
- * -EINTR if the caller was killed meanwhile (a large grant is many
- * arenas); *@got says how many are in place either way.
+ * zeroed here, or new ones (karena_arena_take()); for a fork child
+ * (@empty) new arenas with empty slots, which the fork fills with the
+ * parent's pages. Returns 0, -ENOMEM, or -EINTR if the caller was killed
+ * meanwhile (a large grant is many arenas); *@got says how many are in
+ * place either way.
  */
-static int karena_grant_take_rest(struct karena_grant *g, unsigned long *got)
+static int karena_grant_take_rest(struct karena_grant *g, unsigned long *got,
+				  bool empty)
 {
 	struct karena_arena *arena;
 	bool flushed = false;
@@ -140,7 +199,8 @@ static int karena_grant_take_rest(struct karena_grant *g, unsigned long *got)
 	while (*got < g->nr_arenas) {
 		if (fatal_signal_pending(current))
 			return -EINTR;
-		arena = karena_arena_take(&flushed);
+		arena = empty ? karena_arena_new_empty() :
+				karena_arena_take(&flushed);
 		if (!arena)
 			return -ENOMEM;
 		g->arenas[(*got)++] = arena;
@@ -172,10 +232,10 @@ static struct karena_user *karena_grant_undo_locked(struct karena_grant *g,
 /*
  * Charge the @nr_pages of a new grant (as DIV_ROUND_UP(@nr_pages,
  * arena_pages) arenas) to @mm's holder and to current's real uid, and take
- * that many zeroed arenas. @fork_copy: the grant is the copy made for a
- * fork child (counted in fork_copies, or in fork_copy_failures when
- * refused). Every refusal is counted and reported; nothing is granted
- * unless everything is.
+ * that many zeroed arenas. @fork_copy: the grant is a fork child's, whose
+ * arenas start with empty slots for the fork to fill with the parent's
+ * pages (counted in fork_copy_failures when refused). Every refusal is
+ * counted and reported; nothing is granted unless everything is.
  *
  * The common case is one hold of karena.lock: the holder and the user
  * exist, and the free list has the arenas. karena.lock is dropped to
@@ -228,9 +288,10 @@ static struct karena_grant *karena_grant(struct mm_struct *mm,
 			if (karena_user_put_locked(u))
 				free_u = u;
 		} else {
-			karena_grant_take_free(g, &got);
+			if (!fork_copy)
+				karena_grant_take_free(g, &got);
 			if (got == n)
-				karena_grant_done(g, h, u, fork_copy);
+				karena_grant_done(g, h, u);
 		}
 	}
 	spin_unlock(&karena.lock);
@@ -247,10 +308,10 @@ static struct karena_grant *karena_grant(struct mm_struct *mm,
 	}
 
 	if (got < n) {
-		err = karena_grant_take_rest(g, &got);
+		err = karena_grant_take_rest(g, &got, fork_copy);
 		spin_lock(&karena.lock);
 		if (!err)
-			karena_grant_done(g, h, u, fork_copy);
+			karena_grant_done(g, h, u);
 		else
 			free_u = karena_grant_undo_locked(g, h, u, got);
 		spin_unlock(&karena.lock);
@@ -272,35 +333,66 @@ static struct karena_grant *karena_grant(struct mm_struct *mm,
 }
 
 /*
- * Copy @src's contents into the fresh (all zero, all present) @dst, which
- * no VMA maps yet. Only @src's touched pages can be non-zero (reserve.c);
- * each one copied is touched in @dst too, since the kernel wrote it.
+ * Fill the fork child's @dst (empty slots, mapped by no VMA yet) from the
+ * parent's @src: the page of every touched slot goes into the same slot
+ * of @dst with a reference of its own, and the slot is marked shared on
+ * both sides, so that neither side writes the page again (a write fault
+ * copies, see karena_vm_fault()). Untouched and empty slots read as zero
+ * on both sides and stay empty in @dst. A page that may be pinned for DMA
+ * is copied now instead, into a page charged to @mm, as anonymous memory
+ * does at fork: a write through the pin (O_DIRECT, RDMA) then stays the
+ * parent's, which keeps the page; if no copy can be had it is shared.
+ * Returns the number of pages copied.
  */
-static void karena_arena_copy(struct karena_arena *dst,
-			      struct karena_arena *src)
+static unsigned long karena_arena_share(struct karena_arena *dst,
+					struct karena_arena *src,
+					struct mm_struct *mm)
 {
+	unsigned long copied = 0;
+	struct page *page, *copy;
 	unsigned int i;
 
 	mutex_lock(&src->lock);
 	for_each_set_bit(i, src->touched, karena.arena_pages) {
-		/* an empty slot reads as zero, as dst's page already does */
-		if (!src->pages[i])
+		page = src->pages[i];
+		if (!page)
 			continue;
-		copy_highpage(dst->pages[i], src->pages[i]);
 		__set_bit(i, dst->touched);
-		cond_resched();
+		copy = NULL;
+		if (folio_maybe_dma_pinned(page_folio(page)))
+			copy = karena_page_refill(mm);
+		if (copy) {
+			copy_highpage(copy, page);
+			dst->pages[i] = copy;
+			copied++;
+			continue;
+		}
+		get_page(page);
+		dst->pages[i] = page;
+		__set_bit(i, dst->shared);
+		__set_bit(i, src->shared);
 	}
 	mutex_unlock(&src->lock);
+	return copied;
+}
+
+/* Count @n pages copied for fork children (on write, or pinned at fork). */
+static void karena_count_copies(unsigned long n)
+{
+	spin_lock(&karena.lock);
+	karena.fork_copies += n;
+	spin_unlock(&karena.lock);
 }
 
 /*
  * Fork is copying @vma (the child's) from the parent's VMA at the same
- * address: take the parent's PTEs of the grant away before the copy is
- * made, so that a parent thread cannot change it behind the copy. That
+ * address: take the parent's PTEs of the grant away before its pages are
+ * shared, so that no writable PTE of a shared page is left. A parent
  * thread's next access faults, and the fault waits for the end of fork
  * (dup_mmap() holds the parent's mmap_lock for write and, from 6.4, has
- * write-locked the VMA); then it maps the same page again. This is what
- * write-protecting anonymous PTEs does for anonymous memory.
+ * write-locked the VMA); then a read maps the shared page read-only and a
+ * write gets a copy. This is what write-protecting anonymous PTEs does for
+ * anonymous memory; a module has no exported way to write-protect a range.
  */
 static void karena_fork_zap_parent(struct vm_area_struct *vma,
 				   struct karena_grant *src)
@@ -320,19 +412,20 @@ static void karena_fork_zap_parent(struct vm_area_struct *vma,
 /*
  * A new VMA now points at the grant. In the grant's own mm this is
  * mremap's copy (refused right after) or a split (refused before): count
- * it. In another mm it is a fork child: give the child its own copy of
- * every arena of the grant, one grant of the same size charged to the
- * child, a snapshot taken with the parent's PTEs zapped (see
- * karena_fork_zap_parent()). This cannot fail; if the copy cannot be made,
- * the child's VMA points at nothing and faults with SIGBUS (its arenas
- * counted in fork_copy_failures). A VMA that already points at nothing
- * passes that on.
+ * it. In another mm it is a fork child: give it a grant of its own of the
+ * same size, charged to the child as a grant (the limits hold at fork),
+ * whose arenas share the parent's pages until either side writes (see
+ * "Copy on write" at the top), with the parent's PTEs zapped first (see
+ * karena_fork_zap_parent()). This cannot fail (vm_ops->open returns
+ * void); if the child's grant is refused, the child's VMA points at
+ * nothing and faults with SIGBUS (its arenas counted in
+ * fork_copy_failures). A VMA that already points at nothing passes that on.
  */
 static void karena_vm_open(struct vm_area_struct *vma)
 {
 	struct karena_grant *src = vma->vm_private_data;
+	unsigned long i, copied = 0;
 	struct karena_grant *copy;
-	unsigned long i;
 
 	if (!src)
 		return;
@@ -351,8 +444,14 @@ static void karena_vm_open(struct vm_area_struct *vma)
 		return;
 	}
 	karena_fork_zap_parent(vma, src);
-	for (i = 0; i < src->nr_arenas; i++)
-		karena_arena_copy(copy->arenas[i], src->arenas[i]);
+	for (i = 0; i < src->nr_arenas; i++) {
+		/* current is the parent: the child's cgroup is the parent's */
+		copied += karena_arena_share(copy->arenas[i], src->arenas[i],
+					     current->mm);
+		cond_resched();
+	}
+	if (copied)
+		karena_count_copies(copied);
 	vma->vm_private_data = copy;
 }
 
@@ -383,11 +482,58 @@ static void karena_vm_close(struct vm_area_struct *vma)
 }
 
 /*
+ * A write fault on slot @idx of @arena, whose page a fork shared: make the
+ * slot's page the writer's own. If the slot holds the page's only
+ * reference, no other arena, PTE, pin or pipe has it, and none can get it
+ * but through this slot (@arena->lock is held, and fork excludes faults):
+ * it is kept as it is. Otherwise the writer gets a private copy, charged
+ * to @mm as a refilled page is, and the slot's reference to the shared
+ * page is dropped; the others keep it. A reference taken by someone else
+ * for a moment only makes us copy, never share a written page.
+ *
+ * Context: @arena->lock held.
+ * Return: the slot's page now, or NULL when no copy can be had.
+ */
+static struct page *karena_unshare_locked(struct karena_arena *arena,
+					  unsigned int idx,
+					  struct mm_struct *mm)
+{
+	struct page *page = arena->pages[idx], *copy;
+
+	lockdep_assert_held(&arena->lock);
+	if (page_ref_count(page) != 1) {
+		copy = karena_page_refill(mm);
+		if (!copy)
+			return NULL;
+		copy_highpage(copy, page);
+		WRITE_ONCE(arena->pages[idx], copy);
+		put_page(page);
+		page = copy;
+		karena_count_copies(1);
+	}
+	__clear_bit(idx, arena->shared);
+	return page;
+}
+
+/* Count a fault refused for want of a page; the fault is a SIGBUS. */
+static vm_fault_t karena_fault_refused(u64 *counter)
+{
+	spin_lock(&karena.lock);
+	(*counter)++;
+	spin_unlock(&karena.lock);
+	/* a refusal, like a denied grant: never the OOM killer */
+	return VM_FAULT_SIGBUS;
+}
+
+/*
  * Map the grant's page at vmf->pgoff, refilling a slot that
  * KARENA_IOC_RETURN_PAGES emptied with a fresh zeroed page, allocated with
  * the grant's policy (karena_page_refill(): no OOM killer, the memory
  * headroom, the mm's memory cgroup); when none can be had the fault is a
- * SIGBUS, counted in fault_failures. The page is
+ * SIGBUS, counted in fault_failures. A write fault on a shared slot first
+ * makes the page the writer's own (karena_unshare_locked(); a copy that
+ * cannot be had is a SIGBUS counted in fork_copy_failures); any other
+ * fault maps it read-only (write-notify), a shared page too. The page is
  * returned locked (VM_FAULT_LOCKED) after checking that it is still in its
  * slot: KARENA_IOC_RETURN_PAGES empties the slot first and then locks the
  * page before zapping, so either we see the empty slot and retry, or our
@@ -418,13 +564,16 @@ static vm_fault_t karena_vm_fault(struct vm_fault *vmf)
 		page = karena_page_refill(vma->vm_mm);
 		if (!page) {
 			mutex_unlock(&arena->lock);
-			spin_lock(&karena.lock);
-			karena.fault_failures++;
-			spin_unlock(&karena.lock);
-			/* a refusal, like a denied grant: never the OOM killer */
-			return VM_FAULT_SIGBUS;
+			return karena_fault_refused(&karena.fault_failures);
 		}
 		WRITE_ONCE(arena->pages[idx], page);
+	} else if ((vmf->flags & FAULT_FLAG_WRITE) &&
+		   test_bit(idx, arena->shared)) {
+		page = karena_unshare_locked(arena, idx, vma->vm_mm);
+		if (!page) {
+			mutex_unlock(&arena->lock);
+			return karena_fault_refused(&karena.fork_copy_failures);
+		}
 	}
 	/* before any PTE or GUP reference can let the page be written */
 	if (!test_bit(idx, arena->touched))
@@ -440,6 +589,46 @@ static vm_fault_t karena_vm_fault(struct vm_fault *vmf)
 	}
 	vmf->page = page;
 	return VM_FAULT_LOCKED;
+}
+
+/*
+ * A write to a page that is mapped read-only: every page is, until written
+ * (the VMA has write-notify because this handler exists). The slot's own,
+ * unshared page: the write goes on, and the page is returned locked, as
+ * karena_vm_fault() returns it. A shared page, or one no longer in its
+ * slot (a copy on write or KARENA_IOC_RETURN_PAGES replaced it): its PTE
+ * is zapped and the fault retried, which finds no PTE and reaches
+ * karena_vm_fault() with FAULT_FLAG_WRITE, which makes the copy. The core
+ * cannot be asked to map another page from here: ->page_mkwrite only says
+ * yes or no for the page that is mapped.
+ */
+static vm_fault_t karena_vm_page_mkwrite(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct karena_grant *g = vma->vm_private_data;
+	struct page *page = vmf->page;
+	struct karena_arena *arena;
+	pgoff_t idx = vmf->pgoff;
+	bool own;
+
+	/* only karena_vm_fault() maps pages, after these very checks */
+	if (WARN_ON_ONCE(!g || idx >= g->nr_pages))
+		return VM_FAULT_SIGBUS;
+	arena = g->arenas[idx >> karena.arena_order];
+	idx &= karena.arena_pages - 1;
+
+	mutex_lock(&arena->lock);
+	own = arena->pages[idx] == page && !test_bit(idx, arena->shared);
+	mutex_unlock(&arena->lock);
+	if (own) {
+		lock_page(page);
+		/* as in karena_vm_fault(): a fork cannot run meanwhile */
+		if (READ_ONCE(arena->pages[idx]) == page)
+			return VM_FAULT_LOCKED;
+		unlock_page(page);
+	}
+	karena_zap_range(vma, vmf->address & PAGE_MASK, PAGE_SIZE);
+	return VM_FAULT_NOPAGE;
 }
 
 /* A split would leave part of a grant in a VMA of its own. */
@@ -460,6 +649,7 @@ const struct vm_operations_struct karena_vm_ops = {
 	.may_split	= karena_vm_may_split,
 	.mremap		= karena_vm_mremap,
 	.fault		= karena_vm_fault,
+	.page_mkwrite	= karena_vm_page_mkwrite,
 };
 
 /*

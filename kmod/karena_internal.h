@@ -61,21 +61,29 @@ struct vm_area_struct;
 /**
  * struct karena_arena - one arena of the module's size
  * @node:	on karena.free or karena.dirty while not granted (karena.lock)
- * @lock:	protects @pages and @touched
+ * @lock:	protects @pages, @touched and @shared
  * @touched:	bitmap of karena.arena_pages bits, stored after @pages: set
  *		for a page that may have been written since the arena was
  *		last zeroed (mapped into a user PTE by the fault handler, or
- *		written by a fork copy); a clear bit means the page, or its
+ *		put in the slot by a fork or a copy on write); a clear bit means the page, or its
  *		empty slot, reads as zero. The worker clears only these pages.
  *		See reserve.c for why nothing else can write a page.
+ * @shared:	bitmap of karena.arena_pages bits, stored after @touched:
+ *		set for a slot whose page a fork put in another arena too
+ *		(copy on write, see grant.c). Such a page is never written:
+ *		it is mapped read-only, and a write fault gives the writer a
+ *		private copy, unless the slot turns out to hold its only
+ *		reference.
  * @pages:	karena.arena_pages slots; NULL = handed back with
- *		KARENA_IOC_RETURN_PAGES, the next fault fills it with a fresh
- *		zeroed page. Each page holds one reference for the slot.
+ *		KARENA_IOC_RETURN_PAGES, or never filled (a fork child's
+ *		arena): the next fault fills it with a fresh zeroed page.
+ *		Each page holds one reference for the slot.
  */
 struct karena_arena {
 	struct list_head node;
-	struct mutex lock;		/* protects @pages, @touched */
+	struct mutex lock;		/* protects @pages, @touched, @shared */
 	unsigned long *touched;
+	unsigned long *shared;
 	struct page *pages[];
 };
 
@@ -313,6 +321,7 @@ int karena_params_init(void);
 struct page *karena_page_refill(struct mm_struct *mm);
 struct karena_arena *karena_arena_take_locked(void);
 struct karena_arena *karena_arena_take(bool *flushed);
+struct karena_arena *karena_arena_new_empty(void);
 void karena_arena_release_locked(struct karena_arena *arena);
 void karena_reserve_kick(void);
 int karena_reserve_init(void);

@@ -30,14 +30,21 @@
  *    faults it in through the same handler, so the bit is set before any
  *    reference escapes; a pin that outlives the mapping is a reference the
  *    scrub sees and refuses (above);
- *  - the fork copy, the one kernel write, which sets the copy's bits
- *    (karena_arena_copy() in grant.c);
+ *  - a fork, which puts the parent's page in the child's slot and sets
+ *    the child's bit (karena_arena_share() in grant.c), and a copy on
+ *    write, the one kernel write, into a page it puts in a slot whose bit
+ *    is set already;
  *  - KARENA_IOC_RETURN_PAGES, which empties the slot and clears its bit
  *    together under arena->lock; an empty slot is refilled with a fresh
  *    zeroed page, by the next fault (which sets the bit) or by the scrub.
- * Zapping PTEs (munmap, MADV_DONTNEED, the fork zap) leaves bits set. The
- * fork copy relies on the same rule: it copies only the touched pages of
- * the parent's arena, the others being zero on both sides.
+ * Zapping PTEs (munmap, MADV_DONTNEED, the fork zap) leaves bits set. A
+ * fork relies on the same rule: it shares only the touched pages of the
+ * parent's arena, the others being zero on both sides. A page shared
+ * since a fork has a reference from each arena that holds it, so the
+ * scrub of one of them replaces it (below) and never zeroes it under the
+ * others; an arena freed rather than kept drops its references before it
+ * is uncounted, so that once arenas_reserved says so, the others hold
+ * the page alone.
  *
  * The worker also keeps reserve_arenas zeroed arenas free: it refills the
  * free list after grants drain it, and frees the surplus after the
@@ -136,21 +143,32 @@ static void karena_arena_free(struct karena_arena *arena)
 	kvfree(arena);
 }
 
-/* A new arena of zeroed pages, or NULL. May sleep. */
-static struct karena_arena *karena_arena_alloc(void)
+/* A new arena whose slots are all empty (they read as zero), or NULL. */
+static struct karena_arena *karena_arena_alloc_slots(void)
 {
+	unsigned int words = BITS_TO_LONGS(karena.arena_pages);
 	struct karena_arena *arena;
-	unsigned int i;
-
 	size_t size = size_add(struct_size(arena, pages, karena.arena_pages),
-			       BITS_TO_LONGS(karena.arena_pages) *
-			       sizeof(unsigned long));
+			       array_size(2 * words, sizeof(unsigned long)));
 
 	arena = kvzalloc(size, GFP_KERNEL | __GFP_NOWARN | __GFP_RETRY_MAYFAIL);
 	if (!arena)
 		return NULL;
 	mutex_init(&arena->lock);
 	arena->touched = (unsigned long *)&arena->pages[karena.arena_pages];
+	arena->shared = arena->touched + words;
+	return arena;
+}
+
+/* A new arena of zeroed pages, or NULL. May sleep. */
+static struct karena_arena *karena_arena_alloc(void)
+{
+	struct karena_arena *arena;
+	unsigned int i;
+
+	arena = karena_arena_alloc_slots();
+	if (!arena)
+		return NULL;
 	for (i = 0; i < karena.arena_pages; i++) {
 		arena->pages[i] = alloc_page(KARENA_GFP);
 		if (!arena->pages[i]) {
@@ -163,8 +181,10 @@ static struct karena_arena *karena_arena_alloc(void)
 
 /*
  * Make a released arena zero again: clear its touched pages, and replace
- * every page that is gone (KARENA_IOC_RETURN_PAGES), still referenced
- * from elsewhere, or charged to a memory cgroup (a refill,
+ * every page that is gone (KARENA_IOC_RETURN_PAGES, or never there in a
+ * fork child's arena), still referenced from elsewhere (a pin, a pipe, or
+ * another arena that shares it since a fork: that one goes on using it),
+ * or charged to a memory cgroup (a refill,
  * karena_page_refill(): the reserve holds no cgroup's memory). Untouched
  * pages are zero already (see the top of this file). Returns false if a
  * page could not be replaced (the caller frees the arena).
@@ -191,6 +211,8 @@ static bool karena_arena_scrub(struct karena_arena *arena)
 		__clear_bit(i, arena->touched);
 		cond_resched();
 	}
+	/* every page left is this arena's alone now */
+	bitmap_zero(arena->shared, karena.arena_pages);
 	return true;
 }
 
@@ -250,10 +272,11 @@ static struct karena_arena *karena_dirty_pop(void)
 /* Free an arena the module counts in arenas_reserved. */
 static void karena_arena_drop(struct karena_arena *arena)
 {
+	/* pages first: once uncounted, its shared pages are the others' */
+	karena_arena_free(arena);
 	spin_lock(&karena.lock);
 	karena.nr_total--;
 	spin_unlock(&karena.lock);
-	karena_arena_free(arena);
 }
 
 /**
@@ -307,6 +330,27 @@ struct karena_arena *karena_arena_take(bool *flushed)
 }
 
 /**
+ * karena_arena_new_empty() - a new arena whose slots are all empty
+ *
+ * For a fork child: its slots are filled with the parent's pages (shared
+ * until written) and, on fault, with fresh zeroed pages. Counted in
+ * arenas_reserved like any other arena. May sleep.
+ *
+ * Return: the arena, or NULL.
+ */
+struct karena_arena *karena_arena_new_empty(void)
+{
+	struct karena_arena *arena = karena_arena_alloc_slots();
+
+	if (arena) {
+		spin_lock(&karena.lock);
+		karena.nr_total++;
+		spin_unlock(&karena.lock);
+	}
+	return arena;
+}
+
+/**
  * karena_arena_release_locked() - queue an arena that nobody maps any more
  * for zeroing
  * @arena: no VMA maps it and no PTE points into it
@@ -348,18 +392,20 @@ static bool karena_reserve_scrub_one(void)
 	if (!arena)
 		return false;
 
-	keep = karena_arena_scrub(arena);
+	/* no room in the reserve: free it as it is, zeroing would be wasted */
+	spin_lock(&karena.lock);
+	keep = karena.nr_free < karena.reserve_arenas;
+	spin_unlock(&karena.lock);
+	keep = keep && karena_arena_scrub(arena);
 	spin_lock(&karena.lock);
 	keep = keep && karena.nr_free < karena.reserve_arenas;
 	if (keep) {
 		list_add_tail(&arena->node, &karena.free);
 		karena.nr_free++;
-	} else {
-		karena.nr_total--;
 	}
 	spin_unlock(&karena.lock);
 	if (!keep)
-		karena_arena_free(arena);
+		karena_arena_drop(arena);
 	return true;
 }
 

@@ -1,0 +1,435 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * karena_cow_test - kselftests for copy on write of a fork child's arenas.
+ *
+ * A fork child's arenas share the parent's pages until either side
+ * writes; the writer gets a private copy (counted in fork_copies), unless
+ * no one else holds the page any more. What is checked: a child that only
+ * reads copies nothing and takes little memory (MemAvailable, counters);
+ * each side's writes stay its own, with one copy per page written while
+ * shared and none after the other side let go; three sharers (a fork of a
+ * fork); KARENA_IOC_RETURN_PAGES on shared pages, by either side; both
+ * exit orders, with the first one's arenas scrubbed before the other reads
+ * (a shared page is never zeroed under its other user); a page spliced
+ * into a pipe keeps what it held at the fork.
+ *
+ * Needs root (limits are saved and restored, reserve counters read) and
+ * the module loaded; otherwise SKIP.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../../kmod/uapi/karena.h"
+#include "kselftest_harness.h"
+#include "karena_util.h"
+
+/* See karena_test.c: 6.1's harness runs the body after a setup SKIP. */
+#define SETUP_SKIP(fmt, ...) SKIP(_exit(255), fmt, ##__VA_ARGS__)
+
+/* Every byte of [p, p + n) is c. */
+static int all_bytes(const unsigned char *p, size_t n, unsigned char c)
+{
+	return n == 0 || (p[0] == c && !memcmp(p, p + 1, n - 1));
+}
+
+/* A /proc/meminfo value in KiB, or -1. */
+static long long meminfo(const char *key)
+{
+	char line[128];
+	long long v = -1;
+	size_t klen = strlen(key);
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, klen) && line[klen] == ':') {
+			v = atoll(line + klen + 1);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+static int return_pages(int fd, void *addr, size_t len)
+{
+	struct karena_return_pages rp = {
+		.addr = (uintptr_t)addr,
+		.len = len,
+	};
+
+	return ioctl(fd, KARENA_IOC_RETURN_PAGES, &rp);
+}
+
+/* One byte over a pipe: a step of the other side is done. */
+static int signal_step(int fd)
+{
+	return write(fd, "s", 1) == 1 ? 0 : -1;
+}
+
+static int wait_step(int fd)
+{
+	char c;
+
+	return read(fd, &c, 1) == 1 ? 0 : -1;
+}
+
+/*
+ * Wait (up to 5 s, polling state) until no released arena waits for the
+ * worker: every arena the module has is granted or free.
+ */
+static int wait_scrubbed(void)
+{
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		if (ctr("arenas_reserved") ==
+		    ctr("arenas_granted") + ctr("arenas_free"))
+			return 0;
+		usleep(10 * 1000);
+	}
+	return -1;
+}
+
+FIXTURE(cow) {
+	int fd;
+	size_t size;		/* the module's arena size */
+	size_t page;
+	long long base_granted;
+	long long saved[NR_LIMITS];
+	int up[2], down[2];	/* child -> parent, parent -> child */
+};
+
+FIXTURE_SETUP(cow)
+{
+	self->fd = open(DEV, O_RDWR | O_CLOEXEC);
+	if (self->fd < 0 && (errno == ENOENT || errno == ENODEV))
+		SETUP_SKIP("karena.ko is not loaded (%s)", strerror(errno));
+	if (self->fd < 0 && errno == EACCES)
+		SETUP_SKIP("no permission to open " DEV);
+	ASSERT_LE(0, self->fd);
+	if (geteuid() != 0)
+		SETUP_SKIP("needs root to read and restore the module's limits");
+	self->size = ctr("arena_size");
+	self->page = sysconf(_SC_PAGESIZE);
+	save_limits(self->saved);
+	self->base_granted = ctr("arenas_granted");
+	ASSERT_EQ(0, pipe(self->up));
+	ASSERT_EQ(0, pipe(self->down));
+}
+
+FIXTURE_TEARDOWN(cow)
+{
+	restore_limits(self->saved);
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+/* Wait for @pid and say whether it exited with 0. */
+static int child_ok(pid_t pid)
+{
+	int st;
+
+	return waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+	       WEXITSTATUS(st) == 0;
+}
+
+/*
+ * A child that reads every byte of 32 MiB of arenas copies nothing, and
+ * what it takes from the system is page tables and bookkeeping, not the
+ * heap: less than a quarter of it (about 1% in fact).
+ */
+TEST_F_TIMEOUT(cow, reads_share, 60)
+{
+	size_t len = 32 << 20, i;
+	long long copies, avail;
+	unsigned long sum = 0;
+	unsigned char *p;
+	pid_t pid;
+
+	if (len / self->size > KARENA_GRANT_MAX_ARENAS)
+		SKIP(return, "arenas too small for one 32 MiB grant");
+	p = grant(self->fd, len, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	memset(p, 'r', len);
+	/* the worker's refill of the reserve must not count as the child's */
+	ASSERT_EQ(0, wait_ctr("arenas_free", param("reserve_arenas"), 5000));
+	ASSERT_EQ(0, wait_scrubbed());
+	copies = ctr("fork_copies");
+	avail = meminfo("MemAvailable");
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		for (i = 0; i < len; i += self->page)
+			sum += p[i] + p[i + self->page - 1];
+		if (sum != (unsigned long)'r' * 2 * (len / self->page))
+			_exit(1);
+		if (signal_step(self->up[1]) || wait_step(self->down[0]))
+			_exit(2);
+		_exit(all_bytes(p, len, 'r') ? 0 : 3);
+	}
+	ASSERT_EQ(0, wait_step(self->up[0]));
+	TH_LOG("MemAvailable %lld KiB less with the reading child",
+	       avail - meminfo("MemAvailable"));
+	EXPECT_LT(avail - meminfo("MemAvailable"), (long long)(len >> 10) / 4);
+	EXPECT_EQ(copies, ctr("fork_copies"));
+	EXPECT_EQ(self->base_granted + 2 * len / self->size,
+		  ctr("arenas_granted"));
+	ASSERT_EQ(0, signal_step(self->down[1]));
+	EXPECT_TRUE(child_ok(pid));
+	EXPECT_EQ(copies, ctr("fork_copies"));
+	EXPECT_TRUE(all_bytes(p, len, 'r'));
+	EXPECT_EQ(0, munmap(p, len));
+	EXPECT_TRUE(check_invariant());
+}
+
+/*
+ * Each side writes one half while the other still holds it: one copy per
+ * page written, and neither sees the other's writes. Once the child is
+ * gone (and its arena scrubbed), the parent's writes copy nothing.
+ */
+TEST_F(cow, writes_private)
+{
+	size_t sz = self->size, half = sz / 2, npg = sz / self->page;
+	long long copies = ctr("fork_copies");
+	unsigned char *p;
+	pid_t pid;
+
+	p = grant(self->fd, sz, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	memset(p, 'o', sz);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		memset(p, 'c', half);
+		if (signal_step(self->up[1]) || wait_step(self->down[0]))
+			_exit(1);
+		_exit(all_bytes(p, half, 'c') && all_bytes(p + half, half, 'o') ?
+		      0 : 2);
+	}
+	ASSERT_EQ(0, wait_step(self->up[0]));
+	EXPECT_TRUE(all_bytes(p, sz, 'o'));
+	memset(p + half, 'p', half);
+	EXPECT_EQ(copies + (long long)npg, ctr("fork_copies"));
+	ASSERT_EQ(0, signal_step(self->down[1]));
+	EXPECT_TRUE(child_ok(pid));
+	EXPECT_TRUE(all_bytes(p, half, 'o'));
+	EXPECT_TRUE(all_bytes(p + half, half, 'p'));
+
+	/* the child's half is ours alone now: written in place */
+	ASSERT_EQ(0, wait_scrubbed());
+	memset(p, 'q', half);
+	EXPECT_EQ(copies + (long long)npg, ctr("fork_copies"));
+	EXPECT_TRUE(all_bytes(p, half, 'q'));
+	EXPECT_EQ(0, munmap(p, sz));
+	EXPECT_TRUE(check_invariant());
+}
+
+/*
+ * A fork of a fork: three arenas share page 0. The grandchild writes it
+ * (a copy), then the child (a copy), then the parent, who holds the only
+ * reference left and writes in place. The other pages stay shared by all
+ * three and read the same everywhere.
+ */
+TEST_F(cow, fork_of_fork)
+{
+	size_t sz = self->size, pg = self->page;
+	long long copies = ctr("fork_copies");
+	int up2[2], down2[2];
+	unsigned char *p;
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe(up2));
+	ASSERT_EQ(0, pipe(down2));
+	p = grant(self->fd, sz, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	memset(p, 'f', sz);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		pid_t gpid = fork();
+
+		if (gpid < 0)
+			_exit(1);
+		if (gpid == 0) {
+			memset(p, 'g', pg);
+			if (signal_step(up2[1]) || wait_step(down2[0]))
+				_exit(1);
+			_exit(all_bytes(p, pg, 'g') &&
+			      all_bytes(p + pg, sz - pg, 'f') ? 0 : 2);
+		}
+		if (wait_step(up2[0]) || !all_bytes(p, sz, 'f'))
+			_exit(3);
+		memset(p, 'c', pg);
+		if (signal_step(self->up[1]) || wait_step(self->down[0]) ||
+		    signal_step(down2[1]) || !child_ok(gpid))
+			_exit(4);
+		_exit(all_bytes(p, pg, 'c') &&
+		      all_bytes(p + pg, sz - pg, 'f') ? 0 : 5);
+	}
+	ASSERT_EQ(0, wait_step(self->up[0]));
+	EXPECT_TRUE(all_bytes(p, sz, 'f'));
+	EXPECT_EQ(copies + 2, ctr("fork_copies"));
+	memset(p, 'p', pg);
+	EXPECT_EQ(copies + 2, ctr("fork_copies"));
+	ASSERT_EQ(0, signal_step(self->down[1]));
+	EXPECT_TRUE(child_ok(pid));
+	EXPECT_TRUE(all_bytes(p, pg, 'p'));
+	EXPECT_TRUE(all_bytes(p + pg, sz - pg, 'f'));
+	EXPECT_EQ(0, munmap(p, sz));
+	EXPECT_TRUE(check_invariant());
+}
+
+/*
+ * KARENA_IOC_RETURN_PAGES on shared pages hands back only the caller's
+ * slots: the child returns the first half, the parent the second, and
+ * each still reads the other half as it was. Pages written afterwards are
+ * nobody else's: no copy is made.
+ */
+TEST_F(cow, return_pages_shared)
+{
+	size_t sz = self->size, half = sz / 2;
+	long long copies = ctr("fork_copies");
+	long long returned = ctr("pages_returned");
+	unsigned char *p;
+	pid_t pid;
+
+	p = grant(self->fd, sz, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	memset(p, 'd', sz);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		if (return_pages(self->fd, p, half) ||
+		    !all_bytes(p, half, 0) || !all_bytes(p + half, half, 'd'))
+			_exit(1);
+		if (signal_step(self->up[1]) || wait_step(self->down[0]))
+			_exit(2);
+		/* the parent returned its second half: ours is intact */
+		if (!all_bytes(p, half, 0) || !all_bytes(p + half, half, 'd'))
+			_exit(3);
+		memset(p, 'C', sz);
+		_exit(all_bytes(p, sz, 'C') ? 0 : 4);
+	}
+	ASSERT_EQ(0, wait_step(self->up[0]));
+	EXPECT_TRUE(all_bytes(p, sz, 'd'));
+	ASSERT_EQ(0, return_pages(self->fd, p + half, half));
+	EXPECT_TRUE(all_bytes(p, half, 'd'));
+	EXPECT_TRUE(all_bytes(p + half, half, 0));
+	ASSERT_EQ(0, signal_step(self->down[1]));
+	EXPECT_TRUE(child_ok(pid));
+	EXPECT_EQ(returned + (long long)(sz / self->page),
+		  ctr("pages_returned"));
+	/* the child wrote its pages after we let go of them: no copies */
+	EXPECT_EQ(copies, ctr("fork_copies"));
+	memset(p, 'P', sz);
+	EXPECT_EQ(copies, ctr("fork_copies"));
+	EXPECT_TRUE(all_bytes(p, sz, 'P'));
+	EXPECT_EQ(0, munmap(p, sz));
+	EXPECT_TRUE(check_invariant());
+}
+
+/*
+ * The parent goes first: a middle process grants, fills, forks and exits;
+ * once its arena is scrubbed, the grandchild still reads what it shared
+ * (the scrub replaced the shared page, never zeroed it), then writes it in
+ * place (its reference is the only one). The child going first is in
+ * writes_private.
+ */
+TEST_F(cow, parent_exits_first)
+{
+	size_t sz = self->size;
+	long long copies = ctr("fork_copies");
+	unsigned char *p;
+	pid_t mid;
+	char res;
+
+	mid = fork();
+	ASSERT_LE(0, mid);
+	if (mid == 0) {
+		pid_t pid;
+
+		p = grant(self->fd, sz, 0);
+		if (p == MAP_FAILED)
+			_exit(1);
+		memset(p, 'm', sz);
+		pid = fork();
+		if (pid < 0)
+			_exit(2);
+		if (pid == 0) {
+			/* wait for the test to see our parent's arena scrubbed */
+			if (wait_step(self->down[0]))
+				_exit(3);
+			res = all_bytes(p, sz, 'm') ? 'r' : 'R';
+			memset(p, 'g', sz);
+			if (res == 'r' && all_bytes(p, sz, 'g'))
+				res = 'w';
+			_exit(write(self->up[1], &res, 1) == 1 ? 0 : 4);
+		}
+		_exit(0);
+	}
+	EXPECT_TRUE(child_ok(mid));
+	EXPECT_EQ(0, wait_scrubbed());
+	EXPECT_EQ(self->base_granted + 1, ctr("arenas_granted"));
+	ASSERT_EQ(0, signal_step(self->down[1]));
+	ASSERT_EQ(1, read(self->up[0], &res, 1));
+	EXPECT_EQ('w', res);
+	/* its pages were its own once the parent's arena was scrubbed */
+	EXPECT_EQ(copies, ctr("fork_copies"));
+	EXPECT_EQ(0, wait_ctr("arenas_granted", self->base_granted, 5000));
+	EXPECT_TRUE(check_invariant());
+}
+
+/*
+ * A page spliced into a pipe before the fork is one more reference: both
+ * sides copy it on write, and the pipe reads what the page held.
+ */
+TEST_F(cow, vmsplice_shared)
+{
+	size_t sz = self->size, pg = self->page;
+	long long copies = ctr("fork_copies");
+	unsigned char *p, *buf;
+	struct iovec iov;
+	int pipefd[2];
+	pid_t pid;
+
+	buf = malloc(pg);
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(0, pipe(pipefd));
+	p = grant(self->fd, sz, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	memset(p, 'v', sz);
+	iov = (struct iovec){ p, pg };
+	ASSERT_EQ((ssize_t)pg, vmsplice(pipefd[1], &iov, 1, 0));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		memset(p, 'c', pg);
+		_exit(all_bytes(p, pg, 'c') ? 0 : 1);
+	}
+	EXPECT_TRUE(child_ok(pid));
+	memset(p, 'p', pg);
+	EXPECT_EQ(copies + 2, ctr("fork_copies"));
+	EXPECT_TRUE(all_bytes(p, pg, 'p'));
+	ASSERT_EQ((ssize_t)pg, read(pipefd[0], buf, pg));
+	EXPECT_TRUE(all_bytes(buf, pg, 'v'));
+	EXPECT_EQ(0, munmap(p, sz));
+	close(pipefd[0]);
+	close(pipefd[1]);
+	free(buf);
+	EXPECT_TRUE(check_invariant());
+}
+
+TEST_HARNESS_MAIN
