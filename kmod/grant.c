@@ -165,16 +165,21 @@ static void karena_grant_done(struct karena_grant *g, struct karena_holder *h,
 	h->peak = max(h->peak, h->arenas);
 }
 
+/* Most arenas a grant takes from the free list in one hold of the lock. */
+#define KARENA_TAKE_BATCH	64
+
 /*
- * Fill @g->arenas[*@got ..] from the free list, as far as it goes.
+ * Fill @g->arenas[*@got ..] from the free list, as far as it goes and at
+ * most KARENA_TAKE_BATCH of them.
  * Context: karena.lock held.
  */
 static void karena_grant_take_free(struct karena_grant *g, unsigned long *got)
 {
 	struct karena_arena *arena;
+	unsigned int i;
 
 	lockdep_assert_held(&karena.lock);
-	while (*got < g->nr_arenas) {
+	for (i = 0; i < KARENA_TAKE_BATCH && *got < g->nr_arenas; i++) {
 		arena = karena_arena_take_locked();
 		if (!arena)
 			return;
@@ -183,50 +188,75 @@ static void karena_grant_take_free(struct karena_grant *g, unsigned long *got)
 }
 
 /*
- * Fill the rest of @g->arenas[] when the free list ran out: dirty arenas
- * zeroed here, or new ones (karena_arena_take()); for a fork child
- * (@empty) new arenas with empty slots, which the fork fills with the
- * parent's pages. Returns 0, -ENOMEM, or -EINTR if the caller was killed
- * meanwhile (a large grant is many arenas); *@got says how many are in
- * place either way.
+ * Fill the rest of @g->arenas[]: from the free list while it has arenas,
+ * then dirty arenas zeroed here or new ones (karena_arena_take()); for a
+ * fork child (@empty) new arenas with empty slots, which the fork fills
+ * with the parent's pages. Returns 0, -ENOMEM, or -EINTR if the caller was
+ * killed meanwhile (a large grant is many arenas); *@got says how many are
+ * in place either way.
  */
 static int karena_grant_take_rest(struct karena_grant *g, unsigned long *got,
 				  bool empty)
 {
 	struct karena_arena *arena;
 	bool flushed = false;
+	unsigned long before;
 
 	while (*got < g->nr_arenas) {
 		if (fatal_signal_pending(current))
 			return -EINTR;
-		arena = empty ? karena_arena_new_empty() :
-				karena_arena_take(&flushed);
-		if (!arena)
-			return -ENOMEM;
-		g->arenas[(*got)++] = arena;
+		if (empty) {
+			arena = karena_arena_new_empty();
+			if (!arena)
+				return -ENOMEM;
+			g->arenas[(*got)++] = arena;
+			cond_resched();
+			continue;
+		}
+		before = *got;
+		spin_lock(&karena.lock);
+		karena_grant_take_free(g, got);
+		spin_unlock(&karena.lock);
+		if (*got == before) {
+			arena = karena_arena_take(&flushed);
+			if (!arena)
+				return -ENOMEM;
+			g->arenas[(*got)++] = arena;
+		}
 		cond_resched();
 	}
 	return 0;
 }
 
 /*
- * The last VMA of @g is gone, or @g was never completed: uncharge it (if
- * @charged) and queue its first @got arenas for zeroing. Returns the user
- * to kfree() after unlocking, if this was its last reference; the holder's
- * reference is left for the caller to drop.
+ * Uncharge @g from @h and @u (the grant is released, or was never
+ * completed). Returns the user to kfree() after unlocking, if this was its
+ * last reference; the holder's reference is left for the caller to drop.
  */
-static struct karena_user *karena_grant_undo_locked(struct karena_grant *g,
-						    struct karena_holder *h,
-						    struct karena_user *u,
-						    unsigned long got)
+static struct karena_user *karena_grant_uncharge_locked(struct karena_grant *g,
+							struct karena_holder *h,
+							struct karena_user *u)
 {
-	unsigned long i;
-
 	lockdep_assert_held(&karena.lock);
 	karena_uncharge(h, u, g->nr_arenas);
-	for (i = 0; i < got; i++)
-		karena_arena_release_locked(g->arenas[i]);
 	return karena_user_put_locked(u) ? u : NULL;
+}
+
+/*
+ * Queue the first @nr arenas of @g for zeroing (listed here, outside the
+ * lock, then spliced in one go) and free @g.
+ */
+static void karena_grant_free(struct karena_grant *g, unsigned long nr)
+{
+	LIST_HEAD(arenas);
+	unsigned long i;
+
+	for (i = 0; i < nr; i++)
+		list_add_tail(&g->arenas[i]->node, &arenas);
+	spin_lock(&karena.lock);
+	karena_arenas_release_locked(&arenas, nr);
+	spin_unlock(&karena.lock);
+	kvfree(g);
 }
 
 /*
@@ -238,10 +268,11 @@ static struct karena_user *karena_grant_undo_locked(struct karena_grant *g,
  * counted and reported; nothing is granted unless everything is.
  *
  * The common case is one hold of karena.lock: the holder and the user
- * exist, and the free list has the arenas. karena.lock is dropped to
- * allocate a new holder or user (then looked up again), or arenas when the
- * free list runs out (the charge is kept meanwhile, so that limits hold; it
- * is undone, and the arenas taken go back, if the rest cannot be had).
+ * exist, and the free list has the arenas (at most KARENA_TAKE_BATCH are
+ * taken per hold). karena.lock is dropped to allocate a new holder or
+ * user (then looked up again), or to take more arenas (the charge is kept
+ * meanwhile, so that limits hold; it is undone, and the arenas taken go
+ * back, if the rest cannot be had).
  */
 static struct karena_grant *karena_grant(struct mm_struct *mm,
 					 unsigned long nr_pages, bool fork_copy)
@@ -255,7 +286,8 @@ static struct karena_grant *karena_grant(struct mm_struct *mm,
 	unsigned long got = 0;
 	int err = -ENOMEM;
 
-	g = kvzalloc(struct_size(g, arenas, n), GFP_KERNEL | __GFP_NOWARN);
+	g = kvzalloc(struct_size(g, arenas, n),
+		     GFP_KERNEL | __GFP_NOWARN | __GFP_RETRY_MAYFAIL);
 	if (g) {
 		g->nr_pages = nr_pages;
 		g->nr_arenas = n;
@@ -313,11 +345,11 @@ static struct karena_grant *karena_grant(struct mm_struct *mm,
 		if (!err)
 			karena_grant_done(g, h, u);
 		else
-			free_u = karena_grant_undo_locked(g, h, u, got);
+			free_u = karena_grant_uncharge_locked(g, h, u);
 		spin_unlock(&karena.lock);
 		if (err) {
 			kfree(free_u);
-			kvfree(g);
+			karena_grant_free(g, got);
 			if (err == -EINTR) {
 				karena_holder_put(h);
 				return ERR_PTR(err);
@@ -469,14 +501,14 @@ static void karena_vm_close(struct vm_area_struct *vma)
 	if (!--g->nr_maps) {
 		h = g->holder;
 		karena.releases += g->nr_arenas;
-		u = karena_grant_undo_locked(g, h, g->user, g->nr_arenas);
+		u = karena_grant_uncharge_locked(g, h, g->user);
 	}
 	spin_unlock(&karena.lock);
 	if (!h)
 		return;
 
 	kfree(u);
-	kvfree(g);
+	karena_grant_free(g, g->nr_arenas);
 	karena_notify(KARENA_EVENT_RELEASE, KARENA_DENY_NONE, h);
 	karena_holder_put(h);
 }

@@ -6,7 +6,7 @@
  * A holder is keyed by its mm (mmgrab()bed, so the address cannot be reused
  * by a new mm while the holder exists). It is created by the first grant to
  * that mm, by a fork copy into a new mm, or by open() of /dev/karena, and
- * is freed when its last reference goes: one per arena charged to it, one
+ * is freed when its last reference goes: one per grant charged to it, one
  * per open file that its mm opened (so the denials of a process that holds
  * nothing are kept while its fd is open), and short-lived ones held by a
  * call in progress. A user (uid) lives while arenas are charged to it.

@@ -133,7 +133,8 @@ struct karena_file {
  * @node:	in karena.holder_list, in @id order (for dumps)
  * @mm:		the key; mmgrab()bed so it cannot be reused while we exist
  * @id:		unique, increasing: the dump cursor
- * @refs:	charged arenas + open files opened by this mm + in-flight users
+ * @refs:	grants charged to it + open files opened by this mm + in-flight
+ *		users
  * @tgid:	thread-group id; 0 until a task of a fork child shows up
  * @uid:	real uid of the task that created the holder
  * @comm:	command name (karena.lock)
@@ -163,7 +164,7 @@ struct karena_holder {
  * struct karena_user - accounting for one uid
  * @hnode:	in karena.users, hashed by @uid
  * @uid:	the key
- * @refs:	arenas charged to this uid + in-flight users; freed at zero
+ * @refs:	grants charged to this uid + in-flight users; freed at zero
  * @arenas:	arenas charged now (the per-uid quota)
  */
 struct karena_user {
@@ -322,7 +323,7 @@ struct page *karena_page_refill(struct mm_struct *mm);
 struct karena_arena *karena_arena_take_locked(void);
 struct karena_arena *karena_arena_take(bool *flushed);
 struct karena_arena *karena_arena_new_empty(void);
-void karena_arena_release_locked(struct karena_arena *arena);
+void karena_arenas_release_locked(struct list_head *arenas, unsigned long n);
 void karena_reserve_kick(void);
 int karena_reserve_init(void);
 void karena_reserve_exit(void);

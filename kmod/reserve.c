@@ -4,7 +4,7 @@
  * worker that zeroes released ones off the grant path.
  *
  *   karena_arena_take_locked()  --grant-->  (mapped)  --last close-->
- *   karena_arena_release_locked()  -->  dirty list  --worker zeroes-->
+ *   karena_arenas_release_locked()  -->  dirty list  --worker zeroes-->
  *   free list (while fewer than reserve_arenas are free) or freed;
  *   a grant that finds the free list empty zeroes a dirty arena itself
  *
@@ -351,22 +351,28 @@ struct karena_arena *karena_arena_new_empty(void)
 }
 
 /**
- * karena_arena_release_locked() - queue an arena that nobody maps any more
+ * karena_arenas_release_locked() - queue arenas that nobody maps any more
  * for zeroing
- * @arena: no VMA maps it and no PTE points into it
+ * @arenas: a list of them (through arena->node), emptied here; no VMA maps
+ *	    them and no PTE points into them
+ * @n: how many there are
  *
- * The worker is scheduled only when the dirty list was empty: the arenas
- * released before it runs are zeroed in the same batch.
+ * One splice, whatever the size of the grant they come from. The worker is
+ * scheduled only when the dirty list was empty: the arenas released before
+ * it runs are zeroed in the same batch.
  *
  * Context: karena.lock held.
  */
-void karena_arena_release_locked(struct karena_arena *arena)
+void karena_arenas_release_locked(struct list_head *arenas, unsigned long n)
 {
 	lockdep_assert_held(&karena.lock);
-	list_add_tail(&arena->node, &karena.dirty);
-	if (!karena.nr_dirty++ && karena.ready)
+	if (!n)
+		return;
+	list_splice_tail_init(arenas, &karena.dirty);
+	if (!karena.nr_dirty && karena.ready)
 		queue_delayed_work(system_unbound_wq, &karena.work,
 				   KARENA_SCRUB_DELAY);
+	karena.nr_dirty += n;
 }
 
 /**

@@ -34,15 +34,6 @@
 #include "kselftest_harness.h"
 #include "karena_util.h"
 
-/* See karena_test.c: 6.1's harness runs the body after a setup SKIP. */
-#define SETUP_SKIP(fmt, ...) SKIP(_exit(255), fmt, ##__VA_ARGS__)
-
-/* Every byte of [p, p + n) is c. */
-static int all_bytes(const unsigned char *p, size_t n, unsigned char c)
-{
-	return n == 0 || (p[0] == c && !memcmp(p, p + 1, n - 1));
-}
-
 /* A /proc/meminfo value in KiB, or -1. */
 static long long meminfo(const char *key)
 {
@@ -113,12 +104,7 @@ FIXTURE(cow) {
 
 FIXTURE_SETUP(cow)
 {
-	self->fd = open(DEV, O_RDWR | O_CLOEXEC);
-	if (self->fd < 0 && (errno == ENOENT || errno == ENODEV))
-		SETUP_SKIP("karena.ko is not loaded (%s)", strerror(errno));
-	if (self->fd < 0 && errno == EACCES)
-		SETUP_SKIP("no permission to open " DEV);
-	ASSERT_LE(0, self->fd);
+	OPEN_DEVICE_OR_SKIP(self->fd);
 	if (geteuid() != 0)
 		SETUP_SKIP("needs root to read and restore the module's limits");
 	self->size = ctr("arena_size");

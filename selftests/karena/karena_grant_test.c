@@ -33,15 +33,6 @@
 #include "kselftest_harness.h"
 #include "karena_util.h"
 
-/* See karena_test.c: 6.1's harness runs the body after a setup SKIP. */
-#define SETUP_SKIP(fmt, ...) SKIP(_exit(255), fmt, ##__VA_ARGS__)
-
-static int get_info(int fd, struct karena_info *info)
-{
-	memset(info, 0, sizeof(*info));
-	return ioctl(fd, KARENA_IOC_INFO, info);
-}
-
 static int set_size(int fd, __u64 size)
 {
 	struct karena_arena_size as = { .arena_size = size };
@@ -49,10 +40,10 @@ static int set_size(int fd, __u64 size)
 	return ioctl(fd, KARENA_IOC_SET_ARENA_SIZE, &as);
 }
 
-/* Every byte of [p, p + n) is c. */
-static int all_bytes(const unsigned char *p, size_t n, unsigned char c)
+/* The byte that page @i of a pattern @salt holds: never zero. */
+static unsigned char page_byte(size_t i, int salt)
 {
-	return n == 0 || (p[0] == c && !memcmp(p, p + 1, n - 1));
+	return ((i + salt) & 0xff) | 1;
 }
 
 /* Fill each page of [p, p + len) with a byte naming the page. */
@@ -61,19 +52,25 @@ static void fill_pages(unsigned char *p, size_t len, size_t page, int salt)
 	size_t i;
 
 	for (i = 0; i < len; i += page)
-		memset(p + i, (int)((i / page + salt) & 0xff) | 1, page);
+		memset(p + i, page_byte(i / page, salt), page);
+}
+
+/* Pages [first, first + len / page) of that pattern are at p. */
+static int pages_filled_from(const unsigned char *p, size_t first, size_t len,
+			     size_t page, int salt)
+{
+	size_t i;
+
+	for (i = 0; i < len; i += page)
+		if (!all_bytes(p + i, page, page_byte(first + i / page, salt)))
+			return 0;
+	return 1;
 }
 
 static int pages_filled(const unsigned char *p, size_t len, size_t page,
 			int salt)
 {
-	size_t i;
-
-	for (i = 0; i < len; i += page)
-		if (!all_bytes(p + i, page, (unsigned char)(((i / page + salt) &
-							    0xff) | 1)))
-			return 0;
-	return 1;
+	return pages_filled_from(p, 0, len, page, salt);
 }
 
 FIXTURE(grants) {
@@ -88,12 +85,7 @@ FIXTURE_SETUP(grants)
 {
 	struct karena_info in;
 
-	self->fd = open(DEV, O_RDWR | O_CLOEXEC);
-	if (self->fd < 0 && (errno == ENOENT || errno == ENODEV))
-		SETUP_SKIP("karena.ko is not loaded (%s)", strerror(errno));
-	if (self->fd < 0 && errno == EACCES)
-		SETUP_SKIP("no permission to open " DEV);
-	ASSERT_LE(0, self->fd);
+	OPEN_DEVICE_OR_SKIP(self->fd);
 	if (geteuid() != 0)
 		SETUP_SKIP("needs root to change the module's limits");
 	ASSERT_EQ(0, get_info(self->fd, &in));
@@ -336,43 +328,43 @@ TEST_F(grants, multi_refused_whole_process_limit)
 	EXPECT_TRUE(check_invariant());
 }
 
-TEST_F(grants, multi_refused_whole_uid_limit)
+/*
+ * With @limit at 3 arenas more than are granted now (every one of them
+ * root's, like ours): 2 + 2 is refused whole with @err, counted once in
+ * @counter, and 3 at once fit.
+ */
+static void refused_whole_at(struct __test_metadata *_metadata, int fd,
+			     size_t sz, long long base, const char *limit,
+			     int err, const char *counter)
 {
-	long long dq = ctr("denials_quota");
-	size_t sz = self->module;
+	long long denials = ctr(counter);
 	unsigned char *p;
 
-	/* every arena granted now is root's, like ours */
-	ASSERT_EQ(0, set_param("max_arenas_per_uid", self->base_granted + 3));
-	p = grant(self->fd, 2 * sz, 0);
+	ASSERT_EQ(0, set_param(limit, base + 3));
+	p = grant(fd, 2 * sz, 0);
 	ASSERT_NE(MAP_FAILED, p);
-	EXPECT_EQ(MAP_FAILED, grant(self->fd, 2 * sz, 0));
-	EXPECT_EQ(EDQUOT, errno);
-	EXPECT_EQ(dq + 1, ctr("denials_quota"));
-	EXPECT_EQ(self->base_granted + 2, ctr("arenas_granted"));
+	EXPECT_EQ(MAP_FAILED, grant(fd, 2 * sz, 0));
+	EXPECT_EQ(err, errno);
+	EXPECT_EQ(denials + 1, ctr(counter));
+	EXPECT_EQ(base + 2, ctr("arenas_granted"));
 	EXPECT_EQ(0, munmap(p, 2 * sz));
-	p = grant(self->fd, 3 * sz, 0);
-	EXPECT_NE(MAP_FAILED, p);
+	p = grant(fd, 3 * sz, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(base + 3, ctr("arenas_granted"));
 	EXPECT_EQ(0, munmap(p, 3 * sz));
 	EXPECT_TRUE(check_invariant());
 }
 
+TEST_F(grants, multi_refused_whole_uid_limit)
+{
+	refused_whole_at(_metadata, self->fd, self->module, self->base_granted,
+			 "max_arenas_per_uid", EDQUOT, "denials_quota");
+}
+
 TEST_F(grants, multi_refused_whole_global_limit)
 {
-	long long dn = ctr("denials_nomem");
-	size_t sz = self->module;
-	unsigned char *p;
-
-	ASSERT_EQ(0, set_param("max_arenas", self->base_granted + 3));
-	EXPECT_EQ(MAP_FAILED, grant(self->fd, 4 * sz, 0));
-	EXPECT_EQ(ENOMEM, errno);
-	EXPECT_EQ(dn + 1, ctr("denials_nomem"));
-	EXPECT_EQ(self->base_granted, ctr("arenas_granted"));
-	p = grant(self->fd, 3 * sz, 0);
-	ASSERT_NE(MAP_FAILED, p);
-	EXPECT_EQ(self->base_granted + 3, ctr("arenas_granted"));
-	EXPECT_EQ(0, munmap(p, 3 * sz));
-	EXPECT_TRUE(check_invariant());
+	refused_whole_at(_metadata, self->fd, self->module, self->base_granted,
+			 "max_arenas", ENOMEM, "denials_nomem");
 }
 
 /* ---- pages handed back, fork ---- */
@@ -382,7 +374,6 @@ TEST_F(grants, multi_return_pages_across_arenas)
 	size_t sz = self->module, pg = self->page, len = 3 * sz;
 	struct karena_return_pages rp;
 	unsigned char *p;
-	size_t i;
 
 	p = grant(self->fd, len, 0);
 	ASSERT_NE(MAP_FAILED, p);
@@ -396,9 +387,8 @@ TEST_F(grants, multi_return_pages_across_arenas)
 	EXPECT_EQ(4, rp.returned);
 	EXPECT_TRUE(all_bytes(p + sz - 2 * pg, 4 * pg, 0));
 	EXPECT_TRUE(pages_filled(p, sz - 2 * pg, pg, 3));
-	for (i = sz + 2 * pg; i < len; i += pg)
-		EXPECT_TRUE(all_bytes(p + i, pg,
-				      (unsigned char)(((i / pg + 3) & 0xff) | 1)));
+	EXPECT_TRUE(pages_filled_from(p + sz + 2 * pg, sz / pg + 2,
+				      len - sz - 2 * pg, pg, 3));
 
 	/* the whole grant at once (reading the four refilled them) */
 	rp.addr = (uintptr_t)p;
@@ -417,45 +407,56 @@ TEST_F(grants, multi_return_pages_across_arenas)
 	EXPECT_EQ(0, munmap(p, len));
 }
 
-TEST_F(grants, multi_fork_copy)
+/*
+ * Fork with @p, a grant of @len bytes (@units module arenas): the child
+ * sees its contents, holds @units arenas of its own (INFO) and writes
+ * them; the parent's stay as they were; grants and releases (at the
+ * child's exit) count @units, fork_copies the pages the child wrote.
+ */
+static void fork_copy_check(struct __test_metadata *_metadata, int fd,
+			    unsigned char *p, size_t len, size_t page,
+			    long long units)
 {
 	long long copies = ctr("fork_copies"), grants = ctr("grants");
-	long long releases = ctr("releases");
-	size_t sz = self->module, n = 3, len = n * sz;
-	unsigned char *p;
+	long long releases = ctr("releases"), granted = ctr("arenas_granted");
 	int status;
 	pid_t pid;
 
-	p = grant(self->fd, len, 0);
-	ASSERT_NE(MAP_FAILED, p);
-	fill_pages(p, len, self->page, 11);
-
+	fill_pages(p, len, page, 11);
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		struct karena_info in;
 
-		/* a copy of all n arenas, charged to the child */
-		if (!pages_filled(p, len, self->page, 11))
+		if (!pages_filled(p, len, page, 11))
 			_exit(1);
-		if (get_info(self->fd, &in) || in.arenas_held != n)
+		if (get_info(fd, &in) || in.arenas_held != (__u64)units)
 			_exit(2);
-		fill_pages(p, len, self->page, 12);
-		_exit(pages_filled(p, len, self->page, 12) ? 0 : 3);
+		fill_pages(p, len, page, 12);
+		_exit(pages_filled(p, len, page, 12) ? 0 : 3);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status));
 	/* the child read every page (shared), then wrote it (a copy each) */
-	EXPECT_EQ(copies + len / self->page, ctr("fork_copies"));
-	EXPECT_EQ(grants + 2 * n, ctr("grants"));
-	/* the child's copy went back at its exit */
-	EXPECT_EQ(releases + n, ctr("releases"));
-	EXPECT_EQ(self->base_granted + n, ctr("arenas_granted"));
+	EXPECT_EQ(copies + (long long)(len / page), ctr("fork_copies"));
+	EXPECT_EQ(grants + units, ctr("grants"));
+	EXPECT_EQ(releases + units, ctr("releases"));
+	EXPECT_EQ(granted, ctr("arenas_granted"));
 	/* the child's writes never reached the parent */
-	EXPECT_TRUE(pages_filled(p, len, self->page, 11));
-	EXPECT_EQ(0, munmap(p, len));
+	EXPECT_TRUE(pages_filled(p, len, page, 11));
 	EXPECT_TRUE(check_invariant());
+}
+
+TEST_F(grants, multi_fork_copy)
+{
+	size_t len = 3 * self->module;
+	unsigned char *p;
+
+	p = grant(self->fd, len, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	fork_copy_check(_metadata, self->fd, p, len, self->page, 3);
+	EXPECT_EQ(0, munmap(p, len));
 }
 
 TEST_F(grants, multi_fork_copy_refused_whole)
@@ -517,12 +518,7 @@ FIXTURE_SETUP(filesize)
 {
 	struct karena_info in;
 
-	self->fd = open(DEV, O_RDWR | O_CLOEXEC);
-	if (self->fd < 0 && (errno == ENOENT || errno == ENODEV))
-		SETUP_SKIP("karena.ko is not loaded (%s)", strerror(errno));
-	if (self->fd < 0 && errno == EACCES)
-		SETUP_SKIP("no permission to open " DEV);
-	ASSERT_LE(0, self->fd);
+	OPEN_DEVICE_OR_SKIP(self->fd);
 	ASSERT_EQ(0, get_info(self->fd, &in));
 	self->module = in.module_arena_size;
 	self->page = sysconf(_SC_PAGESIZE);
@@ -601,24 +597,11 @@ TEST_F(filesize, fork_copy_and_reuse_zero)
 {
 	size_t sz = variant->size, len = 2 * sz;
 	unsigned char *p;
-	int status;
-	pid_t pid;
 
 	p = grant(self->fd, len, 0);
 	ASSERT_NE(MAP_FAILED, p);
-	fill_pages(p, len, self->page, 5);
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (pid == 0) {
-		if (!pages_filled(p, len, self->page, 5))
-			_exit(1);
-		memset(p, 0, len);
-		_exit(0);
-	}
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	EXPECT_TRUE(WIFEXITED(status));
-	EXPECT_EQ(0, WEXITSTATUS(status));
-	EXPECT_TRUE(pages_filled(p, len, self->page, 5));
+	fork_copy_check(_metadata, self->fd, p, len, self->page,
+			units(len, self->module));
 	ASSERT_EQ(0, munmap(p, len));
 
 	/* again, with MAP_POPULATE: every page of the grant is zero */

@@ -75,8 +75,6 @@ static void *shared(size_t size)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-#define SETUP_SKIP(fmt, ...) SKIP(_exit(255), fmt, ##__VA_ARGS__)
-
 FIXTURE(stress) {
 	int fd;
 	size_t size;

@@ -41,20 +41,6 @@
 
 /* ---- helpers ---- */
 
-static int all_bytes(const void *p, size_t n, unsigned char c)
-{
-	const unsigned char *b = p;
-
-	/* b[0] == c and every byte equals the next one */
-	return n == 0 || (b[0] == c && !memcmp(b, b + 1, n - 1));
-}
-
-static int get_info(int fd, struct karena_info *info)
-{
-	memset(info, 0, sizeof(*info));
-	return ioctl(fd, KARENA_IOC_INFO, info);
-}
-
 static int return_pages(int fd, void *addr, size_t len, __u64 *returned)
 {
 	struct karena_return_pages rp = {
@@ -83,13 +69,6 @@ static int in_child(void (*fn)(void *), void *arg)
 	return status;
 }
 
-/*
- * SKIP() from a FIXTURE_SETUP: 6.1's kselftest_harness.h would still run the
- * test body after it, so leave the test's child with the status its parent
- * reads as "skipped" (255, what the harness itself uses).
- */
-#define SETUP_SKIP(fmt, ...) SKIP(_exit(255), fmt, ##__VA_ARGS__)
-
 /* ---- fixture: an open device, its info, and the limits to restore ---- */
 
 FIXTURE(karena) {
@@ -103,12 +82,7 @@ FIXTURE(karena) {
 
 FIXTURE_SETUP(karena)
 {
-	self->fd = open(DEV, O_RDWR | O_CLOEXEC);
-	if (self->fd < 0 && (errno == ENOENT || errno == ENODEV))
-		SETUP_SKIP("karena.ko is not loaded (%s)", strerror(errno));
-	if (self->fd < 0 && errno == EACCES)
-		SETUP_SKIP("no permission to open " DEV);
-	ASSERT_LE(0, self->fd);
+	OPEN_DEVICE_OR_SKIP(self->fd);
 	if (geteuid() != 0)
 		SETUP_SKIP("needs root to change the module's limits");
 	ASSERT_EQ(0, get_info(self->fd, &self->info));

@@ -3,7 +3,9 @@
  * Helpers shared by the karena kselftests: where the module's files are,
  * reading counters and parameters, setting a parameter (returning the errno
  * of a refused write), waiting for the asynchronous reserve worker, one
- * grant, the counter invariant, and finding karena.ko for a reload.
+ * grant, KARENA_IOC_INFO, comparing bytes, the counter invariant, finding
+ * karena.ko for a reload, and (after kselftest_harness.h) skipping from a
+ * fixture's setup.
  */
 #ifndef KARENA_SELFTEST_UTIL_H
 #define KARENA_SELFTEST_UTIL_H
@@ -13,9 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "../../kmod/uapi/karena.h"
 
 #define DEV		"/dev/karena"
 #define SYSFS		"/sys/class/misc/karena/"
@@ -101,6 +106,21 @@ static inline void *grant(int fd, size_t size, int flags)
 		    fd, 0);
 }
 
+static inline int get_info(int fd, struct karena_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	return ioctl(fd, KARENA_IOC_INFO, info);
+}
+
+/* Every byte of [p, p + n) is c. */
+static inline int all_bytes(const void *p, size_t n, unsigned char c)
+{
+	const unsigned char *b = p;
+
+	/* b[0] == c and every byte equals the next one */
+	return n == 0 || (b[0] == c && !memcmp(b, b + 1, n - 1));
+}
+
 static inline int check_invariant(void)
 {
 	return ctr("arenas_granted") == ctr("grants") - ctr("releases");
@@ -140,5 +160,24 @@ static inline void restore_limits(const long long saved[NR_LIMITS])
 		if (saved[i] >= 0)
 			set_param(limit_names[i], saved[i]);
 }
+
+#ifdef __KSELFTEST_HARNESS_H
+/*
+ * SKIP() from a FIXTURE_SETUP: 6.1's kselftest_harness.h would still run the
+ * test body after it, so leave the test's child with the status its parent
+ * reads as "skipped" (255, what the harness itself uses).
+ */
+#define SETUP_SKIP(fmt, ...) SKIP(_exit(255), fmt, ##__VA_ARGS__)
+
+/* In a FIXTURE_SETUP: open the device into @fd, or skip saying why not. */
+#define OPEN_DEVICE_OR_SKIP(fd) do {					\
+	(fd) = open(DEV, O_RDWR | O_CLOEXEC);				\
+	if ((fd) < 0 && (errno == ENOENT || errno == ENODEV))		\
+		SETUP_SKIP("karena.ko is not loaded (%s)", strerror(errno)); \
+	if ((fd) < 0 && errno == EACCES)				\
+		SETUP_SKIP("no permission to open " DEV);		\
+	ASSERT_LE(0, (fd));						\
+} while (0)
+#endif
 
 #endif /* KARENA_SELFTEST_UTIL_H */

@@ -7,10 +7,16 @@
  * fork/exit on the device. After every step the outcome is checked against
  * the contract of DESIGN.md section 3 and the uapi header:
  *
- *   - a grant (MAP_SHARED, arena length, offset 0, RW) succeeds, or is
- *     denied with EDQUOT (only when a per-process/uid limit is set) or
- *     ENOMEM; the address is arena-aligned, every byte reads zero and the
- *     arena is one VMA named /dev/karena in /proc/self/maps;
+ *   - a grant (MAP_SHARED, n arenas of the file's arena size, offset 0, RW)
+ *     succeeds, or is denied with EDQUOT (only when a per-process/uid limit
+ *     is set; in a single-threaded process exactly when the grant's module
+ *     arenas would pass max_arenas_per_process) or ENOMEM; the address is
+ *     aligned to the file's arena size, every byte reads zero and the grant
+ *     is one VMA named /dev/karena in /proc/self/maps;
+ *   - KARENA_IOC_SET_ARENA_SIZE: a bad size, flags or __pad gives EINVAL,
+ *     a bad pointer EFAULT, a valid size EBUSY once the file has granted
+ *     (or may have, through a fork child) and success before; INFO then
+ *     reports the size and later grants use it;
  *   - a wrong length, a non-zero offset or MAP_PRIVATE gives EINVAL,
  *     PROT_EXEC gives EPERM/EACCES (the kernel's own checks add EBADF,
  *     EACCES, EOPNOTSUPP, EOVERFLOW, ENOMEM where they apply first);
@@ -19,8 +25,9 @@
  *     an arena are refused (EINVAL, EFAULT for mremap) and leave the arena
  *     whole and its data intact; any refused operation leaves every arena
  *     of the thread intact;
- *   - KARENA_IOC_INFO reports the ABI version, page and arena size and, in
- *     a single-threaded process, exactly the arenas it holds; a non-zero
+ *   - KARENA_IOC_INFO reports the ABI version, page size, the file's and
+ *     the module's arena size and, in a single-threaded process, exactly
+ *     the module arenas it holds; a non-zero
  *     "in" field gives EINVAL and writes nothing; a bad pointer EFAULT;
  *   - KARENA_IOC_RETURN_PAGES zeroes exactly the range it is given and
  *     refuses (EINVAL) unaligned, empty, overflowing or foreign ranges;
@@ -87,9 +94,9 @@
 #endif
 
 #define MAX_FDS		4	/* open descriptors per thread */
-#define MAX_ARENAS	8	/* arenas one thread holds at most */
+#define MAX_ARENAS	8	/* grants one thread holds at most */
 #define LOG_STEPS	8	/* steps kept for the failure report */
-#define MAX_PAGES	1024	/* pages per arena (arena_kb 4096, 4 KiB pages) */
+#define MAX_PAGES	1024	/* pages per grant kept (4 MiB, 4 KiB pages) */
 #define SYSFS		"/sys/class/misc/karena/"
 #define PARAMS		"/sys/module/karena/parameters/"
 
@@ -102,7 +109,7 @@ static struct {
 	int max_time;		/* seconds, 0 = none */
 	int verbose;
 	const char *device;
-	size_t arena;		/* arena size */
+	size_t arena;		/* the module's arena size: the unit of counts */
 	size_t page;
 	bool quota_possible;	/* a per-process or per-uid limit is set */
 	long per_process;	/* per-process limit in force, 0 = none */
@@ -129,13 +136,24 @@ static struct shared *sh;
 
 /* ---- per-thread state ---- */
 
+/* What KARENA_IOC_SET_ARENA_SIZE may answer on a descriptor. */
+enum size_state {
+	SIZE_FREE,		/* no grant through it yet: the size may change */
+	SIZE_FIXED,		/* a grant was made through it: EBUSY */
+	SIZE_UNKNOWN,		/* a fork child may have granted through it */
+};
+
 struct fdent {
 	int fd;			/* -1 = free slot */
 	int mode;		/* O_RDWR, O_RDONLY or O_WRONLY */
+	size_t size;		/* its arena size (only this thread sets it) */
+	enum size_state size_state;
 };
 
+/* One grant: n arenas of its file's size, len bytes in all. */
 struct arena {
 	char *addr;		/* NULL = free slot */
+	size_t len;		/* bytes, at most MAX_PAGES pages */
 	int fd;			/* the descriptor it was mapped from, -1 once closed */
 	int prot;		/* protection now */
 	bool maywrite;		/* mapped from an O_RDWR descriptor */
@@ -270,7 +288,7 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
 		struct arena *a = &self->ar[i];
 
 		if (a->addr && a->inherited && (char *)si->si_addr >= a->addr &&
-		    (char *)si->si_addr < a->addr + cfg.arena)
+		    (char *)si->si_addr < a->addr + a->len)
 			_exit(EXIT_COPY_SIGBUS);
 	}
 	fail(self, "unexpected %s at %p (si_code %d)",
@@ -408,7 +426,7 @@ static void fill(struct arena *a, uint64_t tag)
 	a->tag = tag;
 	memset(a->zmap, 0, sizeof(a->zmap));
 	memset(a->umap, 0, sizeof(a->umap));
-	for (i = 0; i < cfg.arena / cfg.page; i++) {
+	for (i = 0; i < a->len / cfg.page; i++) {
 		uint64_t *p = (uint64_t *)(a->addr + i * cfg.page);
 
 		p[0] = page_word(tag, i);
@@ -448,7 +466,7 @@ static bool page_intact(const struct arena *a, size_t i)
 static void verify_range(struct thread *t, const struct arena *a, size_t zlo,
 			 size_t zhi, bool maybe_zero, const char *why)
 {
-	size_t i, n = cfg.arena / cfg.page;
+	size_t i, n = a->len / cfg.page;
 
 	if (!(a->prot & PROT_READ))
 		return;
@@ -504,12 +522,13 @@ static void check_zero(struct thread *t, const char *p, size_t len)
 }
 
 /*
- * The arena must be exactly one VMA [addr, addr + arena) of /dev/karena:
+ * The grant must be exactly one VMA [addr, addr + len) of /dev/karena:
  * no refused operation may have split, moved or shrunk it.
  */
-static void check_vma(struct thread *t, const char *addr, const char *why)
+static void check_vma(struct thread *t, const char *addr, size_t len,
+		      const char *why)
 {
-	uintptr_t lo = (uintptr_t)addr, hi = lo + cfg.arena;
+	uintptr_t lo = (uintptr_t)addr, hi = lo + len;
 	char line[512];
 	int found = 0;
 	FILE *f;
@@ -536,7 +555,30 @@ static void check_vma(struct thread *t, const char *addr, const char *why)
 		     addr, found);
 }
 
+/* Module arenas behind a grant of @len bytes: what it counts as. */
+static size_t units(size_t len)
+{
+	return (len + cfg.arena - 1) / cfg.arena;
+}
+
+/* Is @len n arenas of @size, 1 <= n <= KARENA_GRANT_MAX_ARENAS? */
+static bool grant_len_ok(size_t len, size_t size)
+{
+	return len && len % size == 0 && len / size <= KARENA_GRANT_MAX_ARENAS;
+}
+
+/* Module arenas the thread holds (what INFO and the limits count). */
 static int held(const struct thread *t)
+{
+	int i, n = 0;
+
+	for (i = 0; i < MAX_ARENAS; i++)
+		if (t->ar[i].addr)
+			n += units(t->ar[i].len);
+	return n;
+}
+
+static int nr_grants(const struct thread *t)
 {
 	int i, n = 0;
 
@@ -547,7 +589,7 @@ static int held(const struct thread *t)
 
 static struct arena *pick_arena(struct thread *t)
 {
-	int i, n = held(t), k;
+	int i, n = nr_grants(t), k;
 
 	if (!n)
 		return NULL;
@@ -583,23 +625,31 @@ static struct fdent *pick_fd(struct thread *t)
 	return NULL;
 }
 
-/* Take a new arena into the thread's table after a successful grant. */
-static void adopt(struct thread *t, char *p, struct fdent *f, int prot)
+/*
+ * Take a new grant of @len bytes through @f into the thread's table after
+ * a successful mmap; one too large to track is checked and given back.
+ */
+static void adopt(struct thread *t, char *p, size_t len, struct fdent *f,
+		  int prot)
 {
 	struct arena *a = free_arena_slot(t);
+	size_t size = f ? f->size : cfg.arena;
 
-	if ((uintptr_t)p % cfg.arena)
+	if (f)
+		f->size_state = SIZE_FIXED;
+	if ((uintptr_t)p % size)
 		fail(t, "granted arena %p is not aligned to the arena size %#zx",
-		     p, cfg.arena);
+		     p, size);
 	if (prot & PROT_READ)
-		check_zero(t, p, cfg.arena);
-	check_vma(t, p, "new arena");
-	if (!a) {
-		if (munmap(p, cfg.arena))
+		check_zero(t, p, len);
+	check_vma(t, p, len, "new arena");
+	if (!a || len > MAX_PAGES * cfg.page) {
+		if (munmap(p, len))
 			fail(t, "munmap of surplus arena %p: %s", p, ename(errno));
 		return;
 	}
 	a->addr = p;
+	a->len = len;
 	a->fd = f ? f->fd : -1;
 	a->prot = prot;
 	a->maywrite = f && f->mode == O_RDWR;
@@ -635,7 +685,7 @@ static void expect(struct thread *t, int err, const struct eset *allowed,
 
 static void release_arena(struct thread *t, struct arena *a)
 {
-	if (munmap(a->addr, cfg.arena))
+	if (munmap(a->addr, a->len))
 		fail(t, "munmap of whole arena %p: %s", a->addr, ename(errno));
 	a->addr = NULL;
 }
@@ -672,6 +722,8 @@ static void op_open(struct thread *t)
 	}
 	t->fds[i].fd = fd;
 	t->fds[i].mode = mode;
+	t->fds[i].size = cfg.arena;
+	t->fds[i].size_state = SIZE_FREE;
 }
 
 static void op_close(struct thread *t)
@@ -690,7 +742,10 @@ static void op_close(struct thread *t)
 	f->fd = -1;
 }
 
-/* A valid grant, with optional harmless flags and an unaligned hint. */
+/*
+ * A valid grant of n arenas of the file's size (n * size at most MAX_PAGES
+ * pages), with optional harmless flags and an unaligned hint.
+ */
 static void op_mmap(struct thread *t)
 {
 	struct fdent *f = pick_fd(t);
@@ -699,6 +754,7 @@ static void op_mmap(struct thread *t)
 	struct eset ok = { 0 };
 	bool success_ok = true;
 	void *hint = NULL, *p;
+	size_t len = 0, max_n;
 
 	if (chance(t, 25))
 		flags |= MAP_POPULATE;
@@ -709,13 +765,20 @@ static void op_mmap(struct thread *t)
 	if (chance(t, 20))
 		hint = (void *)(uintptr_t)((0x100000000ULL + below(t, 1ULL << 44)) &
 					   ~(cfg.page - 1));
-	note(t, "mmap(%p, arena, %s, %#x, fd %d (%s), 0)", hint,
+	if (f) {
+		max_n = MAX_PAGES * cfg.page / f->size;
+		if (max_n > 4)
+			max_n = 4;
+		len = (1 + below(t, max_n ? max_n : 1)) * f->size;
+	}
+	note(t, "mmap(%p, %zu arenas of %#zx, %s, %#x, fd %d (%s), 0)", hint,
+	     f ? len / f->size : 0, f ? f->size : 0,
 	     prot & PROT_WRITE ? "RW" : "R", flags, f ? f->fd : -1,
 	     !f ? "-" : f->mode == O_RDWR ? "rw" : f->mode == O_RDONLY ? "ro" : "wo");
 	if (!f || !free_arena_slot(t))
 		return;
 	pthread_rwlock_rdlock(&as_lock);
-	p = mmap(hint, cfg.arena, prot, flags, f->fd, 0);
+	p = mmap(hint, len, prot, flags, f->fd, 0);
 	err = p == MAP_FAILED ? errno : 0;
 	pthread_rwlock_unlock(&as_lock);
 	/* the kernel's own checks */
@@ -733,7 +796,7 @@ static void op_mmap(struct thread *t)
 	if (f->mode == O_RDONLY)	/* the module may refuse a read-only open */
 		eadd(&ok, EINVAL), eadd(&ok, EPERM);
 	if (!err && !success_ok) {
-		munmap(p, cfg.arena);
+		munmap(p, len);
 		fail(t, "mmap succeeded, want %s", "EACCES");
 	}
 	expect(t, err, &ok, true, "grant");
@@ -741,28 +804,30 @@ static void op_mmap(struct thread *t)
 		__sync_fetch_and_add(&sh->enomem_grants, 1);
 	if (err == EDQUOT)
 		__sync_fetch_and_add(&sh->edquot_grants, 1);
-	/* single thread, per-process limit: EDQUOT exactly at the limit */
+	/* single thread, per-process limit: EDQUOT exactly past the limit */
 	if (cfg.threads == 1 && !t->child && cfg.per_process && prot != PROT_READ &&
 	    f->mode == O_RDWR) {
-		if (held(t) >= cfg.per_process && err != EDQUOT)
-			fail(t, "holding %d of max_arenas_per_process=%ld: got %s, want EDQUOT",
-			     held(t), cfg.per_process, ename(err));
-		if (held(t) < cfg.per_process && err == EDQUOT)
-			fail(t, "holding %d of max_arenas_per_process=%ld: EDQUOT below the limit",
-			     held(t), cfg.per_process);
+		long after = held(t) + (long)units(len);
+
+		if (after > cfg.per_process && err != EDQUOT)
+			fail(t, "holding %d + %zu of max_arenas_per_process=%ld: got %s, want EDQUOT",
+			     held(t), units(len), cfg.per_process, ename(err));
+		if (after <= cfg.per_process && err == EDQUOT)
+			fail(t, "holding %d + %zu of max_arenas_per_process=%ld: EDQUOT within the limit",
+			     held(t), units(len), cfg.per_process);
 	}
 	if (err) {
 		verify_all(t, "after a denied grant");
 		return;
 	}
-	adopt(t, p, f, prot);
+	adopt(t, p, len, f, prot);
 }
 
 /* mmap with at least one bad argument. */
 static void op_mmap_bad(struct thread *t)
 {
 	struct fdent *f = pick_fd(t);
-	size_t A = cfg.arena, P = cfg.page, len = A;
+	size_t A = f ? f->size : cfg.arena, P = cfg.page, len = A, glen;
 	int prot = PROT_READ | PROT_WRITE, flags = MAP_SHARED, fd, err;
 	off_t off = 0;
 	struct eset ok = { 0 };
@@ -847,7 +912,7 @@ static void op_mmap_bad(struct thread *t)
 		if (fixed == 2)
 			addr = (char *)addr + P * (1 + below(t, A / P - 1));
 	} else if (fixed == 3) {
-		addr = victim->addr + P * (1 + below(t, A / P - 1));
+		addr = victim->addr + P * (1 + below(t, victim->len / P - 1));
 	}
 	if (fixed)
 		flags |= chance(t, 70) ? MAP_FIXED : MAP_FIXED_NOREPLACE;
@@ -857,7 +922,8 @@ static void op_mmap_bad(struct thread *t)
 
 	/* what each fault may answer; mmap rounds the length up to pages */
 	shape_ok = true;
-	if (((len + P - 1) & ~(P - 1)) != A) {
+	glen = (len + P - 1) & ~(P - 1);
+	if (!grant_len_ok(glen, A)) {
 		eadd(&ok, EINVAL);
 		if (len == 0 || len >= ((size_t)1 << 46))
 			eadd(&ok, ENOMEM), eadd(&ok, EOVERFLOW);
@@ -941,9 +1007,9 @@ static void op_mmap_bad(struct thread *t)
 	}
 	pthread_rwlock_unlock(&as_lock);
 	if (!err)
-		adopt(t, p, f, prot);
+		adopt(t, p, glen, f, prot);
 	if (victim)
-		check_vma(t, victim->addr, "after MAP_FIXED into an arena");
+		check_vma(t, victim->addr, victim->len, "after MAP_FIXED into an arena");
 	verify_all(t, "after a refused mmap");
 }
 
@@ -959,7 +1025,7 @@ static void op_munmap(struct thread *t)
 static void op_munmap_part(struct thread *t)
 {
 	struct arena *a = pick_arena(t);
-	size_t n = cfg.arena / cfg.page, lo, cnt;
+	size_t n, lo, cnt;
 	char *start;
 	size_t len;
 	struct eset ok = { 0 };
@@ -968,6 +1034,7 @@ static void op_munmap_part(struct thread *t)
 		note(t, "partial munmap: no arena");
 		return;
 	}
+	n = a->len / cfg.page;
 	lo = below(t, n);
 	cnt = 1 + below(t, n - lo);
 	if (lo == 0 && cnt == n)
@@ -981,7 +1048,7 @@ static void op_munmap_part(struct thread *t)
 	note(t, "munmap(%p + %zu pages, %#zx) of arena %p", start, lo, len, a->addr);
 	eadd(&ok, EINVAL);
 	expect(t, res(munmap(start, len)), &ok, false, "partial munmap");
-	check_vma(t, a->addr, "after partial munmap");
+	check_vma(t, a->addr, a->len, "after partial munmap");
 	verify(t, a, "after partial munmap");
 }
 
@@ -994,7 +1061,7 @@ static void op_mprotect(struct thread *t)
 	};
 	struct arena *a = pick_arena(t);
 	int prot = prots[below(t, 8)], err;
-	size_t n = cfg.arena / cfg.page, lo = 0, cnt = n;
+	size_t n, lo = 0, cnt;
 	bool whole = chance(t, 50);
 	struct eset ok = { 0 };
 
@@ -1002,6 +1069,7 @@ static void op_mprotect(struct thread *t)
 		note(t, "mprotect: no arena");
 		return;
 	}
+	n = cnt = a->len / cfg.page;
 	if (!whole) {
 		lo = below(t, n);
 		cnt = 1 + below(t, n - lo);
@@ -1031,7 +1099,7 @@ static void op_mprotect(struct thread *t)
 		if (whole)
 			a->prot = prot;
 	}
-	check_vma(t, a->addr, "after mprotect");
+	check_vma(t, a->addr, a->len, "after mprotect");
 	verify(t, a, "after mprotect");
 	if (a->prot == (PROT_READ | PROT_WRITE) && (!a->tag || chance(t, 50)))
 		fill(a, rnd(t));
@@ -1040,7 +1108,7 @@ static void op_mprotect(struct thread *t)
 static void op_mremap(struct thread *t)
 {
 	struct arena *a = pick_arena(t);
-	size_t A = cfg.arena, P = cfg.page, olen = A, nlen = A;
+	size_t A = a ? a->len : cfg.arena, P = cfg.page, olen = A, nlen = A;
 	char *old, *resv = NULL, *target = NULL;
 	int flags = 0, kind;
 	struct eset ok = { 0 };
@@ -1095,7 +1163,7 @@ static void op_mremap(struct thread *t)
 		fail(t, "mremap succeeded (now at %p), want EINVAL/EFAULT", p);
 	}
 	expect(t, err, &ok, false, "mremap");
-	check_vma(t, a->addr, "after mremap");
+	check_vma(t, a->addr, a->len, "after mremap");
 	verify_all(t, "after a refused mremap");
 }
 
@@ -1111,13 +1179,14 @@ static void op_madvise(struct thread *t)
 	};
 	struct arena *a = pick_arena(t);
 	int adv = advs[below(t, sizeof(advs) / sizeof(advs[0]))], err;
-	size_t n = cfg.arena / cfg.page, lo = 0, cnt = n;
+	size_t n, lo = 0, cnt;
 	bool whole = chance(t, 60), destructive;
 
 	if (!a) {
 		note(t, "madvise: no arena");
 		return;
 	}
+	n = cnt = a->len / cfg.page;
 	/* any other number, but not MADV_HWPOISON (100) or MADV_SOFT_OFFLINE
 	 * (101): as root they inject memory errors into the arena's pages */
 	if (adv < 0) {
@@ -1142,7 +1211,7 @@ static void op_madvise(struct thread *t)
 		a->dontfork = true;
 	if (!err && whole && adv == MADV_DOFORK)
 		a->dontfork = false;
-	check_vma(t, a->addr, "after madvise");
+	check_vma(t, a->addr, a->len, "after madvise");
 	destructive = adv == MADV_DONTNEED || adv == MADV_REMOVE ||
 		      adv == MADV_FREE || adv == MADV_PAGEOUT;
 	if (destructive && !err && !(a->prot & PROT_READ)) {
@@ -1171,17 +1240,18 @@ static void op_touch(struct thread *t)
 		fill(a, rnd(t));
 }
 
+/* @f: the descriptor asked, whose arena size INFO reports */
 static void check_info(struct thread *t, const struct karena_info *ki,
-		       const char *why)
+		       const struct fdent *f, const char *why)
 {
 	int i;
 
 	if (ki->abi_version != KARENA_ABI_VERSION || ki->page_size != cfg.page ||
-	    ki->arena_size != cfg.arena)
+	    ki->arena_size != f->size)
 		fail(t, "%s: abi %u page %u arena %llu, want %d %zu %zu", why,
 		     ki->abi_version, ki->page_size,
 		     (unsigned long long)ki->arena_size, KARENA_ABI_VERSION,
-		     cfg.page, cfg.arena);
+		     cfg.page, f->size);
 	if (ki->arenas_peak < ki->arenas_held)
 		fail(t, "%s: peak %llu < held %llu", why,
 		     (unsigned long long)ki->arenas_peak,
@@ -1252,7 +1322,7 @@ static void op_ioctl_info(struct thread *t)
 	err = res(ioctl(f->fd, KARENA_IOC_INFO, arg));
 	if (kind <= 1) {
 		expect(t, err, &ok, true, "INFO");
-		check_info(t, &ki, "INFO");
+		check_info(t, &ki, f, "INFO");
 	} else if (kind == 2) {
 		/* the "in" fields as sent: a success overwrites the outputs */
 		bool in_bad = before.flags || before.__pad ||
@@ -1267,7 +1337,7 @@ static void op_ioctl_info(struct thread *t)
 		} else {
 			/* only the poisoned "out" fields: they are outputs, success */
 			expect(t, err, &ok, true, "INFO over a poisoned struct");
-			check_info(t, &ki, "INFO over a poisoned struct");
+			check_info(t, &ki, f, "INFO over a poisoned struct");
 		}
 	} else {
 		eadd(&ok, EFAULT);
@@ -1293,7 +1363,8 @@ static unsigned long unknown_cmd(struct thread *t)
 		for (i = 0; i < sizeof(vfs_types); i++)
 			vfs |= type == vfs_types[i];
 		cmd = _IOC(dir, type, nr, size);
-		if (vfs || cmd == KARENA_IOC_INFO || cmd == KARENA_IOC_RETURN_PAGES)
+		if (vfs || cmd == KARENA_IOC_INFO || cmd == KARENA_IOC_RETURN_PAGES ||
+		    cmd == KARENA_IOC_SET_ARENA_SIZE)
 			continue;
 		return cmd;
 	}
@@ -1318,10 +1389,86 @@ static void op_ioctl_unknown(struct thread *t)
 	expect(t, res(ioctl(f->fd, cmd, arg)), &ok, false, "unknown ioctl");
 }
 
+/*
+ * KARENA_IOC_SET_ARENA_SIZE: a valid size (EBUSY once the file has
+ * granted), or one bad argument (EINVAL, EFAULT for the pointer). Not in a
+ * fork child: the open file is its parent's too.
+ */
+static void op_set_size(struct thread *t)
+{
+	struct fdent *f = pick_fd(t);
+	struct karena_arena_size as = { 0 };
+	int kind = below(t, 8), err;
+	struct eset ok = { 0 };
+	void *arg = &as;
+	bool good = false;
+
+	as.arena_size = KARENA_ARENA_SIZE_MIN << below(t, 7);
+	switch (kind) {
+	case 0: case 1: case 2: case 3:
+		good = true;
+		break;
+	case 4: {	/* not a power of two, or out of range */
+		static const uint64_t bad[] = {
+			0, 1, 4096, KARENA_ARENA_SIZE_MIN / 2,
+			KARENA_ARENA_SIZE_MIN + 4096, 3 * KARENA_ARENA_SIZE_MIN,
+			KARENA_ARENA_SIZE_MAX * 2, 1ULL << 40, ~0ULL,
+		};
+
+		as.arena_size = chance(t, 70) ? bad[below(t, 9)] : rnd(t) | 1;
+		break;
+	}
+	case 5:
+		as.flags = 1U << below(t, 32);
+		break;
+	case 6:
+		as.__pad = 1 + (uint32_t)below(t, 0xffffffffU);
+		break;
+	default: {
+		static const uintptr_t bad[] = { 0, 1, 4096, (uintptr_t)-4096 };
+
+		arg = chance(t, 50) ? (void *)bad[below(t, 4)] :
+				      (void *)(t->none_page - 8);
+		break;
+	}
+	}
+	note(t, "ioctl(%d, SET_ARENA_SIZE, size %#llx flags %#x pad %#x%s) (%s)",
+	     f ? f->fd : -1, (unsigned long long)as.arena_size, as.flags,
+	     as.__pad, arg == &as ? "" : ", bad pointer",
+	     !f ? "-" : f->size_state == SIZE_FREE ? "free" :
+	     f->size_state == SIZE_FIXED ? "granted" : "maybe granted");
+	if (!f || t->child)
+		return;
+	err = res(ioctl(f->fd, KARENA_IOC_SET_ARENA_SIZE, arg));
+	if (arg != &as) {
+		eadd(&ok, EFAULT);
+		expect(t, err, &ok, false, "SET_ARENA_SIZE with a bad pointer");
+	} else if (!good) {
+		eadd(&ok, EINVAL);
+		expect(t, err, &ok, false, "SET_ARENA_SIZE with a bad argument");
+	} else if (f->size_state == SIZE_FIXED) {
+		eadd(&ok, EBUSY);
+		expect(t, err, &ok, false, "SET_ARENA_SIZE after a grant");
+	} else {
+		if (f->size_state == SIZE_UNKNOWN)
+			eadd(&ok, EBUSY);
+		expect(t, err, &ok, true, "SET_ARENA_SIZE before any grant");
+		if (!err)
+			f->size = as.arena_size;
+		f->size_state = err ? SIZE_FIXED : SIZE_FREE;
+	}
+	if (cfg.threads == 1) {
+		struct karena_info ki;
+
+		if (!info(f->fd, &ki))
+			check_info(t, &ki, f, "INFO after SET_ARENA_SIZE");
+	}
+}
+
 static void op_return_pages(struct thread *t)
 {
 	struct arena *a = pick_arena(t);
-	size_t n = cfg.arena / cfg.page, P = cfg.page, lo, cnt;
+	size_t n = a ? a->len / cfg.page : 0, P = cfg.page, lo, cnt;
 	struct karena_return_pages rp;
 	struct karena_info k0, k1;
 	struct eset ok = { 0 };
@@ -1420,7 +1567,7 @@ static void op_return_pages(struct thread *t)
 			if (a->prot & PROT_WRITE)
 				fill(a, rnd(t));
 		}
-		check_vma(t, a->addr, "after RETURN_PAGES");
+		check_vma(t, a->addr, a->len, "after RETURN_PAGES");
 		return;
 	}
 	verify_all(t, "after a refused RETURN_PAGES");
@@ -1470,7 +1617,7 @@ static void op_fork(struct thread *t)
 				continue;
 			}
 			a->inherited = true;
-			check_vma(t, a->addr, "fork child");
+			check_vma(t, a->addr, a->len, "fork child");
 			verify(t, a, "fork child: the parent's data at fork");
 			if (a->prot == (PROT_READ | PROT_WRITE))
 				fill(a, rnd(t));
@@ -1480,7 +1627,7 @@ static void op_fork(struct thread *t)
 			struct karena_info ki;
 
 			if (f && !info(f->fd, &ki))
-				check_info(t, &ki, "INFO in the fork child");
+				check_info(t, &ki, f, "INFO in the fork child");
 		}
 		run_ops(t, 10 + below(t, 20), false);
 		verify_all(t, "fork child after its burst");
@@ -1492,6 +1639,11 @@ static void op_fork(struct thread *t)
 			raise(SIGKILL);
 		_exit(0);
 	}
+	/* the child may have granted through our descriptors, fixing their
+	 * arena size (an open file is shared across fork) */
+	for (i = 0; i < MAX_FDS; i++)
+		if (t->fds[i].fd >= 0 && t->fds[i].size_state == SIZE_FREE)
+			t->fds[i].size_state = SIZE_UNKNOWN;
 	/* parent: change its own copy while the child reads its own */
 	for (i = 0; i < MAX_ARENAS; i++)
 		if (t->ar[i].addr && t->ar[i].prot == (PROT_READ | PROT_WRITE))
@@ -1540,13 +1692,14 @@ static void op_exit_child(struct thread *t)
 		fd = open(cfg.device, O_RDWR);
 		close(pfd[0]);
 		for (i = 0; fd >= 0 && i < n; i++) {
-			char *p = mmap(NULL, cfg.arena, PROT_READ | PROT_WRITE,
+			/* every other grant is of two arenas */
+			size_t len = (i & 2 ? 2 : 1) * cfg.arena, j;
+			char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
 				       MAP_SHARED | (i & 1 ? MAP_POPULATE : 0), fd, 0);
-			size_t j;
 
 			if (p == MAP_FAILED)
 				break;
-			for (j = 0; j < cfg.arena; j += cfg.page)
+			for (j = 0; j < len; j += cfg.page)
 				*(uint64_t *)(p + j) = tag;
 		}
 		if (c = 1, write(pfd[1], &c, 1) != 1)
@@ -1571,7 +1724,7 @@ static void op_exit_child(struct thread *t)
 enum {
 	OP_OPEN, OP_CLOSE, OP_MMAP, OP_MMAP_BAD, OP_MUNMAP, OP_MUNMAP_PART,
 	OP_MPROTECT, OP_MREMAP, OP_MADVISE, OP_TOUCH, OP_INFO, OP_IOCTL_UNKNOWN,
-	OP_RETURN_PAGES, OP_FORK, OP_EXIT_CHILD, NR_OPS
+	OP_RETURN_PAGES, OP_SET_SIZE, OP_FORK, OP_EXIT_CHILD, NR_OPS
 };
 
 static const struct {
@@ -1591,6 +1744,7 @@ static const struct {
 	[OP_INFO]		= { op_ioctl_info, 5 },
 	[OP_IOCTL_UNKNOWN]	= { op_ioctl_unknown, 5 },
 	[OP_RETURN_PAGES]	= { op_return_pages, 6 },
+	[OP_SET_SIZE]		= { op_set_size, 4 },
 	[OP_FORK]		= { op_fork, 2 },
 	[OP_EXIT_CHILD]		= { op_exit_child, 1 },
 };
