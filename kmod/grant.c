@@ -565,7 +565,9 @@ static vm_fault_t karena_fault_refused(u64 *counter)
  * SIGBUS, counted in fault_failures. A write fault on a shared slot first
  * makes the page the writer's own (karena_unshare_locked(); a copy that
  * cannot be had is a SIGBUS counted in fork_copy_failures); any other
- * fault maps it read-only (write-notify), a shared page too. The page is
+ * fault maps it read-only (write-notify), a shared page too, and clears
+ * the mark of a shared slot that holds its page's only reference (the
+ * reasoning of karena_unshare_locked()). The page is
  * returned locked (VM_FAULT_LOCKED) after checking that it is still in its
  * slot: KARENA_IOC_RETURN_PAGES empties the slot first and then locks the
  * page before zapping, so either we see the empty slot and retry, or our
@@ -599,9 +601,16 @@ static vm_fault_t karena_vm_fault(struct vm_fault *vmf)
 			return karena_fault_refused(&karena.fault_failures);
 		}
 		WRITE_ONCE(arena->pages[idx], page);
-	} else if ((vmf->flags & FAULT_FLAG_WRITE) &&
-		   test_bit(idx, arena->shared)) {
-		page = karena_unshare_locked(arena, idx, vma->vm_mm);
+	} else if (test_bit(idx, arena->shared)) {
+		/*
+		 * A write makes the page ours; a read only notes that it is
+		 * ours already (the others let go), so that the write after
+		 * it needs no retried fault.
+		 */
+		if (vmf->flags & FAULT_FLAG_WRITE)
+			page = karena_unshare_locked(arena, idx, vma->vm_mm);
+		else if (page_ref_count(page) == 1)
+			__clear_bit(idx, arena->shared);
 		if (!page) {
 			mutex_unlock(&arena->lock);
 			return karena_fault_refused(&karena.fork_copy_failures);

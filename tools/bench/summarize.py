@@ -237,6 +237,10 @@ def vm_table(res):
         elif b == "grant_rate":
             rows.append([k, "map + touch 1 page + unmap, %s, %s thread(s)" % (
                 r.get("mode"), r.get("threads")), "%s cycles/s" % r.get("cycles_per_s")])
+        elif b == "fork":
+            rows.append([k, "fork + exit, %s MiB, %s" % (r.get("mib"), r.get("mode")),
+                         "%s ms; a reading child takes %s KiB" % (
+                             r.get("fork_exit_ms"), r.get("child_kib"))])
         elif b in ("hotpair", "churn", "drain", "pin"):
             what = {"hotpair": "hot pair %s B" % r.get("size"), "churn": "churn",
                     "drain": "drain", "pin": "pin random"}[b]
