@@ -34,25 +34,6 @@
 #include "kselftest_harness.h"
 #include "karena_util.h"
 
-/* A /proc/meminfo value in KiB, or -1. */
-static long long meminfo(const char *key)
-{
-	char line[128];
-	long long v = -1;
-	size_t klen = strlen(key);
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, klen) && line[klen] == ':') {
-			v = atoll(line + klen + 1);
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
 static int return_pages(int fd, void *addr, size_t len)
 {
 	struct karena_return_pages rp = {

@@ -38,25 +38,6 @@
 
 #define MAX_MEM_KB	(512 * 1024)
 
-/* A /proc/meminfo value in KiB, or -1. */
-static long long meminfo(const char *key)
-{
-	char line[256];
-	long long v = -1;
-	size_t n = strlen(key);
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, n) && line[n] == ':') {
-			v = strtoll(line + n + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
 /* How many times the kernel log says the OOM killer ran. */
 static int oom_kills(void)
 {

@@ -3,7 +3,8 @@
  * Helpers shared by the karena kselftests: where the module's files are,
  * reading counters and parameters, setting a parameter (returning the errno
  * of a refused write), waiting for the asynchronous reserve worker, one
- * grant, KARENA_IOC_INFO, comparing bytes, the counter invariant, finding
+ * grant, KARENA_IOC_INFO, comparing bytes, /proc/meminfo, the counter
+ * invariant, finding
  * karena.ko for a reload, and (after kselftest_harness.h) skipping from a
  * fixture's setup.
  */
@@ -119,6 +120,25 @@ static inline int all_bytes(const void *p, size_t n, unsigned char c)
 
 	/* b[0] == c and every byte equals the next one */
 	return n == 0 || (b[0] == c && !memcmp(b, b + 1, n - 1));
+}
+
+/* A /proc/meminfo value in KiB, or -1. */
+static inline long long meminfo(const char *key)
+{
+	char line[256];
+	long long v = -1;
+	size_t n = strlen(key);
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, n) && line[n] == ':') {
+			v = strtoll(line + n + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
 }
 
 static inline int check_invariant(void)
