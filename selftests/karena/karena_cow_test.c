@@ -34,6 +34,16 @@
 #include "kselftest_harness.h"
 #include "karena_util.h"
 
+/* A grant of @len bytes, each of them @c; MAP_FAILED if refused. */
+static unsigned char *grant_filled(int fd, size_t len, unsigned char c)
+{
+	unsigned char *p = grant(fd, len, 0);
+
+	if (p != MAP_FAILED)
+		memset(p, c, len);
+	return p;
+}
+
 static int return_pages(int fd, void *addr, size_t len)
 {
 	struct karena_return_pages rp = {
@@ -127,9 +137,8 @@ TEST_F_TIMEOUT(cow, reads_share, 60)
 
 	if (len / self->size > KARENA_GRANT_MAX_ARENAS)
 		SKIP(return, "arenas too small for one 32 MiB grant");
-	p = grant(self->fd, len, 0);
+	p = grant_filled(self->fd, len, 'r');
 	ASSERT_NE(MAP_FAILED, p);
-	memset(p, 'r', len);
 	/* the worker's refill of the reserve must not count as the child's */
 	ASSERT_EQ(0, wait_ctr("arenas_free", param("reserve_arenas"), 5000));
 	ASSERT_EQ(0, wait_scrubbed());
@@ -174,9 +183,8 @@ TEST_F(cow, writes_private)
 	unsigned char *p;
 	pid_t pid;
 
-	p = grant(self->fd, sz, 0);
+	p = grant_filled(self->fd, sz, 'o');
 	ASSERT_NE(MAP_FAILED, p);
-	memset(p, 'o', sz);
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
@@ -220,9 +228,8 @@ TEST_F(cow, fork_of_fork)
 
 	ASSERT_EQ(0, pipe(up2));
 	ASSERT_EQ(0, pipe(down2));
-	p = grant(self->fd, sz, 0);
+	p = grant_filled(self->fd, sz, 'f');
 	ASSERT_NE(MAP_FAILED, p);
-	memset(p, 'f', sz);
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
@@ -273,9 +280,8 @@ TEST_F(cow, return_pages_shared)
 	unsigned char *p;
 	pid_t pid;
 
-	p = grant(self->fd, sz, 0);
+	p = grant_filled(self->fd, sz, 'd');
 	ASSERT_NE(MAP_FAILED, p);
-	memset(p, 'd', sz);
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
@@ -328,10 +334,9 @@ TEST_F(cow, parent_exits_first)
 	if (mid == 0) {
 		pid_t pid;
 
-		p = grant(self->fd, sz, 0);
+		p = grant_filled(self->fd, sz, 'm');
 		if (p == MAP_FAILED)
 			_exit(1);
-		memset(p, 'm', sz);
 		pid = fork();
 		if (pid < 0)
 			_exit(2);
@@ -375,9 +380,8 @@ TEST_F(cow, vmsplice_shared)
 	buf = malloc(pg);
 	ASSERT_NE(NULL, buf);
 	ASSERT_EQ(0, pipe(pipefd));
-	p = grant(self->fd, sz, 0);
+	p = grant_filled(self->fd, sz, 'v');
 	ASSERT_NE(MAP_FAILED, p);
-	memset(p, 'v', sz);
 	iov = (struct iovec){ p, pg };
 	ASSERT_EQ((ssize_t)pg, vmsplice(pipefd[1], &iov, 1, 0));
 	pid = fork();

@@ -34,28 +34,10 @@
 
 #include "common.h"
 #include "kmod/uapi/karena.h"
+#include "selftests/karena/karena_util.h"	/* meminfo() */
 
 static int dev_fd = -1;
 static size_t page_size;
-
-/* A /proc/meminfo value in KiB, or -1. */
-static long long meminfo(const char *key)
-{
-	char line[128];
-	long long v = -1;
-	size_t klen = strlen(key);
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, klen) && line[klen] == ':') {
-			v = atoll(line + klen + 1);
-			break;
-		}
-	fclose(f);
-	return v;
-}
 
 static void write_pages(char *p, size_t len, char c)
 {
