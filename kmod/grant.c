@@ -46,10 +46,16 @@
  *    child's arena with a reference of its own, the slot marked shared on
  *    both sides (arena->shared). Nothing is copied (a page that may be
  *    pinned for DMA excepted, as for anonymous memory).
- *  - the VMA has ->page_mkwrite, so the core gives it write-notify
- *    (vma_wants_writenotify(), applied by mmap_region() after ->mmap):
- *    every fault maps its page read-only unless it is a write fault, and
- *    the first write through a read-only PTE calls ->page_mkwrite.
+ *  - from its first fork on, a grant's VMAs (the parent's and the
+ *    child's) have ->page_mkwrite and the read-only page protection of
+ *    write-notify (karena_vma_set_cow(), as vma_set_page_prot() would set
+ *    it; mprotect() keeps it, since vma_wants_writenotify() sees the
+ *    handler): every fault maps its page read-only unless it is a write
+ *    fault, and the first write through a read-only PTE calls
+ *    ->page_mkwrite. A grant never forked has neither: every fault maps
+ *    its page writable, so MAP_POPULATE saves every first-touch fault, and
+ *    6.12's refusal of FOLL_LONGTERM write pins on VMAs that need dirty
+ *    tracking (vma_needs_dirty_tracking()) does not reach it.
  *  - a write fault on a shared slot (karena_vm_fault() with
  *    FAULT_FLAG_WRITE) makes the page the writer's: a private copy in its
  *    slot, charged to the writer like a refilled page (no OOM killer; a
@@ -416,6 +422,9 @@ static void karena_count_copies(unsigned long n)
 	spin_unlock(&karena.lock);
 }
 
+static void karena_vma_set_cow(struct vm_area_struct *vma);
+static void karena_vm_close(struct vm_area_struct *vma);
+
 /*
  * Fork is copying @vma (the child's) from the parent's VMA at the same
  * address: take the parent's PTEs of the grant away before its pages are
@@ -426,7 +435,7 @@ static void karena_count_copies(unsigned long n)
  * write gets a copy. This is what write-protecting anonymous PTEs does for
  * anonymous memory; a module has no exported way to write-protect a range.
  */
-static void karena_fork_zap_parent(struct vm_area_struct *vma,
+static bool karena_fork_zap_parent(struct vm_area_struct *vma,
 				   struct karena_grant *src)
 {
 	struct mm_struct *parent = current->mm;
@@ -436,9 +445,11 @@ static void karena_fork_zap_parent(struct vm_area_struct *vma,
 	lockdep_assert_held_write(&parent->mmap_lock);
 	pvma = vma_lookup(parent, vma->vm_start);
 	if (WARN_ON_ONCE(!pvma || pvma->vm_private_data != src ||
-			 pvma->vm_ops != &karena_vm_ops))
-		return;
+			 !karena_vma_is_grant(pvma)))
+		return false;
 	karena_zap_range(pvma, pvma->vm_start, pvma->vm_end - pvma->vm_start);
+	karena_vma_set_cow(pvma);
+	return true;
 }
 
 /*
@@ -475,7 +486,14 @@ static void karena_vm_open(struct vm_area_struct *vma)
 		vma->vm_private_data = NULL;
 		return;
 	}
-	karena_fork_zap_parent(vma, src);
+	vma->vm_private_data = copy;
+	if (!karena_fork_zap_parent(vma, src)) {
+		/* nothing can be shared safely: the child gets a SIGBUS */
+		karena_vm_close(vma);
+		vma->vm_private_data = NULL;
+		return;
+	}
+	karena_vma_set_cow(vma);
 	for (i = 0; i < src->nr_arenas; i++) {
 		/* current is the parent: the child's cgroup is the parent's */
 		copied += karena_arena_share(copy->arenas[i], src->arenas[i],
@@ -484,7 +502,6 @@ static void karena_vm_open(struct vm_area_struct *vma)
 	}
 	if (copied)
 		karena_count_copies(copied);
-	vma->vm_private_data = copy;
 }
 
 /* A VMA goes away; the last one of a grant releases all its arenas. */
@@ -684,7 +701,17 @@ static int karena_vm_mremap(struct vm_area_struct *vma)
 	return -EINVAL;
 }
 
-const struct vm_operations_struct karena_vm_ops = {
+/* A grant that was never forked: its pages are all its own. */
+static const struct vm_operations_struct karena_vm_ops = {
+	.open		= karena_vm_open,
+	.close		= karena_vm_close,
+	.may_split	= karena_vm_may_split,
+	.mremap		= karena_vm_mremap,
+	.fault		= karena_vm_fault,
+};
+
+/* A grant that was forked, or a fork child's: write-notify, see the top. */
+static const struct vm_operations_struct karena_cow_vm_ops = {
 	.open		= karena_vm_open,
 	.close		= karena_vm_close,
 	.may_split	= karena_vm_may_split,
@@ -692,6 +719,36 @@ const struct vm_operations_struct karena_vm_ops = {
 	.fault		= karena_vm_fault,
 	.page_mkwrite	= karena_vm_page_mkwrite,
 };
+
+/**
+ * karena_vma_is_grant() - does @vma map a grant of this module?
+ * @vma: any VMA
+ *
+ * Return: true for both kinds (karena_vm_ops and karena_cow_vm_ops).
+ */
+bool karena_vma_is_grant(const struct vm_area_struct *vma)
+{
+	return vma->vm_ops == &karena_vm_ops ||
+	       vma->vm_ops == &karena_cow_vm_ops;
+}
+
+/*
+ * From now on @vma's pages may be shared: give it ->page_mkwrite and the
+ * read-only page protection that write-notify means, as
+ * vma_set_page_prot() (not exported) computes it for a VMA that wants
+ * write-notify (the module sets no caching bits for pgprot_modify() to
+ * keep, so vm_get_page_prot() of the flags is the whole of it).
+ * mprotect() keeps it so (vma_wants_writenotify() sees the handler).
+ * Context: @vma write-locked (dup_mmap() holds the parent's mmap_lock for
+ * write and, from 6.4, has write-locked the VMA; the child's is not
+ * visible yet), so no fault uses it meanwhile.
+ */
+static void karena_vma_set_cow(struct vm_area_struct *vma)
+{
+	vma->vm_ops = &karena_cow_vm_ops;
+	WRITE_ONCE(vma->vm_page_prot,
+		   vm_get_page_prot(vma->vm_flags & ~VM_SHARED));
+}
 
 /*
  * The arena size of @kf's grants, now: the size a KARENA_IOC_SET_ARENA_SIZE

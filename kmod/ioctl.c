@@ -154,7 +154,7 @@ static long karena_ioc_return_pages(struct file *file, void __user *uarg)
 	mmap_read_lock(mm);
 	vma = vma_lookup(mm, rp.addr);
 	/* the range must lie in one grant mapped from this very file */
-	if (!vma || vma->vm_file != file || vma->vm_ops != &karena_vm_ops ||
+	if (!vma || vma->vm_file != file || !karena_vma_is_grant(vma) ||
 	    !vma->vm_private_data || end > vma->vm_end)
 		goto out_unlock;
 

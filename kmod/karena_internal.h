@@ -329,7 +329,7 @@ int karena_reserve_init(void);
 void karena_reserve_exit(void);
 
 /* grant.c */
-extern const struct vm_operations_struct karena_vm_ops;
+bool karena_vma_is_grant(const struct vm_area_struct *vma);
 int karena_mmap(struct file *file, struct vm_area_struct *vma);
 unsigned long karena_get_unmapped_area(struct file *file, unsigned long addr,
 				       unsigned long len, unsigned long pgoff,
