@@ -43,7 +43,7 @@ UDEVRULESDIR ?= /lib/udev/rules.d
 MANDIR ?= $(PREFIX)/share/man
 DOCDIR ?= $(PREFIX)/share/doc/karena
 # LIBDIR is left to lib/Makefile (multiarch under /usr on Debian).
-export VERSION PREFIX DESTDIR MANDIR
+export VERSION PREFIX DESTDIR
 # Debian's python3 first: the package is built for the interpreter it runs in.
 PYTHON ?= $(firstword $(wildcard /usr/bin/python3) python3)
 

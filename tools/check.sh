@@ -24,6 +24,10 @@
 # KARENA_KERNELS overrides the kernel list ("6.1 6.12 debug" by default);
 # KARENA_SOAK=1 (make soak) runs the fuzzers far longer.
 set -uo pipefail
+# Run as from a shell, also under `make check`: the top Makefile's
+# exported variables (PREFIX, DESTDIR, VERSION) and make's own must not
+# reach the builds and installs the tests do.
+unset PREFIX DESTDIR VERSION MANDIR LIBDIR MAKEFLAGS MFLAGS MAKELEVEL
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 logs=$top/build/check
