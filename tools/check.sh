@@ -35,12 +35,13 @@ rm -rf "$logs"; mkdir -p "$logs"
 passed=0 failed=0 skipped=0
 start=$(date +%s)
 
-say() { printf '%s\n' "$*"; }
+# Everything said is also kept in summary.log, for the recap at the end.
+say() { printf '%s\n' "$*" | tee -a "$logs/summary.log"; }
 
 # count_tap NAME LOG STATUS: print and count the TAP results of one suite.
 count_tap() {
 	local name=$1 log=$2 status=$3 p f s
-	grep -E '^(not )?ok ' "$log" | sed "s/^/[$name] /"
+	grep -E '^(not )?ok ' "$log" | sed "s/^/[$name] /" | tee -a "$logs/summary.log"
 	p=$(grep -E '^ok ' "$log" | grep -vc '# SKIP' || true)
 	s=$(grep -E '^ok ' "$log" | grep -c '# SKIP' || true)
 	f=$(grep -cE '^not ok ' "$log" || true)
@@ -67,6 +68,17 @@ step() {
 finish() {
 	local line="$passed passed, $failed failed"
 	[ "$skipped" != 0 ] && line="$line, $skipped skipped"
+	# The failures again, last, where a CI log's tail shows them.
+	if [ "$failed" != 0 ]; then
+		say "== failures"
+		grep -E '^\[[^]]*\] +not ok' "$logs/summary.log"
+		for f in "$logs"/*.log; do
+			[ "$f" = "$logs/summary.log" ] && continue
+			grep -q '^not ok' "$f" || continue
+			say "-- ${f#"$logs"/}:"
+			grep -B3 -A10 '^not ok' "$f" | head -n 60
+		done
+	fi
 	say "make check: $(( $(date +%s) - start ))s, logs in $logs"
 	say "$line"
 	[ "$failed" = 0 ]
