@@ -16,9 +16,21 @@
 #include <errno.h>
 #include <string.h>
 
+#include "alloc.h"
+#include "backend.h"
+#include "check.h"
+#include "config.h"
+#include "debug.h"
 #include "fastpath.h"
-
-void *debug_malloc(struct kr_heap *h, size_t size);
+#include "free.h"
+#include "heap.h"
+#include "init.h"
+#include "large.h"
+#include "pool.h"
+#include "registry.h"
+#include "span.h"
+#include "spare.h"
+#include "types.h"
 
 /* No heap in this thread yet (or none at all), debug mode, or size 0. */
 void *kr_malloc_slow(size_t size)
@@ -69,10 +81,10 @@ void *kr_alloc_slow(struct kr_heap *h, unsigned c)
 	if (unlikely(kr_debug) && !(++h->debug_tick & 255) &&
 	    kr_check_heap(h, stderr))
 		kr_fatal(h, "heap invariants broken (see above)");
-	p = heap_take_pool(h);
+	p = spare_take_pool(h);
 	/* denied: give back the empty arenas every heap keeps, retry */
 	if (!p && heap_release_all_empty())
-		p = heap_take_pool(h);
+		p = spare_take_pool(h);
 	if (!p) {
 		errno = ENOMEM;
 		return NULL;

@@ -11,7 +11,13 @@
 #include <errno.h>
 #include <string.h>
 
-#include "internal.h"
+#include "arena.h"
+#include "backend.h"
+#include "config.h"
+#include "init.h"
+#include "pool.h"
+#include "registry.h"
+#include "types.h"
 
 static void usable_insert_after(struct kr_heap *h, struct kr_arena *a,
 				struct kr_arena *prev)

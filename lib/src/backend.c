@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * backend.c - choose the OS layer (struct kr_backend in internal.h states
+ * backend.c - choose the OS layer (struct kr_backend in backend.h states
  * its contract) and start it.
  *
  * KARENA_BACKEND=kernel|mmap forces one; otherwise the kernel backend is
@@ -12,11 +12,9 @@
  * message, and every arena allocation then fails with ENOMEM (never a
  * silent mmap).
  */
-#include "internal.h"
-
-/* defined in backend_kernel.c */
-int kernel_device_present(void);
-const char *kernel_init_error(void);
+#include "backend.h"
+#include "init.h"
+#include "options.h"
 
 int backend_start(size_t *arena_size)
 {

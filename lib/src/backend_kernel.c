@@ -22,7 +22,9 @@
 #include <unistd.h>
 
 #include <linux/karena.h>
-#include "internal.h"
+#include "backend.h"
+#include "config.h"
+#include "init.h"
 
 static int kernel_fd = -1;	/* written once, under kr.lock at init */
 static int kernel_open_errno;

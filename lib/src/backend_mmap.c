@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
-#include "internal.h"
+#include "backend.h"
+#include "config.h"
+#include "options.h"
 
 static int mmap_init(size_t *arena_size)
 {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * check.c - the invariants of internal.h, executable.
+ * check.c - the invariants of lib/README.md, executable.
  *
  * kr_check_heap() walks every list of a heap and recounts every counter;
  * the tests call it after each step (karena__check, test_hooks.c) and
@@ -10,9 +10,17 @@
 #include <stdarg.h>
 #include <string.h>
 
-#include "internal.h"
-
-bool debug_block_poisoned(const void *b, size_t size);
+#include "arena.h"
+#include "check.h"
+#include "config.h"
+#include "debug.h"
+#include "init.h"
+#include "lock.h"
+#include "pool.h"
+#include "registry.h"
+#include "span.h"
+#include "spare.h"
+#include "types.h"
 
 struct ctx {
 	FILE *out;
@@ -172,7 +180,7 @@ int kr_check_heap(struct kr_heap *h, FILE *out)
 			CHECK(&x, m->state == POOL_INUSE, a,
 			      "pool %u: bad state %u", i, m->state);
 			p = m;
-			if (heap_is_spare(h, p))
+			if (spare_holds(h, p))
 				continue;	/* checked in 0b */
 			nfree = 0;
 			check_pool(&x, p, &nfree);

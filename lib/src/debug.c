@@ -21,13 +21,18 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "alloc.h"
+#include "arena.h"
+#include "config.h"
+#include "debug.h"
+#include "init.h"
+#include "pool.h"
+#include "span.h"
+#include "types.h"
 
 #define TRAILER		8
 #define TRAILER_KEY	0xFDFD5A5Au
 #define DEAD_TRAILER	0xDDDDDDDDDDDDDDDDull
-
-void *debug_malloc(struct kr_heap *h, size_t size);
 
 KR_COLD void kr_fatal(const void *p, const char *fmt, ...)
 {

@@ -30,11 +30,16 @@
 #ifndef KARENA_FASTPATH_H
 #define KARENA_FASTPATH_H
 
-#include "internal.h"
+#include <stdint.h>
 
-/* alloc.c: malloc's exits (and kr_alloc_slow, internal.h) */
-KR_NOINLINE void *kr_malloc_slow(size_t size);
-KR_NOINLINE void *kr_malloc_big(size_t size);
+#include "alloc.h"
+#include "config.h"
+#include "free.h"
+#include "heap.h"
+#include "init.h"
+#include "pool.h"
+#include "registry.h"
+#include "types.h"
 
 static inline __attribute__((always_inline)) void *malloc_fast(size_t size)
 {
@@ -47,9 +52,6 @@ static inline __attribute__((always_inline)) void *malloc_fast(size_t size)
 		return kr_malloc_slow(size);	/* no heap yet, or debug */
 	return kr_small_alloc(h, c);
 }
-
-/* free.c: free's exits (and kr_free_emptied, heap_remote_free: internal.h) */
-KR_NOINLINE void free_slot_miss(void *ptr);
 
 /* Block @b of pool @p, whose heap is @h, checked: back to its pool. */
 static inline __attribute__((always_inline)) void free_to_pool(

@@ -9,7 +9,21 @@
  * blocks, glibc's, and medium blocks: their arenas take no registry slot,
  * so that the fast path needs no test for them).
  */
+#include "alloc.h"
+#include "config.h"
+#include "debug.h"
 #include "fastpath.h"
+#include "free.h"
+#include "heap.h"
+#include "init.h"
+#include "large.h"
+#include "lock.h"
+#include "pool.h"
+#include "purge.h"
+#include "registry.h"
+#include "span.h"
+#include "spare.h"
+#include "types.h"
 
 /*
  * Bad frees, caught in every build (KARENA_DEBUG=1 adds the full checks of
@@ -112,7 +126,7 @@ void kr_free_emptied(struct kr_heap *h, struct kr_pool *p)
 		heap_keep_pool(h, p);
 		return;
 	}
-	heap_retire_pool(h, p);
+	spare_retire_pool(h, p);
 }
 
 /*

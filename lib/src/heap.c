@@ -14,7 +14,19 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "internal.h"
+#include "arena.h"
+#include "config.h"
+#include "free.h"
+#include "heap.h"
+#include "init.h"
+#include "large.h"
+#include "lock.h"
+#include "pool.h"
+#include "purge.h"
+#include "registry.h"
+#include "span.h"
+#include "spare.h"
+#include "types.h"
 
 __thread struct kr_heap *kr_tls_heap __attribute__((tls_model("initial-exec")));
 
@@ -120,7 +132,7 @@ void heap_keep_pool(struct kr_heap *h, struct kr_pool *p)
 	if (old) {
 		old->kept = 0;
 		if (!pool_ref(old))
-			heap_retire_pool(h, old);
+			spare_retire_pool(h, old);
 	}
 }
 
@@ -137,7 +149,7 @@ void heap_flush_kept(struct kr_heap *h)
 		if (p) {
 			p->kept = 0;
 			if (!pool_ref(p))
-				heap_retire_pool(h, p);
+				spare_retire_pool(h, p);
 		}
 	}
 }
@@ -201,7 +213,7 @@ static void heap_empty_out(struct kr_heap *h)
 {
 	heap_collect_remote(h);
 	heap_flush_kept(h);
-	heap_flush_spare(h);
+	spare_flush(h);
 	heap_release_empty_arenas(h);
 }
 
@@ -285,7 +297,7 @@ struct kr_heap *heap_get_slow(void)
  * fork: hold kr.purge_lock and kr.lock across it. The child has one
  * thread: it keeps its own heap, a heap abandoned before the fork stays
  * abandoned (kr.lock guarded it) and can be adopted, and every other heap
- * is lost (internal.h, "Fork").
+ * is lost (lib/README.md, "Fork").
  */
 void heap_atfork_prepare(void)
 {

@@ -9,7 +9,16 @@
  */
 #include <time.h>
 
-#include "internal.h"
+#include "alloc.h"
+#include "backend.h"
+#include "config.h"
+#include "free.h"
+#include "heap.h"
+#include "init.h"
+#include "options.h"
+#include "span.h"
+#include "stats.h"
+#include "types.h"
 
 struct kr_global kr = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,

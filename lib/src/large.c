@@ -25,7 +25,10 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "internal.h"
+#include "backend.h"
+#include "config.h"
+#include "init.h"
+#include "large.h"
 
 struct large_entry {
 	uintptr_t block;	/* 0: empty */

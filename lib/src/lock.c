@@ -3,7 +3,7 @@
  * lock.c - the heap lock's slow path: sleep on a futex while another
  * thread holds it, and wake one sleeper on release.
  *
- * The lock word (struct kr_lock, internal.h) is 0 when free, 1 when held,
+ * The lock word (struct kr_lock, lock.h) is 0 when free, 1 when held,
  * 2 when held and someone may sleep on it; the scheme is the third mutex
  * of Drepper's "Futexes Are Tricky". Its only contenders are the owner of
  * a heap (on its slow paths) and the purge thread (once per pass), so the
@@ -14,7 +14,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "lock.h"
 
 /* kr_lock found the word at @seen (not 0): mark it contended and sleep. */
 void kr_lock_wait(struct kr_lock *l, int seen)

@@ -14,7 +14,9 @@
 #include <dlfcn.h>
 #include <malloc.h>
 
+#include "alloc.h"
 #include "fastpath.h"
+#include "free.h"
 
 #define SHIM __attribute__((visibility("default")))
 

@@ -20,7 +20,10 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "backend.h"
+#include "config.h"
+#include "init.h"
+#include "options.h"
 
 struct kr_options kr_opt = {
 	.keep_arenas = DEFAULT_KEEP_ARENAS,

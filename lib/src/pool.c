@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * pool.c - a pool: one 4 KiB page of blocks of one size class, and its
- * header in the arena's pool table (internal.h has the layout).
+ * header in the arena's pool table (lib/README.md draws the layout).
  *
  * Blocks are carved lazily: a fresh pool has an empty free list and
  * carve at its first byte; allocation pops the free list, else takes the
  * block at carve. A pool is on usedpools[szidx] iff 0 < ref < capacity
- * (see internal.h).
+ * (see lib/README.md, "Invariants").
  */
-#include "internal.h"
+#include "config.h"
+#include "free.h"
+#include "pool.h"
+#include "types.h"
 
 /* Blocks a pool of each class holds: POOL_SIZE / block size, no division. */
 #define CAPACITY(c)	(POOL_SIZE / (((c) + 1) << ALIGNMENT_SHIFT))

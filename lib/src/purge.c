@@ -40,7 +40,16 @@
 #include <signal.h>
 #include <time.h>
 
-#include "internal.h"
+#include "arena.h"
+#include "backend.h"
+#include "config.h"
+#include "heap.h"
+#include "init.h"
+#include "lock.h"
+#include "pool.h"
+#include "purge.h"
+#include "span.h"
+#include "types.h"
 
 /*
  * Hand back the pages of @h's pools empty for @min_age_ms at time @now

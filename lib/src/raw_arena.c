@@ -44,7 +44,8 @@
 #include <unistd.h>
 
 #include <linux/karena.h>
-#include "internal.h"
+#include "backend.h"
+#include "config.h"
 
 #define RAW_SIZES	(MAX_ARENA_SHIFT - MIN_ARENA_SHIFT + 1)
 

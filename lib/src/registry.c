@@ -2,7 +2,7 @@
 /*
  * registry.c - "is this pointer ours?" in O(1), without a lock.
  *
- * Two looks. The first, registry_slot_hit() (internal.h), is the one free
+ * Two looks. The first, registry_slot_hit() (registry.h), is the one free
  * makes: a direct-mapped table of 65536 slots, one per 64 KiB granule
  * modulo 4 GiB, each holding the base of the arena over that granule plus
  * a tag, or 0 (tagged so that an empty slot matches no address, NULL
@@ -21,7 +21,7 @@
  * word since it is aligned to its size and at most 4 MiB). Address bits
  * 32..47 index registry_top, a static array of leaf pointers; a leaf is
  * the bitmap of one 4 GiB range (8 KiB, mmapped once, never freed). The
- * lookup, registry_contains(), is inline in internal.h: free() does it for
+ * lookup, registry_contains(), is inline in registry.h: free() does it for
  * every pointer, with constant shifts.
  *
  * Readers use acquire/relaxed atomics only: a leaf pointer never changes
@@ -30,7 +30,9 @@
  */
 #include <sys/mman.h>
 
-#include "internal.h"
+#include "config.h"
+#include "init.h"
+#include "registry.h"
 
 _Atomic(_Atomic uint64_t *) registry_top[1u << REGISTRY_TOP_BITS];
 _Atomic uintptr_t registry_slot[1u << REGISTRY_SLOT_BITS];

@@ -61,7 +61,18 @@
 #include <errno.h>
 #include <string.h>
 
-#include "internal.h"
+#include "arena.h"
+#include "backend.h"
+#include "config.h"
+#include "debug.h"
+#include "heap.h"
+#include "init.h"
+#include "lock.h"
+#include "pool.h"
+#include "purge.h"
+#include "registry.h"
+#include "span.h"
+#include "types.h"
 
 struct kr_mclass kr_medium[MEDIUM_CLASSES];
 

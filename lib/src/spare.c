@@ -28,7 +28,15 @@
  * and a thread's exit returns them all. A heap abandoned by fork keeps
  * them for the thread that adopts it.
  */
-#include "internal.h"
+#include "arena.h"
+#include "config.h"
+#include "heap.h"
+#include "init.h"
+#include "lock.h"
+#include "pool.h"
+#include "purge.h"
+#include "spare.h"
+#include "types.h"
 
 /*
  * Give the @n empty pools at @pools to their arenas, under one lock, with
@@ -68,7 +76,7 @@ static void spare_take_oldest(struct kr_heap *h, struct kr_pool **out,
 }
 
 /*
- * heap_retire_pool's way for @p when the spare is no place for it: @h is
+ * spare_retire_pool's way for @p when the spare is no place for it: @h is
  * abandoned (kr.lock held), so @p goes to its arena; or the spare is full,
  * so its oldest SPARE_BATCH go to their arenas and @p joins the rest.
  */
@@ -91,7 +99,7 @@ KR_NOINLINE static void spare_overflow(struct kr_heap *h, struct kr_pool *p)
  * under kr.lock) to its arena. The common way, a push on the spare, needs
  * no stack frame: the others are out of line.
  */
-void heap_retire_pool(struct kr_heap *h, struct kr_pool *p)
+void spare_retire_pool(struct kr_heap *h, struct kr_pool *p)
 {
 	pool_unlink_used(h, p);
 	h->npools[p->szidx]--;
@@ -128,7 +136,7 @@ KR_NOINLINE static struct kr_pool *spare_refill(struct kr_heap *h)
  * top, else from the arenas (out of line, so that taking the top needs
  * no stack frame). NULL if the backend denied a new arena.
  */
-struct kr_pool *heap_take_pool(struct kr_heap *h)
+struct kr_pool *spare_take_pool(struct kr_heap *h)
 {
 	if (h->nspare)
 		return h->spare[--h->nspare];
@@ -136,7 +144,7 @@ struct kr_pool *heap_take_pool(struct kr_heap *h)
 }
 
 /* Give every spare pool of @h back to its arena. */
-void heap_flush_spare(struct kr_heap *h)
+void spare_flush(struct kr_heap *h)
 {
 	struct kr_pool *give[SPARE_POOLS];
 	unsigned n = h->nspare;
@@ -148,7 +156,7 @@ void heap_flush_spare(struct kr_heap *h)
 }
 
 /* Is @p one of @h's spare pools? (check.c, test_spare) */
-bool heap_is_spare(const struct kr_heap *h, const struct kr_pool *p)
+bool spare_holds(const struct kr_heap *h, const struct kr_pool *p)
 {
 	unsigned i;
 

@@ -12,7 +12,15 @@
  */
 #include <string.h>
 
-#include "internal.h"
+#include "backend.h"
+#include "config.h"
+#include "heap.h"
+#include "init.h"
+#include "lock.h"
+#include "pool.h"
+#include "span.h"
+#include "stats.h"
+#include "types.h"
 
 /* Add the blocks in use in @h's pools to @st, per class, and its full pools. */
 static void count_blocks(struct kr_heap *h, struct karena_stats *st)

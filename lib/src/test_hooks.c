@@ -10,7 +10,15 @@
  * installed libkarena.a: none of these names is part of the API, and
  * tests/symbols.sh fails if one is shipped.
  */
-#include "internal.h"
+#include "check.h"
+#include "heap.h"
+#include "init.h"
+#include "lock.h"
+#include "purge.h"
+#include "registry.h"
+#include "spare.h"
+#include "test_hooks.h"
+#include "types.h"
 
 /*
  * Check the calling thread's heap and every abandoned one. Heaps of other
@@ -70,7 +78,7 @@ void karena__flush_kept(void)
 
 	if (heap_is_real(h)) {
 		heap_flush_kept(h);
-		heap_flush_spare(h);
+		spare_flush(h);
 	}
 }
 

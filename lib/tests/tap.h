@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include <karena.h>
-#include "internal.h"
+#include "test_hooks.h"
 
 #define TAP_UNUSED __attribute__((unused))
 static int tap_n, tap_failed;

@@ -4,6 +4,14 @@
  * the class's last pool kept open, keep_arenas, and the purge of pools
  * that stay empty. */
 #include "tap.h"
+#include "arena.h"
+#include "config.h"
+#include "heap.h"
+#include "init.h"
+#include "lock.h"
+#include "pool.h"
+#include "purge.h"
+#include "types.h"
 
 #define REQ 512		/* class 31 */
 #define PER_POOL (POOL_SIZE / REQ)	/* 8 blocks a pool */

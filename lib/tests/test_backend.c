@@ -8,6 +8,8 @@
 
 #include <linux/karena.h>
 #include "tap.h"
+#include "arena.h"
+#include "init.h"
 
 #define PARAM MAX_ARENAS_PARAM
 

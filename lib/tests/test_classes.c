@@ -2,6 +2,9 @@
 /* test_classes - the API: size classes, alignment, calloc, realloc across
  * the small/large boundary, aligned allocation, foreign pointers, stats. */
 #include "tap.h"
+#include "alloc.h"
+#include "config.h"
+#include "pool.h"
 
 int main(void)
 {

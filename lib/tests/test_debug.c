@@ -5,6 +5,11 @@
  * The fill bytes are checked in this process when KARENA_DEBUG=1 is set,
  * else in a child re-executed with it (`test_debug fill`): never skipped. */
 #include "tap.h"
+#include "arena.h"
+#include "config.h"
+#include "init.h"
+#include "pool.h"
+#include "types.h"
 
 static int misuse_mode(const char *mode);
 

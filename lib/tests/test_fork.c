@@ -2,11 +2,13 @@
 /* test_fork - fork while other threads allocate; the child allocates,
  * frees the parent's blocks, starts threads, and checks the invariants;
  * and a child never reuses the heap of a thread that was alive at the fork
- * (it may have been inside malloc or free: internal.h, "Fork"). */
+ * (it may have been inside malloc or free: lib/README.md, "Fork"). */
 #include <pthread.h>
 #include <stdatomic.h>
 
 #include "tap.h"
+#include "arena.h"
+#include "init.h"
 
 #define NT 4
 static atomic_int stop;

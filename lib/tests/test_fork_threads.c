@@ -20,6 +20,7 @@
 #include <sys/syscall.h>
 
 #include "tap.h"
+#include "init.h"
 
 #ifndef WATCHDOG_S
 #define WATCHDOG_S	60	/* -DWATCHDOG_S=5 to see a hang fail fast */

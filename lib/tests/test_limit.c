@@ -8,6 +8,7 @@
 #include <libgen.h>
 
 #include "tap.h"
+#include "init.h"
 
 #define PARAM MAX_ARENAS_PARAM
 #define LIMIT 8

@@ -4,6 +4,7 @@
 #include <pthread.h>
 
 #include "tap.h"
+#include "lock.h"
 
 #define THREADS	4
 #define ROUNDS	50000

@@ -5,6 +5,13 @@
 #include <pthread.h>
 
 #include "tap.h"
+#include "config.h"
+#include "heap.h"
+#include "init.h"
+#include "lock.h"
+#include "purge.h"
+#include "span.h"
+#include "types.h"
 
 #define NBLOCKS	2000
 

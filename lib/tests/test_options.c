@@ -10,6 +10,8 @@
  * one warning; forced, it is not.
  */
 #include "tap.h"
+#include "init.h"
+#include "options.h"
 
 /* The child: allocate, then report the options in force on stderr. */
 static int show_child(void)

@@ -4,9 +4,16 @@
  * and reopen around a head whose prevpool is stale; the invariant checker
  * after every step. */
 #include "tap.h"
+#include "arena.h"
+#include "config.h"
+#include "heap.h"
+#include "init.h"
+#include "pool.h"
+#include "spare.h"
+#include "types.h"
 
 /*
- * usedpools[] keeps no prevpool for its head (internal.h): a pool that
+ * usedpools[] keeps no prevpool for its head (pool.h): a pool that
  * fills leaves the head with one store, and its successor's prevpool
  * still names it. Unlinking must never follow that stale link. Three
  * pools of one class: fill them, reopen them, let the head fill, then
@@ -48,7 +55,7 @@ static void test_list_surgery(void)
 	for (j = 1; j < cap; j++)
 		karena_free(blk[1][j]);
 	ok(h->usedpools[c] == pa && !pa->nextpool && pool_ref(pc) == cap &&
-	   !heap_is_spare(h, pc) && heap_is_spare(h, pb),
+	   !spare_holds(h, pc) && spare_holds(h, pb),
 	   "B empties at the head: A heads, C stays full and untouched");
 	ok(invariants(), "invariants: head unlinked past its stale prevpool");
 
@@ -57,7 +64,7 @@ static void test_list_surgery(void)
 	   "C reopens in front of A");
 	for (j = 1; j < cap; j++)
 		karena_free(blk[0][j]);
-	ok(h->usedpools[c] == pc && !pc->nextpool && heap_is_spare(h, pa),
+	ok(h->usedpools[c] == pc && !pc->nextpool && spare_holds(h, pa),
 	   "A empties behind the head: C is the class's only pool");
 	ok(invariants(), "invariants: tail unlinked through its prevpool");
 	for (j = 1; j < cap; j++)

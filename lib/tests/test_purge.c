@@ -20,6 +20,13 @@
 
 #include <linux/karena.h>
 #include "tap.h"
+#include "arena.h"
+#include "config.h"
+#include "heap.h"
+#include "init.h"
+#include "lock.h"
+#include "purge.h"
+#include "types.h"
 
 #define REQ	128
 #define NARENAS	8

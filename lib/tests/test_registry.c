@@ -4,6 +4,11 @@
  * and cleared; two arenas 4 GiB apart, whose slots collide, and a free
  * that must then find its block through the bitmap. */
 #include "tap.h"
+#include "arena.h"
+#include "init.h"
+#include "pool.h"
+#include "registry.h"
+#include "types.h"
 
 /* Far from any real mapping (1 TiB up), aligned to every arena size. */
 #define FAR	((uintptr_t)1 << 40)

@@ -14,6 +14,13 @@
 #include <pthread.h>
 
 #include "tap.h"
+#include "config.h"
+#include "heap.h"
+#include "init.h"
+#include "pool.h"
+#include "purge.h"
+#include "spare.h"
+#include "types.h"
 
 static size_t last_calloc;	/* pthread_create's: the DTV, 16 * (n + k) */
 
@@ -146,20 +153,20 @@ int main(void)
 	pthread_join(t, NULL);
 	good = 1;
 	for (j = 0; j < SPARE_BATCH; j++)
-		good &= old[j]->state == POOL_EMPTY && !heap_is_spare(h, old[j]);
+		good &= old[j]->state == POOL_EMPTY && !spare_holds(h, old[j]);
 	ok(good, "the next empties: the oldest %u pools are back with their "
 	   "arenas", SPARE_BATCH);
 #ifndef KARENA_ASAN
 	ok(h->nspare == SPARE_POOLS - SPARE_BATCH + 1 &&
-	   heap_is_spare(h, pool[i - 1]) && heap_is_spare(h, pool[i]) &&
+	   spare_holds(h, pool[i - 1]) && spare_holds(h, pool[i]) &&
 	   pool[i + 1]->szidx == c && pool_ref(pool[i + 1]) == 1,
 	   "the newer ones stay, with the pool emptied last; the calloc "
 	   "collected the remote frees and took the pool they emptied");
 #else
 	(void)c;	/* ASan's calloc: no re-entry; the check collected */
 	ok(h->nspare == SPARE_POOLS - SPARE_BATCH + 2 &&
-	   heap_is_spare(h, pool[i - 1]) && heap_is_spare(h, pool[i]) &&
-	   heap_is_spare(h, pool[i + 1]),
+	   spare_holds(h, pool[i - 1]) && spare_holds(h, pool[i]) &&
+	   spare_holds(h, pool[i + 1]),
 	   "the newer ones stay, with the two pools emptied last");
 #endif
 	ok(atomic_load(&kr.purger_state) != PURGER_NONE,

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "tap.h"
+#include "init.h"
 
 #define NT	4
 #define SLOTS	4096

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * config.h - the library's compile-time settings: the attributes the code is
+ * written with, the tunables, and the small size classes.
+ *
+ * Every size here is a power of two so that the fast paths compute with
+ * shifts and masks; the design they serve is in lib/README.md. What can be
+ * changed at run time (the KARENA_* variables) is in options.h.
+ */
+#ifndef KARENA_CONFIG_H
+#define KARENA_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "karena.h"
+
+#define KR_API		__attribute__((visibility("default")))
+/* on data the fast paths read: a direct RIP-relative load, no indirection */
+#define KR_HIDDEN	__attribute__((visibility("hidden")))
+#define likely(x)	__builtin_expect(!!(x), 1)
+#define unlikely(x)	__builtin_expect(!!(x), 0)
+#define KR_NOINLINE	__attribute__((noinline))
+#define KR_COLD		__attribute__((noinline, cold))
+
+/* -------------------------------------------------------------------------
+ * Tunables
+ */
+#define ALIGNMENT_SHIFT		4
+#define ALIGNMENT		(1u << ALIGNMENT_SHIFT)	/* 16 */
+#define SMALL_MAX		KARENA_SMALL_MAX		/* 512 */
+#define NUM_CLASSES		KARENA_NUM_CLASSES		/* 32 */
+#define POOL_SHIFT		12
+#define POOL_SIZE		(1u << POOL_SHIFT)		/* 4 KiB */
+#define POOL_MASK		((uintptr_t)POOL_SIZE - 1)
+#define POOL_HEADER_SHIFT	6	/* sizeof(struct kr_pool): 64 */
+#define MIN_ARENA_SHIFT		16	/* 64 KiB */
+#define MAX_ARENA_SHIFT		22	/* 4 MiB */
+#define DEFAULT_ARENA_SHIFT	18	/* 256 KiB: the mmap backend */
+#define MAX_POOLS		(1u << (MAX_ARENA_SHIFT - POOL_SHIFT))
+#define DEFAULT_KEEP_ARENAS	1	/* empty arenas kept per heap */
+#define MAX_EMPTY_BYTES		((size_t)64 << 20) /* empty arenas waiting */
+#define KEEP_POOLS		4	/* empty pools kept open per heap */
+#define SPARE_POOLS		16	/* empty pools a heap holds (spare.c) */
+#define SPARE_BATCH		8	/* pools moved per lock (spare.c) */
+#define DEFAULT_PURGE_MS	100	/* an empty pool's pages go back after */
+#define ARENA_MAGIC		0x6b617261u	/* "kara" */
+#define SPAN_ARENA_MAGIC	0x6b61726du	/* "karm": an arena of spans */
+/* medium classes (span.c): 8 per power of two from 576 B to 128 KiB */
+#define MEDIUM_CLASSES		64
+#define MEDIUM_LIMIT		((size_t)128 << 10)
+#define SPAN_MAX_POOLS		32	/* 128 KiB: a span's largest size */
+#define KEEP_SPANS		4	/* empty spans kept open per heap */
+#define SPAN_CACHE_PAGES	256	/* empty spans' pools a heap holds */
+
+/* Debug fill bytes, as CPython's debug hooks use them. */
+#define CLEAN_BYTE		0xCD	/* fresh block, never written */
+#define DEAD_BYTE		0xDD	/* freed block */
+#define FORBIDDEN_BYTE		0xFD	/* slack after the requested size */
+
+static inline unsigned size_to_class(size_t size)
+{
+	return size ? (unsigned)((size - 1) >> ALIGNMENT_SHIFT) : 0;
+}
+
+static inline size_t class_to_size(unsigned c)
+{
+	return (size_t)(c + 1) << ALIGNMENT_SHIFT;
+}
+
+#endif /* KARENA_CONFIG_H */

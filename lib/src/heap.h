@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * heap.h - a thread's heap: the TLS pointer the fast paths read, and
+ * what heap.c does around it (a heap built or adopted, remote frees,
+ * kept pools, a thread's exit, fork).
+ */
+#ifndef KARENA_HEAP_H
+#define KARENA_HEAP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "types.h"
+
+/* heap.c */
+extern __thread struct kr_heap *kr_tls_heap
+	__attribute__((tls_model("initial-exec")));
+#define HEAP_BUSY ((struct kr_heap *)1)	/* being built: use glibc */
+#define HEAP_DEAD ((struct kr_heap *)2)	/* thread exiting: use glibc */
+
+/* Is @h a heap, not NULL, HEAP_BUSY or HEAP_DEAD? */
+static inline bool heap_is_real(const struct kr_heap *h)
+{
+	return (uintptr_t)h > (uintptr_t)HEAP_DEAD;
+}
+
+struct kr_heap *heap_get_slow(void);
+static inline struct kr_heap *heap_get(void)
+{
+	struct kr_heap *h = kr_tls_heap;
+
+	if (likely(heap_is_real(h)))
+		return h;
+	return heap_get_slow();
+}
+void heap_collect_remote(struct kr_heap *h);
+
+void heap_remote_free(struct kr_heap *h, struct kr_pool *p, void *block);
+void heap_remote_free_span(struct kr_heap *h, void *block);
+unsigned heap_release_empty_arenas(struct kr_heap *h);
+void heap_keep_pool(struct kr_heap *h, struct kr_pool *p);
+void heap_flush_kept(struct kr_heap *h);
+struct kr_heap *heap_list_head(void);
+unsigned heap_release_all_empty(void);
+void heap_atfork_prepare(void);
+void heap_atfork_parent(void);
+void heap_atfork_child(void);
+
+#endif /* KARENA_HEAP_H */

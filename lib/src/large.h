@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * large.h - large blocks (over kr.medium_max), each in a grant of its own:
+ * n arenas of the device on the kernel backend, an aligned mapping on
+ * mmap, given back on free (large.c).
+ */
+#ifndef KARENA_LARGE_H
+#define KARENA_LARGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* large.c */
+void *large_alloc(size_t size, size_t alignment);
+bool large_free(void *p);
+size_t large_usable_size(const void *p);
+void large_atfork_prepare(void);
+void large_atfork_parent(void);
+void large_atfork_child(void);
+
+#endif /* KARENA_LARGE_H */

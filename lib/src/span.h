@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * span.h - medium blocks (512 B < size <= kr.medium_max): spans of 1 to
+ * 32 pools of an arena of spans, one medium class each, 8 classes per
+ * power of two (span.c).
+ */
+#ifndef KARENA_SPAN_H
+#define KARENA_SPAN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "karena.h"
+
+#include "arena.h"
+#include "pool.h"
+#include "types.h"
+
+extern struct kr_mclass kr_medium[MEDIUM_CLASSES] KR_HIDDEN;
+
+/* The medium class of @size (512 < size <= MEDIUM_LIMIT). */
+static inline unsigned medium_class(size_t size)
+{
+	size_t s = size - 1;
+	unsigned k = 63 - (unsigned)__builtin_clzl(s);	/* >= 9 */
+
+	return (k - 9) * 8 + (unsigned)(s >> (k - 3)) - 8;
+}
+
+static inline size_t medium_class_size(unsigned m)
+{
+	return (size_t)(m % 8 + 9) << (m / 8 + 6);
+}
+
+static inline struct kr_span *span_slot(const void *p)
+{
+	return (struct kr_span *)pool_of(p);
+}
+
+void span_init_classes(void);
+void *span_alloc(struct kr_heap *h, unsigned m);
+void span_free(void *b);
+void span_free_local(struct kr_heap *h, void *b);
+size_t span_usable_size(const void *b);
+void span_flush_kept(struct kr_heap *h);
+unsigned span_release_old(struct kr_heap *h, uint32_t now,
+			  uint32_t min_age_ms, unsigned keep);
+void span_purge(struct kr_heap *h, uint32_t now, uint32_t min_age_ms);
+void span_count(struct kr_heap *h, struct karena_stats *st);
+int span_check_heap(struct kr_heap *h, FILE *out);
+/* is @p in an arena of spans? (@p in an arena we hold) */
+static inline bool in_span_arena(const void *p)
+{
+	return arena_of(p)->magic == SPAN_ARENA_MAGIC;
+}
+
+#endif /* KARENA_SPAN_H */

@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * types.h - the data of the allocator: a pool's header, an arena's header,
+ * a span's slot, a medium class and a thread's heap.
+ *
+ * One header, as mimalloc's types.h, because each of these structures
+ * points to the others: a pool's header names its heap, a heap lists its
+ * pools and arenas. Their layout (the pool table at an arena's base, the
+ * pool states and the list invariants) is drawn in lib/README.md; each
+ * field's comment says who may write it and under which lock.
+ */
+#ifndef KARENA_TYPES_H
+#define KARENA_TYPES_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "lock.h"
+
+struct kr_heap;
+
+enum kr_pool_state {
+	POOL_UNTOUCHED = 0,	/* index >= arena->nextpool */
+	POOL_EMPTY,		/* on the arena's free list */
+	POOL_INUSE,		/* used or full */
+};
+
+/**
+ * struct kr_pool - a pool's header, in its arena's pool table (one cache line)
+ *
+ * Used or full pools (the owner's, no lock):
+ * @avail:	blocks not allocated (free or untouched). The blocks allocated,
+ *		ref = capacity - avail (pool_ref()), count down in this form so
+ *		that malloc's "now full?" is a decrement to zero;
+ *		0 < ref < capacity iff on usedpools[szidx]
+ * @capacity:	blocks the pool holds: POOL_SIZE / size
+ * @size:	block size in bytes (class_to_size(szidx))
+ * @szidx:	size class this pool serves
+ * @kept:	1 iff the pool is in heap->kept[] (may be empty: ref == 0)
+ * @freeblock:	singly linked free blocks (link in the first word), or NULL
+ * @carve:	the first untouched block
+ * @nextpool:	next on usedpools[szidx] (NULL-terminated), when used
+ * @prevpool:	previous on usedpools[szidx], when used and not the head
+ * @heap:	the heap owning the pool's arena (arena->heap), here so that
+ *		free reads the line it needs anyway, not the arena's first
+ * @start_bias:	kr_block_starts[szidx] - pool_base / 8: bit u of the bit
+ *		string at @start_bias is set iff address u of the pool is a
+ *		block start (free.c: the check of every free, one bt)
+ *
+ * Every pool, under heap->lock (the arena's bookkeeping):
+ * @state:	enum kr_pool_state
+ * @purged:	pages handed back since the pool last emptied (EMPTY only)
+ * @nextfree:	index of the next pool on the arena's free list, 0 = end
+ * @empty_ms:	when the pool became empty (coarse monotonic ms, EMPTY only)
+ *
+ * The two groups never change at once: a pool is the owner's while in use
+ * and the arena's while empty.
+ */
+struct kr_pool {
+	uint16_t avail;
+	uint16_t capacity;
+	uint16_t size;
+	uint8_t szidx;
+	uint8_t kept;
+	uint8_t state;
+	uint8_t purged;
+	uint16_t nextfree;
+	uint32_t empty_ms;
+	void *freeblock;
+	char *carve;
+	struct kr_pool *nextpool;
+	struct kr_pool *prevpool;
+	struct kr_heap *heap;
+	uintptr_t start_bias;
+} __attribute__((aligned(1 << POOL_HEADER_SHIFT)));
+
+/**
+ * struct kr_arena - the header at the base of every arena, in the pool
+ * table's slot 0 (pool 0 holds the table, so that slot is free)
+ * @magic:	ARENA_MAGIC while granted (a cheap sanity check)
+ * @heap:	owning heap, fixed for the arena's life
+ * @nfreepools:	empty pools on @freepools + untouched pools
+ * @ntotalpools: pools that can carry blocks (npools - first_pool)
+ * @nextpool:	index of the first untouched pool
+ * @freepools:	index of the first pool on the free list, 0 = none
+ * @nextarena:	next on heap->usable_arenas (iff nfreepools > 0)
+ * @prevarena:	previous on usable_arenas, NULL at the head
+ * @allnext:	next arena of the heap (every arena, any state)
+ * @allprev:	previous arena of the heap
+ * @span_free_bits: an arena of spans' free pools, bit i for pool i, when
+ *		it has at most 128 pools (span.c; more: in the table's slot 1)
+ * @npurged:	empty pools whose pages are handed back
+ * @empty_ms:	when every pool last became empty (kr_now_ms; valid while
+ *		nfreepools == ntotalpools)
+ *
+ * Pool counts and indexes fit 16 bits (MAX_POOLS is 1024), which keeps
+ * the header within one table slot: a 256 KiB arena's table, 64 slots of
+ * 64 bytes, is then exactly its first page.
+ */
+struct kr_arena {
+	uint32_t magic;
+	uint32_t empty_ms;
+	uint16_t nfreepools;
+	uint16_t ntotalpools;
+	uint16_t nextpool;
+	uint16_t freepools;
+	uint16_t npurged;
+	struct kr_heap *heap;
+	struct kr_arena *nextarena;
+	struct kr_arena *prevarena;
+	union {
+		struct {
+			struct kr_arena *allnext;
+			struct kr_arena *allprev;
+		};
+		uint64_t span_free_bits[2];	/* arenas of spans: span.c */
+	};
+};
+
+/**
+ * struct kr_span - a pool's slot in the table of an arena of spans (span.c)
+ *
+ * A span is a run of @npages pools of one such arena carrying blocks of
+ * one medium class; the slot of its first pool is its header (@state
+ * SPAN_HEAD), the slots of the others point to it (@state SPAN_TAIL,
+ * @head). A free pool's slot has @state SPAN_FREE.
+ * @used:	bit i set iff block i is allocated (a span holds <= 64)
+ * @full:	the bits of every block: (1 << capacity) - 1
+ * @size:	block size
+ * @npages:	pools of the span (head), 1 for a free pool
+ * @head:	index of the span's first pool (its own index when free)
+ * @mclass:	medium class
+ * @purged:	free pool whose page was handed back (or never touched)
+ * @kept:	1 iff the span is in heap->kept_spans[]
+ * @empty_ms:	when the free pool became free
+ * @next, @prev: on heap->spans[mclass] iff a block is free (the owner's)
+ * @owner:	the heap owning the arena
+ * @base:	where the span's blocks start (head; the first pool's page)
+ * Owner-only: @used, @next, @prev, @kept. Under heap->lock: the rest of a
+ * free pool's slot, and which slots are free.
+ */
+struct kr_span {
+	uint64_t used;
+	uint64_t full;
+	uint32_t size;
+	uint16_t npages;
+	uint16_t head;
+	uint8_t mclass;
+	uint8_t state;
+	uint8_t purged;
+	uint8_t kept;
+	uint32_t empty_ms;
+	struct kr_span *next;
+	struct kr_span *prev;
+	struct kr_heap *owner;
+	char *base;
+};
+
+enum kr_span_state { SPAN_FREE = 1, SPAN_HEAD, SPAN_TAIL };
+
+/**
+ * struct kr_mclass - a medium class, from the table span.c builds at init
+ * @size:	block size
+ * @npages:	pools per span
+ * @capacity:	blocks per span (<= 64)
+ * @recip:	2^40 / size, rounded up: offset * recip >> 40 is the block
+ *		index for every offset in a span (offset < 2^17, size < 2^18)
+ */
+struct kr_mclass {
+	uint32_t size;
+	uint16_t npages;
+	uint16_t capacity;
+	uint64_t recip;
+};
+
+/**
+ * struct kr_heap - one thread's allocator state
+ *
+ * Owned by one thread, which touches the pools (usedpools, kept, the
+ * per-class pool counts) without a lock; or, abandoned, guarded by kr.lock.
+ * Everything below @lock (arenas, their headers, the arena lists and
+ * counters) changes only under @lock, taken by the owner on its slow paths
+ * and by the purge thread. Only @remote_free is written by other threads
+ * without a lock. The counters are read racily by stats.
+ */
+struct kr_heap {
+	struct kr_pool *usedpools[NUM_CLASSES];	/* see the invariants */
+	struct kr_pool *kept[KEEP_POOLS];	/* empty pools kept open */
+	unsigned kept_next;			/* next slot of @kept to reuse */
+	struct kr_pool *spare[SPARE_POOLS];	/* empty pools, newest last */
+	unsigned nspare;			/* length of @spare */
+	unsigned purge_tick;			/* kept pools emptied, mod 64 */
+	struct kr_lock lock;			/* guards what follows */
+	struct kr_arena *usable_arenas;		/* sorted, fullest first */
+	struct kr_arena *arenas;		/* every arena of this heap */
+	unsigned narenas;			/* length of @arenas */
+	unsigned nempty_arenas;			/* arenas with no pool in use */
+	unsigned npools_empty;			/* initialized empty pools */
+	unsigned npurgeable;			/* empty pools not purged */
+	uint32_t last_purge_ms;			/* when purge.c last looked */
+	unsigned debug_tick;			/* KARENA_DEBUG check pacing */
+	size_t npools[NUM_CLASSES];		/* used + full pools per class */
+	/* medium blocks (span.c): the owner's lists, then under @lock */
+	struct kr_span *spans[MEDIUM_CLASSES];	/* spans with a free block */
+	struct kr_span *kept_spans[KEEP_SPANS];	/* empty spans kept open */
+	unsigned kept_spans_next;		/* next slot to reuse */
+	struct kr_span *span_cache[MEDIUM_CLASSES];	/* empty spans */
+	unsigned span_cache_pages;		/* their pools, all classes */
+	struct kr_arena *span_arenas;		/* arenas of spans (@lock) */
+	unsigned nspan_arenas;			/* length of @span_arenas */
+	unsigned nempty_span_arenas;		/* of those, with no span */
+	unsigned span_purgeable;		/* free pools not purged */
+	bool lost;				/* fork child: never touched */
+	struct kr_heap *next_all;		/* kr.heaps, under kr.lock */
+	struct kr_heap *next_abandoned;		/* kr.abandoned, under kr.lock */
+	/*
+	 * What other threads read and write, on a line of its own: blocks
+	 * they freed, linked through their first word, and whether anyone
+	 * owns the heap (read by every remote free: kept off the lines the
+	 * owner writes, which made each remote free miss).
+	 */
+	_Alignas(64) _Atomic(void *) remote_free;
+	_Atomic(void *) remote_spans;		/* medium blocks, likewise */
+	atomic_bool abandoned;			/* no thread owns it */
+	_Alignas(64) struct kr_arena *nfp2lasta[MAX_POOLS + 1];
+};
+
+#endif /* KARENA_TYPES_H */
