@@ -6,12 +6,43 @@
  * case; an invalid value gets one warning naming the variable and what it
  * accepts, and the default; KARENA_VERBOSE=1 prints the options in force;
  * in automatic mode a device that opens but does not answer
- * KARENA_IOC_INFO (/dev/null, a regular file) is passed over for mmap with
- * one warning; forced, it is not.
+ * KARENA_IOC_INFO (/dev/null, a regular file), or answers it for pages
+ * other than 4 KiB, is passed over for mmap with one warning; forced, it
+ * is not.
  */
+#include <stdarg.h>
+#include <sys/syscall.h>
+#include <linux/karena.h>
+
 #include "tap.h"
 #include "init.h"
 #include "options.h"
+
+/*
+ * A module on a kernel of other pages, faked: with KARENA_TEST_PAGE_SIZE
+ * set, KARENA_IOC_INFO answers as such a module would. The library is
+ * linked into this program statically, so its ioctl() calls this one.
+ */
+int ioctl(int fd, unsigned long request, ...)
+{
+	const char *page_size = getenv("KARENA_TEST_PAGE_SIZE");
+	struct karena_info *info;
+	va_list ap;
+	void *arg;
+
+	va_start(ap, request);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (request != KARENA_IOC_INFO || !page_size)
+		return (int)syscall(SYS_ioctl, fd, request, arg);
+	info = arg;
+	memset(info, 0, sizeof(*info));
+	info->abi_version = KARENA_ABI_VERSION;
+	info->page_size = (__u32)strtoul(page_size, NULL, 0);
+	info->arena_size = 256 << 10;
+	info->max_arenas = 1024;
+	return 0;
+}
 
 /* The child: allocate, then report the options in force on stderr. */
 static int show_child(void)
@@ -175,6 +206,26 @@ static void fallback(const char *device, const char *what)
 	   "allocations fail with ENOMEM after one message", what);
 }
 
+/* /dev/null answering KARENA_IOC_INFO for 16 KiB pages. */
+static void other_page_size(void)
+{
+	const char *env[] = { "KARENA_BACKEND=", "KARENA_DEVICE=/dev/null",
+			      "KARENA_TEST_PAGE_SIZE=16384", NULL };
+	const char *forced[] = { "KARENA_BACKEND=kernel",
+				 "KARENA_DEVICE=/dev/null",
+				 "KARENA_TEST_PAGE_SIZE=16384", NULL };
+
+	ok(run("show", env) && has("backend=mmap malloc=ok") &&
+	   count("karena:") == 1 && has("pages of 16384") &&
+	   has("4 KiB pages") && has("using the mmap"),
+	   "automatic backend, a module of 16 KiB pages: one warning naming "
+	   "the page size, and mmap serves");
+	ok(run("nomem", forced) && count("karena:") == 1 &&
+	   has("pages of 16384") && has("ENOMEM"),
+	   "KARENA_BACKEND=kernel, a module of 16 KiB pages: no fallback; "
+	   "arena allocations fail with ENOMEM after one message");
+}
+
 int main(int argc, char **argv)
 {
 	char file[] = "/tmp/karena-not-a-device.XXXXXX";
@@ -190,6 +241,7 @@ int main(int argc, char **argv)
 	invalid();
 	verbose();
 	fallback("/dev/null", "/dev/null");
+	other_page_size();
 	fd = mkstemp(file);
 	if (fd >= 0) {
 		close(fd);
