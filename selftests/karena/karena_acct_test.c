@@ -8,8 +8,10 @@
  *                             a grant beyond memory.max fails with ENOMEM
  *                             (counted, no OOM killer), and memory.current
  *                             goes back on release
- *   memcg_fork_copy_charged   a fork child's copies of its parent's arenas
- *                             are charged to the cgroup too
+ *   memcg_fork_copy_charged   a fork child's arenas share the parent's
+ *                             pages (charged to whoever allocated them:
+ *                             the fork adds little), and each page the
+ *                             child writes is a copy charged to its cgroup
  *   refill_over_memcg_sigbus  a fault on a page handed back with
  *                             KARENA_IOC_RETURN_PAGES, in a memory cgroup
  *                             at its memory.max, is a counted SIGBUS, and
@@ -401,37 +403,52 @@ TEST_F(acct, memcg_charged_grants)
 
 /*
  * In the cgroup @cg: take CHARGED_ARENAS arenas and write to them, say so
- * on @done, wait for @go, fork a child that holds the copies, says so on
- * @done and waits for @go (then both exit). Exit status: 0, or where the
+ * on @done, wait for @go, fork a child that holds them (shared), says so
+ * on @done, waits for @go, writes every page of them (a copy each), says
+ * so and waits for @go (then both exit). Exit status: 0, or where the
  * set-up failed.
  */
 static void forking_child(const char *cg, int go, int done, size_t size)
 {
+	char *a[CHARGED_ARENAS];
 	pid_t pid;
 	int fd, n;
-	char *a;
 
 	if (cg_enter_one_cpu(cg))
 		_exit(1);
 	fd = open(DEV, O_RDWR);
 	for (n = 0; n < CHARGED_ARENAS; n++) {
-		a = grant(fd, size, 0);
-		if (a == MAP_FAILED)
+		a[n] = grant(fd, size, 0);
+		if (a[n] == MAP_FAILED)
 			_exit(2);
-		memset(a, n + 1, size);
+		memset(a[n], n + 1, size);
 	}
 	if (write(done, "1", 1) != 1 || wait_byte(go))
 		_exit(3);
 	pid = fork();
-	if (pid == 0)
-		_exit(write(done, "2", 1) != 1 || wait_byte(go) ? 4 : 0);
+	if (pid == 0) {
+		if (write(done, "2", 1) != 1 || wait_byte(go))
+			_exit(4);
+		for (n = 0; n < CHARGED_ARENAS; n++)
+			memset(a[n], 0x40 + n, size);
+		_exit(write(done, "3", 1) != 1 || wait_byte(go) ? 6 : 0);
+	}
 	_exit(pid < 0 ? 5 : WEXITSTATUS(reap(pid)));
 }
 
+/*
+ * Charging at fork and on write: a fork child's arenas share its
+ * parent's pages, which stay charged to whoever allocated them, so the
+ * fork itself adds far less than the heap to memory.current (page tables
+ * and the like); each page the child then writes is a copy charged to
+ * its cgroup, so its writes add the heap, and fork_copies counts every
+ * page.
+ */
 TEST_F(acct, memcg_fork_copy_charged)
 {
 	long long copies = ctr("fork_copies");
 	long long stock = STOCK_PAGES * self->page;
+	long long heap = CHARGED_ARENAS * (long long)self->size;
 	long long before, grown;
 	struct steps st;
 	int status;
@@ -444,11 +461,21 @@ TEST_F(acct, memcg_fork_copy_charged)
 		forking_child(self->cg, st.go[0], st.done[1], self->size);
 	grown = step_growth(&st, self->cg, &before);
 	ASSERT_LE(0, grown);
-	TH_LOG("fork: memory.current +%lld for %d arena copies of %zu bytes",
+	TH_LOG("fork: memory.current +%lld for %d shared arenas of %zu bytes",
 	       grown, CHARGED_ARENAS, self->size);
-	EXPECT_EQ(copies + CHARGED_ARENAS, ctr("fork_copies"));
-	/* the copies, and whatever else a fork costs the cgroup */
-	EXPECT_LE(CHARGED_ARENAS * (long long)self->size - stock, grown);
+	EXPECT_EQ(copies, ctr("fork_copies"));
+	/* nothing of the heap: what a fork costs, and the stock */
+	EXPECT_GT(heap / 2, grown);
+
+	before = cg_read(self->cg, "memory.current");
+	ASSERT_EQ(1, write(st.go[1], "g", 1));
+	ASSERT_EQ(0, wait_byte(st.done[0]));
+	grown = cg_read(self->cg, "memory.current") - before;
+	TH_LOG("child's writes: memory.current +%lld", grown);
+	EXPECT_EQ(copies + heap / (long long)self->page, ctr("fork_copies"));
+	/* the copies, less what the stock held already */
+	EXPECT_LE(heap - stock, grown);
+	EXPECT_GE(heap + 2 * stock + heap / 8, grown);
 	ASSERT_EQ(1, write(st.go[1], "g", 1));
 	status = reap(pid);
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
