@@ -16,6 +16,10 @@
  *                             KARENA_IOC_RETURN_PAGES, in a memory cgroup
  *                             at its memory.max, is a counted SIGBUS, and
  *                             no OOM killer runs
+ *   cow_over_memcg_sigbus     a copy on write that the writer's memory
+ *                             cgroup, at its memory.max, cannot pay for is
+ *                             a counted SIGBUS (fork_copy_failures), and no
+ *                             OOM killer runs
  *   pinned_pages_stay_charged an arena released while a pipe holds some
  *                             of its pages (vmsplice) stays granted and
  *                             counted against the limits (orphaned_pages),
@@ -574,6 +578,90 @@ TEST_F(acct, refill_over_memcg_sigbus)
 		TH_LOG("child status %d (255: every refill fault was served over memory.max)",
 		       WEXITSTATUS(status));
 	EXPECT_LT(failures, ctr("fault_failures"));
+	EXPECT_EQ(0, cg_key(self->cg, "memory.events", "oom_kill"));
+	EXPECT_EQ(0, cg_key(self->cg, "memory.events", "oom"));
+}
+
+/*
+ * In the cgroup @cg: take arenas for REFILL_PAGES pages and write them,
+ * fork a child that says so (a byte on @ready), waits for the parent to
+ * set memory.max just above memory.current (a byte on @go), then writes
+ * every page: a copy on write each, charged to the cgroup. Exit status
+ * (the child's, passed on): 0 at the SIGBUS, 255 if every copy was made,
+ * another value if the set-up failed.
+ */
+static void cow_child(const char *cg, int ready, int go, size_t size,
+		      size_t page)
+{
+	size_t n = (REFILL_PAGES * page + size - 1) / size;
+	volatile char *a[REFILL_PAGES];
+	size_t i, j;
+	pid_t pid;
+	char c;
+	int fd;
+
+	if (cg_enter(cg))
+		_exit(254);
+	fd = open(DEV, O_RDWR);
+	if (fd < 0)
+		_exit(253);
+	for (i = 0; i < n; i++) {
+		a[i] = grant(fd, size, 0);
+		if (a[i] == MAP_FAILED)
+			_exit(252);
+		memset((char *)a[i], 0x5a, size);
+	}
+	pid = fork();
+	if (pid < 0)
+		_exit(251);
+	if (pid > 0) {
+		int st = reap(pid);
+
+		_exit(st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : 249);
+	}
+	prefault_stack();
+	signal(SIGBUS, refill_on_sigbus);
+	if (write(ready, "r", 1) != 1 || read(go, &c, 1) != 1)
+		_exit(250);
+	if (sigsetjmp(refill_jmp, 1))
+		_exit(0);
+	for (i = 0; i < n; i++)
+		for (j = 0; j < size; j += page)
+			a[i][j] = 1;
+	_exit(255);
+}
+
+/*
+ * A copy on write that the child's memory cgroup, at its memory.max,
+ * cannot pay for is a SIGBUS of the writer, counted in
+ * fork_copy_failures, and no OOM killer runs.
+ */
+TEST_F(acct, cow_over_memcg_sigbus)
+{
+	long long failures = ctr("fork_copy_failures");
+	struct steps st;
+	int status;
+	pid_t pid;
+
+	NEED_MEMCG();
+	pid = fork_stepped(&st);
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		cow_child(self->cg, st.done[1], st.go[0], self->size,
+			  self->page);
+	/* the grandchild is forked, every page shared */
+	ASSERT_EQ(0, wait_byte(st.done[0]));
+	/* room for a quarter of an arena's pages and nothing else */
+	ASSERT_EQ(0, cg_limit_to_current(self->cg, self->size / 4));
+	ASSERT_EQ(1, write(st.go[1], "g", 1));
+	status = reap(pid);
+
+	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("child killed by signal %d",
+					      WTERMSIG(status));
+	EXPECT_EQ(0, WEXITSTATUS(status))
+		TH_LOG("child status %d (255: every copy was made over memory.max)",
+		       WEXITSTATUS(status));
+	EXPECT_LT(failures, ctr("fork_copy_failures"));
 	EXPECT_EQ(0, cg_key(self->cg, "memory.events", "oom_kill"));
 	EXPECT_EQ(0, cg_key(self->cg, "memory.events", "oom"));
 }
