@@ -183,6 +183,26 @@ static struct karena_arena *karena_arena_alloc(gfp_t gfp_extra)
 	return arena;
 }
 
+/*
+ * A new @arena (or NULL) made for a grant: record @memcg (if not NULL, with
+ * a reference of the arena's own), so that the arena is freed at release,
+ * and count it in arenas_reserved.
+ */
+static struct karena_arena *karena_arena_adopt(struct karena_arena *arena,
+					       struct mem_cgroup *memcg)
+{
+	if (!arena)
+		return NULL;
+	if (memcg) {
+		css_get(&memcg->css);
+		arena->memcg = memcg;
+	}
+	spin_lock(&karena.lock);
+	karena.nr_total++;
+	spin_unlock(&karena.lock);
+	return arena;
+}
+
 /**
  * karena_grant_memcg() - the memory cgroup a grant by current is charged to
  *
@@ -226,14 +246,7 @@ struct karena_arena *karena_arena_alloc_charged(struct mem_cgroup *memcg)
 		arena = karena_arena_alloc(__GFP_ACCOUNT);
 		set_active_memcg(old);
 	}
-	if (!arena)
-		return NULL;
-	css_get(&memcg->css);
-	arena->memcg = memcg;
-	spin_lock(&karena.lock);
-	karena.nr_total++;
-	spin_unlock(&karena.lock);
-	return arena;
+	return karena_arena_adopt(arena, memcg);
 }
 
 /**
@@ -252,18 +265,7 @@ struct karena_arena *karena_arena_alloc_charged(struct mem_cgroup *memcg)
  */
 struct karena_arena *karena_arena_new_empty(struct mem_cgroup *memcg)
 {
-	struct karena_arena *arena = karena_arena_alloc_slots();
-
-	if (!arena)
-		return NULL;
-	if (memcg) {
-		css_get(&memcg->css);
-		arena->memcg = memcg;
-	}
-	spin_lock(&karena.lock);
-	karena.nr_total++;
-	spin_unlock(&karena.lock);
-	return arena;
+	return karena_arena_adopt(karena_arena_alloc_slots(), memcg);
 }
 
 /**

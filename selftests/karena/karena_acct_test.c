@@ -512,19 +512,46 @@ static void prefault_stack(void)
 #define REFILL_PAGES	512
 
 /*
- * In the cgroup @cg: take arenas for REFILL_PAGES pages, touch them, hand
- * every page back, say so (a byte on @ready), wait for the parent to set
- * memory.max just above memory.current (a byte on @go), then touch the
- * pages again. Exit status: 0 at the SIGBUS, 255 if every page could be
- * touched, another value if the set-up failed.
+ * Say so on @ready, wait for the parent's byte on @go (memory.max set just
+ * above memory.current), then write a byte of every page of the @n arenas
+ * @a of @size bytes. Exits with 0 at the first SIGBUS, 255 if every page
+ * could be written, 250 if the handshake failed.
  */
-static void refill_child(const char *cg, int ready, int go, size_t size,
-			 size_t page)
+static void touch_until_sigbus(volatile char **a, size_t n, size_t size,
+			       size_t page, int ready, int go)
+{
+	size_t i, j;
+	char c;
+
+	prefault_stack();
+	signal(SIGBUS, refill_on_sigbus);
+	if (write(ready, "r", 1) != 1 || read(go, &c, 1) != 1)
+		_exit(250);
+	if (sigsetjmp(refill_jmp, 1))
+		_exit(0);
+	for (i = 0; i < n; i++)
+		for (j = 0; j < size; j += page)
+			a[i][j] = 1;
+	_exit(255);
+}
+
+/*
+ * In the cgroup @cg: take arenas for REFILL_PAGES pages and write them;
+ * then either (@cow false) hand every page back, or (@cow true) fork a
+ * child that goes on (every page shared with us). Say so (a byte on
+ * @ready), wait for the parent to set memory.max just above
+ * memory.current (a byte on @go), then write every page again: refills,
+ * or copies on write, charged to the cgroup. Exit status (the child's,
+ * passed on): 0 at the SIGBUS, 255 if every page could be had, another
+ * value if the set-up failed.
+ */
+static void memcg_writer(const char *cg, int ready, int go, size_t size,
+			 size_t page, bool cow)
 {
 	size_t n = (REFILL_PAGES * page + size - 1) / size;
 	volatile char *a[REFILL_PAGES];
-	size_t i, j;
-	char c;
+	pid_t pid;
+	size_t i;
 	int fd;
 
 	if (cg_enter(cg))
@@ -537,81 +564,10 @@ static void refill_child(const char *cg, int ready, int go, size_t size,
 		if (a[i] == MAP_FAILED)
 			_exit(252);
 		memset((char *)a[i], 0x5a, size);
-		if (return_pages(fd, (void *)a[i], size, NULL))
+		if (!cow && return_pages(fd, (void *)a[i], size, NULL))
 			_exit(251);
 	}
-	prefault_stack();
-	signal(SIGBUS, refill_on_sigbus);
-	if (write(ready, "r", 1) != 1 || read(go, &c, 1) != 1)
-		_exit(250);
-	if (sigsetjmp(refill_jmp, 1))
-		_exit(0);
-	for (i = 0; i < n; i++)
-		for (j = 0; j < size; j += page)
-			a[i][j] = 1;
-	_exit(255);
-}
-
-TEST_F(acct, refill_over_memcg_sigbus)
-{
-	long long failures = ctr("fault_failures");
-	struct steps st;
-	int status;
-	pid_t pid;
-
-	NEED_MEMCG();
-	pid = fork_stepped(&st);
-	ASSERT_LE(0, pid);
-	if (pid == 0)
-		refill_child(self->cg, st.done[1], st.go[0], self->size,
-			     self->page);
-	/* the child is in the group, its pages handed back */
-	ASSERT_EQ(0, wait_byte(st.done[0]));
-	/* room for a quarter of the arena's pages and nothing else */
-	ASSERT_EQ(0, cg_limit_to_current(self->cg, self->size / 4));
-	ASSERT_EQ(1, write(st.go[1], "g", 1));
-	status = reap(pid);
-
-	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("child killed by signal %d",
-					      WTERMSIG(status));
-	EXPECT_EQ(0, WEXITSTATUS(status))
-		TH_LOG("child status %d (255: every refill fault was served over memory.max)",
-		       WEXITSTATUS(status));
-	EXPECT_LT(failures, ctr("fault_failures"));
-	EXPECT_EQ(0, cg_key(self->cg, "memory.events", "oom_kill"));
-	EXPECT_EQ(0, cg_key(self->cg, "memory.events", "oom"));
-}
-
-/*
- * In the cgroup @cg: take arenas for REFILL_PAGES pages and write them,
- * fork a child that says so (a byte on @ready), waits for the parent to
- * set memory.max just above memory.current (a byte on @go), then writes
- * every page: a copy on write each, charged to the cgroup. Exit status
- * (the child's, passed on): 0 at the SIGBUS, 255 if every copy was made,
- * another value if the set-up failed.
- */
-static void cow_child(const char *cg, int ready, int go, size_t size,
-		      size_t page)
-{
-	size_t n = (REFILL_PAGES * page + size - 1) / size;
-	volatile char *a[REFILL_PAGES];
-	size_t i, j;
-	pid_t pid;
-	char c;
-	int fd;
-
-	if (cg_enter(cg))
-		_exit(254);
-	fd = open(DEV, O_RDWR);
-	if (fd < 0)
-		_exit(253);
-	for (i = 0; i < n; i++) {
-		a[i] = grant(fd, size, 0);
-		if (a[i] == MAP_FAILED)
-			_exit(252);
-		memset((char *)a[i], 0x5a, size);
-	}
-	pid = fork();
+	pid = cow ? fork() : 0;
 	if (pid < 0)
 		_exit(251);
 	if (pid > 0) {
@@ -619,51 +575,54 @@ static void cow_child(const char *cg, int ready, int go, size_t size,
 
 		_exit(st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : 249);
 	}
-	prefault_stack();
-	signal(SIGBUS, refill_on_sigbus);
-	if (write(ready, "r", 1) != 1 || read(go, &c, 1) != 1)
-		_exit(250);
-	if (sigsetjmp(refill_jmp, 1))
-		_exit(0);
-	for (i = 0; i < n; i++)
-		for (j = 0; j < size; j += page)
-			a[i][j] = 1;
-	_exit(255);
+	touch_until_sigbus(a, n, size, page, ready, go);
 }
 
 /*
- * A copy on write that the child's memory cgroup, at its memory.max,
- * cannot pay for is a SIGBUS of the writer, counted in
- * fork_copy_failures, and no OOM killer runs.
+ * Run memcg_writer(@cow) in the cgroup @cg until it is ready, give it room
+ * for a quarter of an arena's pages and nothing else, and check that its
+ * writes then end in a SIGBUS counted in @counter, with no OOM killer.
  */
-TEST_F(acct, cow_over_memcg_sigbus)
+static void sigbus_over_memcg(struct __test_metadata *_metadata,
+			      const char *cg, size_t size, size_t page,
+			      bool cow, const char *counter)
 {
-	long long failures = ctr("fork_copy_failures");
+	long long failures = ctr(counter);
 	struct steps st;
 	int status;
 	pid_t pid;
 
-	NEED_MEMCG();
 	pid = fork_stepped(&st);
 	ASSERT_LE(0, pid);
 	if (pid == 0)
-		cow_child(self->cg, st.done[1], st.go[0], self->size,
-			  self->page);
-	/* the grandchild is forked, every page shared */
+		memcg_writer(cg, st.done[1], st.go[0], size, page, cow);
 	ASSERT_EQ(0, wait_byte(st.done[0]));
-	/* room for a quarter of an arena's pages and nothing else */
-	ASSERT_EQ(0, cg_limit_to_current(self->cg, self->size / 4));
+	ASSERT_EQ(0, cg_limit_to_current(cg, size / 4));
 	ASSERT_EQ(1, write(st.go[1], "g", 1));
 	status = reap(pid);
 
 	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("child killed by signal %d",
 					      WTERMSIG(status));
 	EXPECT_EQ(0, WEXITSTATUS(status))
-		TH_LOG("child status %d (255: every copy was made over memory.max)",
+		TH_LOG("child status %d (255: every page was served over memory.max)",
 		       WEXITSTATUS(status));
-	EXPECT_LT(failures, ctr("fork_copy_failures"));
-	EXPECT_EQ(0, cg_key(self->cg, "memory.events", "oom_kill"));
-	EXPECT_EQ(0, cg_key(self->cg, "memory.events", "oom"));
+	EXPECT_LT(failures, ctr(counter));
+	EXPECT_EQ(0, cg_key(cg, "memory.events", "oom_kill"));
+	EXPECT_EQ(0, cg_key(cg, "memory.events", "oom"));
+}
+
+TEST_F(acct, refill_over_memcg_sigbus)
+{
+	NEED_MEMCG();
+	sigbus_over_memcg(_metadata, self->cg, self->size, self->page,
+			  false, "fault_failures");
+}
+
+TEST_F(acct, cow_over_memcg_sigbus)
+{
+	NEED_MEMCG();
+	sigbus_over_memcg(_metadata, self->cg, self->size, self->page,
+			  true, "fork_copy_failures");
 }
 
 /* ---- pinned pages ---- */

@@ -51,6 +51,31 @@ static unsigned char *grant_filled(int fd, size_t len, unsigned char c)
 	return p;
 }
 
+/* Give page 0 of @p to a new pipe @pipefd (vmsplice takes a reference). */
+static int splice_page(int pipefd[2], unsigned char *p, size_t pg)
+{
+	struct iovec iov = { p, pg };
+
+	if (pipe(pipefd))
+		return -1;
+	return vmsplice(pipefd[1], &iov, 1, 0) == (ssize_t)pg ? 0 : -1;
+}
+
+/*
+ * A grant of @len bytes, each of them @c, at *@p; with @pipefd, its page 0
+ * given to a new pipe; then fork. fork()'s value, or -1 if a step failed.
+ */
+static pid_t filled_fork(int fd, size_t len, unsigned char c,
+			 unsigned char **p, int pipefd[2])
+{
+	*p = grant_filled(fd, len, c);
+	if (*p == MAP_FAILED)
+		return -1;
+	if (pipefd && splice_page(pipefd, *p, sysconf(_SC_PAGESIZE)))
+		return -1;
+	return fork();
+}
+
 /* One byte over a pipe: a step of the other side is done. */
 static int signal_step(int fd)
 {
@@ -180,9 +205,7 @@ TEST_F(cow, writes_private)
 	unsigned char *p;
 	pid_t pid;
 
-	p = grant_filled(self->fd, sz, 'o');
-	ASSERT_NE(MAP_FAILED, p);
-	pid = fork();
+	pid = filled_fork(self->fd, sz, 'o', &p, NULL);
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		memset(p, 'c', half);
@@ -225,9 +248,7 @@ TEST_F(cow, fork_of_fork)
 
 	ASSERT_EQ(0, pipe(up2));
 	ASSERT_EQ(0, pipe(down2));
-	p = grant_filled(self->fd, sz, 'f');
-	ASSERT_NE(MAP_FAILED, p);
-	pid = fork();
+	pid = filled_fork(self->fd, sz, 'f', &p, NULL);
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		pid_t gpid = fork();
@@ -277,9 +298,7 @@ TEST_F(cow, return_pages_shared)
 	unsigned char *p;
 	pid_t pid;
 
-	p = grant_filled(self->fd, sz, 'd');
-	ASSERT_NE(MAP_FAILED, p);
-	pid = fork();
+	pid = filled_fork(self->fd, sz, 'd', &p, NULL);
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		if (return_pages(self->fd, p, half, NULL) ||
@@ -375,9 +394,7 @@ TEST_F(cow, release_shared_not_orphan)
 	unsigned char *p;
 	pid_t pid;
 
-	p = grant_filled(self->fd, len, 's');
-	ASSERT_NE(MAP_FAILED, p);
-	pid = fork();
+	pid = filled_fork(self->fd, len, 's', &p, NULL);
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		if (signal_step(self->up[1]) || wait_step(self->down[0]))
@@ -395,16 +412,6 @@ TEST_F(cow, release_shared_not_orphan)
 	EXPECT_EQ(self->base_granted, ctr("arenas_granted"));
 	EXPECT_EQ(orphaned, ctr("orphaned_pages"));
 	EXPECT_TRUE(check_invariant());
-}
-
-/* Give page 0 of @p to a new pipe @pipefd (vmsplice takes a reference). */
-static int splice_page(int pipefd[2], unsigned char *p, size_t pg)
-{
-	struct iovec iov = { p, pg };
-
-	if (pipe(pipefd))
-		return -1;
-	return vmsplice(pipefd[1], &iov, 1, 0) == (ssize_t)pg ? 0 : -1;
 }
 
 /* Read a page from @fd into @buf: is every byte of it @c? */
@@ -431,10 +438,7 @@ TEST_F(cow, vmsplice_writer_leaves)
 
 	buf = malloc(pg);
 	ASSERT_NE(NULL, buf);
-	p = grant_filled(self->fd, sz, 'v');
-	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_EQ(0, splice_page(pipefd, p, pg));
-	pid = fork();
+	pid = filled_fork(self->fd, sz, 'v', &p, pipefd);
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		memset(p, 'c', pg);
@@ -478,10 +482,7 @@ TEST_F(cow, vmsplice_last_holder_accounts)
 	buf = malloc(pg);
 	ASSERT_NE(NULL, buf);
 	for (round = 0; round < 2; round++) {
-		p = grant_filled(self->fd, sz, 'v');
-		ASSERT_NE(MAP_FAILED, p);
-		ASSERT_EQ(0, splice_page(pipefd, p, pg));
-		pid = fork();
+		pid = filled_fork(self->fd, sz, 'v', &p, pipefd);
 		ASSERT_LE(0, pid);
 		if (pid == 0) {
 			if (signal_step(self->up[1]) ||
@@ -522,17 +523,14 @@ TEST_F(cow, vmsplice_last_holder_accounts)
  */
 TEST_F_TIMEOUT(cow, vmsplice_both_release, 120)
 {
-	size_t sz = self->size, pg = self->page;
+	size_t sz = self->size;
 	long long orphaned = ctr("orphaned_pages");
 	int pipefd[2], round, both = 0;
 	unsigned char *p;
 	pid_t pid;
 
 	for (round = 0; round < RACE_ROUNDS; round++) {
-		p = grant_filled(self->fd, sz, 'b');
-		ASSERT_NE(MAP_FAILED, p);
-		ASSERT_EQ(0, splice_page(pipefd, p, pg));
-		pid = fork();
+		pid = filled_fork(self->fd, sz, 'b', &p, pipefd);
 		ASSERT_LE(0, pid);
 		if (pid == 0)
 			_exit(wait_step(self->down[0]) ? 1 : 0);
