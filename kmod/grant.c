@@ -141,10 +141,10 @@
 #include "karena_internal.h"
 
 /*
- * Count a refusal to grant (or to copy @n arenas at fork) and report it.
- * @h, if not NULL, carries a reference that is dropped here. A refused
- * mmap counts once in denials_*; a refused fork copy counts its arenas in
- * fork_copy_failures, as fork_copies counts those made.
+ * Count a refusal to grant (or to grant a fork child's @n arenas) and
+ * report it. @h, if not NULL, carries a reference that is dropped here. A
+ * refused mmap counts once in denials_*; a fork child's refused grant
+ * counts its arenas in fork_copy_failures.
  */
 static void karena_deny(struct karena_holder *h, int err,
 			enum karena_deny_reason reason, bool fork_copy,

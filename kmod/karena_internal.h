@@ -364,6 +364,7 @@ unsigned int karena_orphans_recheck(void);
 /* share.c */
 bool karena_page_shared(struct page *page);
 bool karena_page_leave(struct page *page, bool *pinned);
+unsigned int karena_arena_leave_shared(struct karena_arena *arena);
 unsigned long karena_arena_share(struct karena_arena *dst,
 				 struct karena_arena *src,
 				 struct mm_struct *mm);

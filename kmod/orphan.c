@@ -61,32 +61,20 @@ static DEFINE_MUTEX(karena_orphan_mutex);
  *     no fault or KARENA_IOC_RETURN_PAGES can change its slots)
  *
  * A page that other arenas hold too (shared since a fork) is not counted
- * here: its slot lets go of it now (karena_page_leave()), and the arenas
- * that still hold it account it, outside references included (share.c).
+ * here: its slot lets go of it now (karena_arena_leave_shared()), and
+ * the arenas that still hold it account it, outside references included
+ * (share.c).
  *
  * Return: the number of pages that only @g holds and something else
  * references.
  */
 unsigned int karena_grant_pinned(struct karena_grant *g)
 {
-	struct karena_arena *arena;
-	unsigned int i, n = 0;
+	unsigned int n = 0;
 	unsigned long a;
-	bool pinned;
 
 	for (a = 0; a < g->nr_arenas; a++) {
-		arena = g->arenas[a];
-		for (i = 0; i < karena.arena_pages; i++) {
-			if (!arena->pages[i])
-				continue;
-			if (karena_page_leave(arena->pages[i], &pinned)) {
-				/* an empty slot reads as zero */
-				arena->pages[i] = NULL;
-				__clear_bit(i, arena->touched);
-			} else if (pinned) {
-				n++;
-			}
-		}
+		n += karena_arena_leave_shared(g->arenas[a]);
 		cond_resched();
 	}
 	return n;

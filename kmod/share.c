@@ -58,12 +58,25 @@
 static DEFINE_SPINLOCK(karena_share_lock);
 
 /* One more slot holds @page, with a reference of its own. */
-static void karena_page_share(struct page *page)
+static void karena_page_hold_locked(struct page *page)
 {
-	spin_lock(&karena_share_lock);
+	lockdep_assert_held(&karena_share_lock);
 	get_page(page);
 	set_page_private(page, page_private(page) + 1);
-	spin_unlock(&karena_share_lock);
+}
+
+/* karena_page_leave(), with karena_share_lock held. */
+static bool karena_page_leave_locked(struct page *page, bool *pinned)
+{
+	lockdep_assert_held(&karena_share_lock);
+	if (!page_private(page)) {
+		*pinned = page_ref_count(page) > 1;
+		return false;
+	}
+	set_page_private(page, page_private(page) - 1);
+	/* the others' references remain: never the page's last */
+	put_page(page);
+	return true;
 }
 
 /**
@@ -96,18 +109,12 @@ bool karena_page_shared(struct page *page)
  */
 bool karena_page_leave(struct page *page, bool *pinned)
 {
-	bool shared;
+	bool left;
 
 	spin_lock(&karena_share_lock);
-	shared = page_private(page);
-	if (shared) {
-		set_page_private(page, page_private(page) - 1);
-		put_page(page);
-	} else {
-		*pinned = page_ref_count(page) > 1;
-	}
+	left = karena_page_leave_locked(page, pinned);
 	spin_unlock(&karena_share_lock);
-	return shared;
+	return left;
 }
 
 /**
@@ -118,11 +125,12 @@ bool karena_page_leave(struct page *page, bool *pinned)
  *	cgroup)
  *
  * The page of every touched slot goes into the same slot of @dst, one
- * more slot holding it. Untouched and empty slots read as zero on both
- * sides and stay empty in @dst. A page that may be pinned for DMA is
- * copied now instead, as anonymous memory does at fork: a write through
- * the pin (O_DIRECT, RDMA) then stays the parent's; if no copy can be
- * had it is shared.
+ * more slot holding it (with a reference of its own), all under one hold
+ * of karena_share_lock per arena. Untouched and empty slots read as zero
+ * on both sides and stay empty in @dst. A page that may be pinned for DMA
+ * is copied instead, as anonymous memory does at fork: a write through
+ * the pin (O_DIRECT, RDMA) then stays the parent's; if no copy can be had
+ * it is shared.
  *
  * Return: the number of pages copied.
  */
@@ -132,28 +140,77 @@ unsigned long karena_arena_share(struct karena_arena *dst,
 {
 	unsigned long copied = 0;
 	struct page *page, *copy;
+	bool pinned = false;
 	unsigned int i;
 
 	mutex_lock(&src->lock);
+	spin_lock(&karena_share_lock);
 	for_each_set_bit(i, src->touched, karena.arena_pages) {
 		page = src->pages[i];
 		if (!page)
 			continue;
 		__set_bit(i, dst->touched);
-		copy = NULL;
-		if (folio_maybe_dma_pinned(page_folio(page)))
-			copy = karena_page_refill(mm);
-		if (copy) {
-			copy_highpage(copy, page);
-			dst->pages[i] = copy;
-			copied++;
+		if (folio_maybe_dma_pinned(page_folio(page))) {
+			pinned = true;
 			continue;
 		}
-		karena_page_share(page);
+		karena_page_hold_locked(page);
 		dst->pages[i] = page;
+	}
+	spin_unlock(&karena_share_lock);
+
+	/* the pinned ones, left empty in @dst above: a copy, or shared */
+	for_each_set_bit(i, src->touched, pinned ? karena.arena_pages : 0) {
+		page = src->pages[i];
+		if (!page || dst->pages[i])
+			continue;
+		copy = karena_page_refill(mm);
+		if (copy) {
+			copy_highpage(copy, page);
+			copied++;
+		} else {
+			spin_lock(&karena_share_lock);
+			karena_page_hold_locked(page);
+			spin_unlock(&karena_share_lock);
+			copy = page;
+		}
+		dst->pages[i] = copy;
 	}
 	mutex_unlock(&src->lock);
 	return copied;
+}
+
+/**
+ * karena_arena_leave_shared() - a released arena lets go of the pages
+ * that other arenas hold too, and counts its pinned ones
+ * @arena: of a grant that no VMA maps (no PTE of it maps its pages, and no
+ *	   fault or KARENA_IOC_RETURN_PAGES can change its slots)
+ *
+ * Each page that other slots hold too leaves its slot (karena_page_leave()
+ * for every slot, under one hold of karena_share_lock): the slot is
+ * emptied (it reads as zero) and its reference dropped, which cannot be
+ * the page's last.
+ *
+ * Return: the pages that only @arena holds and something else references.
+ */
+unsigned int karena_arena_leave_shared(struct karena_arena *arena)
+{
+	unsigned int i, n = 0;
+	bool pinned;
+
+	spin_lock(&karena_share_lock);
+	for (i = 0; i < karena.arena_pages; i++) {
+		if (!arena->pages[i])
+			continue;
+		if (karena_page_leave_locked(arena->pages[i], &pinned)) {
+			arena->pages[i] = NULL;
+			__clear_bit(i, arena->touched);
+		} else if (pinned) {
+			n++;
+		}
+	}
+	spin_unlock(&karena_share_lock);
+	return n;
 }
 
 /**
