@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Granting arenas: the mmap handler, the arena-aligned
- * get_unmapped_area, and the VMA operations (fault, open for fork and
- * mremap copies, close for release).
+ * get_unmapped_area, and the VMA operations (fault and page_mkwrite, with
+ * copy on write after fork; open for fork and mremap copies; close for
+ * release).
  *
  * What userspace does:
  *
@@ -26,19 +27,91 @@
  * Pages reach userspace only through karena_vm_fault(), which returns the
  * arena's own page with a reference (vmf->page). The VMA is neither
  * VM_PFNMAP nor VM_MIXEDMAP and never gets an anon_vma, so fork does not
- * copy its page tables: the child's VMA is opened (karena_vm_open()), gets
- * a private copy of the arena charged to the child, and faults into that.
+ * copy its page tables: the child's VMA is opened (karena_vm_open()) and
+ * gets a grant of its own, charged to the child, whose arenas share the
+ * parent's pages until either side writes.
  *
- * Fork guarantee: the copy is a snapshot, as with anonymous memory. Before
- * an arena is copied, the parent's PTEs of it are zapped; dup_mmap() holds
- * the parent's mmap_lock for write (and from 6.4 has write-locked each
- * parent VMA it has reached), so a parent thread that touches an arena
- * whose copy is made blocks in the fault until fork is over. Each parent
- * thread therefore stops at its first access to an already-copied arena,
- * and the child sees, for every thread, a prefix of that thread's writes
- * in program order (kselftest fork_consistent_snapshot). Not covered, as
- * for anonymous memory without its pinned-page copy: a write through a GUP
- * pin (O_DIRECT read into an arena, RDMA) in flight during fork.
+ * Copy on write. Why not the kernel's own: anonymous and MAP_PRIVATE file
+ * memory get it from do_wp_page()/wp_page_copy(), which fork sets up by
+ * copying the page tables with write-protected PTEs and which put the copy
+ * in an anon_vma. An arena is a MAP_SHARED mapping of a device: fork copies
+ * no PTEs of it, and a write fault on a VM_SHARED VMA goes to
+ * wp_page_shared() (->page_mkwrite, then the same page made writable),
+ * never to wp_page_copy(); a copy there would be an anonymous page outside
+ * the arena, which the module could neither count, nor zero, nor hand back
+ * (KARENA_IOC_RETURN_PAGES), and which a later fork would copy by the
+ * anonymous rules. So the module does it in its own slots:
+ *  - at fork the parent's PTEs of the grant are zapped (below), and every
+ *    touched page of each parent arena goes into the same slot of the
+ *    child's arena with a reference of its own; the page counts the slots
+ *    that hold it (share.c). Nothing is copied (a page that may be pinned
+ *    for DMA excepted, as for anonymous memory).
+ *  - from its first fork on, a grant's VMAs (the parent's and the
+ *    child's) have ->page_mkwrite and the read-only page protection of
+ *    write-notify (karena_vma_set_cow(), as vma_set_page_prot() would set
+ *    it; mprotect() keeps it, since vma_wants_writenotify() sees the
+ *    handler): every fault maps its page read-only unless it is a write
+ *    fault, and the first write through a read-only PTE calls
+ *    ->page_mkwrite. A grant never forked has neither: every fault maps
+ *    its page writable, so MAP_POPULATE saves every first-touch fault, and
+ *    6.12's refusal of FOLL_LONGTERM write pins on VMAs that need dirty
+ *    tracking (vma_needs_dirty_tracking()) does not reach it.
+ *  - a write fault on a page that other slots hold too
+ *    (karena_vm_fault() with FAULT_FLAG_WRITE) gives the writer a private
+ *    copy in its slot (karena_page_unshare_locked()), charged to the
+ *    writer like a refilled page (no OOM killer; a copy that cannot be had
+ *    is a SIGBUS counted in fork_copy_failures) and counted in
+ *    fork_copies. A page that only the writer's slot holds is written in
+ *    place (the other side wrote or let go already). A write through a
+ *    read-only PTE of a shared page (karena_vm_page_mkwrite()) zaps that
+ *    PTE and returns VM_FAULT_NOPAGE: the retried fault finds no PTE and
+ *    makes the copy in karena_vm_fault(). Reads never copy.
+ *  - a shared page is never written by anyone: every PTE of it is
+ *    read-only (the parent's were zapped at fork; faults map it read-only;
+ *    mprotect() makes writable only PTEs already dirty, which none of a
+ *    shared page is), and every write fault copies or finds it unshared.
+ *  - KARENA_IOC_RETURN_PAGES and the release of either side drop only
+ *    their own slot's reference to a shared page (karena_page_leave()), so
+ *    no arena ever zeroes, reuses or counts as pinned a page that another
+ *    arena holds; the last slot to hold a page accounts it, outside
+ *    references included, as if it had never been shared (share.c).
+ * Faults run under mmap_lock: 6.12 retries a fault under the per-VMA lock
+ * with mmap_lock when the VMA has no ->map_pages (vmf_can_call_fault()),
+ * and fork excludes both (dup_mmap() write-locks the mm and each VMA), so
+ * no page becomes shared while a fault looks at it.
+ *
+ * Limits at fork. No hook lets a module fail a fork, on 6.1 or 6.12:
+ * dup_mmap() calls vm_ops->open(), which returns void, and its other
+ * failures are its own (VMA allocation, mempolicy, userfaultfd, anon_vma,
+ * page-table copy, the overcommit check of VM_ACCOUNT mappings, a fatal
+ * signal); file_operations have no fork hook; copy_process()'s checks are
+ * LSM and cgroup controller hooks, which a module cannot add. So the
+ * child's grant is charged in ->open against every limit of the module,
+ * as a grant of the child's arenas: refused, it leaves the child's VMA
+ * pointing at nothing (SIGBUS on access, counted in fork_copy_failures).
+ * Memory cgroups are charged per page, by the allocation: a shared page
+ * stays charged to whoever allocated it, and the child's cgroup pays for
+ * each copy its writes make (at memory.max a copy is refused: a counted
+ * SIGBUS, as a refused refill is, never the OOM killer). So memory.max is
+ * not checked at fork, where nothing is allocated. Only the copies on
+ * write come later, and a refused one is a counted SIGBUS, as anonymous
+ * memory would meet the OOM killer.
+ *
+ * Fork guarantee: the child's view is a snapshot, as with anonymous
+ * memory. Before the pages are shared, the parent's PTEs of them are
+ * zapped; dup_mmap() holds the parent's mmap_lock for write (and from 6.4
+ * has write-locked each parent VMA it has reached), so a parent thread
+ * that touches an arena being shared blocks in the fault until fork is
+ * over, then reads the shared page or writes a copy. Each parent thread
+ * therefore stops at its first access to an already-shared arena, and the
+ * child sees, for every thread, a prefix of that thread's writes in
+ * program order (kselftest fork_consistent_snapshot). A page pinned for
+ * DMA is copied for the child at fork, so that a write through the pin in
+ * flight stays the parent's (if no copy can be had, it is shared; the
+ * parent's next write through its PTE then leaves the pinned page). A
+ * pipe that vmsplice() filled before the fork reads its page as the slot
+ * that holds it last leaves it: the page is written in place once no
+ * other arena holds it, as a grant never forked is.
  *
  * A grant is mapped by exactly one mm; grant->nr_maps counts its VMAs
  * there (normally one; two while mremap's refused copy exists). The grant
@@ -68,10 +141,10 @@
 #include "karena_internal.h"
 
 /*
- * Count a refusal to grant (or to copy @n arenas at fork) and report it.
- * @h, if not NULL, carries a reference that is dropped here. A refused
- * mmap counts once in denials_*; a refused fork copy counts its arenas in
- * fork_copy_failures, as fork_copies counts those made.
+ * Count a refusal to grant (or to grant a fork child's @n arenas) and
+ * report it. @h, if not NULL, carries a reference that is dropped here. A
+ * refused mmap counts once in denials_*; a fork child's refused grant
+ * counts its arenas in fork_copy_failures.
  */
 static void karena_deny(struct karena_holder *h, int err,
 			enum karena_deny_reason reason, bool fork_copy,
@@ -97,15 +170,13 @@ static void karena_deny(struct karena_holder *h, int err,
 
 /* The grant is made: record it in @g and the counters. */
 static void karena_grant_done(struct karena_grant *g, struct karena_holder *h,
-			      struct karena_user *u, bool fork_copy)
+			      struct karena_user *u)
 {
 	lockdep_assert_held(&karena.lock);
 	g->holder = h;
 	g->user = u;
 	g->nr_maps = 1;
 	karena.grants += g->nr_arenas;
-	if (fork_copy)
-		karena.fork_copies += g->nr_arenas;
 	karena.granted_peak = max(karena.granted_peak, karena.granted);
 	h->peak = max(h->peak, h->arenas);
 }
@@ -133,14 +204,17 @@ static void karena_grant_take_free(struct karena_grant *g, unsigned long *got)
 }
 
 /*
- * Fill the rest of @g->arenas[]: with new arenas charged to @memcg if it is
- * not NULL, else from the free list while it has arenas, then dirty arenas
- * zeroed here or new ones (karena_arena_take()). Returns 0, -ENOMEM, or
+ * Fill the rest of @g->arenas[]: for a fork child (@empty) with new arenas
+ * of empty slots, which the fork fills with the parent's pages (marked as
+ * @memcg's, if not NULL, so that they are freed at release); else with new
+ * arenas charged to @memcg if it is not NULL, else from the free list
+ * while it has arenas, then dirty arenas zeroed here or new ones
+ * (karena_arena_take()). Returns 0, -ENOMEM, or
  * -EINTR if the caller was killed meanwhile (a large grant is many
  * arenas); *@got says how many are in place either way.
  */
 static int karena_grant_take_rest(struct karena_grant *g, unsigned long *got,
-				  struct mem_cgroup *memcg)
+				  struct mem_cgroup *memcg, bool empty)
 {
 	struct karena_arena *arena;
 	bool flushed = false;
@@ -149,6 +223,14 @@ static int karena_grant_take_rest(struct karena_grant *g, unsigned long *got,
 	while (*got < g->nr_arenas) {
 		if (fatal_signal_pending(current))
 			return -EINTR;
+		if (empty) {
+			arena = karena_arena_new_empty(memcg);
+			if (!arena)
+				return -ENOMEM;
+			g->arenas[(*got)++] = arena;
+			cond_resched();
+			continue;
+		}
 		before = *got;
 		if (!memcg) {
 			spin_lock(&karena.lock);
@@ -194,10 +276,10 @@ static void karena_grant_free(struct karena_grant *g, unsigned long nr)
 /*
  * Charge the @nr_pages of a new grant (as DIV_ROUND_UP(@nr_pages,
  * arena_pages) arenas) to @mm's holder and to current's real uid, and take
- * that many zeroed arenas. @fork_copy: the grant is the copy made for a
- * fork child (counted in fork_copies, or in fork_copy_failures when
- * refused). Every refusal is counted and reported; nothing is granted
- * unless everything is.
+ * that many zeroed arenas. @fork_copy: the grant is a fork child's, whose
+ * arenas start with empty slots for the fork to fill with the parent's
+ * pages (counted in fork_copy_failures when refused). Every refusal is
+ * counted and reported; nothing is granted unless everything is.
  *
  * The common case is one hold of karena.lock: the holder and the user
  * exist, and the free list has the arenas (at most KARENA_TAKE_BATCH are
@@ -207,12 +289,14 @@ static void karena_grant_free(struct karena_grant *g, unsigned long nr)
  * back, if the rest cannot be had).
  *
  * Memory cgroups: when current (the grantee, or the forking parent for a
- * fork copy: the child starts in its cgroup) is in a memory cgroup that
- * pages can be charged to, every arena of the grant is made of fresh pages
- * charged to it (karena_arena_alloc_charged()), none taken from the
+ * fork child: the child starts in its cgroup) is in a memory cgroup that
+ * pages can be charged to, every arena of a grant by mmap is made of fresh
+ * pages charged to it (karena_arena_alloc_charged()), none taken from the
  * reserve: the reserve's pages are charged to nobody, and a module cannot
  * charge an existing page (see reserve.c). A charge over memory.max is a
  * denial like any other: ENOMEM, counted in denials_nomem, no OOM killer.
+ * A fork child's arenas take no page at fork: its copies on write are
+ * charged when it writes (see "Limits at fork" at the top).
  *
  * Orphans: a limit that refuses the grant may count orphaned grants whose
  * outside references are gone since the worker last looked; they are
@@ -272,10 +356,10 @@ again:
 		if (err) {
 			if (karena_user_put_locked(u))
 				free_u = u;
-		} else if (!memcg) {
+		} else if (!memcg && !fork_copy) {
 			karena_grant_take_free(g, &got);
 			if (got == n)
-				karena_grant_done(g, h, u, fork_copy);
+				karena_grant_done(g, h, u);
 		}
 	}
 	spin_unlock(&karena.lock);
@@ -302,10 +386,10 @@ again:
 	}
 
 	if (got < n) {
-		err = karena_grant_take_rest(g, &got, memcg);
+		err = karena_grant_take_rest(g, &got, memcg, fork_copy);
 		spin_lock(&karena.lock);
 		if (!err)
-			karena_grant_done(g, h, u, fork_copy);
+			karena_grant_done(g, h, u);
 		else
 			free_u = karena_grant_uncharge_locked(g, h, u);
 		spin_unlock(&karena.lock);
@@ -355,38 +439,28 @@ void karena_release_unlock(struct karena_grant *g)
 	karena_holder_put(h);
 }
 
-/*
- * Copy @src's contents into the fresh (all zero, all present) @dst, which
- * no VMA maps yet. Only @src's touched pages can be non-zero (reserve.c);
- * each one copied is touched in @dst too, since the kernel wrote it.
- */
-static void karena_arena_copy(struct karena_arena *dst,
-			      struct karena_arena *src)
+/* Count @n pages copied for fork children (on write, or pinned at fork). */
+static void karena_count_copies(unsigned long n)
 {
-	unsigned int i;
-
-	mutex_lock(&src->lock);
-	for_each_set_bit(i, src->touched, karena.arena_pages) {
-		/* an empty slot reads as zero, as dst's page already does */
-		if (!src->pages[i])
-			continue;
-		copy_highpage(dst->pages[i], src->pages[i]);
-		__set_bit(i, dst->touched);
-		cond_resched();
-	}
-	mutex_unlock(&src->lock);
+	spin_lock(&karena.lock);
+	karena.fork_copies += n;
+	spin_unlock(&karena.lock);
 }
+
+static void karena_vma_set_cow(struct vm_area_struct *vma);
+static void karena_vm_close(struct vm_area_struct *vma);
 
 /*
  * Fork is copying @vma (the child's) from the parent's VMA at the same
- * address: take the parent's PTEs of the grant away before the copy is
- * made, so that a parent thread cannot change it behind the copy. That
+ * address: take the parent's PTEs of the grant away before its pages are
+ * shared, so that no writable PTE of a shared page is left. A parent
  * thread's next access faults, and the fault waits for the end of fork
  * (dup_mmap() holds the parent's mmap_lock for write and, from 6.4, has
- * write-locked the VMA); then it maps the same page again. This is what
- * write-protecting anonymous PTEs does for anonymous memory.
+ * write-locked the VMA); then a read maps the shared page read-only and a
+ * write gets a copy. This is what write-protecting anonymous PTEs does for
+ * anonymous memory; a module has no exported way to write-protect a range.
  */
-static void karena_fork_zap_parent(struct vm_area_struct *vma,
+static bool karena_fork_zap_parent(struct vm_area_struct *vma,
 				   struct karena_grant *src)
 {
 	struct mm_struct *parent = current->mm;
@@ -396,27 +470,30 @@ static void karena_fork_zap_parent(struct vm_area_struct *vma,
 	lockdep_assert_held_write(&parent->mmap_lock);
 	pvma = vma_lookup(parent, vma->vm_start);
 	if (WARN_ON_ONCE(!pvma || pvma->vm_private_data != src ||
-			 pvma->vm_ops != &karena_vm_ops))
-		return;
+			 !karena_vma_is_grant(pvma)))
+		return false;
 	karena_zap_range(pvma, pvma->vm_start, pvma->vm_end - pvma->vm_start);
+	karena_vma_set_cow(pvma);
+	return true;
 }
 
 /*
  * A new VMA now points at the grant. In the grant's own mm this is
  * mremap's copy (refused right after) or a split (refused before): count
- * it. In another mm it is a fork child: give the child its own copy of
- * every arena of the grant, one grant of the same size charged to the
- * child, a snapshot taken with the parent's PTEs zapped (see
- * karena_fork_zap_parent()). This cannot fail; if the copy cannot be made,
- * the child's VMA points at nothing and faults with SIGBUS (its arenas
- * counted in fork_copy_failures). A VMA that already points at nothing
- * passes that on.
+ * it. In another mm it is a fork child: give it a grant of its own of the
+ * same size, charged to the child as a grant (the limits hold at fork),
+ * whose arenas share the parent's pages until either side writes (see
+ * "Copy on write" at the top), with the parent's PTEs zapped first (see
+ * karena_fork_zap_parent()). This cannot fail (vm_ops->open returns
+ * void); if the child's grant is refused, the child's VMA points at
+ * nothing and faults with SIGBUS (its arenas counted in
+ * fork_copy_failures). A VMA that already points at nothing passes that on.
  */
 static void karena_vm_open(struct vm_area_struct *vma)
 {
 	struct karena_grant *src = vma->vm_private_data;
+	unsigned long i, copied = 0;
 	struct karena_grant *copy;
-	unsigned long i;
 
 	if (!src)
 		return;
@@ -434,17 +511,30 @@ static void karena_vm_open(struct vm_area_struct *vma)
 		vma->vm_private_data = NULL;
 		return;
 	}
-	karena_fork_zap_parent(vma, src);
-	for (i = 0; i < src->nr_arenas; i++)
-		karena_arena_copy(copy->arenas[i], src->arenas[i]);
 	vma->vm_private_data = copy;
+	if (!karena_fork_zap_parent(vma, src)) {
+		/* nothing can be shared safely: the child gets a SIGBUS */
+		karena_vm_close(vma);
+		vma->vm_private_data = NULL;
+		return;
+	}
+	karena_vma_set_cow(vma);
+	for (i = 0; i < src->nr_arenas; i++) {
+		/* current is the parent: the child's cgroup is the parent's */
+		copied += karena_arena_share(copy->arenas[i], src->arenas[i],
+					     current->mm);
+		cond_resched();
+	}
+	if (copied)
+		karena_count_copies(copied);
 }
 
 /*
  * A VMA goes away; the last one of a grant releases it (all its arenas),
  * unless some of its pages are still referenced from elsewhere (a pipe, a
  * pin): then the whole grant stays charged as an orphan until they are
- * let go (orphan.c).
+ * let go (orphan.c). Pages that other arenas hold too (shared since a
+ * fork) are theirs from now on: karena_grant_pinned() lets go of them.
  */
 static void karena_vm_close(struct vm_area_struct *vma)
 {
@@ -472,20 +562,36 @@ static void karena_vm_close(struct vm_area_struct *vma)
 	karena_release_unlock(g);
 }
 
+/* Count a fault refused for want of a page; the fault is a SIGBUS. */
+static vm_fault_t karena_fault_refused(u64 *counter)
+{
+	spin_lock(&karena.lock);
+	(*counter)++;
+	spin_unlock(&karena.lock);
+	/* a refusal, like a denied grant: never the OOM killer */
+	return VM_FAULT_SIGBUS;
+}
+
 /*
  * Map the grant's page at vmf->pgoff, refilling a slot that
- * KARENA_IOC_RETURN_PAGES emptied with a fresh zeroed page, allocated with
- * the grant's policy (karena_page_refill(): no OOM killer, the memory
- * headroom, the mm's memory cgroup); when none can be had the fault is a
- * SIGBUS, counted in fault_failures. The page is returned locked
- * (VM_FAULT_LOCKED) after checking that it is still in its slot.
+ * KARENA_IOC_RETURN_PAGES emptied (or a fork child's slot that was never
+ * filled) with a fresh zeroed page, allocated with the grant's policy
+ * (karena_page_refill(): no OOM killer, the memory headroom, the mm's
+ * memory cgroup); when none can be had the fault is a SIGBUS, counted in
+ * fault_failures. A write fault on a page that other arenas hold too
+ * first makes it the writer's own (karena_page_unshare_locked(); a copy
+ * that cannot be had is a SIGBUS counted in fork_copy_failures); in a
+ * forked grant every other fault maps its page read-only (write-notify).
+ * The page is returned locked (VM_FAULT_LOCKED) after checking that it is
+ * still in its slot.
  * KARENA_IOC_RETURN_PAGES holds arena->lock and the page locks across its
- * zap and empties only slots whose page has no reference but the slot's:
- * a fault that took its reference before keeps the page in its slot (and
- * maps it once the page lock is free), one that comes later waits for
- * arena->lock and finds the slot as the ioctl left it. The check of the
- * slot after lock_page() stays as a guard: a slot that changed means
- * retry (VM_FAULT_NOPAGE).
+ * zap and empties only slots whose page has no reference but the slot's
+ * (or that other arenas hold too): a fault that took its reference before
+ * keeps the page in its slot (and maps it once the page lock is free), one
+ * that comes later waits for arena->lock and finds the slot as the ioctl
+ * left it. The check of the slot after lock_page() stays as a guard: a
+ * slot that changed (an ioctl, or a copy on write by another thread)
+ * means retry (VM_FAULT_NOPAGE).
  */
 static vm_fault_t karena_vm_fault(struct vm_fault *vmf)
 {
@@ -494,6 +600,7 @@ static vm_fault_t karena_vm_fault(struct vm_fault *vmf)
 	struct karena_arena *arena;
 	pgoff_t idx = vmf->pgoff;
 	struct page *page;
+	bool copied;
 
 	/* the fork copy failed */
 	if (!g)
@@ -512,13 +619,18 @@ static vm_fault_t karena_vm_fault(struct vm_fault *vmf)
 		page = karena_page_refill(vma->vm_mm);
 		if (!page) {
 			mutex_unlock(&arena->lock);
-			spin_lock(&karena.lock);
-			karena.fault_failures++;
-			spin_unlock(&karena.lock);
-			/* a refusal, like a denied grant: never the OOM killer */
-			return VM_FAULT_SIGBUS;
+			return karena_fault_refused(&karena.fault_failures);
 		}
 		WRITE_ONCE(arena->pages[idx], page);
+	} else if (vmf->flags & FAULT_FLAG_WRITE) {
+		page = karena_page_unshare_locked(arena, idx, vma->vm_mm,
+						  &copied);
+		if (!page) {
+			mutex_unlock(&arena->lock);
+			return karena_fault_refused(&karena.fork_copy_failures);
+		}
+		if (copied)
+			karena_count_copies(1);
 	}
 	/* before any PTE or GUP reference can let the page be written */
 	if (!test_bit(idx, arena->touched))
@@ -536,6 +648,47 @@ static vm_fault_t karena_vm_fault(struct vm_fault *vmf)
 	return VM_FAULT_LOCKED;
 }
 
+/*
+ * A write to a page of a forked grant that is mapped read-only: every
+ * page is, until written (the VMA has write-notify because this handler
+ * exists). The slot's own page, which no other arena holds: the write
+ * goes on, and the page is returned locked, as karena_vm_fault() returns
+ * it. A shared page, or one no longer in its slot (a copy on write or
+ * KARENA_IOC_RETURN_PAGES replaced it): its PTE is zapped and the fault
+ * retried, which finds no PTE and reaches karena_vm_fault() with
+ * FAULT_FLAG_WRITE, which makes the copy. The core cannot be asked to map
+ * another page from here: ->page_mkwrite only says yes or no for the page
+ * that is mapped.
+ */
+static vm_fault_t karena_vm_page_mkwrite(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct karena_grant *g = vma->vm_private_data;
+	struct page *page = vmf->page;
+	struct karena_arena *arena;
+	pgoff_t idx = vmf->pgoff;
+	bool own;
+
+	/* only karena_vm_fault() maps pages, after these very checks */
+	if (WARN_ON_ONCE(!g || idx >= g->nr_pages))
+		return VM_FAULT_SIGBUS;
+	arena = g->arenas[idx >> karena.arena_order];
+	idx &= karena.arena_pages - 1;
+
+	mutex_lock(&arena->lock);
+	own = arena->pages[idx] == page && !karena_page_shared(page);
+	mutex_unlock(&arena->lock);
+	if (own) {
+		lock_page(page);
+		/* as in karena_vm_fault(): a fork cannot run meanwhile */
+		if (READ_ONCE(arena->pages[idx]) == page)
+			return VM_FAULT_LOCKED;
+		unlock_page(page);
+	}
+	karena_zap_range(vma, vmf->address & PAGE_MASK, PAGE_SIZE);
+	return VM_FAULT_NOPAGE;
+}
+
 /* A split would leave part of a grant in a VMA of its own. */
 static int karena_vm_may_split(struct vm_area_struct *vma, unsigned long addr)
 {
@@ -548,13 +701,54 @@ static int karena_vm_mremap(struct vm_area_struct *vma)
 	return -EINVAL;
 }
 
-const struct vm_operations_struct karena_vm_ops = {
+/* A grant that was never forked: its pages are all its own. */
+static const struct vm_operations_struct karena_vm_ops = {
 	.open		= karena_vm_open,
 	.close		= karena_vm_close,
 	.may_split	= karena_vm_may_split,
 	.mremap		= karena_vm_mremap,
 	.fault		= karena_vm_fault,
 };
+
+/* A grant that was forked, or a fork child's: write-notify, see the top. */
+static const struct vm_operations_struct karena_cow_vm_ops = {
+	.open		= karena_vm_open,
+	.close		= karena_vm_close,
+	.may_split	= karena_vm_may_split,
+	.mremap		= karena_vm_mremap,
+	.fault		= karena_vm_fault,
+	.page_mkwrite	= karena_vm_page_mkwrite,
+};
+
+/**
+ * karena_vma_is_grant() - does @vma map a grant of this module?
+ * @vma: any VMA
+ *
+ * Return: true for both kinds (karena_vm_ops and karena_cow_vm_ops).
+ */
+bool karena_vma_is_grant(const struct vm_area_struct *vma)
+{
+	return vma->vm_ops == &karena_vm_ops ||
+	       vma->vm_ops == &karena_cow_vm_ops;
+}
+
+/*
+ * From now on @vma's pages may be shared: give it ->page_mkwrite and the
+ * read-only page protection that write-notify means, as
+ * vma_set_page_prot() (not exported) computes it for a VMA that wants
+ * write-notify (the module sets no caching bits for pgprot_modify() to
+ * keep, so vm_get_page_prot() of the flags is the whole of it).
+ * mprotect() keeps it so (vma_wants_writenotify() sees the handler).
+ * Context: @vma write-locked (dup_mmap() holds the parent's mmap_lock for
+ * write and, from 6.4, has write-locked the VMA; the child's is not
+ * visible yet), so no fault uses it meanwhile.
+ */
+static void karena_vma_set_cow(struct vm_area_struct *vma)
+{
+	vma->vm_ops = &karena_cow_vm_ops;
+	WRITE_ONCE(vma->vm_page_prot,
+		   vm_get_page_prot(vma->vm_flags & ~VM_SHARED));
+}
 
 /*
  * The arena size of @kf's grants, now: the size a KARENA_IOC_SET_ARENA_SIZE

@@ -66,7 +66,9 @@ static long karena_ioc_info(struct file *file, void __user *uarg)
  * references any more but the slot, mark it untouched and drop the page.
  * A page still referenced from elsewhere (a pipe that vmsplice() filled, a
  * GUP pin) stays in its slot, charged with the grant, and is not counted
- * as returned: handing it back would let it live on in nobody's count.
+ * as returned: handing it back would let it live on in nobody's count. A
+ * page that other arenas hold too since a fork is handed back by this
+ * slot alone (karena_page_leave()): it stays theirs, pins and all.
  *
  * arena->lock is held throughout, so no fault can take a new reference; a
  * fault that took its reference before waits for the page lock, so it is
@@ -81,6 +83,7 @@ static unsigned int karena_return_range(struct vm_area_struct *vma,
 					struct page **pages)
 {
 	unsigned int i, nr = 0;
+	bool pinned;
 
 	mutex_lock(&arena->lock);
 	for (i = 0; i < n; i++) {
@@ -96,7 +99,10 @@ static unsigned int karena_return_range(struct vm_area_struct *vma,
 		if (!page)
 			continue;
 		unlock_page(page);
-		if (page_ref_count(page) > 1) {
+		if (karena_page_leave(page, &pinned)) {
+			/* other arenas hold it: only our reference is gone */
+			pages[i] = NULL;
+		} else if (pinned) {
 			pages[i] = NULL;
 			continue;
 		}
@@ -169,7 +175,7 @@ static long karena_ioc_return_pages(struct file *file, void __user *uarg)
 	mmap_read_lock(mm);
 	vma = vma_lookup(mm, rp.addr);
 	/* the range must lie in one grant mapped from this very file */
-	if (!vma || vma->vm_file != file || vma->vm_ops != &karena_vm_ops ||
+	if (!vma || vma->vm_file != file || !karena_vma_is_grant(vma) ||
 	    !vma->vm_private_data || end > vma->vm_end)
 		goto out_unlock;
 

@@ -38,6 +38,7 @@
  *   arena->lock (mutex)     the arena's page slots, arena->pages[], and
  *                           its touched-page bitmap
  *   page lock               orders a fault against KARENA_IOC_RETURN_PAGES
+ *   karena_share_lock       a shared page's count of slots (share.c)
  *   karena_orphan_mutex     one recheck of the orphans at a time (orphan.c)
  *   karena.lock (spinlock)  every counter, the free, dirty and orphan
  *                           lists, the holder and user tables,
@@ -79,12 +80,15 @@ struct vm_area_struct;
  * @touched:	bitmap of karena.arena_pages bits, stored after @pages: set
  *		for a page that may have been written since the arena was
  *		last zeroed (mapped into a user PTE by the fault handler, or
- *		written by a fork copy); a clear bit means the page, or its
+ *		put in the slot by a fork); a clear bit means the page, or its
  *		empty slot, reads as zero. The worker clears only these pages.
  *		See reserve.c for why nothing else can write a page.
  * @pages:	karena.arena_pages slots; NULL = handed back with
- *		KARENA_IOC_RETURN_PAGES, the next fault fills it with a fresh
- *		zeroed page. Each page holds one reference for the slot.
+ *		KARENA_IOC_RETURN_PAGES, or never filled (a fork child's
+ *		arena): the next fault fills it with a fresh zeroed page.
+ *		Each page holds one reference for the slot. A page shared
+ *		since a fork is in the slots of several arenas, each with its
+ *		reference, and counts them (share.c).
  */
 struct karena_arena {
 	struct list_head node;
@@ -343,6 +347,7 @@ int karena_params_init(void);
 /* reserve.c */
 struct mem_cgroup *karena_grant_memcg(void);
 struct karena_arena *karena_arena_alloc_charged(struct mem_cgroup *memcg);
+struct karena_arena *karena_arena_new_empty(struct mem_cgroup *memcg);
 struct page *karena_page_refill(struct mm_struct *mm);
 struct karena_arena *karena_arena_take_locked(void);
 struct karena_arena *karena_arena_take(bool *flushed);
@@ -356,8 +361,19 @@ unsigned int karena_grant_pinned(struct karena_grant *g);
 void karena_orphan_locked(struct karena_grant *g, unsigned int pinned);
 unsigned int karena_orphans_recheck(void);
 
+/* share.c */
+bool karena_page_shared(struct page *page);
+bool karena_page_leave(struct page *page, bool *pinned);
+unsigned int karena_arena_leave_shared(struct karena_arena *arena);
+unsigned long karena_arena_share(struct karena_arena *dst,
+				 struct karena_arena *src,
+				 struct mm_struct *mm);
+struct page *karena_page_unshare_locked(struct karena_arena *arena,
+					unsigned int idx, struct mm_struct *mm,
+					bool *copied);
+
 /* grant.c */
-extern const struct vm_operations_struct karena_vm_ops;
+bool karena_vma_is_grant(const struct vm_area_struct *vma);
 void karena_release_unlock(struct karena_grant *g);
 int karena_mmap(struct file *file, struct vm_area_struct *vma);
 unsigned long karena_get_unmapped_area(struct file *file, unsigned long addr,

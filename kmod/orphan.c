@@ -11,7 +11,9 @@
  * its place, again and again. So the grant is not released: when its last
  * VMA closes and a page of any of its arenas still has a reference
  * besides the arena's own (page_ref_count() > 1: pins add 1024, other
- * references 1), the grant becomes an orphan. It stays charged to its
+ * references 1), the grant becomes an orphan. A page that other arenas
+ * hold too since a fork is theirs to account (share.c): the grant's slot
+ * lets go of it when its last VMA closes, and it does not count here. It stays charged to its
  * holder, its user and the global count (and its pages to their memory
  * cgroup) exactly as while it was mapped, so every limit still counts it;
  * orphaned_pages counts its referenced pages. It is released as a whole,
@@ -55,23 +57,24 @@ static DEFINE_MUTEX(karena_orphan_mutex);
 
 /**
  * karena_grant_pinned() - pages of @g with a reference besides their slot's
- * @g: a grant that no VMA maps (so no PTE references its pages, and no
- *     fault or KARENA_IOC_RETURN_PAGES can change its slots)
+ * @g: a grant that no VMA maps (so no PTE of it references its pages, and
+ *     no fault or KARENA_IOC_RETURN_PAGES can change its slots)
  *
- * Return: the number of such pages.
+ * A page that other arenas hold too (shared since a fork) is not counted
+ * here: its slot lets go of it now (karena_arena_leave_shared()), and
+ * the arenas that still hold it account it, outside references included
+ * (share.c).
+ *
+ * Return: the number of pages that only @g holds and something else
+ * references.
  */
 unsigned int karena_grant_pinned(struct karena_grant *g)
 {
-	struct karena_arena *arena;
-	unsigned int i, n = 0;
+	unsigned int n = 0;
 	unsigned long a;
 
 	for (a = 0; a < g->nr_arenas; a++) {
-		arena = g->arenas[a];
-		for (i = 0; i < karena.arena_pages; i++)
-			if (arena->pages[i] &&
-			    page_ref_count(arena->pages[i]) > 1)
-				n++;
+		n += karena_arena_leave_shared(g->arenas[a]);
 		cond_resched();
 	}
 	return n;

@@ -31,14 +31,19 @@
  *    faults it in through the same handler, so the bit is set before any
  *    reference escapes; a pin that outlives the mapping is a reference the
  *    scrub sees and refuses (above);
- *  - the fork copy, the one kernel write, which sets the copy's bits
- *    (karena_arena_copy() in grant.c);
+ *  - a fork, which puts the parent's page in the child's slot and sets
+ *    the child's bit (karena_arena_share() in share.c), and a copy on
+ *    write, the one kernel write, into a page it puts in a slot whose bit
+ *    is set already;
  *  - KARENA_IOC_RETURN_PAGES, which empties the slot and clears its bit
  *    together under arena->lock; an empty slot is refilled with a fresh
  *    zeroed page, by the next fault (which sets the bit) or by the scrub.
- * Zapping PTEs (munmap, MADV_DONTNEED, the fork zap) leaves bits set. The
- * fork copy relies on the same rule: it copies only the touched pages of
- * the parent's arena, the others being zero on both sides.
+ * Zapping PTEs (munmap, MADV_DONTNEED, the fork zap) leaves bits set. A
+ * fork relies on the same rule: it shares only the touched pages of the
+ * parent's arena, the others being zero on both sides. No released arena
+ * holds a page that another arena holds too: the release lets go of those
+ * first (karena_grant_pinned()), so the worker never zeroes a page under
+ * another arena's user.
  *
  * The worker also keeps reserve_arenas zeroed arenas free: it refills the
  * free list after grants drain it, and frees the surplus after the
@@ -140,15 +145,10 @@ static void karena_arena_free(struct karena_arena *arena)
 	kvfree(arena);
 }
 
-/*
- * A new arena of zeroed pages, or NULL. @gfp_extra: __GFP_ACCOUNT for an
- * arena charged to the active memory cgroup. May sleep.
- */
-static struct karena_arena *karena_arena_alloc(gfp_t gfp_extra)
+/* A new arena whose slots are all empty (they read as zero), or NULL. */
+static struct karena_arena *karena_arena_alloc_slots(void)
 {
 	struct karena_arena *arena;
-	unsigned int i;
-
 	size_t size = size_add(struct_size(arena, pages, karena.arena_pages),
 			       BITS_TO_LONGS(karena.arena_pages) *
 			       sizeof(unsigned long));
@@ -158,6 +158,21 @@ static struct karena_arena *karena_arena_alloc(gfp_t gfp_extra)
 		return NULL;
 	mutex_init(&arena->lock);
 	arena->touched = (unsigned long *)&arena->pages[karena.arena_pages];
+	return arena;
+}
+
+/*
+ * A new arena of zeroed pages, or NULL. @gfp_extra: __GFP_ACCOUNT for an
+ * arena charged to the active memory cgroup. May sleep.
+ */
+static struct karena_arena *karena_arena_alloc(gfp_t gfp_extra)
+{
+	struct karena_arena *arena;
+	unsigned int i;
+
+	arena = karena_arena_alloc_slots();
+	if (!arena)
+		return NULL;
 	for (i = 0; i < karena.arena_pages; i++) {
 		arena->pages[i] = alloc_page(KARENA_GFP | gfp_extra);
 		if (!arena->pages[i]) {
@@ -165,6 +180,26 @@ static struct karena_arena *karena_arena_alloc(gfp_t gfp_extra)
 			return NULL;
 		}
 	}
+	return arena;
+}
+
+/*
+ * A new @arena (or NULL) made for a grant: record @memcg (if not NULL, with
+ * a reference of the arena's own), so that the arena is freed at release,
+ * and count it in arenas_reserved.
+ */
+static struct karena_arena *karena_arena_adopt(struct karena_arena *arena,
+					       struct mem_cgroup *memcg)
+{
+	if (!arena)
+		return NULL;
+	if (memcg) {
+		css_get(&memcg->css);
+		arena->memcg = memcg;
+	}
+	spin_lock(&karena.lock);
+	karena.nr_total++;
+	spin_unlock(&karena.lock);
 	return arena;
 }
 
@@ -211,14 +246,26 @@ struct karena_arena *karena_arena_alloc_charged(struct mem_cgroup *memcg)
 		arena = karena_arena_alloc(__GFP_ACCOUNT);
 		set_active_memcg(old);
 	}
-	if (!arena)
-		return NULL;
-	css_get(&memcg->css);
-	arena->memcg = memcg;
-	spin_lock(&karena.lock);
-	karena.nr_total++;
-	spin_unlock(&karena.lock);
-	return arena;
+	return karena_arena_adopt(arena, memcg);
+}
+
+/**
+ * karena_arena_new_empty() - a new arena whose slots are all empty
+ * @memcg: the memory cgroup of the grant (karena_grant_memcg()), or NULL;
+ *	   the arena takes a reference of its own
+ *
+ * For a fork child: its slots are filled with the parent's pages (shared
+ * until written) and, on fault, with fresh zeroed pages charged to the
+ * child's cgroup (karena_page_refill()). With @memcg it is freed at
+ * release, as an arena charged to a cgroup is; without, it goes to the
+ * worker, whose scrub fills its empty slots. Counted in arenas_reserved
+ * like any other arena. May sleep.
+ *
+ * Return: the arena, or NULL.
+ */
+struct karena_arena *karena_arena_new_empty(struct mem_cgroup *memcg)
+{
+	return karena_arena_adopt(karena_arena_alloc_slots(), memcg);
 }
 
 /**
@@ -253,7 +300,8 @@ struct page *karena_page_refill(struct mm_struct *mm)
 
 /*
  * Make a released arena zero again: clear its touched pages, and replace
- * every page that is gone (KARENA_IOC_RETURN_PAGES), still referenced
+ * every page that is gone (KARENA_IOC_RETURN_PAGES, or never there in a
+ * fork child's arena), still referenced
  * from elsewhere, or charged to a memory cgroup (a refill,
  * karena_page_refill(): the reserve holds no cgroup's memory). Untouched
  * pages are zero already (see the top of this file). Returns false if a
@@ -466,7 +514,11 @@ static bool karena_reserve_scrub_one(void)
 	if (!arena)
 		return false;
 
-	keep = karena_arena_scrub(arena);
+	/* no room in the reserve: free it as it is, zeroing would be wasted */
+	spin_lock(&karena.lock);
+	keep = karena.nr_free < karena.reserve_arenas;
+	spin_unlock(&karena.lock);
+	keep = keep && karena_arena_scrub(arena);
 	spin_lock(&karena.lock);
 	keep = keep && karena.nr_free < karena.reserve_arenas;
 	if (keep) {

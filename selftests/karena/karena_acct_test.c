@@ -8,12 +8,18 @@
  *                             a grant beyond memory.max fails with ENOMEM
  *                             (counted, no OOM killer), and memory.current
  *                             goes back on release
- *   memcg_fork_copy_charged   a fork child's copies of its parent's arenas
- *                             are charged to the cgroup too
+ *   memcg_fork_copy_charged   a fork child's arenas share the parent's
+ *                             pages (charged to whoever allocated them:
+ *                             the fork adds little), and each page the
+ *                             child writes is a copy charged to its cgroup
  *   refill_over_memcg_sigbus  a fault on a page handed back with
  *                             KARENA_IOC_RETURN_PAGES, in a memory cgroup
  *                             at its memory.max, is a counted SIGBUS, and
  *                             no OOM killer runs
+ *   cow_over_memcg_sigbus     a copy on write that the writer's memory
+ *                             cgroup, at its memory.max, cannot pay for is
+ *                             a counted SIGBUS (fork_copy_failures), and no
+ *                             OOM killer runs
  *   pinned_pages_stay_charged an arena released while a pipe holds some
  *                             of its pages (vmsplice) stays granted and
  *                             counted against the limits (orphaned_pages),
@@ -401,37 +407,52 @@ TEST_F(acct, memcg_charged_grants)
 
 /*
  * In the cgroup @cg: take CHARGED_ARENAS arenas and write to them, say so
- * on @done, wait for @go, fork a child that holds the copies, says so on
- * @done and waits for @go (then both exit). Exit status: 0, or where the
+ * on @done, wait for @go, fork a child that holds them (shared), says so
+ * on @done, waits for @go, writes every page of them (a copy each), says
+ * so and waits for @go (then both exit). Exit status: 0, or where the
  * set-up failed.
  */
 static void forking_child(const char *cg, int go, int done, size_t size)
 {
+	char *a[CHARGED_ARENAS];
 	pid_t pid;
 	int fd, n;
-	char *a;
 
 	if (cg_enter_one_cpu(cg))
 		_exit(1);
 	fd = open(DEV, O_RDWR);
 	for (n = 0; n < CHARGED_ARENAS; n++) {
-		a = grant(fd, size, 0);
-		if (a == MAP_FAILED)
+		a[n] = grant(fd, size, 0);
+		if (a[n] == MAP_FAILED)
 			_exit(2);
-		memset(a, n + 1, size);
+		memset(a[n], n + 1, size);
 	}
 	if (write(done, "1", 1) != 1 || wait_byte(go))
 		_exit(3);
 	pid = fork();
-	if (pid == 0)
-		_exit(write(done, "2", 1) != 1 || wait_byte(go) ? 4 : 0);
+	if (pid == 0) {
+		if (write(done, "2", 1) != 1 || wait_byte(go))
+			_exit(4);
+		for (n = 0; n < CHARGED_ARENAS; n++)
+			memset(a[n], 0x40 + n, size);
+		_exit(write(done, "3", 1) != 1 || wait_byte(go) ? 6 : 0);
+	}
 	_exit(pid < 0 ? 5 : WEXITSTATUS(reap(pid)));
 }
 
+/*
+ * Charging at fork and on write: a fork child's arenas share its
+ * parent's pages, which stay charged to whoever allocated them, so the
+ * fork itself adds far less than the heap to memory.current (page tables
+ * and the like); each page the child then writes is a copy charged to
+ * its cgroup, so its writes add the heap, and fork_copies counts every
+ * page.
+ */
 TEST_F(acct, memcg_fork_copy_charged)
 {
 	long long copies = ctr("fork_copies");
 	long long stock = STOCK_PAGES * self->page;
+	long long heap = CHARGED_ARENAS * (long long)self->size;
 	long long before, grown;
 	struct steps st;
 	int status;
@@ -444,11 +465,21 @@ TEST_F(acct, memcg_fork_copy_charged)
 		forking_child(self->cg, st.go[0], st.done[1], self->size);
 	grown = step_growth(&st, self->cg, &before);
 	ASSERT_LE(0, grown);
-	TH_LOG("fork: memory.current +%lld for %d arena copies of %zu bytes",
+	TH_LOG("fork: memory.current +%lld for %d shared arenas of %zu bytes",
 	       grown, CHARGED_ARENAS, self->size);
-	EXPECT_EQ(copies + CHARGED_ARENAS, ctr("fork_copies"));
-	/* the copies, and whatever else a fork costs the cgroup */
-	EXPECT_LE(CHARGED_ARENAS * (long long)self->size - stock, grown);
+	EXPECT_EQ(copies, ctr("fork_copies"));
+	/* nothing of the heap: what a fork costs, and the stock */
+	EXPECT_GT(heap / 2, grown);
+
+	before = cg_read(self->cg, "memory.current");
+	ASSERT_EQ(1, write(st.go[1], "g", 1));
+	ASSERT_EQ(0, wait_byte(st.done[0]));
+	grown = cg_read(self->cg, "memory.current") - before;
+	TH_LOG("child's writes: memory.current +%lld", grown);
+	EXPECT_EQ(copies + heap / (long long)self->page, ctr("fork_copies"));
+	/* the copies, less what the stock held already */
+	EXPECT_LE(heap - stock, grown);
+	EXPECT_GE(heap + 2 * stock + heap / 8, grown);
 	ASSERT_EQ(1, write(st.go[1], "g", 1));
 	status = reap(pid);
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
@@ -481,34 +512,17 @@ static void prefault_stack(void)
 #define REFILL_PAGES	512
 
 /*
- * In the cgroup @cg: take arenas for REFILL_PAGES pages, touch them, hand
- * every page back, say so (a byte on @ready), wait for the parent to set
- * memory.max just above memory.current (a byte on @go), then touch the
- * pages again. Exit status: 0 at the SIGBUS, 255 if every page could be
- * touched, another value if the set-up failed.
+ * Say so on @ready, wait for the parent's byte on @go (memory.max set just
+ * above memory.current), then write a byte of every page of the @n arenas
+ * @a of @size bytes. Exits with 0 at the first SIGBUS, 255 if every page
+ * could be written, 250 if the handshake failed.
  */
-static void refill_child(const char *cg, int ready, int go, size_t size,
-			 size_t page)
+static void touch_until_sigbus(volatile char **a, size_t n, size_t size,
+			       size_t page, int ready, int go)
 {
-	size_t n = (REFILL_PAGES * page + size - 1) / size;
-	volatile char *a[REFILL_PAGES];
 	size_t i, j;
 	char c;
-	int fd;
 
-	if (cg_enter(cg))
-		_exit(254);
-	fd = open(DEV, O_RDWR);
-	if (fd < 0)
-		_exit(253);
-	for (i = 0; i < n; i++) {
-		a[i] = grant(fd, size, MAP_POPULATE);
-		if (a[i] == MAP_FAILED)
-			_exit(252);
-		memset((char *)a[i], 0x5a, size);
-		if (return_pages(fd, (void *)a[i], size, NULL))
-			_exit(251);
-	}
 	prefault_stack();
 	signal(SIGBUS, refill_on_sigbus);
 	if (write(ready, "r", 1) != 1 || read(go, &c, 1) != 1)
@@ -521,34 +535,94 @@ static void refill_child(const char *cg, int ready, int go, size_t size,
 	_exit(255);
 }
 
-TEST_F(acct, refill_over_memcg_sigbus)
+/*
+ * In the cgroup @cg: take arenas for REFILL_PAGES pages and write them;
+ * then either (@cow false) hand every page back, or (@cow true) fork a
+ * child that goes on (every page shared with us). Say so (a byte on
+ * @ready), wait for the parent to set memory.max just above
+ * memory.current (a byte on @go), then write every page again: refills,
+ * or copies on write, charged to the cgroup. Exit status (the child's,
+ * passed on): 0 at the SIGBUS, 255 if every page could be had, another
+ * value if the set-up failed.
+ */
+static void memcg_writer(const char *cg, int ready, int go, size_t size,
+			 size_t page, bool cow)
 {
-	long long failures = ctr("fault_failures");
+	size_t n = (REFILL_PAGES * page + size - 1) / size;
+	volatile char *a[REFILL_PAGES];
+	pid_t pid;
+	size_t i;
+	int fd;
+
+	if (cg_enter(cg))
+		_exit(254);
+	fd = open(DEV, O_RDWR);
+	if (fd < 0)
+		_exit(253);
+	for (i = 0; i < n; i++) {
+		a[i] = grant(fd, size, MAP_POPULATE);
+		if (a[i] == MAP_FAILED)
+			_exit(252);
+		memset((char *)a[i], 0x5a, size);
+		if (!cow && return_pages(fd, (void *)a[i], size, NULL))
+			_exit(251);
+	}
+	pid = cow ? fork() : 0;
+	if (pid < 0)
+		_exit(251);
+	if (pid > 0) {
+		int st = reap(pid);
+
+		_exit(st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : 249);
+	}
+	touch_until_sigbus(a, n, size, page, ready, go);
+}
+
+/*
+ * Run memcg_writer(@cow) in the cgroup @cg until it is ready, give it room
+ * for a quarter of an arena's pages and nothing else, and check that its
+ * writes then end in a SIGBUS counted in @counter, with no OOM killer.
+ */
+static void sigbus_over_memcg(struct __test_metadata *_metadata,
+			      const char *cg, size_t size, size_t page,
+			      bool cow, const char *counter)
+{
+	long long failures = ctr(counter);
 	struct steps st;
 	int status;
 	pid_t pid;
 
-	NEED_MEMCG();
 	pid = fork_stepped(&st);
 	ASSERT_LE(0, pid);
 	if (pid == 0)
-		refill_child(self->cg, st.done[1], st.go[0], self->size,
-			     self->page);
-	/* the child is in the group, its pages handed back */
+		memcg_writer(cg, st.done[1], st.go[0], size, page, cow);
 	ASSERT_EQ(0, wait_byte(st.done[0]));
-	/* room for a quarter of the arena's pages and nothing else */
-	ASSERT_EQ(0, cg_limit_to_current(self->cg, self->size / 4));
+	ASSERT_EQ(0, cg_limit_to_current(cg, size / 4));
 	ASSERT_EQ(1, write(st.go[1], "g", 1));
 	status = reap(pid);
 
 	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("child killed by signal %d",
 					      WTERMSIG(status));
 	EXPECT_EQ(0, WEXITSTATUS(status))
-		TH_LOG("child status %d (255: every refill fault was served over memory.max)",
+		TH_LOG("child status %d (255: every page was served over memory.max)",
 		       WEXITSTATUS(status));
-	EXPECT_LT(failures, ctr("fault_failures"));
-	EXPECT_EQ(0, cg_key(self->cg, "memory.events", "oom_kill"));
-	EXPECT_EQ(0, cg_key(self->cg, "memory.events", "oom"));
+	EXPECT_LT(failures, ctr(counter));
+	EXPECT_EQ(0, cg_key(cg, "memory.events", "oom_kill"));
+	EXPECT_EQ(0, cg_key(cg, "memory.events", "oom"));
+}
+
+TEST_F(acct, refill_over_memcg_sigbus)
+{
+	NEED_MEMCG();
+	sigbus_over_memcg(_metadata, self->cg, self->size, self->page,
+			  false, "fault_failures");
+}
+
+TEST_F(acct, cow_over_memcg_sigbus)
+{
+	NEED_MEMCG();
+	sigbus_over_memcg(_metadata, self->cg, self->size, self->page,
+			  true, "fork_copy_failures");
 }
 
 /* ---- pinned pages ---- */

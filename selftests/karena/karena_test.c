@@ -599,16 +599,17 @@ TEST_F_TIMEOUT(karena, zero_across_processes, 120)
 
 /*
  * The worker clears only the pages of an arena that were ever mapped into
- * a user PTE or written by the kernel's fork copy. Write into arenas by
- * every path there is, most of them to pages the owner never touched
- * through its own PTEs: a helper process's process_vm_writev() and
- * /proc/PID/mem write, read() from a pipe, a write then MADV_DONTNEED,
- * pages handed back and written again, and a fork copy that the child
- * never touches where the parent had written. Release them all, and every
- * arena granted next (the whole reserve, which now holds the released
- * ones, as their page frames show) reads as zero.
+ * a user PTE or put in its slot by a fork. Write into arenas by every path
+ * there is, most of them to pages the owner never touched through its own
+ * PTEs: a helper process's process_vm_writev() and /proc/PID/mem write,
+ * read() from a pipe, a write then MADV_DONTNEED, pages handed back and
+ * written again, and a page the parent wrote and a fork child shared
+ * without touching it (the child's arena goes first: the page, still the
+ * parent's, must be replaced there, not zeroed). Release them all, and
+ * every arena granted next (the whole reserve, which now holds the
+ * released ones, as their page frames show) reads as zero.
  */
-#define SC_ARENAS	5	/* A..E in the parent; the child's copy of A */
+#define SC_ARENAS	5	/* A..E in the parent, and a spare */
 
 static unsigned long long pfn_of(int pagemap, const void *addr, size_t pg)
 {
@@ -682,14 +683,13 @@ static void sc_helper(int in, int out, pid_t parent)
 TEST_F_TIMEOUT(karena, scrub_every_write_path, 120)
 {
 	size_t sz = self->size, pg = self->page, npg = sz / pg, i, j;
-	int req[2], ans[2], data[2], go[2], pagemap, ok, st, n, reused = 0;
+	int req[2], ans[2], data[2], pagemap, ok, st, n, reused = 0;
 	unsigned long long *dirty_pfn;
-	unsigned char *a[SC_ARENAS], **p;
+	unsigned char *a[SC_ARENAS], **p, *spare;
 	unsigned int ndirty = 0;
 	const int reserve = 16;
 	struct sc_req r;
 	pid_t helper, child;
-	char c;
 
 	if (npg < 8)
 		SKIP(return, "arenas of fewer than 8 pages");
@@ -699,9 +699,11 @@ TEST_F_TIMEOUT(karena, scrub_every_write_path, 120)
 	ASSERT_NE(NULL, dirty_pfn);
 
 	/*
-	 * A full reserve of 16: taking 6 leaves 10, more than half, so the
-	 * worker is not run to refill it (which would make the reserve full
-	 * again and the released arenas surplus: freed, never granted again).
+	 * A full reserve of 16: A, and the child's arena back in it, then
+	 * B..E and a spare (held to the end) leave 11, more than half, so
+	 * the worker is not run to refill it (which would make the reserve
+	 * full again and the released arenas surplus: freed, never granted
+	 * again).
 	 */
 	ASSERT_EQ(0, set_param("reserve_arenas", reserve));
 	ASSERT_EQ(0, wait_reserve(reserve, self->base_granted));
@@ -719,23 +721,24 @@ TEST_F_TIMEOUT(karena, scrub_every_write_path, 120)
 	close(req[0]);
 	close(ans[1]);
 
-	/* A: page 1 by our PTE; the child's copy of it is the kernel's write */
+	/* A: page 1 by our PTE, shared with a fork child that leaves first */
 	a[0] = grant(self->fd, sz, 0);
 	ASSERT_NE(MAP_FAILED, a[0]);
 	memset(a[0] + pg, 0xa1, pg);
 	dirty_pfn[ndirty++] = pfn_of(pagemap, a[0] + pg, pg);
-	ASSERT_EQ(0, pipe(go));
 	child = fork();
 	ASSERT_LE(0, child);
 	if (child == 0) {
-		/* its own PTE on page 3 only; page 1 stays the copy's */
+		/* its own page 3 only; page 1 stays shared */
 		memset(a[0] + 3 * pg, 0xc3, pg);
-		/* exit (release) with the parent's arenas, not before */
-		close(req[1]);	/* the helper ends at the parent's close */
-		close(go[1]);
-		_exit(read(go[0], &c, 1) != 0);
+		_exit(0);
 	}
-	close(go[0]);
+	ASSERT_EQ(child, waitpid(child, &st, 0));
+	ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* its arena is scrubbed and back in the reserve, page 1 replaced */
+	ASSERT_EQ(0, wait_reserve(reserve, self->base_granted + 1));
+	spare = grant(self->fd, sz, 0);
+	ASSERT_NE(MAP_FAILED, spare);
 	for (i = 1; i < SC_ARENAS; i++) {
 		a[i] = grant(self->fd, sz, 0);
 		ASSERT_NE(MAP_FAILED, a[i]);
@@ -786,15 +789,12 @@ TEST_F_TIMEOUT(karena, scrub_every_write_path, 120)
 		EXPECT_NE(0, dirty_pfn[i]) TH_LOG("no pfn for dirty page %zu", i);
 
 	/*
-	 * Release all six together: the worker, not run since the reserve
-	 * was full, finds them in one batch with 10 free and keeps them.
+	 * Release the five: the worker, not run since the reserve was full,
+	 * finds them with 11 free and keeps them.
 	 */
 	for (i = 0; i < SC_ARENAS; i++)
 		munmap(a[i], sz);
-	close(go[1]);
-	ASSERT_EQ(child, waitpid(child, &st, 0));
-	ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	ASSERT_EQ(0, wait_reserve(reserve, self->base_granted));
+	ASSERT_EQ(0, wait_reserve(reserve, self->base_granted + 1));
 
 	/* the whole reserve and then some: every byte is zero */
 	n = reserve + 4;
@@ -827,6 +827,7 @@ TEST_F_TIMEOUT(karena, scrub_every_write_path, 120)
 	TH_LOG("%d of %u dirtied pages granted again", reused, ndirty);
 	for (i = 0; i < (size_t)n; i++)
 		munmap(p[i], sz);
+	munmap(spare, sz);
 	free(p);
 	free(dirty_pfn);
 	close(pagemap);
@@ -880,7 +881,12 @@ TEST_F(karena, fork_isolation)
 	ASSERT_EQ(pid, waitpid(pid, &st, 0));
 	EXPECT_TRUE(WIFEXITED(st));
 	EXPECT_EQ(0, WEXITSTATUS(st));
-	EXPECT_EQ(copies + 2, ctr("fork_copies"));
+	/*
+	 * Copies on write: every page of p by the child (the parent still
+	 * held them), lazy's shared page by the parent (the child still held
+	 * it); the parent's writes to p found its pages its own again.
+	 */
+	EXPECT_EQ(copies + sz / self->page + 1, ctr("fork_copies"));
 	EXPECT_EQ(grants + 2 + 2, ctr("grants"));
 	EXPECT_EQ(self->base_granted + 2, ctr("arenas_granted"));
 	EXPECT_TRUE(check_invariant());
@@ -898,7 +904,7 @@ static void on_sig(int sig)
 
 TEST_F(karena, madv_dontfork)
 {
-	long long copies = ctr("fork_copies");
+	long long copies = ctr("fork_copies"), grants;
 	size_t sz = self->size;
 	unsigned char *p;
 	pid_t pid;
@@ -906,6 +912,7 @@ TEST_F(karena, madv_dontfork)
 
 	p = grant(self->fd, sz, 0);
 	ASSERT_NE(MAP_FAILED, p);
+	grants = ctr("grants");
 	p[0] = 1;
 	ASSERT_EQ(0, madvise(p, sz, MADV_DONTFORK));
 	pid = fork();
@@ -919,9 +926,9 @@ TEST_F(karena, madv_dontfork)
 	ASSERT_EQ(pid, waitpid(pid, &st, 0));
 	EXPECT_TRUE(WIFEXITED(st));
 	EXPECT_EQ(SIGSEGV, WEXITSTATUS(st));
-	EXPECT_EQ(copies, ctr("fork_copies"));
+	EXPECT_EQ(grants, ctr("grants"));
 
-	/* MADV_DOFORK: copied again */
+	/* MADV_DOFORK: the child gets the arena again (shared: it only reads) */
 	ASSERT_EQ(0, madvise(p, sz, MADV_DOFORK));
 	pid = fork();
 	ASSERT_LE(0, pid);
@@ -929,7 +936,8 @@ TEST_F(karena, madv_dontfork)
 		_exit(p[0] == 1 ? 0 : 3);
 	ASSERT_EQ(pid, waitpid(pid, &st, 0));
 	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	EXPECT_EQ(copies + 1, ctr("fork_copies"));
+	EXPECT_EQ(grants + 1, ctr("grants"));
+	EXPECT_EQ(copies, ctr("fork_copies"));
 	EXPECT_TRUE(check_invariant());
 	munmap(p, sz);
 }
@@ -968,8 +976,8 @@ TEST_F(karena, fork_copy_failure_sigbus)
 TEST_F_TIMEOUT(karena, fork_storm_quota, 120)
 {
 	long long copies = ctr("fork_copies"), fails = ctr("fork_copy_failures");
-	long long limit = self->base_granted + 24;
-	int nchild = 16, i, st, bad = 0;
+	long long limit = self->base_granted + 24, grants;
+	int nchild = 16, i, st, bad = 0, own = 0;
 	unsigned char *p[2];
 	pid_t pids[16];
 
@@ -980,6 +988,7 @@ TEST_F_TIMEOUT(karena, fork_storm_quota, 120)
 		ASSERT_NE(MAP_FAILED, p[i]);
 		memset(p[i], 'A' + i, self->page);
 	}
+	grants = ctr("grants");
 	for (i = 0; i < nchild; i++) {
 		pids[i] = fork();
 		ASSERT_LE(0, pids[i]);
@@ -1000,17 +1009,22 @@ TEST_F_TIMEOUT(karena, fork_storm_quota, 120)
 			if (n > 4 || ctr("arenas_granted") > limit)
 				_exit(21);
 			usleep(10000);
-			_exit(0);
+			_exit(100 + n);	/* the arenas it was granted itself */
 		}
 	}
 	for (i = 0; i < nchild; i++) {
 		ASSERT_EQ(pids[i], waitpid(pids[i], &st, 0));
-		if (!WIFEXITED(st) || WEXITSTATUS(st))
+		if (!WIFEXITED(st) || WEXITSTATUS(st) < 100)
 			bad++;
+		else
+			own += WEXITSTATUS(st) - 100;
 	}
 	EXPECT_EQ(0, bad);
-	EXPECT_EQ(nchild * 2, ctr("fork_copies") - copies +
+	/* each child's two inherited arenas: granted at fork, or refused */
+	EXPECT_EQ(nchild * 2, ctr("grants") - grants - own +
 		  ctr("fork_copy_failures") - fails);
+	/* nobody wrote an inherited arena: nothing was copied */
+	EXPECT_EQ(copies, ctr("fork_copies"));
 	EXPECT_EQ(self->base_granted + 2, ctr("arenas_granted"));
 	EXPECT_TRUE(check_invariant());
 	EXPECT_EQ('A', p[0][0]);

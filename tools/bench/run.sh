@@ -213,7 +213,7 @@ if want vm && [ -n "$kernels" ]; then
 			continue
 		fi
 		say "VM $k: grant_bench and the kernel backend"
-		"$top/tools/vm/run" --kernel "$k" --mem 2G --timeout 900 --python -- \
+		"$top/tools/vm/run" --kernel "$k" --mem 3G --timeout 1800 --python -- \
 			sh tools/bench/vm-bench.sh > "$out/vm-$k.log" 2>&1 ||
 			say "VM run on $k failed (exit $?; see $out/vm-$k.log)"
 		grep '^env=.* bench=' "$out/vm-$k.log" | sed "s/^/wl=vm alloc=vm-$k run=1 rc=0 /" >> "$raw"

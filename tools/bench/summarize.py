@@ -254,6 +254,10 @@ def vm_table(res):
         elif b == "grant_rate":
             rows.append([k, "map + touch 1 page + unmap, %s, %s thread(s)%s" % (
                 r.get("mode"), r.get("threads"), memcg), "%s cycles/s" % r.get("cycles_per_s")])
+        elif b == "fork":
+            rows.append([k, "fork + exit, %s MiB, %s" % (r.get("mib"), r.get("mode")),
+                         "%s ms; a reading child takes %s KiB" % (
+                             r.get("fork_exit_ms"), r.get("child_kib"))])
         elif b == "refault":
             rows.append([k, "touch 64 pages handed back (%s)%s" % (
                 "KARENA_IOC_RETURN_PAGES" if r.get("mode") == "karena" else "MADV_DONTNEED",

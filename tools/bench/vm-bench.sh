@@ -9,6 +9,10 @@
 #    back, against anonymous mmap; again from a memory cgroup other than
 #    the root, where karena's grants and refills are charged to it (env
 #    kernel-memcg), as anonymous memory is.
+#    fork_bench: fork + exit time and the memory a reading child takes,
+#    for a parent with 64, 256 and 1024 MiB of arenas, against the same in
+#    anonymous memory (the limits are raised for it: the parent's and the
+#    child's grant of 1 GiB each; run.sh gives the VM 3 GiB).
 # 2. A few workloads, small enough for TCG, under libkarena-malloc.so with
 #    KARENA_BACKEND=kernel and =mmap, and under glibc, in the same VM: the
 #    difference between the first two is what the kernel backend costs or
@@ -26,6 +30,16 @@ status=0
 tag() { sed "s/^bench=/env=$1 bench=/"; }
 
 $b/grant_bench secs=3 reps=9 | tag kernel || status=1
+
+params=/sys/module/karena/parameters
+if [ -w $params/max_arenas ]; then
+	akb=$(($(cat /sys/class/misc/karena/arena_size) / 1024))
+	echo 0 > $params/max_arenas_per_process
+	echo 0 > $params/max_arenas_per_uid
+	echo $((2 * 1024 * 1024 / akb + 64)) > $params/max_arenas ||
+		echo "vm-bench: max_arenas not raised; the 1024 MiB fork may fail"
+fi
+$b/fork_bench mib=${KARENA_FORK_MIB:-64,256,1024} reps=5 | tag kernel || status=1
 
 # A memory cgroup of its own (cgroup2 mounted if it is not already).
 cg=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)

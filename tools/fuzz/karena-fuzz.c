@@ -33,7 +33,8 @@
  *     refuses (EINVAL) unaligned, empty, overflowing or foreign ranges;
  *   - unknown ioctl commands give ENOTTY;
  *   - a fork child sees the parent's arenas as they were at fork, private:
- *     writes on either side never show on the other; MADV_DONTFORK arenas
+ *     writes on either side (to some arenas, the others left shared) never
+ *     show on the other; MADV_DONTFORK arenas
  *     are absent in the child; arenas are released on exit and on SIGKILL;
  *   - as root, the limits (per process, per uid, global) deny exactly at
  *     the limit with EDQUOT/ENOMEM, and once everything has exited the
@@ -1577,9 +1578,11 @@ static void run_ops(struct thread *t, long n, bool may_fork);
 
 /*
  * fork: the child checks that it sees the parent's arenas as they were
- * (the parent overwrites its own meanwhile), that DONTFORK arenas are gone,
- * writes its own pattern, runs a short burst and exits in one of three ways.
- * The parent then checks that its arenas kept its own new pattern.
+ * (the parent overwrites some of its own meanwhile, copying the pages it
+ * shares with the child), that DONTFORK arenas are gone, writes its own
+ * pattern into some of them (the others stay shared with the parent
+ * through the burst), runs a short burst and exits in one of three ways.
+ * The parent then checks that its arenas kept its own pattern.
  */
 static void op_fork(struct thread *t)
 {
@@ -1619,7 +1622,7 @@ static void op_fork(struct thread *t)
 			a->inherited = true;
 			check_vma(t, a->addr, a->len, "fork child");
 			verify(t, a, "fork child: the parent's data at fork");
-			if (a->prot == (PROT_READ | PROT_WRITE))
+			if (a->prot == (PROT_READ | PROT_WRITE) && chance(t, 60))
 				fill(a, rnd(t));
 		}
 		if (cfg.threads == 1) {
@@ -1644,9 +1647,10 @@ static void op_fork(struct thread *t)
 	for (i = 0; i < MAX_FDS; i++)
 		if (t->fds[i].fd >= 0 && t->fds[i].size_state == SIZE_FREE)
 			t->fds[i].size_state = SIZE_UNKNOWN;
-	/* parent: change its own copy while the child reads its own */
+	/* parent: change some of its arenas while the child reads its own */
 	for (i = 0; i < MAX_ARENAS; i++)
-		if (t->ar[i].addr && t->ar[i].prot == (PROT_READ | PROT_WRITE))
+		if (t->ar[i].addr && t->ar[i].prot == (PROT_READ | PROT_WRITE) &&
+		    chance(t, 60))
 			fill(&t->ar[i], rnd(t));
 	if (waitpid(pid, &status, 0) != pid)
 		fail(t, "waitpid: %s", ename(errno));

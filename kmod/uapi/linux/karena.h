@@ -109,7 +109,8 @@ struct karena_return_pages {
  * mmap of n * arena_size is a grant of n arenas, aligned to arena_size);
  * KARENA_IOC_INFO reports it. Without the ioctl a file grants arenas of the
  * module's arena_kb. Limits and counts stay in module arenas (see "Units"
- * above). A fork child's copy of a grant keeps its size.
+ * above). A fork child's grant, a copy on write of the parent's, keeps its
+ * size.
  */
 struct karena_arena_size {
 	__u64 arena_size;
@@ -181,7 +182,7 @@ struct karena_arena_size {
  *                      the group needs CAP_SYS_ADMIN (else EPERM)
  *
  * KARENA_HOLDER_A_PID is 0 while the process is not known yet. That is the
- * case of a fork child's holder: its arenas are copied during fork, before
+ * case of a fork child's holder: its arenas are granted during fork, before
  * the child has a pid, so it is 0 in the FORK_COPY events and in dumps
  * until the child first touches one of its arenas, maps one, opens the
  * device or calls an ioctl (karenactl prints "-"). Its COMM is the
