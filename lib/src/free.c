@@ -163,7 +163,7 @@ void free_slot_miss(void *ptr)
 		span_free(ptr);
 	} else if (registry_contains(ptr)) {
 		if (in_span_arena(ptr))
-			span_free(ptr);		/* always checked */
+			span_free_checked(ptr);	/* misaligned, or debug */
 		else
 			free_ours(ptr, (uintptr_t)ptr & kr.arena_mask);
 	} else if (ptr && !large_free(ptr)) {

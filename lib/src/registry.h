@@ -73,14 +73,17 @@ static inline bool registry_contains(const void *p)
 
 extern _Atomic uintptr_t registry_slot[1u << REGISTRY_SLOT_BITS] KR_HIDDEN;
 
-/* Is @u in an arena of spans, by its slot? (false: no, or not known) */
+/*
+ * Is @u in an arena of spans, by its slot, and 16-aligned? (false: no, not
+ * known, or KARENA_DEBUG: free_slot_mask is 0, as on the small path)
+ */
 static inline bool registry_span_hit(uintptr_t u)
 {
 	unsigned i = (u >> REGISTRY_GRANULE_SHIFT) &
 		     ((1u << REGISTRY_SLOT_BITS) - 1);
 
 	return atomic_load_explicit(&registry_slot[i], memory_order_relaxed) ==
-	       (u & kr.arena_mask) + REGISTRY_SPAN_TAG;
+	       (u & kr_fast.free_slot_mask) + REGISTRY_SPAN_TAG;
 }
 
 /* Is @u in the arena at @base (u & arena_mask), by its slot? */
