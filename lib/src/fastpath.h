@@ -39,6 +39,7 @@
 #include "init.h"
 #include "pool.h"
 #include "registry.h"
+#include "span.h"
 #include "types.h"
 
 static inline __attribute__((always_inline)) void *malloc_fast(size_t size)
@@ -87,14 +88,19 @@ static inline __attribute__((always_inline)) void free_block(void *b,
 /*
  * The slot compare also checks the alignment (kr_fast.free_slot_mask keeps
  * the low 4 bits): a hit is a 16-aligned pointer into one of our arenas,
- * and under KARENA_DEBUG nothing hits.
+ * and under KARENA_DEBUG nothing hits. An arena of spans' tag (span.c) is
+ * compared second, so that a medium free goes straight to span_free and a
+ * small one pays nothing for it.
  */
 static inline __attribute__((always_inline)) void free_fast(void *ptr)
 {
 	uintptr_t u = (uintptr_t)ptr, base = u & kr_fast.free_slot_mask;
+	uintptr_t slot = registry_slot_of(u);
 
-	if (likely(registry_slot_hit(u, base)))
+	if (likely(slot == base + REGISTRY_SLOT_TAG))
 		free_block(ptr, base);
+	else if (slot == base + REGISTRY_SPAN_TAG)
+		span_free(ptr, base);	/* a medium block, 16-aligned */
 	else
 		free_slot_miss(ptr);
 }

@@ -153,15 +153,13 @@ static inline void free_ours(void *b, uintptr_t base)
 }
 
 /*
- * Not found by its registry slot: ours after all (the bitmap: a medium
- * block, whose arenas take no slot, or a small one), a large block, or
- * glibc's.
+ * Not found by its registry slot: ours after all (the bitmap: an arena
+ * whose slot another arena 4 GiB away holds, a misaligned pointer, or any
+ * pointer under KARENA_DEBUG), a large block, or glibc's.
  */
 void free_slot_miss(void *ptr)
 {
-	if (registry_span_hit((uintptr_t)ptr)) {
-		span_free(ptr);
-	} else if (registry_contains(ptr)) {
+	if (registry_contains(ptr)) {
 		if (in_span_arena(ptr))
 			span_free_checked(ptr);	/* misaligned, or debug */
 		else

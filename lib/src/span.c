@@ -40,11 +40,10 @@
  *
  *  How free gets here: arenas of spans take the registry's direct-mapped
  *  slots with a tag of their own (REGISTRY_SPAN_TAG), which free's fast
- *  path never matches, so it misses its slot for a medium block and its
- *  slot-miss exit (free_slot_miss) finds the tag with one load and sends
- *  the block here. So the small-block fast paths carry no test
- *  for medium blocks at all: malloc's exit for sizes over 512
- *  (kr_malloc_big) is the whole cost. Medium blocks freed by other threads
+ *  path compares with the slot it loaded once the small blocks' tag has
+ *  not matched, and sends the block here. So the small-block fast paths
+ *  carry no test for medium blocks at all: malloc's exit for sizes over
+ *  512 (kr_malloc_big) and free's second compare are the whole cost. Medium blocks freed by other threads
  *  wait on a list of their own (heap->remote_spans), so collecting small
  *  blocks has no test either.
  *
@@ -497,27 +496,53 @@ KR_NOINLINE static struct kr_span *span_refill(struct kr_heap *h, unsigned m)
 	return s;
 }
 
-/* A block of medium class @m from @h, which the caller owns. */
-void *span_alloc(struct kr_heap *h, unsigned m)
+/*
+ * span_alloc's way when spans[m] is empty or its first span has no freed
+ * block: collect, refill, or carve the span's next block.
+ */
+KR_NOINLINE static void *span_alloc_slow(struct kr_heap *h, unsigned m)
 {
 	struct kr_span *s = h->spans[m];
 	void *b;
 
-	if (unlikely(!s)) {
+	if (!s) {
 		s = span_refill(h, m);
 		if (!s)
 			return NULL;
 	}
 	b = s->freeblock;
 	if (b) {
-		s->freeblock = *(void **)b;
+		s->freeblock = *(void **)b;	/* refilled from remote frees */
 	} else {
 		b = span_base(s) + s->carve;
 		s->carve += s->size;
 	}
-	*block_key(b) = NULL;		/* a freed block's key, or stale */
+	*block_key(b) = NULL;		/* a stale key */
 	if (!--s->avail)
 		span_unlink(h, s);	/* full: off the list */
+	return b;
+}
+
+/*
+ * A block of medium class @m from @h, which the caller owns: the first
+ * span's free list popped, as a pool's, with no stack frame.
+ */
+void *span_alloc(struct kr_heap *h, unsigned m)
+{
+	struct kr_span *s = h->spans[m], *next;
+	void *b;
+
+	if (unlikely(!s || !s->freeblock))
+		return span_alloc_slow(h, m);
+	b = s->freeblock;
+	s->freeblock = *(void **)b;
+	*block_key(b) = NULL;		/* the freed key */
+	if (unlikely(!--s->avail)) {	/* full: off the list (its head) */
+		next = s->next;
+		h->spans[m] = next;
+		if (next)
+			next->prev = NULL;
+	}
 	return b;
 }
 
@@ -636,13 +661,14 @@ void span_free_local(struct kr_heap *h, void *b)
 }
 
 /*
- * free() of @b, a 16-aligned pointer in an arena of spans (free_slot_miss):
+ * free() of @b, a 16-aligned pointer in the arena of spans at @base (free's
+ * fast path, by the arena's registry slot):
  * not a block start, or carrying the "freed" key, it is looked at closely.
  */
-void span_free(void *b)
+void span_free(void *b, uintptr_t base)
 {
 	uintptr_t u = (uintptr_t)b;
-	struct kr_span *s = span_head_of(u & kr.arena_mask, u);
+	struct kr_span *s = span_head_of(base, u);
 
 	if (unlikely(!span_block_start(s, u) || *block_key(b) == s))
 		span_free_checked(b);

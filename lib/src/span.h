@@ -40,7 +40,7 @@ static inline struct kr_span *span_slot(const void *p)
 
 void span_init_classes(void);
 void *span_alloc(struct kr_heap *h, unsigned m);
-void span_free(void *b);
+void span_free(void *b, uintptr_t base);
 void span_free_checked(void *b);
 void span_free_local(struct kr_heap *h, void *b);
 size_t span_usable_size(const void *b);
