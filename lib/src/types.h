@@ -215,8 +215,8 @@ struct kr_heap {
 	struct kr_span *spans[MEDIUM_CLASSES];	/* spans with a free block */
 	struct kr_span *kept_spans[KEEP_SPANS];	/* empty spans kept open */
 	unsigned kept_spans_next;		/* next slot to reuse */
-	struct kr_span *span_cache[MEDIUM_CLASSES];	/* empty spans */
-	unsigned span_cache_pages;		/* their pools, all classes */
+	struct kr_span *span_cache[MEDIUM_CLASSES];	/* empty (@lock) */
+	unsigned span_cache_pages;		/* their pools (@lock) */
 	struct kr_arena *span_arenas;		/* arenas of spans (@lock) */
 	unsigned nspan_arenas;			/* length of @span_arenas */
 	unsigned nempty_span_arenas;		/* of those, with no span */
