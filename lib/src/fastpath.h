@@ -78,8 +78,7 @@ static inline __attribute__((always_inline)) void free_block(void *b,
 	struct kr_pool *p = pool_in(base, (uintptr_t)b);
 	struct kr_heap *h = p->heap;	/* read once: the pool may go */
 
-	if (unlikely(!pool_block_start(p, (uintptr_t)b) ||
-		     *block_key(b) == p))
+	if (unlikely(block_suspect(p, b, p->start_bias, (uintptr_t)b)))
 		free_suspect(b);
 	else
 		free_to_pool(p, h, b);

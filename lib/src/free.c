@@ -9,6 +9,8 @@
  * blocks, glibc's, and medium blocks: their arenas take no registry slot,
  * so that the fast path needs no test for them).
  */
+#include <string.h>
+
 #include "alloc.h"
 #include "config.h"
 #include "debug.h"
@@ -69,11 +71,12 @@ void block_starts_init(void)
 {
 	unsigned c, o;
 
+	memset(kr_block_starts, 0xff, sizeof(kr_block_starts));
 	for (c = 0; c < NUM_CLASSES; c++) {
 		unsigned size = (unsigned)class_to_size(c);
 
 		for (o = 0; o + size <= POOL_SIZE; o += size)
-			kr_block_starts[c][o >> 3] |= (uint8_t)(1u << (o & 7));
+			kr_block_starts[c][o >> 3] &= (uint8_t)~(1u << (o & 7));
 	}
 }
 

@@ -90,12 +90,13 @@ struct kr_mclass kr_medium[MEDIUM_CLASSES];
 
 /*
  * The bit strings of block starts, one per class, one bit per 16 bytes of
- * its span (at most SPAN_MAX_POOLS pools: 1 KiB a class); and a string of
- * zeros as long as one pool's, the string of a free pool's slot.
+ * its span (at most SPAN_MAX_POOLS pools: 1 KiB a class), clear for a
+ * block start and set elsewhere, as kr_block_starts[] (internal.h); and a
+ * string of ones as long as one pool's, the string of a free pool's slot.
  */
 #define SPAN_STARTS_BYTES(npages)	((size_t)(npages) * POOL_SIZE / 128)
 static uint8_t span_starts[MEDIUM_CLASSES * SPAN_STARTS_BYTES(SPAN_MAX_POOLS)];
-static const uint8_t span_no_starts[SPAN_STARTS_BYTES(1)];
+static uint8_t span_no_starts[SPAN_STARTS_BYTES(1)];
 
 _Static_assert(sizeof(struct kr_span) == sizeof(struct kr_pool),
 	       "a span slot is a pool table slot");
@@ -108,6 +109,7 @@ void span_init_classes(void)
 	uint8_t *starts = span_starts;
 
 	kr.medium_max = SMALL_MAX;
+	memset(span_no_starts, 0xff, sizeof(span_no_starts));
 	for (m = 0; m < MEDIUM_CLASSES; m++) {
 		size_t size = medium_class_size(m), span;
 		unsigned want = size <= 4096 ? 8 : size <= 32768 ? 4 : 1;
@@ -130,10 +132,11 @@ void span_init_classes(void)
 		kr_medium[m].npages = (uint16_t)n;
 		kr_medium[m].capacity = (uint16_t)(span / size);
 		kr_medium[m].starts = starts;
+		memset(starts, 0xff, SPAN_STARTS_BYTES(n));
 		for (i = 0; i < span / size; i++) {
 			size_t bit = i * size / ALIGNMENT;
 
-			starts[bit / 8] |= (uint8_t)(1u << (bit % 8));
+			starts[bit / 8] &= (uint8_t)~(1u << (bit % 8));
 		}
 		starts += SPAN_STARTS_BYTES(n);
 		kr.medium_max = size;
@@ -594,23 +597,6 @@ static inline struct kr_span *span_head_of(uintptr_t base, uintptr_t u)
 	return (struct kr_span *)base + t->head;
 }
 
-/* Is @u (16-aligned) a block start of span @s? One bt on x86-64. */
-static inline bool span_block_start(const struct kr_span *s, uintptr_t u)
-{
-#if defined(__x86_64__)
-	bool set;
-
-	/* the strings are written once, at init: no memory operand needed */
-	__asm__("btq %2, (%1)" : "=@ccc"(set) : "r"(s->start_bias),
-		"r"(u >> 4));
-	return set;
-#else
-	const uint8_t *bits = (const uint8_t *)s->start_bias;
-
-	return (bits[u >> 7] >> ((u >> 4) & 7)) & 1;
-#endif
-}
-
 /* Span @s of @h is empty and not kept: kept open, parked or given back. */
 KR_NOINLINE static void span_emptied(struct kr_heap *h, struct kr_span *s)
 {
@@ -710,7 +696,7 @@ void span_free(void *b, uintptr_t base)
 	uintptr_t u = (uintptr_t)b;
 	struct kr_span *s = span_head_of(base, u);
 
-	if (unlikely(!span_block_start(s, u) || *block_key(b) == s))
+	if (unlikely(block_suspect(s, b, s->start_bias, u >> 4)))
 		span_free_checked(b);
 	else
 		span_free_to(s, b);

@@ -47,7 +47,7 @@ enum kr_pool_state {
  * @heap:	the heap owning the pool's arena (arena->heap), here so that
  *		free reads the line it needs anyway, not the arena's first
  * @start_bias:	kr_block_starts[szidx] - pool_base / 8: bit u of the bit
- *		string at @start_bias is set iff address u of the pool is a
+ *		string at @start_bias is clear iff address u of the pool is a
  *		block start (free.c: the check of every free, one bt)
  *
  * Every pool, under heap->lock (the arena's bookkeeping):
@@ -136,7 +136,7 @@ struct kr_arena {
  *		minus base / 128: bit u / 16 of the string at @start_bias is
  *		set iff address u is a block start of the span (free's check,
  *		one bt, as a pool's). In a free pool's and a tail's slot, a
- *		string of zeros: nothing there is a block start
+ *		string of ones: nothing there is a block start
  * @owner:	the heap owning the arena
  * @next, @prev: on heap->spans[mclass] iff a block is free (the owner's)
  * @carve:	byte offset of the first block never handed out
