@@ -364,17 +364,30 @@ static void span_give(struct kr_heap *h, struct kr_span *s, uint32_t now)
 {
 	struct kr_arena *a = arena_of(s);
 	unsigned i = span_index(s), n = s->npages, j;
+	uintptr_t bias = span_bias(span_no_starts, span_base(s));
 
-	for (j = i; j < i + n; j++) {
+	for (j = i; j < i + n; j++, bias -= POOL_SIZE >> 7) {
 		struct kr_span *t = span_at(a, j);
 
-		span_slot_free(t, j);
+		t->state = SPAN_FREE;		/* span_slot_free(), unrolled */
+		t->npages = 1;
+		t->head = (uint16_t)j;
+		t->start_bias = bias;
 		t->purged = 0;
 		t->empty_ms = now;
 	}
 	h->span_purgeable += n;
 	a->nfreepools += n;
 	bits_set(free_bits(a), i, n, true);
+	if (a->prevarena) {	/* to the front: the next take looks there */
+		a->prevarena->nextarena = a->nextarena;
+		if (a->nextarena)
+			a->nextarena->prevarena = a->prevarena;
+		a->prevarena = NULL;
+		a->nextarena = h->span_arenas;
+		h->span_arenas->prevarena = a;
+		h->span_arenas = a;
+	}
 	if (a->nfreepools == a->ntotalpools) {
 		a->empty_ms = now;
 		h->nempty_span_arenas++;
