@@ -16,16 +16,19 @@
  * malloc: TLS heap pointer, class = (size - 1) >> 4, pop the first used
  * pool's free list or carve, and unlink the pool if that was its last
  * block; no stack frame, no call, and no branch on whether the pool is now
- * full. Sizes 0 and over 512 leave by kr_malloc_big (medium and large).
+ * full. Sizes 0 and over 512 leave by kr_malloc_big (medium: span_alloc,
+ * a span's free list popped likewise; and large).
  *
  * free: the registry's slot, which also checks the block start's
  * alignment, the bad-free checks (a block start? freed already?), the
  * owner (pool->heap) against this thread's heap, then a push on the pool's
  * free list, and back on usedpools if the pool was full; no stack frame,
  * no call. The exits: a pool that is now empty
- * (kr_free_emptied), another thread's block (heap_remote_free), and a
- * slot miss (free_slot_miss: the bitmap, then our block the long way,
- * checked under KARENA_DEBUG or when misaligned, or glibc's).
+ * (kr_free_emptied), another thread's block (heap_remote_free), a slot
+ * holding an arena of spans' tag (span_free: a medium block, run the same
+ * way in span.c), and a slot miss (free_slot_miss: the bitmap, then our
+ * block the long way, checked under KARENA_DEBUG or when misaligned, or
+ * glibc's).
  */
 #ifndef KARENA_FASTPATH_H
 #define KARENA_FASTPATH_H
