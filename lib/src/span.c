@@ -43,9 +43,9 @@
  *  path compares with the slot it loaded once the small blocks' tag has
  *  not matched, and sends the block here. So the small-block fast paths
  *  carry no test for medium blocks at all: malloc's exit for sizes over
- *  512 (kr_malloc_big) and free's second compare are the whole cost. Medium blocks freed by other threads
- *  wait on a list of their own (heap->remote_spans), so collecting small
- *  blocks has no test either.
+ *  512 (kr_malloc_big) and free's second compare are the whole cost.
+ *  Medium blocks freed by other threads wait on a list of their own
+ *  (heap->remote_spans), so collecting small blocks has no test either.
  *
  *  Threads: a span belongs to the heap owning its arena (@owner). Another
  *  thread's free is checked as the owner's is, keyed, and pushed on the
