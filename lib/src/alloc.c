@@ -44,11 +44,11 @@ void *kr_malloc_slow(size_t size)
 }
 
 /*
- * Size 0, or over 512 bytes: a medium block from the thread's heap, else
- * a large one. A thread with no heap (being built, exiting) gets a large
- * block for a medium request too: rare, and never glibc's.
+ * kr_malloc_big's way for size 0, a large block, a thread with no heap
+ * yet (or none: being built, exiting; it gets a large block for a medium
+ * request too, rare and never glibc's), and KARENA_DEBUG.
  */
-void *kr_malloc_big(size_t size)
+KR_NOINLINE static void *malloc_big_slow(size_t size)
 {
 	struct kr_heap *h;
 
@@ -58,6 +58,21 @@ void *kr_malloc_big(size_t size)
 	if (size <= kr.medium_max && likely(h))
 		return span_alloc(h, medium_class(size));
 	return large_alloc(size, 0);
+}
+
+/*
+ * Size 0, or over 512 bytes: a medium block from the thread's heap, else
+ * a large one. The medium case first, with no stack frame (kr.medium_max
+ * is 0 until init: a first call takes the slow way).
+ */
+void *kr_malloc_big(size_t size)
+{
+	struct kr_heap *h = kr_tls_heap;
+
+	if (likely(size - 1 < kr.medium_max &&
+		   (uintptr_t)h > kr_fast.heap_slow_max))
+		return span_alloc(h, medium_class(size));
+	return malloc_big_slow(size);
 }
 
 void *kr_malloc(size_t size)

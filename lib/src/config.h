@@ -51,7 +51,7 @@
 #define MEDIUM_LIMIT		((size_t)128 << 10)
 #define SPAN_MAX_POOLS		32	/* 128 KiB: a span's largest size */
 #define KEEP_SPANS		4	/* empty spans kept open per heap */
-#define SPAN_CACHE_PAGES	256	/* empty spans' pools a heap holds */
+#define SPAN_CACHE_PAGES	1024	/* empty spans' pools a heap holds */
 
 /* Debug fill bytes, as CPython's debug hooks use them. */
 #define CLEAN_BYTE		0xCD	/* fresh block, never written */

@@ -16,16 +16,19 @@
  * malloc: TLS heap pointer, class = (size - 1) >> 4, pop the first used
  * pool's free list or carve, and unlink the pool if that was its last
  * block; no stack frame, no call, and no branch on whether the pool is now
- * full. Sizes 0 and over 512 leave by kr_malloc_big (medium and large).
+ * full. Sizes 0 and over 512 leave by kr_malloc_big (medium: span_alloc,
+ * a span's free list popped likewise; and large).
  *
  * free: the registry's slot, which also checks the block start's
  * alignment, the bad-free checks (a block start? freed already?), the
  * owner (pool->heap) against this thread's heap, then a push on the pool's
  * free list, and back on usedpools if the pool was full; no stack frame,
  * no call. The exits: a pool that is now empty
- * (kr_free_emptied), another thread's block (heap_remote_free), and a
- * slot miss (free_slot_miss: the bitmap, then our block the long way,
- * checked under KARENA_DEBUG or when misaligned, or glibc's).
+ * (kr_free_emptied), another thread's block (heap_remote_free), a slot
+ * holding an arena of spans' tag (span_free: a medium block, run the same
+ * way in span.c), and a slot miss (free_slot_miss: the bitmap, then our
+ * block the long way, checked under KARENA_DEBUG or when misaligned, or
+ * glibc's).
  */
 #ifndef KARENA_FASTPATH_H
 #define KARENA_FASTPATH_H
@@ -39,6 +42,7 @@
 #include "init.h"
 #include "pool.h"
 #include "registry.h"
+#include "span.h"
 #include "types.h"
 
 static inline __attribute__((always_inline)) void *malloc_fast(size_t size)
@@ -77,8 +81,7 @@ static inline __attribute__((always_inline)) void free_block(void *b,
 	struct kr_pool *p = pool_in(base, (uintptr_t)b);
 	struct kr_heap *h = p->heap;	/* read once: the pool may go */
 
-	if (unlikely(!pool_block_start(p, (uintptr_t)b) ||
-		     *block_key(b) == p))
+	if (unlikely(block_suspect(p, b, p->start_bias, (uintptr_t)b)))
 		free_suspect(b);
 	else
 		free_to_pool(p, h, b);
@@ -87,14 +90,19 @@ static inline __attribute__((always_inline)) void free_block(void *b,
 /*
  * The slot compare also checks the alignment (kr_fast.free_slot_mask keeps
  * the low 4 bits): a hit is a 16-aligned pointer into one of our arenas,
- * and under KARENA_DEBUG nothing hits.
+ * and under KARENA_DEBUG nothing hits. An arena of spans' tag (span.c) is
+ * compared second, so that a medium free goes straight to span_free and a
+ * small one pays nothing for it.
  */
 static inline __attribute__((always_inline)) void free_fast(void *ptr)
 {
 	uintptr_t u = (uintptr_t)ptr, base = u & kr_fast.free_slot_mask;
+	uintptr_t slot = registry_slot_of(u);
 
-	if (likely(registry_slot_hit(u, base)))
+	if (likely(slot == base + REGISTRY_SLOT_TAG))
 		free_block(ptr, base);
+	else if (slot == base + REGISTRY_SPAN_TAG)
+		span_free(ptr, base);	/* a medium block, 16-aligned */
 	else
 		free_slot_miss(ptr);
 }

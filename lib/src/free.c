@@ -9,6 +9,8 @@
  * blocks, glibc's, and medium blocks: their arenas take no registry slot,
  * so that the fast path needs no test for them).
  */
+#include <string.h>
+
 #include "alloc.h"
 #include "config.h"
 #include "debug.h"
@@ -31,32 +33,41 @@
  * block; so must we, on the fast path, at a few instructions a pair:
  *
  *  - A free of a pointer that is not a block start: kr_block_starts[c] is
- *    a bit string per class, bit o set iff byte offset o of a pool is a
+ *    a bit string per class, bit o clear iff byte offset o of a pool is a
  *    block start; each pool header holds start_bias, that string's address
  *    minus pool_base / 8, so that bit u of the string at start_bias is the
  *    bit of address u. free tests it with one bt (no division, no shift:
- *    the address itself is the bit offset), a load and a branch. The
- *    bits for offsets that are not multiples of 16 are clear, so this also
- *    catches a misaligned pointer.
+ *    the address itself is the bit offset) after a load. The bits for
+ *    offsets that are not multiples of 16 are set, so this also catches a
+ *    misaligned pointer.
  *  - A double free: a freed block holds its pool header's address in its
  *    second word (block_key; written by free once the checks pass, and
- *    cleared by malloc when it hands the block out, popped or carved: a
- *    pool restarted for the same class has stale keys). free compares it
- *    first: a compare with a memory operand, a branch and the store. Equal: the block is
- *    looked for on its pool's free list (free_suspect); found, it is a
- *    double free; not found, the program's own data happened to hold that
- *    address (it never learns it: a false alarm costs one walk) and the
- *    free goes on.
+ *    cleared by malloc when it hands the block out, popped, carved or
+ *    first of a restarted pool: a pool restarted with the same header has
+ *    stale keys). free compares it with a memory operand, and stores it.
+ *    Equal: the block is looked for on its pool's free list
+ *    (free_suspect); found, it is a double free; not found, the program's
+ *    own data happened to hold that address (it never learns it: a false
+ *    alarm costs one walk) and the free goes on.
+ *  - One branch for both: bt sets CF (not a start: the string is clear at
+ *    the starts for this reason) and leaves ZF, which the compare set
+ *    (keyed), and free branches once on "below or equal" (block_suspect,
+ *    pool.h). span.c checks medium blocks the same way.
  *
- * Cost measured with callgrind: 6 instructions on free (load, bt, branch;
- * compare, branch, store), 1 on malloc (the clear): 7 a pair, 74.2 -> 81.9
- * a hot pair. The budget was 4; the double-free check alone is 4 (the key
- * cannot be left uncleared: a block whose program never writes its second
- * word would then send every free of it down the slow walk). The start
- * check is the cheapest found: a division costs ~25 cycles, a reciprocal
- * multiply-and-compare 5 instructions, a bitmap of blocks in use (one
- * bts + one btr) 5 with 512 bytes a pool and a cache line more per
- * operation.
+ * Cost measured with callgrind against a build without the checks
+ * (2026-12-05): 5 instructions on free (load, compare, bt, branch,
+ * store) and 1 on malloc (the clear), 6.6 a pair with the pool kept open
+ * (66.0 -> 72.6), 5.0 in a random batch, 5.9 in a churn; a medium pair
+ * 8.8 (the bit offset is the address / 16: a shift, and a copy). The
+ * budget was 4; the double-free check alone is 3 (the key cannot be left
+ * uncleared: a block whose program never writes its second word, as a
+ * string of up to 8 bytes, would then send every free of it down the
+ * slow walk). The start check is the cheapest found: a division costs
+ * ~25 cycles, a reciprocal multiply-and-compare 5 instructions, a bitmap
+ * of blocks in use (one bts + one btr, which would also catch a double
+ * free) 5 with 512 bytes a pool (12 % of the memory) and a cache line more
+ * per operation, or 7 with 32 bytes a pool (the address shifted on both
+ * sides).
  * What is not caught in a normal build: a double free of a block whose
  * first free came from another thread and is not yet collected, or whose
  * pool has since gone back to its arena and been purged; KARENA_DEBUG=1
@@ -69,11 +80,12 @@ void block_starts_init(void)
 {
 	unsigned c, o;
 
+	memset(kr_block_starts, 0xff, sizeof(kr_block_starts));
 	for (c = 0; c < NUM_CLASSES; c++) {
 		unsigned size = (unsigned)class_to_size(c);
 
 		for (o = 0; o + size <= POOL_SIZE; o += size)
-			kr_block_starts[c][o >> 3] |= (uint8_t)(1u << (o & 7));
+			kr_block_starts[c][o >> 3] &= (uint8_t)~(1u << (o & 7));
 	}
 }
 
@@ -153,17 +165,15 @@ static inline void free_ours(void *b, uintptr_t base)
 }
 
 /*
- * Not found by its registry slot: ours after all (the bitmap: a medium
- * block, whose arenas take no slot, or a small one), a large block, or
- * glibc's.
+ * Not found by its registry slot: ours after all (the bitmap: an arena
+ * whose slot another arena 4 GiB away holds, a misaligned pointer, or any
+ * pointer under KARENA_DEBUG), a large block, or glibc's.
  */
 void free_slot_miss(void *ptr)
 {
-	if (registry_span_hit((uintptr_t)ptr)) {
-		span_free(ptr);
-	} else if (registry_contains(ptr)) {
+	if (registry_contains(ptr)) {
 		if (in_span_arena(ptr))
-			span_free(ptr);		/* always checked */
+			span_free_checked(ptr);	/* misaligned, or debug */
 		else
 			free_ours(ptr, (uintptr_t)ptr & kr.arena_mask);
 	} else if (ptr && !large_free(ptr)) {

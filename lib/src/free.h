@@ -20,8 +20,9 @@ KR_NOINLINE void free_slot_miss(void *ptr);
 
 /*
  * The bad-free checks of a normal build (the design: free.c).
- * kr_block_starts[c]: bit o set iff byte offset o of a pool of class c is
- * the start of one of its blocks (built at init).
+ * kr_block_starts[c]: bit o CLEAR iff byte offset o of a pool of class c
+ * is the start of one of its blocks, set everywhere else (built at init):
+ * inverted, so that free's two tests end in one branch (block_suspect).
  */
 extern uint8_t kr_block_starts[NUM_CLASSES][POOL_SIZE / 8] KR_HIDDEN;
 void block_starts_init(void);

@@ -155,19 +155,18 @@ void heap_flush_kept(struct kr_heap *h)
 }
 
 /*
- * Free @b, a block of @h, from a thread that does not own @h: push it on
- * @list (h->remote_free, @b then being a block of pool @p, or, medium,
- * h->remote_spans, @p NULL); an abandoned heap's block is freed here under
- * kr.lock.
+ * Free @b, a checked block of @h, from a thread that does not own @h: key
+ * it with @key (its pool's or span's header, free.c's double-free key) and
+ * push it on @list (h->remote_free, or, medium, h->remote_spans); an
+ * abandoned heap's block is freed here under kr.lock.
  */
 static inline void remote_free(struct kr_heap *h, _Atomic(void *) *list,
-			       struct kr_pool *p, void *b)
+			       void *key, void *b)
 {
 	void *head;
 
 	if (!atomic_load_explicit(&h->abandoned, memory_order_acquire)) {
-		if (p)				/* free.c's double-free key */
-			*block_key(b) = p;
+		*block_key(b) = key;
 		head = atomic_load_explicit(list, memory_order_relaxed);
 		do {
 			*(void **)b = head;
@@ -181,10 +180,12 @@ static inline void remote_free(struct kr_heap *h, _Atomic(void *) *list,
 	pthread_mutex_lock(&kr.lock);
 	if (atomic_load_explicit(&h->abandoned, memory_order_relaxed)) {
 		/* kr.lock owns it now */
-		if (!p) {
+		*block_key(b) = key;
+		if (list == &h->remote_spans) {
 			span_free_local(h, b);
 		} else {
-			*block_key(b) = p;
+			struct kr_pool *p = key;
+
 			if (pool_give_block(h, p, b))
 				kr_free_emptied(h, p);
 		}
@@ -192,7 +193,7 @@ static inline void remote_free(struct kr_heap *h, _Atomic(void *) *list,
 		return;
 	}
 	pthread_mutex_unlock(&kr.lock);
-	remote_free(h, list, p, b);	/* adopted meanwhile: push */
+	remote_free(h, list, key, b);	/* adopted meanwhile: push */
 }
 
 void heap_remote_free(struct kr_heap *h, struct kr_pool *p, void *b)
@@ -200,9 +201,9 @@ void heap_remote_free(struct kr_heap *h, struct kr_pool *p, void *b)
 	remote_free(h, &h->remote_free, p, b);
 }
 
-void heap_remote_free_span(struct kr_heap *h, void *b)
+void heap_remote_free_span(struct kr_heap *h, struct kr_span *s, void *b)
 {
-	remote_free(h, &h->remote_spans, NULL, b);
+	remote_free(h, &h->remote_spans, s, b);
 }
 
 /*

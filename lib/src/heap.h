@@ -37,7 +37,7 @@ static inline struct kr_heap *heap_get(void)
 void heap_collect_remote(struct kr_heap *h);
 
 void heap_remote_free(struct kr_heap *h, struct kr_pool *p, void *block);
-void heap_remote_free_span(struct kr_heap *h, void *block);
+void heap_remote_free_span(struct kr_heap *h, struct kr_span *s, void *block);
 unsigned heap_release_empty_arenas(struct kr_heap *h);
 void heap_keep_pool(struct kr_heap *h, struct kr_pool *p);
 void heap_flush_kept(struct kr_heap *h);

@@ -45,6 +45,7 @@ void *pool_start(struct kr_heap *h, struct kr_pool *p, unsigned c)
 	p->heap = h;
 	p->start_bias = (uintptr_t)kr_block_starts[c] - ((uintptr_t)b >> 3);
 	h->usedpools[c] = p;
+	*block_key(b) = NULL;	/* a stale key: free would take it for freed */
 	__builtin_prefetch(b + 256, 1);		/* as pool_pop does */
 	return b;
 }

@@ -65,22 +65,6 @@ static inline char *pool_base(const struct kr_pool *p)
 	return (char *)a + ((size_t)pool_index(a, p) << POOL_SHIFT);
 }
 
-/* Is @u the start of a block of pool @p? One bt on x86-64. */
-static inline bool pool_block_start(const struct kr_pool *p, uintptr_t u)
-{
-#if defined(__x86_64__)
-	bool set;
-
-	/* the table is written once, at init: no memory operand needed */
-	__asm__("btq %2, (%1)" : "=@ccc"(set) : "r"(p->start_bias), "r"(u));
-	return set;
-#else
-	const uint8_t *bits = (const uint8_t *)p->start_bias;
-
-	return (bits[u >> 3] >> (u & 7)) & 1;
-#endif
-}
-
 /*
  * The word a freed block holds after its link: its pool header's address,
  * which free compares before it frees (equal: maybe a double free) and
@@ -89,6 +73,38 @@ static inline bool pool_block_start(const struct kr_pool *p, uintptr_t u)
 static inline void **block_key(void *b)
 {
 	return (void **)b + 1;
+}
+
+/*
+ * Is @b not a block start of the pool or span whose header is @hdr, whose
+ * string of non-starts (kr_block_starts, span.c's) is at @bias (bit @bit),
+ * or is it keyed "freed" (its second word holds @hdr)? On x86-64: cmp, bt
+ * and one branch on "below or equal" (CF: not a start; ZF: the key),
+ * which the caller takes.
+ */
+static inline bool block_suspect(const void *hdr, void *b, uintptr_t bias,
+				 uintptr_t bit)
+{
+#if defined(__x86_64__)
+	bool bad;
+
+	/* the strings are written once, at init: no memory operand needed */
+	__asm__("cmpq %2, %1\n\tbtq %4, (%3)" : "=@ccbe"(bad)
+		: "m"(*block_key(b)), "r"(hdr), "r"(bias), "r"(bit));
+	return bad;
+#else
+	const uint8_t *bits = (const uint8_t *)bias;
+
+	return ((bits[bit >> 3] >> (bit & 7)) & 1) || *block_key(b) == hdr;
+#endif
+}
+
+/* Is @u the start of a block of pool @p? */
+static inline bool pool_block_start(const struct kr_pool *p, uintptr_t u)
+{
+	const uint8_t *bits = (const uint8_t *)p->start_bias;
+
+	return !((bits[u >> 3] >> (u & 7)) & 1);
 }
 
 /* pool.c */

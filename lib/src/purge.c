@@ -82,11 +82,15 @@ void purge_now(struct kr_heap *h, uint32_t now, uint32_t min_age_ms)
 	}
 }
 
-/* Work left for later: pools to purge, empty arenas beyond keep_arenas. */
+/*
+ * Work left for later: pools to purge, empty arenas beyond keep_arenas,
+ * cached empty spans.
+ */
 bool heap_has_pending(const struct kr_heap *h)
 {
 	return h->npurgeable || h->nempty_arenas > kr.keep_arenas ||
-	       h->span_purgeable || h->nempty_span_arenas > kr.keep_arenas;
+	       h->span_purgeable || h->nempty_span_arenas > kr.keep_arenas ||
+	       h->span_cache_pages;
 }
 
 /*

@@ -65,32 +65,27 @@ static inline bool registry_contains(const void *p)
 /*
  * An arena of spans (span.c) takes its slots with this tag: free's fast
  * path compares with base + 16..31 (a masked pointer's low 4 bits + 16),
- * never base + 32, so it misses, and free_slot_miss finds the arena by
- * this tag with one load instead of the bitmap.
+ * never base + 32, so it misses, and compares the same slot with
+ * base + 32 next: a medium block (span_free).
  */
 #define REGISTRY_SPAN_TAG	((uintptr_t)2 * ALIGNMENT)
 #define REGISTRY_TAG_MAX	((uintptr_t)4 * ALIGNMENT)
 
 extern _Atomic uintptr_t registry_slot[1u << REGISTRY_SLOT_BITS] KR_HIDDEN;
 
-/* Is @u in an arena of spans, by its slot? (false: no, or not known) */
-static inline bool registry_span_hit(uintptr_t u)
+/* The slot of address @u: an arena base + its tag, or 0. */
+static inline uintptr_t registry_slot_of(uintptr_t u)
 {
 	unsigned i = (u >> REGISTRY_GRANULE_SHIFT) &
 		     ((1u << REGISTRY_SLOT_BITS) - 1);
 
-	return atomic_load_explicit(&registry_slot[i], memory_order_relaxed) ==
-	       (u & kr.arena_mask) + REGISTRY_SPAN_TAG;
+	return atomic_load_explicit(&registry_slot[i], memory_order_relaxed);
 }
 
 /* Is @u in the arena at @base (u & arena_mask), by its slot? */
 static inline bool registry_slot_hit(uintptr_t u, uintptr_t base)
 {
-	unsigned i = (u >> REGISTRY_GRANULE_SHIFT) &
-		     ((1u << REGISTRY_SLOT_BITS) - 1);
-
-	return atomic_load_explicit(&registry_slot[i], memory_order_relaxed) ==
-	       base + REGISTRY_SLOT_TAG;
+	return registry_slot_of(u) == base + REGISTRY_SLOT_TAG;
 }
 int registry_add(const void *arena_base, uintptr_t tag);
 void registry_remove(const void *arena_base);

@@ -15,15 +15,21 @@
  *  so no block is more than 12.5 % larger than the request it serves
  *  (jemalloc's 4 per power of two waste up to 20 %).
  *
- *  A span holds at most 64 blocks, so its state is one 64-bit bitmap of
- *  the blocks in use (@used): malloc takes the lowest clear bit, free
- *  clears its bit. No free list is threaded through the blocks, so a free
- *  is checked exactly and always: a pointer that is not a block start, or
- *  a block whose bit is clear (a double free), is reported and aborts. The
- *  index comes from a multiplication by the class's reciprocal, not a
- *  division. Pools per span: 8 blocks for blocks up to 4 KiB, 4 up to
- *  32 KiB, 1 above (a span of the block's own size), grown while the tail
- *  left over is more than an eighth of the span, at most 32 pools.
+ *  A span holds at most 64 blocks and is run as a pool is: a free list
+ *  threaded through its free blocks, blocks carved lazily past @carve, a
+ *  count of the blocks not allocated (@avail). malloc pops or carves; free
+ *  pushes. A free is checked as a small block's is (free.c): a bit string
+ *  of block starts per class, one bt through the span header's start_bias
+ *  (a pointer inside a block, or into a free pool, is not a start), and the
+ *  "freed" key in the block's second word (the span header's address,
+ *  cleared by malloc) confirmed on the span's free list. Pools per span: 8
+ *  blocks for blocks up to 4 KiB, 4 up to 32 KiB, 1 above (a span of the
+ *  block's own size), grown while the tail left over is more than an
+ *  eighth of the span, at most 32 pools.
+ *  Why a free list and not a bitmap of the blocks in use (what this file
+ *  had first: the lowest clear bit on malloc; on free, the block index by
+ *  a reciprocal multiply, then the bit): the bitmap cost a medium pair
+ *  ~75 instructions more than a small one, half of larson's instructions.
  *
  *  Arenas of spans are the same arenas as those of pools (same size,
  *  alignment, registry), with SPAN_ARENA_MAGIC in their header and a table
@@ -34,29 +40,35 @@
  *
  *  How free gets here: arenas of spans take the registry's direct-mapped
  *  slots with a tag of their own (REGISTRY_SPAN_TAG), which free's fast
- *  path never matches, so it misses its slot for a medium block and its
- *  slot-miss exit (free_slot_miss) finds the tag with one load and sends
- *  the block here. So the small-block fast paths carry no test
- *  for medium blocks at all: malloc's exit for sizes over 512
- *  (kr_malloc_big) is the whole cost. Medium blocks freed by other threads
- *  wait on a list of their own (heap->remote_spans), so collecting small
- *  blocks has no test either.
+ *  path compares with the slot it loaded once the small blocks' tag has
+ *  not matched, and sends the block here. So the small-block fast paths
+ *  carry no test for medium blocks at all: malloc's exit for sizes over
+ *  512 (kr_malloc_big) and free's second compare are the whole cost.
+ *  Medium blocks freed by other threads wait on a list of their own
+ *  (heap->remote_spans), so collecting small blocks has no test either.
  *
  *  Threads: a span belongs to the heap owning its arena (@owner). Another
- *  thread's free is checked (block start) and pushed on the owner's
- *  remote_spans list; the owner checks the bit when it collects. An
- *  abandoned heap's block is freed under kr.lock.
+ *  thread's free is checked as the owner's is, keyed, and pushed on the
+ *  owner's remote_spans list; the owner pushes it on its span when it
+ *  collects, with no second check. An abandoned heap's block is freed
+ *  under kr.lock.
  *
  *  Empty spans: one emptied by its owner while it is its class's only span
  *  stays open (heap->kept_spans, a ring of KEEP_SPANS), so that a
  *  malloc+free pair does not give a span back and take it again; others
  *  wait in the heap's cache, a stack per class, SPAN_CACHE_PAGES pools in
- *  all (1 MiB), for the class's next refills without a lock or a search
- *  (the owner's alone, like spare pools; emptied at thread exit); any
- *  other goes back to its arena at once, its pools free (SPAN_FREE). Free pools
- *  have their pages handed back after KARENA_PURGE_MS and empty arenas of
- *  spans are released, by the same purge as pools (purge.c calls
- *  span_purge and span_release_old).
+ *  all (4 MiB), for the class's next refills without a search; any other
+ *  goes back to its arena at once, its pools free (SPAN_FREE). The cache
+ *  is under the heap's lock, which a refill takes anyway: the purge gives
+ *  back the spans that have waited there for KARENA_PURGE_MS, so that a
+ *  cached span holds its pages no longer than a free pool, and a thread's
+ *  exit empties it. Why 4 MiB: a producer that has 256 objects of up to
+ *  128 KiB in flight (xmalloc) got about one span in four from the 1 MiB
+ *  cache it had first, and took the rest from its arenas under the lock
+ *  (~440 instructions a take, as many a give). Free pools have their pages
+ *  handed back after KARENA_PURGE_MS and empty arenas of spans are
+ *  released, by the same purge as pools (purge.c calls span_purge and
+ *  span_release_old).
  */
 #include <errno.h>
 #include <string.h>
@@ -76,16 +88,28 @@
 
 struct kr_mclass kr_medium[MEDIUM_CLASSES];
 
+/*
+ * The bit strings of block starts, one per class, one bit per 16 bytes of
+ * its span (at most SPAN_MAX_POOLS pools: 1 KiB a class), clear for a
+ * block start and set elsewhere, as kr_block_starts[] (internal.h); and a
+ * string of ones as long as one pool's, the string of a free pool's slot.
+ */
+#define SPAN_STARTS_BYTES(npages)	((size_t)(npages) * POOL_SIZE / 128)
+static uint8_t span_starts[MEDIUM_CLASSES * SPAN_STARTS_BYTES(SPAN_MAX_POOLS)];
+static uint8_t span_no_starts[SPAN_STARTS_BYTES(1)];
+
 _Static_assert(sizeof(struct kr_span) == sizeof(struct kr_pool),
 	       "a span slot is a pool table slot");
 
 /* Build kr_medium[] and kr.medium_max for the arena size (init, kr.lock). */
 void span_init_classes(void)
 {
-	unsigned usable = kr.npools - kr.first_pool, m;
+	unsigned usable = kr.npools - kr.first_pool, m, i;
 	unsigned cap = usable < SPAN_MAX_POOLS ? usable : SPAN_MAX_POOLS;
+	uint8_t *starts = span_starts;
 
 	kr.medium_max = SMALL_MAX;
+	memset(span_no_starts, 0xff, sizeof(span_no_starts));
 	for (m = 0; m < MEDIUM_CLASSES; m++) {
 		size_t size = medium_class_size(m), span;
 		unsigned want = size <= 4096 ? 8 : size <= 32768 ? 4 : 1;
@@ -107,7 +131,14 @@ void span_init_classes(void)
 		kr_medium[m].size = (uint32_t)size;
 		kr_medium[m].npages = (uint16_t)n;
 		kr_medium[m].capacity = (uint16_t)(span / size);
-		kr_medium[m].recip = (((uint64_t)1 << 40) + size - 1) / size;
+		kr_medium[m].starts = starts;
+		memset(starts, 0xff, SPAN_STARTS_BYTES(n));
+		for (i = 0; i < span / size; i++) {
+			size_t bit = i * size / ALIGNMENT;
+
+			starts[bit / 8] &= (uint8_t)~(1u << (bit % 8));
+		}
+		starts += SPAN_STARTS_BYTES(n);
 		kr.medium_max = size;
 	}
 }
@@ -122,9 +153,25 @@ static inline unsigned span_index(const struct kr_span *s)
 	return pool_index(arena_of(s), (const struct kr_pool *)s);
 }
 
+/* Where the blocks of the span with header @s start. */
 static inline char *span_base(const struct kr_span *s)
 {
-	return s->base;
+	return pool_base((const struct kr_pool *)s);
+}
+
+/* start_bias for a slot whose blocks start at @base: @starts - base / 128 */
+static inline uintptr_t span_bias(const uint8_t *starts, const char *base)
+{
+	return (uintptr_t)starts - ((uintptr_t)base >> 7);
+}
+
+/* Slot @s is a free pool's (or becomes one): nothing in it is a block. */
+static void span_slot_free(struct kr_span *s, unsigned i)
+{
+	s->state = SPAN_FREE;
+	s->npages = 1;
+	s->head = (uint16_t)i;
+	s->start_bias = span_bias(span_no_starts, span_base(s));
 }
 
 /* The owner's class lists: a span with a free block is on spans[mclass]. */
@@ -217,9 +264,7 @@ static struct kr_arena *span_arena_new(struct kr_heap *h)
 	for (i = kr.first_pool; i < kr.npools; i++) {
 		struct kr_span *s = span_at(a, i);
 
-		s->state = SPAN_FREE;
-		s->npages = 1;
-		s->head = (uint16_t)i;
+		span_slot_free(s, i);
 		s->purged = 1;		/* never touched: nothing to hand back */
 		s->owner = h;
 	}
@@ -301,14 +346,15 @@ static struct kr_span *span_take(struct kr_heap *h, unsigned m)
 		s->purged = 0;
 	}
 	s = span_at(a, i);
-	s->base = (char *)a + ((size_t)i << POOL_SHIFT);
 	s->state = SPAN_HEAD;
 	s->npages = k->npages;
 	s->mclass = (uint8_t)m;
 	s->size = k->size;
-	s->used = 0;
-	s->full = k->capacity == 64 ? ~(uint64_t)0 :
-				      ((uint64_t)1 << k->capacity) - 1;
+	s->capacity = k->capacity;
+	s->avail = k->capacity;
+	s->freeblock = NULL;
+	s->carve = 0;
+	s->start_bias = span_bias(k->starts, span_base(s));
 	s->kept = 0;
 	return s;
 }
@@ -318,19 +364,30 @@ static void span_give(struct kr_heap *h, struct kr_span *s, uint32_t now)
 {
 	struct kr_arena *a = arena_of(s);
 	unsigned i = span_index(s), n = s->npages, j;
+	uintptr_t bias = span_bias(span_no_starts, span_base(s));
 
-	for (j = i; j < i + n; j++) {
+	for (j = i; j < i + n; j++, bias -= POOL_SIZE >> 7) {
 		struct kr_span *t = span_at(a, j);
 
-		t->state = SPAN_FREE;
+		t->state = SPAN_FREE;		/* span_slot_free(), unrolled */
 		t->npages = 1;
 		t->head = (uint16_t)j;
+		t->start_bias = bias;
 		t->purged = 0;
 		t->empty_ms = now;
 	}
 	h->span_purgeable += n;
 	a->nfreepools += n;
 	bits_set(free_bits(a), i, n, true);
+	if (a->prevarena) {	/* to the front: the next take looks there */
+		a->prevarena->nextarena = a->nextarena;
+		if (a->nextarena)
+			a->nextarena->prevarena = a->prevarena;
+		a->prevarena = NULL;
+		a->nextarena = h->span_arenas;
+		h->span_arenas->prevarena = a;
+		h->span_arenas = a;
+	}
 	if (a->nfreepools == a->ntotalpools) {
 		a->empty_ms = now;
 		h->nempty_span_arenas++;
@@ -361,19 +418,57 @@ static void span_retire(struct kr_heap *h, struct kr_span *s)
  */
 
 /*
+ * Give back @h's cached spans empty for @min_age_ms at @now (0: all), the
+ * oldest of each class's stack (h->lock held).
+ */
+static void span_cache_drop(struct kr_heap *h, uint32_t now,
+			    uint32_t min_age_ms)
+{
+	unsigned m;
+
+	for (m = 0; m < MEDIUM_CLASSES && h->span_cache_pages; m++) {
+		struct kr_span **link = &h->span_cache[m], *s, *next;
+
+		while ((s = *link) && (uint32_t)(now - s->empty_ms) <
+				      min_age_ms)
+			link = &s->next;	/* newer first */
+		*link = NULL;
+		for (; s; s = next) {
+			next = s->next;
+			s->next = NULL;
+			h->span_cache_pages -= s->npages;
+			span_give(h, s, now);
+		}
+	}
+}
+
+/*
  * Empty span @s of @h, on no list: into the owner's cache (a stack per
- * class) if the page budget allows, else back to its arena.
+ * class, newest on top) if the page budget allows, else back to its arena.
+ * The cache is under h->lock, so that the purge gives back what has waited
+ * there for KARENA_PURGE_MS (span_release_old) as it does free pools.
  */
 static void span_park(struct kr_heap *h, struct kr_span *s)
 {
-	if (h == kr_tls_heap &&
-	    h->span_cache_pages + s->npages <= SPAN_CACHE_PAGES) {
+	uint32_t now;
+
+	if (h != kr_tls_heap) {
+		span_retire(h, s);
+		return;
+	}
+	now = kr.purge_ms ? kr_now_ms() : 0;
+	kr_lock(&h->lock);
+	if (h->span_cache_pages + s->npages > SPAN_CACHE_PAGES) {
+		span_give(h, s, now);
+		purge_maybe_at(h, now);
+	} else {
+		s->empty_ms = now;
 		s->next = h->span_cache[s->mclass];	/* the next refills' */
 		h->span_cache[s->mclass] = s;
 		h->span_cache_pages += s->npages;
-		return;
 	}
-	span_retire(h, s);
+	kr_unlock(&h->lock);
+	purge_kick();
 }
 
 /* Keep empty span @s open; the ring's oldest, if empty, is parked. */
@@ -386,7 +481,7 @@ static void span_keep(struct kr_heap *h, struct kr_span *s)
 	s->kept = 1;
 	if (old) {
 		old->kept = 0;
-		if (!old->used) {
+		if (old->avail == old->capacity) {
 			span_unlink(h, old);
 			span_park(h, old);
 		}
@@ -401,24 +496,21 @@ void span_flush_kept(struct kr_heap *h)
 {
 	unsigned i;
 
-	for (i = 0; i < MEDIUM_CLASSES; i++) {
-		struct kr_span *s = h->span_cache[i], *next;
+	uint32_t now = kr.purge_ms ? kr_now_ms() : 0;
 
-		h->span_cache[i] = NULL;
-		for (; s; s = next) {
-			next = s->next;
-			s->next = NULL;
-			span_retire(h, s);
-		}
-	}
-	h->span_cache_pages = 0;
+	kr_lock(&h->lock);
+	span_cache_drop(h, now, 0);
+	purge_maybe_at(h, now);
+	kr_unlock(&h->lock);
+	if (h == kr_tls_heap)
+		purge_kick();
 	for (i = 0; i < KEEP_SPANS; i++) {
 		struct kr_span *s = h->kept_spans[i];
 
 		h->kept_spans[i] = NULL;
 		if (s) {
 			s->kept = 0;
-			if (!s->used) {
+			if (s->avail == s->capacity) {
 				span_unlink(h, s);
 				span_retire(h, s);
 			}
@@ -437,15 +529,14 @@ KR_NOINLINE static struct kr_span *span_refill(struct kr_heap *h, unsigned m)
 		if (h->spans[m])
 			return h->spans[m];
 	}
+	kr_lock(&h->lock);
 	s = h->span_cache[m];
 	if (s) {
 		h->span_cache[m] = s->next;
 		h->span_cache_pages -= s->npages;
-		span_link(h, s);
-		return s;
+	} else {
+		s = span_take(h, m);
 	}
-	kr_lock(&h->lock);
-	s = span_take(h, m);
 	kr_unlock(&h->lock);
 	/* denied: give back the empty arenas every heap keeps, retry */
 	if (!s && heap_release_all_empty()) {
@@ -461,66 +552,67 @@ KR_NOINLINE static struct kr_span *span_refill(struct kr_heap *h, unsigned m)
 	return s;
 }
 
-/* A block of medium class @m from @h, which the caller owns. */
-void *span_alloc(struct kr_heap *h, unsigned m)
+/*
+ * span_alloc's way when spans[m] is empty or its first span has no freed
+ * block: collect, refill, or carve the span's next block.
+ */
+KR_NOINLINE static void *span_alloc_slow(struct kr_heap *h, unsigned m)
 {
 	struct kr_span *s = h->spans[m];
-	unsigned i;
+	void *b;
 
-	if (unlikely(!s)) {
+	if (!s) {
 		s = span_refill(h, m);
 		if (!s)
 			return NULL;
 	}
-	i = (unsigned)__builtin_ctzll(~s->used & s->full);
-	s->used |= (uint64_t)1 << i;
-	if (s->used == s->full)
-		span_unlink(h, s);
-	return span_base(s) + (size_t)i * s->size;
+	b = s->freeblock;
+	if (b) {
+		s->freeblock = *(void **)b;	/* refilled from remote frees */
+	} else {
+		b = span_base(s) + s->carve;
+		s->carve += s->size;
+	}
+	*block_key(b) = NULL;		/* a stale key */
+	if (!--s->avail)
+		span_unlink(h, s);	/* full: off the list */
+	return b;
 }
 
 /*
- * The span header of medium block @b and its index in it; aborts with a
- * message naming @b when @b is not the start of a block of a span.
+ * A block of medium class @m from @h, which the caller owns: the first
+ * span's free list popped, as a pool's, with no stack frame.
  */
-static struct kr_span *span_of_block(const void *b, unsigned *index)
+void *span_alloc(struct kr_heap *h, unsigned m)
 {
-	struct kr_span *t = span_slot(b), *s;
-	size_t off;
-	unsigned i;
+	struct kr_span *s = h->spans[m], *next;
+	void *b;
 
-	if (t->state != SPAN_HEAD && t->state != SPAN_TAIL)
-		kr_fatal(b, "free of a pointer into a free span (a double "
-			 "free of a medium block whose span was emptied, or a "
-			 "wild pointer)");
-	s = span_at(arena_of(b), t->head);
-	off = (size_t)((const char *)b - span_base(s));
-	i = (unsigned)((off * kr_medium[s->mclass].recip) >> 40);
-	if ((size_t)i * s->size != off || i >= kr_medium[s->mclass].capacity)
-		kr_fatal(b, "free of a pointer inside a block: %zu bytes into "
-			 "the %u-byte block at %p", off - (size_t)i * s->size,
-			 s->size, (const void *)(span_base(s) +
-						 (size_t)i * s->size));
-	*index = i;
-	return s;
+	if (unlikely(!s || !s->freeblock))
+		return span_alloc_slow(h, m);
+	b = s->freeblock;
+	s->freeblock = *(void **)b;
+	*block_key(b) = NULL;		/* the freed key */
+	if (unlikely(!--s->avail)) {	/* full: off the list (its head) */
+		next = s->next;
+		h->spans[m] = next;
+		if (next)
+			next->prev = NULL;
+	}
+	return b;
 }
 
-/* Free block @i of span @s of @h, @b, as its owner (or kr.lock held). */
-static void span_free_at(struct kr_heap *h, struct kr_span *s, unsigned i,
-			 void *b)
+/* The header of the span holding address @u of the arena at @base. */
+static inline struct kr_span *span_head_of(uintptr_t base, uintptr_t u)
 {
-	uint64_t bit = (uint64_t)1 << i;
+	const struct kr_span *t = (struct kr_span *)pool_in(base, u);
 
-	if (!(s->used & bit))
-		kr_fatal(b, "double free of a %u-byte block (medium class %u)",
-			 s->size, s->mclass);
-	if (kr_debug)
-		memset(b, DEAD_BYTE, s->size);
-	if (s->used == s->full)
-		span_link(h, s);
-	s->used &= ~bit;
-	if (s->used || s->kept)
-		return;
+	return (struct kr_span *)base + t->head;
+}
+
+/* Span @s of @h is empty and not kept: kept open, parked or given back. */
+KR_NOINLINE static void span_emptied(struct kr_heap *h, struct kr_span *s)
+{
 	if (h == kr_tls_heap && h->spans[s->mclass] == s && !s->next) {
 		span_keep(h, s);	/* the class's only span: open */
 		return;
@@ -529,26 +621,98 @@ static void span_free_at(struct kr_heap *h, struct kr_span *s, unsigned i,
 	span_park(h, s);
 }
 
-/* Free medium block @b of @h, which the caller owns (or kr.lock held). */
-void span_free_local(struct kr_heap *h, void *b)
+/* Push checked block @b on span @s of @h, as its owner (or kr.lock held). */
+static inline void span_push(struct kr_heap *h, struct kr_span *s, void *b)
 {
-	unsigned i;
-	struct kr_span *s = span_of_block(b, &i);
+	uint16_t avail = (uint16_t)(s->avail + 1);
 
-	span_free_at(h, s, i, b);
+	*(void **)b = s->freeblock;
+	s->freeblock = b;
+	s->avail = avail;
+	if (unlikely(avail == 1))
+		span_link(h, s);	/* was full */
+	if (unlikely(avail == s->capacity) && !s->kept)
+		span_emptied(h, s);
 }
 
-/* free() of @b, in an arena of spans (free_slot_miss). */
-void span_free(void *b)
+/* Free checked block @b of span @s: by its owner, or to the owner's list. */
+static inline void span_free_to(struct kr_span *s, void *b)
 {
-	unsigned i;
-	struct kr_span *s = span_of_block(b, &i);
 	struct kr_heap *h = s->owner;
 
-	if (h == kr_tls_heap)
-		span_free_at(h, s, i, b);
+	if (unlikely(h != kr_tls_heap)) {
+		heap_remote_free_span(h, s, b);	/* keyed when pushed */
+	} else {
+		*block_key(b) = s;
+		span_push(h, s, b);
+	}
+}
+
+/*
+ * free() of @b, checked in full: a block start (else reported: inside a
+ * block, in a free pool, never handed out), not on its span's free list
+ * (else a double free). Under KARENA_DEBUG every medium free comes here,
+ * and the block is filled with DEAD_BYTE.
+ */
+void span_free_checked(void *b)
+{
+	uintptr_t u = (uintptr_t)b;
+	struct kr_span *t = span_slot(b), *s;
+	char *base;
+	size_t off, i;
+	unsigned n = 0;
+	void *f;
+
+	if (t->state != SPAN_HEAD && t->state != SPAN_TAIL)
+		kr_fatal(b, "free of a pointer into a free span (a double "
+			 "free of a medium block whose span was emptied, or a "
+			 "wild pointer)");
+	s = span_head_of(u & kr.arena_mask, u);
+	base = span_base(s);
+	off = (size_t)((const char *)b - base);
+	i = off / s->size;
+	if (off % s->size || i >= s->capacity)
+		kr_fatal(b, "free of a pointer inside a block: %zu bytes into "
+			 "the %u-byte block at %p", off % s->size, s->size,
+			 (const void *)(base + i * s->size));
+	if (off >= s->carve)
+		kr_fatal(b, "free of a medium block never allocated (%u-byte "
+			 "blocks)", s->size);
+	/* the owner's list; another thread's walk stays inside the span */
+	for (f = s->freeblock; f && n <= s->capacity; f = *(void **)f, n++) {
+		if (f == b)
+			kr_fatal(b, "double free of a %u-byte block (medium "
+				 "class %u)", s->size, s->mclass);
+		if ((char *)f < base || (char *)f >= base + s->carve)
+			break;
+	}
+	if (kr_debug)
+		memset(b, DEAD_BYTE, s->size);
+	span_free_to(s, b);
+}
+
+/* Give back block @b of @h, checked when it was pushed (heap.c). */
+void span_free_local(struct kr_heap *h, void *b)
+{
+	uintptr_t u = (uintptr_t)b;
+
+	span_push(h, span_head_of(u & kr.arena_mask, u), b);
+}
+
+/*
+ * free() of @b, a 16-aligned pointer in the arena of spans at @base (free's
+ * fast path, by the arena's registry slot):
+ * not a block start, or carrying the "freed" key, it is looked at closely.
+ */
+void span_free(void *b, uintptr_t base)
+{
+	uintptr_t u = (uintptr_t)b;
+	struct kr_span *s = span_head_of(base, u);
+
+	if (unlikely(block_suspect(s, b, s->start_bias, u >> 4)))
+		span_free_checked(b);
 	else
-		heap_remote_free_span(h, b);	/* its bit checked when collected */
+		span_free_to(s, b);
 }
 
 size_t span_usable_size(const void *b)
@@ -562,13 +726,17 @@ size_t span_usable_size(const void *b)
  * Handing back (purge.c, h->lock held)
  */
 
-/* Release @h's arenas of spans empty for @min_age_ms, keeping @keep. */
+/*
+ * Give back the cached spans empty for @min_age_ms, then release @h's
+ * arenas of spans empty that long, keeping @keep.
+ */
 unsigned span_release_old(struct kr_heap *h, uint32_t now,
 			  uint32_t min_age_ms, unsigned keep)
 {
 	struct kr_arena *a, *next;
 	unsigned n = 0;
 
+	span_cache_drop(h, now, min_age_ms);
 	for (a = h->span_arenas; a && h->nempty_span_arenas > keep; a = next) {
 		next = a->nextarena;
 		if (a->nfreepools != a->ntotalpools ||
@@ -640,7 +808,7 @@ void span_count(struct kr_heap *h, struct karena_stats *st)
 
 			if (s->state != SPAN_HEAD)
 				continue;
-			n = (size_t)__builtin_popcountll(s->used);
+			n = (size_t)(s->capacity - s->avail);
 			st->medium_spans++;
 			st->medium_blocks_in_use += n;
 			st->medium_bytes_in_use += n * s->size;
@@ -682,7 +850,7 @@ int span_check_heap(struct kr_heap *h, FILE *out)
 	for (m = 0; m < MEDIUM_CLASSES; m++)
 		for (s = h->spans[m]; s; s = s->next) {
 			CHECK(s->state == SPAN_HEAD && s->owner == h &&
-			      s->mclass == m && s->used != s->full &&
+			      s->mclass == m && s->avail &&
 			      (!s->next || s->next->prev == s), s,
 			      "bad span on spans[%u]", m);
 			if (++onlist > 1u << 20)
@@ -710,13 +878,15 @@ int span_check_heap(struct kr_heap *h, FILE *out)
 			CHECK(s->state == SPAN_HEAD && s->npages ==
 			      kr_medium[s->mclass].npages && s->size ==
 			      kr_medium[s->mclass].size &&
-			      !(s->used & ~s->full), s,
+			      s->capacity == kr_medium[s->mclass].capacity &&
+			      s->avail <= s->capacity, s,
 			      "slot %u: not a span head", i);
 			if (s->state != SPAN_HEAD || !s->npages)
 				break;
-			if (s->used != s->full && !span_cached(h, s))
+			if (s->avail && !span_cached(h, s))
 				open++;
-			CHECK(s->used || s->kept || span_cached(h, s), s,
+			CHECK(s->avail != s->capacity || s->kept ||
+			      span_cached(h, s), s,
 			      "empty span neither kept nor cached");
 			for (m = i + 1; m < i + s->npages; m++)
 				CHECK(span_at(a, m)->state == SPAN_TAIL &&

@@ -40,7 +40,11 @@ static inline struct kr_span *span_slot(const void *p)
 
 void span_init_classes(void);
 void *span_alloc(struct kr_heap *h, unsigned m);
-void span_free(void *b);
+/* free's fast path: @b 16-aligned in the arena of spans at @base */
+void span_free(void *b, uintptr_t base);
+/* every check, and the diagnosis (misaligned, KARENA_DEBUG, suspects) */
+void span_free_checked(void *b);
+/* a remote free collected by the owner (heap.c): checked when pushed */
 void span_free_local(struct kr_heap *h, void *b);
 size_t span_usable_size(const void *b);
 void span_flush_kept(struct kr_heap *h);

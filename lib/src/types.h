@@ -47,7 +47,7 @@ enum kr_pool_state {
  * @heap:	the heap owning the pool's arena (arena->heap), here so that
  *		free reads the line it needs anyway, not the arena's first
  * @start_bias:	kr_block_starts[szidx] - pool_base / 8: bit u of the bit
- *		string at @start_bias is set iff address u of the pool is a
+ *		string at @start_bias is clear iff address u of the pool is a
  *		block start (free.c: the check of every free, one bt)
  *
  * Every pool, under heap->lock (the arena's bookkeeping):
@@ -126,37 +126,46 @@ struct kr_arena {
  * A span is a run of @npages pools of one such arena carrying blocks of
  * one medium class; the slot of its first pool is its header (@state
  * SPAN_HEAD), the slots of the others point to it (@state SPAN_TAIL,
- * @head). A free pool's slot has @state SPAN_FREE.
- * @used:	bit i set iff block i is allocated (a span holds <= 64)
- * @full:	the bits of every block: (1 << capacity) - 1
+ * @head). A free pool's slot has @state SPAN_FREE. The first five fields
+ * are what malloc and free touch, as a pool header's are.
+ * @avail:	blocks not allocated (free or untouched); 0 iff full
+ * @capacity:	blocks the span holds (<= 64)
  * @size:	block size
+ * @freeblock:	singly linked free blocks (link in the first word), or NULL
+ * @start_bias:	the class's bit string of block starts (kr_mclass.starts)
+ *		minus base / 128: bit u / 16 of the string at @start_bias is
+ *		set iff address u is a block start of the span (free's check,
+ *		one bt, as a pool's). In a free pool's and a tail's slot, a
+ *		string of ones: nothing there is a block start
+ * @owner:	the heap owning the arena
+ * @next, @prev: on heap->spans[mclass] iff a block is free (the owner's)
+ * @carve:	byte offset of the first block never handed out
+ * @empty_ms:	when the free pool became free
  * @npages:	pools of the span (head), 1 for a free pool
  * @head:	index of the span's first pool (its own index when free)
  * @mclass:	medium class
  * @purged:	free pool whose page was handed back (or never touched)
  * @kept:	1 iff the span is in heap->kept_spans[]
- * @empty_ms:	when the free pool became free
- * @next, @prev: on heap->spans[mclass] iff a block is free (the owner's)
- * @owner:	the heap owning the arena
- * @base:	where the span's blocks start (head; the first pool's page)
- * Owner-only: @used, @next, @prev, @kept. Under heap->lock: the rest of a
- * free pool's slot, and which slots are free.
+ * Owner-only: @avail, @freeblock, @carve, @next, @prev, @kept. Under
+ * heap->lock: the rest of a free pool's slot, and which slots are free.
  */
 struct kr_span {
-	uint64_t used;
-	uint64_t full;
+	uint16_t avail;
+	uint16_t capacity;
 	uint32_t size;
+	void *freeblock;
+	uintptr_t start_bias;
+	struct kr_heap *owner;
+	struct kr_span *next;
+	struct kr_span *prev;
+	uint32_t carve;
+	uint32_t empty_ms;
 	uint16_t npages;
 	uint16_t head;
 	uint8_t mclass;
 	uint8_t state;
 	uint8_t purged;
 	uint8_t kept;
-	uint32_t empty_ms;
-	struct kr_span *next;
-	struct kr_span *prev;
-	struct kr_heap *owner;
-	char *base;
 };
 
 enum kr_span_state { SPAN_FREE = 1, SPAN_HEAD, SPAN_TAIL };
@@ -166,14 +175,13 @@ enum kr_span_state { SPAN_FREE = 1, SPAN_HEAD, SPAN_TAIL };
  * @size:	block size
  * @npages:	pools per span
  * @capacity:	blocks per span (<= 64)
- * @recip:	2^40 / size, rounded up: offset * recip >> 40 is the block
- *		index for every offset in a span (offset < 2^17, size < 2^18)
+ * @starts:	bit i set iff byte offset 16 * i of a span is a block start
  */
 struct kr_mclass {
 	uint32_t size;
 	uint16_t npages;
 	uint16_t capacity;
-	uint64_t recip;
+	const uint8_t *starts;
 };
 
 /**
@@ -207,8 +215,8 @@ struct kr_heap {
 	struct kr_span *spans[MEDIUM_CLASSES];	/* spans with a free block */
 	struct kr_span *kept_spans[KEEP_SPANS];	/* empty spans kept open */
 	unsigned kept_spans_next;		/* next slot to reuse */
-	struct kr_span *span_cache[MEDIUM_CLASSES];	/* empty spans */
-	unsigned span_cache_pages;		/* their pools, all classes */
+	struct kr_span *span_cache[MEDIUM_CLASSES];	/* empty (@lock) */
+	unsigned span_cache_pages;		/* their pools (@lock) */
 	struct kr_arena *span_arenas;		/* arenas of spans (@lock) */
 	unsigned nspan_arenas;			/* length of @span_arenas */
 	unsigned nempty_span_arenas;		/* of those, with no span */

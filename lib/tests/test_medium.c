@@ -15,6 +15,21 @@
 
 #define NBLOCKS	2000
 
+static void *free_in_thread(void *p)
+{
+	karena_free(p);
+	return NULL;
+}
+
+/* karena_free(@p) on a thread of its own, which is not @p's heap's owner */
+static void free_elsewhere(void *p)
+{
+	pthread_t t;
+
+	pthread_create(&t, NULL, free_in_thread, p);
+	pthread_join(t, NULL);
+}
+
 /* misuse modes, run in a child (run_self): each must abort */
 static int misuse(const char *mode)
 {
@@ -32,6 +47,15 @@ static int misuse(const char *mode)
 		q = karena_malloc(5000);
 		karena_free(p + 1024);
 		(void)q;
+	} else if (!strcmp(mode, "double-free-other-thread")) {
+		q = karena_malloc(5000);	/* the span stays in use */
+		karena_free(p);
+		free_elsewhere(p);	/* on the owner's free list */
+		(void)q;
+	} else if (!strcmp(mode, "interior-other-thread")) {
+		free_elsewhere(p + 640);
+	} else if (!strcmp(mode, "misaligned")) {
+		karena_free(p + 8);
 	}
 	return 0;	/* not reached when the misuse is caught */
 }
@@ -279,6 +303,80 @@ static void threads_test(void)
 	ok(invariants(), "invariants after cross-thread frees");
 }
 
+/*
+ * Medium blocks freed by another thread go back on their spans' free lists
+ * when the owner collects them: the owner's next mallocs of the class get
+ * the same blocks, with no new span.
+ */
+static void remote_reuse_test(void)
+{
+	enum { N = 40 };
+	static char *blocks[N], *again[N];
+	struct handoff h = { (void **)blocks, N };
+	struct karena_stats st0, st1;
+	pthread_t t;
+	int i, j, found = 0;
+
+	karena__flush_kept();
+	for (i = 0; i < N; i++) {
+		blocks[i] = karena_malloc(1500);
+		memset(blocks[i], i, 1500);
+	}
+	karena_stats(&st0);
+	pthread_create(&t, NULL, free_all, &h);
+	pthread_join(t, NULL);
+	for (i = 0; i < N; i++) {
+		char *p = karena_malloc(1500);
+
+		for (j = 0; j < N; j++)
+			found += p == blocks[j];
+		again[i] = p;
+	}
+	karena_stats(&st1);
+	ok(found == N && st1.medium_spans == st0.medium_spans &&
+	   st1.medium_blocks_in_use == st0.medium_blocks_in_use,
+	   "%d medium blocks freed by another thread are the owner's next %d "
+	   "(%d reused; spans %zu -> %zu)", N, N, found, st0.medium_spans,
+	   st1.medium_spans);
+	for (i = 0; i < N; i++)
+		karena_free(again[i]);
+	ok(invariants(), "invariants after the remote frees are reused");
+}
+
+/*
+ * Empty spans wait in their owner's cache, and the purge gives them back
+ * once they have waited KARENA_PURGE_MS, as it does free pools: by the
+ * library's clock, which the test sets.
+ */
+static void cache_age_test(void)
+{
+	enum { N = 64 };
+	static void *v[N];
+	struct kr_heap *h = heap_get();
+	unsigned i, cached;
+
+	karena__flush_kept();
+	karena__set_purge_ms(100);
+	karena__set_clock(5000);
+	for (i = 0; i < N; i++)
+		v[i] = karena_malloc(9000 + (i % 4) * 4096);
+	for (i = 0; i < N; i++)
+		karena_free(v[i]);
+	cached = h->span_cache_pages;
+	kr_lock(&h->lock);
+	purge_heap(h, 5099, 100);
+	kr_unlock(&h->lock);
+	ok(cached > 0 && h->span_cache_pages == cached && invariants(),
+	   "empty spans are cached (%u pools), and stay 99 ms", cached);
+	kr_lock(&h->lock);
+	purge_heap(h, 5100, 100);
+	kr_unlock(&h->lock);
+	ok(h->span_cache_pages == 0 && invariants(),
+	   "the purge gives them back at 100 ms (%u pools left)",
+	   h->span_cache_pages);
+	karena__real_clock();
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1)
@@ -290,11 +388,21 @@ int main(int argc, char **argv)
 	realloc_test();
 	stats_test();
 	threads_test();
+	remote_reuse_test();
+	cache_age_test();
 	purge_test();
 	expect_abort(argv[0], "double-free", "KARENA_DEBUG=0", "double free");
 	expect_abort(argv[0], "double-free-inuse", "KARENA_DEBUG=0",
 		     "double free");
 	expect_abort(argv[0], "interior", "KARENA_DEBUG=0", "inside a block");
+	expect_abort(argv[0], "double-free-other-thread", "KARENA_DEBUG=0",
+		     "double free");
+	expect_abort(argv[0], "interior-other-thread", "KARENA_DEBUG=0",
+		     "inside a block");
+	expect_abort(argv[0], "misaligned", "KARENA_DEBUG=0",
+		     "inside a block");
 	expect_abort(argv[0], "double-free", "KARENA_DEBUG=1", "double free");
+	expect_abort(argv[0], "double-free-other-thread", "KARENA_DEBUG=1",
+		     "double free");
 	return tap_done();
 }

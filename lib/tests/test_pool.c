@@ -72,6 +72,33 @@ static void test_list_surgery(void)
 	ok(invariants(), "invariants: every block of the class freed");
 }
 
+/*
+ * A pool restarted after it emptied: the first block it hands out (its
+ * first byte) no longer carries the "freed" key its last free wrote, so
+ * that its next free is not taken for a possible double free (free.h).
+ */
+static void test_restart_key(void)
+{
+	const size_t req = 48;			/* 85 blocks a pool */
+	void *v[4096 / 48], *y;
+	struct kr_pool *p;
+	unsigned i, cap;
+
+	v[0] = karena_malloc(req);
+	p = pool_of(v[0]);
+	cap = p->capacity;
+	for (i = 1; i < cap; i++)
+		v[i] = karena_malloc(req);
+	for (i = 0; i < cap; i++)
+		karena_free(v[i]);
+	karena__flush_kept();		/* the pool goes back to its arena */
+	y = karena_malloc(req);
+	ok(y && *block_key(y) != (void *)pool_of(y) && invariants(),
+	   "a restarted pool's first block carries no stale key (%s pool)",
+	   y == v[0] ? "the same" : "another");
+	karena_free(y);
+}
+
 int main(void)
 {
 	const size_t req = 100;			/* class 6, 112-byte blocks */
@@ -160,5 +187,6 @@ int main(void)
 	ok(invariants(), "invariants at the end");
 
 	test_list_surgery();
+	test_restart_key();
 	return tap_done();
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* test_stress - seeded random malloc/free/realloc/calloc in several
  * threads, with cross-thread frees through a shared mailbox, contents
- * checked on free, invariants checked as it goes.
+ * checked on free, invariants checked as it goes; small blocks, and
+ * medium ones up to 32 KiB (1 in 16 up to 4.5 KiB, 1 in 256 above).
  * KARENA_STRESS_SEED and KARENA_STRESS_OPS (per thread) override. */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -29,8 +30,12 @@ static unsigned long long next(unsigned long long *s)
 static size_t pick_size(unsigned long long r)
 {
 	switch (r % 16) {
-	case 0: return 513 + r % 4000;		/* large: glibc */
+	case 0: return 513 + r % 4000;		/* medium: spans of 8 */
 	case 1: case 2: return r % 17;
+	case 3:		/* 1 in 256: medium, 4-32 KiB, spans of 4 */
+		if (!((r >> 4) & 15))
+			return 4097 + (r >> 8) % 28672;
+		/* fall through */
 	default: return 1 + (r >> 8) % 512;
 	}
 }
