@@ -19,7 +19,7 @@ checks, in TAP:
      whose id is the table's KARENA_A_*; every u64 attribute of the set is
      in the table; SET takes exactly the limits;
   4. kmod/ABI/sysfs-class-misc-karena documents exactly the table's
-     counters.
+     counters, and karena(4) and karenactl(8) name every entry.
 
 Needs python3-yaml and python3-jsonschema (tools/install-deps.sh).
 Generated files go to build/spec-check/.
@@ -39,6 +39,8 @@ SPEC = os.path.join(TOP, 'kmod', 'karena.yaml')
 UAPI = os.path.join(TOP, 'kmod', 'uapi')
 TABLE = os.path.join(TOP, 'kmod', 'karena_counters.h')
 ABI = os.path.join(TOP, 'kmod', 'ABI', 'sysfs-class-misc-karena')
+MANPAGES = [os.path.join(TOP, 'kmod', 'karena.4'),
+            os.path.join(TOP, 'tools', 'karenactl', 'karenactl.8')]
 TARBALL = '/usr/src/linux-source-6.12.tar.xz'
 YNL_MEMBERS = ('tools/net/ynl/', 'Documentation/netlink/genetlink-legacy.yaml')
 
@@ -212,6 +214,13 @@ def check_table(spec, rows):
     tap(doc == counters, 'kmod/ABI/sysfs-class-misc-karena documents the '
         'table\'s %d counters, in its order' % len(counters),
         'ABI: %s\ntable: %s' % (doc, counters))
+
+    for page in MANPAGES:
+        text = open(page).read().replace('\\_', '_')
+        missing = [r[1] for r in rows
+                   if not re.search(r'\b%s\b' % r[1], text)]
+        tap(not missing, '%s names every counter and limit of the table'
+            % os.path.relpath(page, TOP), 'missing: %s' % missing)
 
 
 def main():
