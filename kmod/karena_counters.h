@@ -26,9 +26,10 @@
  * Adding a counter is one line here, plus what cannot be generated: the
  * counting in struct karena_state, the attribute in karena.yaml and in
  * enum karena_attr of the UAPI header (at the end: attribute ids never
- * change), and its entry in ABI/sysfs-class-misc-karena. tools/spec-check.py
- * (make check) fails until all of them agree, and compares karena.yaml
- * with the UAPI header through the kernel's own YNL generator.
+ * change), its entry in ABI/sysfs-class-misc-karena, and its mention in
+ * karena.4 and karenactl.8. tools/spec-check.py (make check) fails until
+ * all of them agree, and compares karena.yaml with the UAPI header
+ * through the kernel's own YNL generator.
  */
 KARENA_COUNTER(arena_size,		ARENA_SIZE,		OTHER,	arena_size)
 KARENA_COUNTER(arenas_reserved,		ARENAS_RESERVED,	ARENAS,	nr_total)
