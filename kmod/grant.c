@@ -308,8 +308,8 @@ static struct karena_grant *karena_grant(struct mm_struct *mm,
 	unsigned long n = DIV_ROUND_UP(nr_pages, karena.arena_pages);
 	struct mem_cgroup *memcg = karena_grant_memcg();
 	enum karena_deny_reason reason;
-	struct karena_holder *h, *new_h;
-	struct karena_user *u, *new_u, *free_u;
+	struct karena_holder *h;
+	struct karena_user *u, *free_u;
 	kuid_t uid = current_uid();
 	bool rechecked = false;
 	struct karena_grant *g;
@@ -327,44 +327,19 @@ static struct karena_grant *karena_grant(struct mm_struct *mm,
 again:
 	reason = KARENA_DENY_NOMEM;
 	err = -ENOMEM;
-	new_h = NULL;
-	new_u = NULL;
 	free_u = NULL;
-	spin_lock(&karena.lock);
-	h = karena_holder_lookup(mm);
-	u = karena_user_lookup(uid);
-	if (unlikely(!h || !u)) {
-		spin_unlock(&karena.lock);
-		if (!h)
-			new_h = karena_holder_new(mm);
-		if (!u)
-			new_u = karena_user_new(uid);
-		spin_lock(&karena.lock);
-		h = karena_holder_lookup(mm);
-		if (!h && new_h)
-			h = karena_holder_add(&new_h);
-		u = karena_user_lookup(uid);
-		/* a user is only added with the reference taken below */
-		if (!u && new_u && h)
-			u = karena_user_add(&new_u);
-	}
-	if (h)
-		h->refs++;
+	h = karena_account_get_lock(mm, &uid, &u);
 	if (h && u && g) {
-		u->refs++;
 		err = karena_charge(h, u, n, &reason);
-		if (err) {
-			if (karena_user_put_locked(u))
-				free_u = u;
-		} else if (!memcg && !fork_copy) {
+		if (!err && !memcg && !fork_copy) {
 			karena_grant_take_free(g, &got);
 			if (got == n)
 				karena_grant_done(g, h, u);
 		}
 	}
+	if (err && u && karena_user_put_locked(u))
+		free_u = u;
 	spin_unlock(&karena.lock);
-	karena_holder_free_new(new_h);
-	kfree(new_u);
 	kfree(free_u);
 	if (h && mm == current->mm)
 		karena_holder_identify(h);

@@ -28,13 +28,8 @@
 
 #include "karena_internal.h"
 
-/**
- * karena_holder_lookup() - the holder of @mm, or NULL; no reference taken
- * @mm: the process's mm
- *
- * Context: karena.lock held.
- */
-struct karena_holder *karena_holder_lookup(struct mm_struct *mm)
+/* The holder of @mm, or NULL; no reference taken. karena.lock held. */
+static struct karena_holder *karena_holder_lookup(struct mm_struct *mm)
 {
 	struct karena_holder *h;
 
@@ -45,13 +40,8 @@ struct karena_holder *karena_holder_lookup(struct mm_struct *mm)
 	return NULL;
 }
 
-/**
- * karena_user_lookup() - the accounting of @uid, or NULL; no reference taken
- * @uid: the user
- *
- * Context: karena.lock held.
- */
-struct karena_user *karena_user_lookup(kuid_t uid)
+/* The accounting of @uid, or NULL; no reference taken. karena.lock held. */
+static struct karena_user *karena_user_lookup(kuid_t uid)
 {
 	struct karena_user *u;
 
@@ -83,18 +73,13 @@ struct karena_holder *karena_holder_find(struct mm_struct *mm)
 	return h;
 }
 
-/**
- * karena_holder_new() - a holder for @mm, not yet in the table
- * @mm: the process's mm
- *
- * Records current's tgid, comm and real uid, unless @mm is not current's
- * (a fork child being built): then the tgid stays 0 until
- * karena_holder_identify() runs in a task of @mm. Install it with
- * karena_holder_add(), or drop it with karena_holder_free_new().
- *
- * Return: the holder (no reference counted yet), or NULL when out of memory.
+/*
+ * A holder for @mm, not yet in the table, with no reference counted, or
+ * NULL when out of memory. It records current's tgid, comm and real uid,
+ * unless @mm is not current's (a fork child being built): then the tgid
+ * stays 0 until karena_holder_identify() runs in a task of @mm.
  */
-struct karena_holder *karena_holder_new(struct mm_struct *mm)
+static struct karena_holder *karena_holder_alloc(struct mm_struct *mm)
 {
 	struct karena_holder *new;
 
@@ -109,64 +94,131 @@ struct karena_holder *karena_holder_new(struct mm_struct *mm)
 	return new;
 }
 
-/**
- * karena_holder_add() - put a karena_holder_new() holder in the table
- * @new: in: the new holder; out: NULL
- *
- * The caller has just checked, under the same hold of karena.lock, that
- * no holder of its mm exists. No reference is counted.
- *
- * Context: karena.lock held.
- * Return: the holder.
+/*
+ * Put @h, from karena_holder_alloc(), in the table: the caller has just
+ * seen, under the same hold of karena.lock, that @h's mm has none.
  */
-struct karena_holder *karena_holder_add(struct karena_holder **new)
+static void karena_holder_insert(struct karena_holder *h)
 {
-	struct karena_holder *h = *new;
-
 	lockdep_assert_held(&karena.lock);
-	*new = NULL;
 	mmgrab(h->mm);
 	h->id = karena.holder_next_id++;
 	hash_add(karena.holders, &h->hnode, (unsigned long)h->mm);
 	list_add_tail(&h->node, &karena.holder_list);
 	karena.holder_gen++;
+}
+
+/* The accounting for @uid, not yet in the table, or NULL (no memory). */
+static struct karena_user *karena_user_alloc(kuid_t uid)
+{
+	struct karena_user *new;
+
+	new = kzalloc(sizeof(*new), GFP_KERNEL);
+	if (new)
+		new->uid = uid;
+	return new;
+}
+
+/*
+ * The holder of @mm and, if @uid, the user of @uid, from the table or else
+ * from @new_h and @new_u (set to NULL when they go into it); no reference
+ * taken. A user is only looked for, or added, once there is a holder.
+ */
+static struct karena_holder *
+karena_account_find_locked(struct mm_struct *mm, const kuid_t *uid,
+			   struct karena_user **u,
+			   struct karena_holder **new_h,
+			   struct karena_user **new_u)
+{
+	struct karena_holder *h;
+
+	lockdep_assert_held(&karena.lock);
+	*u = NULL;
+	h = karena_holder_lookup(mm);
+	if (!h && *new_h) {
+		h = *new_h;
+		*new_h = NULL;
+		karena_holder_insert(h);
+	}
+	if (!h || !uid)
+		return h;
+	*u = karena_user_lookup(*uid);
+	if (!*u && *new_u) {
+		*u = *new_u;
+		*new_u = NULL;
+		hash_add(karena.users, &(*u)->hnode, __kuid_val(*uid));
+	}
 	return h;
 }
 
 /**
- * karena_holder_free_new() - drop a holder that karena_holder_add() did
- * not take
- * @new: the holder, may be NULL
+ * karena_account_get_lock() - lock karena.lock and get the holder of @mm
+ * and the user of @uid, creating them if needed
+ * @mm: the process's mm
+ * @uid: the user to charge; NULL for the holder only
+ * @u: out: the user of *@uid with a reference, or NULL (no @uid, no
+ *     holder, or out of memory); may be NULL if @uid is
+ *
+ * The one way a holder or a user comes into existence. The common case,
+ * both exist, is one hold of karena.lock, which the caller keeps for what
+ * it does with them (a grant charges them in the same hold). Otherwise the
+ * lock is dropped to allocate what is missing, and both are looked up
+ * again. A holder made here records its process as karena_holder_alloc()
+ * says; the caller calls karena_holder_identify() after unlocking, if @mm
+ * is current's. The references are dropped with karena_holder_put() and
+ * karena_user_put_locked().
+ *
+ * Context: process context; returns with karena.lock held.
+ * Return: the holder with a reference, or NULL when out of memory (then
+ * *@u is NULL too).
  */
-void karena_holder_free_new(struct karena_holder *new)
+struct karena_holder *karena_account_get_lock(struct mm_struct *mm,
+					      const kuid_t *uid,
+					      struct karena_user **u)
+	__acquires(&karena.lock)
 {
-	kfree(new);
+	struct karena_holder *h, *new_h = NULL;
+	struct karena_user *user, *new_u = NULL;
+
+	spin_lock(&karena.lock);
+	h = karena_account_find_locked(mm, uid, &user, &new_h, &new_u);
+	if (unlikely(!h || (uid && !user))) {
+		spin_unlock(&karena.lock);
+		if (!h)
+			new_h = karena_holder_alloc(mm);
+		if (uid)
+			new_u = karena_user_alloc(*uid);
+		spin_lock(&karena.lock);
+		h = karena_account_find_locked(mm, uid, &user, &new_h, &new_u);
+		/* what another task added meanwhile is used, not ours */
+		kfree(new_h);
+		kfree(new_u);
+	}
+	if (h)
+		h->refs++;
+	if (user)
+		user->refs++;
+	if (u)
+		*u = user;
+	return h;
 }
 
 /**
  * karena_holder_get() - the holder of @mm with a reference, created if needed
  * @mm: the process's mm
  *
- * A new holder is made by karena_holder_new() (see there for its tgid).
+ * See karena_account_get_lock() for a new holder's tgid.
  *
  * Return: the holder, or NULL when out of memory.
  */
 struct karena_holder *karena_holder_get(struct mm_struct *mm)
 {
-	struct karena_holder *h, *new;
+	struct karena_holder *h;
 
-	h = karena_holder_find(mm);
-	if (h)
-		return h;
-
-	new = karena_holder_new(mm);
-	if (!new)
-		return NULL;
-	spin_lock(&karena.lock);
-	h = karena_holder_lookup(mm) ?: karena_holder_add(&new);
-	h->refs++;
+	h = karena_account_get_lock(mm, NULL, NULL);
 	spin_unlock(&karena.lock);
-	karena_holder_free_new(new);
+	if (h && mm == current->mm)
+		karena_holder_identify(h);
 	return h;
 }
 
@@ -301,73 +353,6 @@ void karena_holders_identify_forked(void)
 }
 
 /**
- * karena_user_new() - the accounting for @uid, not yet in the table
- * @uid: the user
- *
- * Install it with karena_user_add(), or kfree() it.
- *
- * Return: the user (no reference counted yet), or NULL when out of memory.
- */
-struct karena_user *karena_user_new(kuid_t uid)
-{
-	struct karena_user *new;
-
-	new = kzalloc(sizeof(*new), GFP_KERNEL);
-	if (new)
-		new->uid = uid;
-	return new;
-}
-
-/**
- * karena_user_add() - put a karena_user_new() user in the table
- * @new: in: the new user; out: NULL
- *
- * The caller has just checked, under the same hold of karena.lock, that
- * no user of its uid exists. No reference is counted.
- *
- * Context: karena.lock held.
- * Return: the user.
- */
-struct karena_user *karena_user_add(struct karena_user **new)
-{
-	struct karena_user *u = *new;
-
-	lockdep_assert_held(&karena.lock);
-	*new = NULL;
-	hash_add(karena.users, &u->hnode, __kuid_val(u->uid));
-	return u;
-}
-
-/**
- * karena_user_get() - the accounting of @uid with a reference
- * @uid: the user
- *
- * Return: the user, or NULL when out of memory.
- */
-struct karena_user *karena_user_get(kuid_t uid)
-{
-	struct karena_user *u, *new;
-
-	spin_lock(&karena.lock);
-	u = karena_user_lookup(uid);
-	if (u)
-		u->refs++;
-	spin_unlock(&karena.lock);
-	if (u)
-		return u;
-
-	new = karena_user_new(uid);
-	if (!new)
-		return NULL;
-	spin_lock(&karena.lock);
-	u = karena_user_lookup(uid) ?: karena_user_add(&new);
-	u->refs++;
-	spin_unlock(&karena.lock);
-	kfree(new);
-	return u;
-}
-
-/**
  * karena_user_put_locked() - drop a reference to @u
  * @u: the user
  *
@@ -384,24 +369,6 @@ bool karena_user_put_locked(struct karena_user *u)
 		return false;
 	hash_del(&u->hnode);
 	return true;
-}
-
-/**
- * karena_user_put() - drop a reference; free the user at the last one
- * @u: the user, may be NULL
- */
-void karena_user_put(struct karena_user *u)
-{
-	bool last;
-
-	if (!u)
-		return;
-
-	spin_lock(&karena.lock);
-	last = karena_user_put_locked(u);
-	spin_unlock(&karena.lock);
-	if (last)
-		kfree(u);
 }
 
 /**
@@ -464,24 +431,15 @@ void karena_uncharge(struct karena_holder *h, struct karena_user *u,
 void karena_stats_read(struct karena_stats *s)
 {
 	spin_lock(&karena.lock);
-	s->arena_size		= karena.arena_size;
-	s->arenas_reserved	= karena.nr_total;
-	s->arenas_free		= karena.nr_free;
-	s->arenas_granted	= karena.granted;
-	s->arenas_granted_peak	= karena.granted_peak;
-	s->grants		= karena.grants;
-	s->releases		= karena.releases;
-	s->denials_quota	= karena.denials_quota;
-	s->denials_nomem	= karena.denials_nomem;
-	s->fork_copies		= karena.fork_copies;
-	s->fork_copy_failures	= karena.fork_copy_failures;
-	s->pages_returned	= karena.pages_returned;
-	s->fault_failures	= karena.fault_failures;
-	s->orphaned_pages	= karena.orphaned_pages;
-	s->reserve_arenas	= karena.reserve_arenas;
-	s->max_arenas		= karena.max_arenas;
-	s->max_arenas_per_process = karena.max_per_process;
-	s->max_arenas_per_uid	= karena.max_per_uid;
+	*s = (struct karena_stats){ .val = {
+#define KARENA_COUNTER(name, nla, unit, field)				\
+	[KARENA_STAT_##name] = karena.field,
+#define KARENA_LIMIT(name, nla, unit, field)				\
+	[KARENA_STAT_##name] = karena.field,
+#include "karena_counters.h"
+#undef KARENA_COUNTER
+#undef KARENA_LIMIT
+	} };
 	spin_unlock(&karena.lock);
 }
 

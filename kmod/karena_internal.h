@@ -261,31 +261,33 @@ extern struct karena_state karena;
 
 /* ---- for netlink.c: snapshots, holder dump, limit setters ---- */
 
+/* The counters and the limits, in the order of karena_counters.h. */
+enum karena_stat {
+#define KARENA_COUNTER(name, nla, unit, field)	KARENA_STAT_##name,
+#define KARENA_LIMIT(name, nla, unit, field)	KARENA_STAT_##name,
+#include "karena_counters.h"
+#undef KARENA_COUNTER
+#undef KARENA_LIMIT
+	KARENA_NR_STATS
+};
+
+/* The counters alone: the first entries of enum karena_stat. */
+enum {
+#define KARENA_COUNTER(name, nla, unit, field)	KARENA_COUNTER_INDEX_##name,
+#define KARENA_LIMIT(name, nla, unit, field)
+#include "karena_counters.h"
+#undef KARENA_COUNTER
+#undef KARENA_LIMIT
+	KARENA_NR_COUNTERS
+};
+
 /**
  * struct karena_stats - a consistent snapshot of the global state
- *
- * Field meanings are those of the sysfs files of the same names
- * (kmod/ABI/sysfs-class-misc-karena); the last four are the limits.
+ * @val: by enum karena_stat; the meanings are those of the sysfs files
+ *	and module parameters of the same names (kmod/ABI/)
  */
 struct karena_stats {
-	u64 arena_size;
-	u64 arenas_reserved;
-	u64 arenas_free;
-	u64 arenas_granted;
-	u64 arenas_granted_peak;
-	u64 grants;
-	u64 releases;
-	u64 denials_quota;
-	u64 denials_nomem;
-	u64 fork_copies;
-	u64 fork_copy_failures;
-	u64 pages_returned;
-	u64 fault_failures;
-	u64 orphaned_pages;
-	u64 reserve_arenas;
-	u64 max_arenas;
-	u64 max_arenas_per_process;
-	u64 max_arenas_per_uid;
+	u64 val[KARENA_NR_STATS];
 };
 
 /**
@@ -318,20 +320,15 @@ void karena_holder_info(const struct karena_holder *h,
 			struct karena_holder_info *info);
 int karena_holders_fill(u64 *cursor, struct karena_holder_info *buf,
 			unsigned int max, const kuid_t *uid, u64 *gen);
+struct karena_holder *karena_account_get_lock(struct mm_struct *mm,
+					      const kuid_t *uid,
+					      struct karena_user **u)
+	__acquires(&karena.lock);
 struct karena_holder *karena_holder_get(struct mm_struct *mm);
 struct karena_holder *karena_holder_find(struct mm_struct *mm);
 void karena_holder_put(struct karena_holder *h);
 void karena_holder_identify(struct karena_holder *h);
 void karena_holders_identify_forked(void);
-struct karena_holder *karena_holder_new(struct mm_struct *mm);
-struct karena_holder *karena_holder_lookup(struct mm_struct *mm);
-struct karena_holder *karena_holder_add(struct karena_holder **new);
-void karena_holder_free_new(struct karena_holder *new);
-struct karena_user *karena_user_get(kuid_t uid);
-void karena_user_put(struct karena_user *u);
-struct karena_user *karena_user_new(kuid_t uid);
-struct karena_user *karena_user_lookup(kuid_t uid);
-struct karena_user *karena_user_add(struct karena_user **new);
 bool karena_user_put_locked(struct karena_user *u);
 int karena_charge(struct karena_holder *h, struct karena_user *u,
 		  unsigned long n, enum karena_deny_reason *reason);

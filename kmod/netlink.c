@@ -91,51 +91,32 @@ static int karena_nl_put_u64(struct sk_buff *skb, int type, u64 val, int pad)
 	return nla_put_u64_64bit(skb, type, val, pad);
 }
 
-/* The u64 attributes of the GET reply, ARENA_SIZE .. ORPHANED_PAGES. */
-#define KARENA_NL_STATE_ATTRS	18
+/* The GET reply: every counter, then every limit (karena_counters.h). */
+static const int karena_nl_state_attrs[KARENA_NR_STATS] = {
+#define KARENA_COUNTER(name, nla, unit, field)				\
+	[KARENA_STAT_##name] = KARENA_A_##nla,
+#define KARENA_LIMIT(name, nla, unit, field)				\
+	[KARENA_STAT_##name] = KARENA_A_##nla,
+#include "karena_counters.h"
+#undef KARENA_COUNTER
+#undef KARENA_LIMIT
+};
 
-/* Attributes of the GET reply, in karena.yaml's order. */
+/* Every attribute of the GET reply is a padded u64, one per table line. */
 static size_t karena_nl_state_size(void)
 {
-	return KARENA_NL_STATE_ATTRS * nla_total_size_64bit(sizeof(u64));
+	return KARENA_NR_STATS * nla_total_size_64bit(sizeof(u64));
 }
 
 static int karena_nl_fill_state(struct sk_buff *skb,
 				const struct karena_stats *s)
 {
-	static const int pad = KARENA_A_PAD;
+	unsigned int i;
 
-	if (karena_nl_put_u64(skb, KARENA_A_ARENA_SIZE, s->arena_size, pad) ||
-	    karena_nl_put_u64(skb, KARENA_A_ARENAS_RESERVED,
-			      s->arenas_reserved, pad) ||
-	    karena_nl_put_u64(skb, KARENA_A_ARENAS_FREE, s->arenas_free, pad) ||
-	    karena_nl_put_u64(skb, KARENA_A_ARENAS_GRANTED,
-			      s->arenas_granted, pad) ||
-	    karena_nl_put_u64(skb, KARENA_A_ARENAS_GRANTED_PEAK,
-			      s->arenas_granted_peak, pad) ||
-	    karena_nl_put_u64(skb, KARENA_A_GRANTS, s->grants, pad) ||
-	    karena_nl_put_u64(skb, KARENA_A_RELEASES, s->releases, pad) ||
-	    karena_nl_put_u64(skb, KARENA_A_DENIALS_QUOTA,
-			      s->denials_quota, pad) ||
-	    karena_nl_put_u64(skb, KARENA_A_DENIALS_NOMEM,
-			      s->denials_nomem, pad) ||
-	    karena_nl_put_u64(skb, KARENA_A_FORK_COPIES, s->fork_copies, pad) ||
-	    karena_nl_put_u64(skb, KARENA_A_FORK_COPY_FAILURES,
-			      s->fork_copy_failures, pad) ||
-	    karena_nl_put_u64(skb, KARENA_A_PAGES_RETURNED,
-			      s->pages_returned, pad) ||
-	    karena_nl_put_u64(skb, KARENA_A_FAULT_FAILURES,
-			      s->fault_failures, pad) ||
-	    karena_nl_put_u64(skb, KARENA_A_ORPHANED_PAGES,
-			      s->orphaned_pages, pad) ||
-	    karena_nl_put_u64(skb, KARENA_A_MAX_ARENAS, s->max_arenas, pad) ||
-	    karena_nl_put_u64(skb, KARENA_A_MAX_ARENAS_PER_PROCESS,
-			      s->max_arenas_per_process, pad) ||
-	    karena_nl_put_u64(skb, KARENA_A_MAX_ARENAS_PER_UID,
-			      s->max_arenas_per_uid, pad) ||
-	    karena_nl_put_u64(skb, KARENA_A_RESERVE_ARENAS,
-			      s->reserve_arenas, pad))
-		return -EMSGSIZE;
+	for (i = 0; i < KARENA_NR_STATS; i++)
+		if (karena_nl_put_u64(skb, karena_nl_state_attrs[i], s->val[i],
+				      KARENA_A_PAD))
+			return -EMSGSIZE;
 	return 0;
 }
 

@@ -8,9 +8,11 @@
 #  3. run the library's tests natively (mmap backend), the Python
 #     package's (make python; python/tests/test_karena.py), the benchmark
 #     suite's own tests (tools/bench/test.sh: small runs, no timing),
-#     karenactl's command line (tools/karenactl/tests/cli.sh) and the
-#     installation: make install, DKMS, man pages (packaging/test.sh) and
-#     the Debian packages (packaging/deb-test.sh)
+#     karenactl's command line (tools/karenactl/tests/cli.sh), the
+#     agreement of the netlink spec, the UAPI header and the counter table
+#     (tools/spec-check.py) and the installation: make install, DKMS, man
+#     pages (packaging/test.sh) and the Debian packages
+#     (packaging/deb-test.sh)
 #  4. boot each kernel of the matrix under QEMU and run, inside, the
 #     kselftests, the library's and the Python package's tests against the
 #     kernel backend and the tools' tests (tools/vm/suite.sh)
@@ -117,6 +119,10 @@ count_tap bench "$logs/bench.log" $?
 say "== karenactl's command line (native)"
 sh tools/karenactl/tests/cli.sh > "$logs/karenactl-cli.log" 2>&1
 count_tap karenactl-cli "$logs/karenactl-cli.log" $?
+
+say "== netlink spec, UAPI header and counter table (native, the kernel's ynl-gen-c.py)"
+"$python" tools/spec-check.py > "$logs/spec.log" 2>&1
+count_tap spec "$logs/spec.log" $?
 
 say "== installing (native: make install/uninstall, man pages, DKMS for 6.1 and 6.12)"
 bash packaging/test.sh > "$logs/packaging.log" 2>&1

@@ -16,7 +16,8 @@ want=(build-essential make gcc clang pkg-config bc bison flex cpio gzip
       kmod file libelf-dev libssl-dev libmnl-dev busybox-static
       libclang-rt-14-dev
       qemu-system-x86 linux-image-amd64 linux-headers-amd64
-      linux-source-6.1 python3 sqlite3 valgrind gnuplot-nox
+      linux-source-6.1 linux-source-6.12 python3 sqlite3 valgrind gnuplot-nox
+      python3-yaml python3-jsonschema
       debhelper dh-dkms dkms lintian fakeroot man-db
       python3-dev python3-setuptools python3-pip python3-wheel python3-venv)
 if [ "${1:-}" = bench ]; then

@@ -36,10 +36,12 @@
  *     writes on either side (to some arenas, the others left shared) never
  *     show on the other; MADV_DONTFORK arenas
  *     are absent in the child; arenas are released on exit and on SIGKILL;
- *   - as root, the limits (per process, per uid, global) deny exactly at
- *     the limit with EDQUOT/ENOMEM, and once everything has exited the
- *     sysfs counters balance (arenas_granted == grants - releases, back to
- *     the value before the run).
+ *   - once everything has exited the sysfs counters balance
+ *     (arenas_granted == grants - releases, back to the value before the
+ *     run).
+ *
+ * That each limit denies exactly at the limit is a test, not a fuzz
+ * target: selftests/karena/karena_limits_test.c.
  *
  * Every thread's sequence is a function of --seed, the process and thread
  * index alone, so `--procs 1 --threads 1 --seed S` replays a run exactly.
@@ -99,7 +101,6 @@
 #define LOG_STEPS	8	/* steps kept for the failure report */
 #define MAX_PAGES	1024	/* pages per grant kept (4 MiB, 4 KiB pages) */
 #define SYSFS		"/sys/class/misc/karena/"
-#define PARAMS		"/sys/module/karena/parameters/"
 
 /* ---- configuration, fixed before any process or thread starts ---- */
 
@@ -382,27 +383,6 @@ static long read_long(const char *path)
 		return -1;
 	buf[n] = 0;
 	return strtol(buf, NULL, 0);
-}
-
-static int write_str(const char *path, const char *val)
-{
-	int fd, ret = 0;
-
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
-static int write_long(const char *path, long v)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "%ld\n", v);
-	return write_str(path, buf);
 }
 
 static int info(int fd, struct karena_info *ki)
@@ -1838,187 +1818,6 @@ static int worker(int proc)
 	return 0;
 }
 
-/* ---- the limits, as root: exact denials ---- */
-
-struct saved_param {
-	const char *name;
-	long old;
-};
-
-static struct saved_param saved[] = {
-	{ "max_arenas_per_process", -1 }, { "max_arenas_per_uid", -1 },
-	{ "max_arenas", -1 },
-};
-
-static void restore_params(void)
-{
-	char path[128];
-	size_t i;
-
-	for (i = 0; i < sizeof(saved) / sizeof(saved[0]); i++) {
-		if (saved[i].old < 0)
-			continue;
-		snprintf(path, sizeof(path), PARAMS "%s", saved[i].name);
-		write_long(path, saved[i].old);
-	}
-}
-
-static int set_param(int idx, long v)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), PARAMS "%s", saved[idx].name);
-	if (saved[idx].old < 0)
-		saved[idx].old = read_long(path);
-	return write_long(path, v);
-}
-
-/* map arenas until one is refused; return how many were granted */
-static int grab(int fd, char **out, int max, int *err)
-{
-	int n;
-
-	*err = 0;
-	for (n = 0; n < max; n++) {
-		out[n] = mmap(NULL, cfg.arena, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-		if (out[n] == MAP_FAILED) {
-			*err = errno;
-			break;
-		}
-		out[n][0] = 1;
-	}
-	return n;
-}
-
-/* Run fn in a child process; return its message or NULL if it passed. */
-static int in_child(int (*fn)(char *msg, size_t len), char *msg, size_t len)
-{
-	int status;
-	pid_t pid = fork();
-
-	if (pid == 0)
-		_exit(fn(sh->msg, sizeof(sh->msg)));
-	if (pid < 0 || waitpid(pid, &status, 0) != pid) {
-		snprintf(msg, len, "fork/waitpid failed");
-		return 1;
-	}
-	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-		snprintf(msg, len, "%s", sh->msg[0] ? sh->msg : "child crashed");
-		return 1;
-	}
-	return 0;
-}
-
-static int limit_process(char *msg, size_t len)
-{
-	char *p[8];
-	int fd = open(cfg.device, O_RDWR), n, err;
-
-	n = grab(fd, p, 8, &err);
-	if (n != 3 || err != EDQUOT)
-		return snprintf(msg, len, "max_arenas_per_process=3: %d grants then %s, want 3 then EDQUOT",
-				n, ename(err)), 1;
-	munmap(p[1], cfg.arena);
-	n = grab(fd, p, 8, &err);
-	if (n != 1 || err != EDQUOT)
-		return snprintf(msg, len, "max_arenas_per_process=3 after one release: %d grants then %s, want 1 then EDQUOT",
-				n, ename(err)), 1;
-	return 0;
-}
-
-static int limit_uid(char *msg, size_t len)
-{
-	char *p[8];
-	int fd = open(cfg.device, O_RDWR), n, err, status, pfd[2];
-	pid_t pid;
-	char c;
-
-	if (pipe(pfd))
-		return 1;
-	pid = fork();
-	if (pid == 0) {	/* a second process of the same user holds 2 */
-		n = grab(fd, p, 2, &err);
-		c = n;
-		if (write(pfd[1], &c, 1) != 1)
-			_exit(1);
-		pause();
-		_exit(0);
-	}
-	if (read(pfd[0], &c, 1) != 1 || c != 2) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
-		return snprintf(msg, len, "max_arenas_per_uid=4: the first process got %d arenas, want 2", c), 1;
-	}
-	n = grab(fd, p, 8, &err);
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	if (n != 2 || err != EDQUOT)
-		return snprintf(msg, len, "max_arenas_per_uid=4 with 2 held by another process: %d grants then %s, want 2 then EDQUOT",
-				n, ename(err)), 1;
-	/* the other process's arenas are back: two more now */
-	n = grab(fd, p, 8, &err);
-	if (n != 2 || err != EDQUOT)
-		return snprintf(msg, len, "max_arenas_per_uid=4 after the other process died: %d more grants then %s, want 2 then EDQUOT",
-				n, ename(err)), 1;
-	return 0;
-}
-
-static int limit_global(char *msg, size_t len)
-{
-	char *p[8];
-	int fd = open(cfg.device, O_RDWR), n, err;
-
-	n = grab(fd, p, 8, &err);
-	if (n != 2 || err != ENOMEM)
-		return snprintf(msg, len, "max_arenas=granted+2: %d grants then %s, want 2 then ENOMEM",
-				n, ename(err)), 1;
-	return 0;
-}
-
-static int limits_phase(char *msg, size_t len)
-{
-	long granted, q0, m0, q1, m1;
-	int ret, quota_denials = 2, nomem_denials = 0;
-
-	if (geteuid() != 0 || access(PARAMS "max_arenas_per_process", W_OK))
-		return -1;
-	granted = read_long(SYSFS "arenas_granted");
-	q0 = read_long(SYSFS "denials_quota");
-	m0 = read_long(SYSFS "denials_nomem");
-	if (set_param(0, 3))
-		return snprintf(msg, len, "cannot set max_arenas_per_process=3"), 1;
-	ret = in_child(limit_process, msg, len);
-	set_param(0, saved[0].old);
-	if (ret)
-		return ret;
-	if (!set_param(1, 4)) {
-		ret = in_child(limit_uid, msg, len);
-		set_param(1, saved[1].old);
-		quota_denials += 2;
-		if (ret)
-			return ret;
-	}
-	if (granted >= 0 && !set_param(2, granted + 2)) {
-		ret = in_child(limit_global, msg, len);
-		set_param(2, saved[2].old);
-		nomem_denials = 1;
-		if (ret)
-			return ret;
-	}
-	/* a bad value is refused */
-	if (!write_str(PARAMS "max_arenas_per_process", "banana\n"))
-		return snprintf(msg, len, "max_arenas_per_process accepted 'banana'"), 1;
-	q1 = read_long(SYSFS "denials_quota");
-	m1 = read_long(SYSFS "denials_nomem");
-	if (q0 >= 0 && q1 - q0 < quota_denials)
-		return snprintf(msg, len, "denials_quota grew by %ld, want >= %d",
-				q1 - q0, quota_denials), 1;
-	if (m0 >= 0 && m1 - m0 < nomem_denials)
-		return snprintf(msg, len, "denials_nomem grew by %ld, want >= %d",
-				m1 - m0, nomem_denials), 1;
-	return 0;
-}
-
 /* arenas_granted == grants - releases, and back to `want` (if >= 0) */
 static int counters_balance(long want, char *msg, size_t len)
 {
@@ -2135,22 +1934,8 @@ int main(int argc, char **argv)
 	sigaction(SIGBUS, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	printf("1..3\n");
+	printf("1..2\n");
 	base = read_long(SYSFS "arenas_granted");
-
-	/* 1: the limits */
-	memset(msg, 0, sizeof(msg));
-	ret = limits_phase(msg, sizeof(msg));
-	restore_params();
-	if (ret < 0) {
-		printf("ok %d - limits # SKIP not root or no writable parameters\n", ++tn);
-	} else if (ret) {
-		printf("not ok %d - limits: %s\n", ++tn, msg);
-		failed = 1;
-	} else {
-		printf("ok %d - limits deny exactly at per-process, per-uid and global limits\n", ++tn);
-	}
-	memset(sh, 0, sizeof(*sh));
 
 	/* the limits in force for the random phase */
 	fd = open(cfg.device, O_RDWR | O_CLOEXEC);
@@ -2161,7 +1946,7 @@ int main(int argc, char **argv)
 	if (fd >= 0)
 		close(fd);
 
-	/* 2: the random sequences */
+	/* 1: the random sequences */
 	pids = calloc(cfg.procs, sizeof(*pids));
 	for (i = 0; i < cfg.procs; i++) {
 		pids[i] = fork();
@@ -2210,7 +1995,7 @@ int main(int argc, char **argv)
 	       elapsed(), sh->enomem_grants, sh->edquot_grants, sh->fork_copies_seen,
 	       sh->copy_sigbus);
 
-	/* 3: every arena came back */
+	/* 2: every arena came back */
 	ret = counters_balance(base, msg, sizeof(msg));
 	if (ret < 0) {
 		printf("ok %d - counters balance # SKIP no %s\n", ++tn, SYSFS);

@@ -2,38 +2,35 @@
 /*
  * state.c - `karenactl status` and `karenactl limits`: one GET each, the
  * global counters (named as the sysfs files) and the limits in force. The
- * table says the unit of every count and limit of arenas: arenas of the
- * module's arena_size, whatever size a process's own grants use.
+ * table, made from the module's (kmod/karena_counters.h), says the unit of
+ * every count and limit of arenas: arenas of the module's arena_size,
+ * whatever size a process's own grants use.
  */
 #include <stdlib.h>
 
 #include "karenactl.h"
 
-/* @arenas: a count of arenas of arena_size bytes (the table says so) */
+/* A unit of karena_counters.h: is the value a count of arenas? */
+#define KCTL_UNIT_ARENAS	true
+#define KCTL_UNIT_OTHER		false
+
+/*
+ * Every counter, then every limit, as the module's table lists them.
+ * @arenas: a count of arenas of arena_size bytes (the output says so)
+ */
 static const struct {
 	const char *name;
 	int attr;
 	bool limit;
 	bool arenas;
 } kctl_fields[] = {
-	{"arena_size", KARENA_A_ARENA_SIZE, false, false},
-	{"arenas_reserved", KARENA_A_ARENAS_RESERVED, false, true},
-	{"arenas_free", KARENA_A_ARENAS_FREE, false, true},
-	{"arenas_granted", KARENA_A_ARENAS_GRANTED, false, true},
-	{"arenas_granted_peak", KARENA_A_ARENAS_GRANTED_PEAK, false, true},
-	{"grants", KARENA_A_GRANTS, false, true},
-	{"releases", KARENA_A_RELEASES, false, true},
-	{"denials_quota", KARENA_A_DENIALS_QUOTA, false, false},
-	{"denials_nomem", KARENA_A_DENIALS_NOMEM, false, false},
-	{"fork_copies", KARENA_A_FORK_COPIES, false, true},
-	{"fork_copy_failures", KARENA_A_FORK_COPY_FAILURES, false, true},
-	{"pages_returned", KARENA_A_PAGES_RETURNED, false, false},
-	{"fault_failures", KARENA_A_FAULT_FAILURES, false, false},
-	{"orphaned_pages", KARENA_A_ORPHANED_PAGES, false, false},
-	{"max_arenas", KARENA_A_MAX_ARENAS, true, true},
-	{"max_arenas_per_process", KARENA_A_MAX_ARENAS_PER_PROCESS, true, true},
-	{"max_arenas_per_uid", KARENA_A_MAX_ARENAS_PER_UID, true, true},
-	{"reserve_arenas", KARENA_A_RESERVE_ARENAS, true, true},
+#define KARENA_COUNTER(name, nla, unit, field) \
+	{#name, KARENA_A_##nla, false, KCTL_UNIT_##unit},
+#define KARENA_LIMIT(name, nla, unit, field) \
+	{#name, KARENA_A_##nla, true, KCTL_UNIT_##unit},
+#include "karena_counters.h"
+#undef KARENA_COUNTER
+#undef KARENA_LIMIT
 };
 
 #define KCTL_NFIELDS (sizeof(kctl_fields) / sizeof(kctl_fields[0]))
