@@ -598,11 +598,18 @@ static void sigbus_over_memcg(struct __test_metadata *_metadata,
 		memcg_writer(cg, st.done[1], st.go[0], size, page, cow);
 	ASSERT_EQ(0, wait_byte(st.done[0]));
 	ASSERT_EQ(0, cg_limit_to_current(cg, size / 4));
+	TH_LOG("memory.max %lld, memory.current %lld once it was set",
+	       cg_read(cg, "memory.max"), cg_read(cg, "memory.current"));
 	ASSERT_EQ(1, write(st.go[1], "g", 1));
 	status = reap(pid);
 
-	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("child killed by signal %d",
-					      WTERMSIG(status));
+	ASSERT_TRUE(WIFEXITED(status))
+		TH_LOG("child killed by signal %d; memory.events: oom %lld, "
+		       "oom_kill %lld, max %lld; memory.current %lld",
+		       WTERMSIG(status), cg_key(cg, "memory.events", "oom"),
+		       cg_key(cg, "memory.events", "oom_kill"),
+		       cg_key(cg, "memory.events", "max"),
+		       cg_read(cg, "memory.current"));
 	EXPECT_EQ(0, WEXITSTATUS(status))
 		TH_LOG("child status %d (255: every page was served over memory.max)",
 		       WEXITSTATUS(status));
