@@ -495,12 +495,22 @@ static void refill_on_sigbus(int sig)
 	siglongjmp(refill_jmp, 1);
 }
 
-/* Touch ~64 KiB of stack now, so that the SIGBUS frame needs no charge. */
-static void prefault_stack(void)
+/*
+ * Write the 64 KiB of stack below the caller's frame now, so that what
+ * runs there later (a SIGBUS frame, siglongjmp(), waitpid() storing its
+ * status) finds every page present and the caller's own, none still
+ * shared copy on write with the parent of a fork: at memory.max such a
+ * page is charged like anonymous memory, by the OOM killer if need be.
+ * Out of line, so that the buffer lies below the caller's stack pointer,
+ * and kept by the empty asm: a compiler may drop stores to a local array
+ * that is never read (gcc -O2 removed this whole function once).
+ */
+static __attribute__((noinline)) void prefault_stack(void)
 {
-	volatile char buf[64 * 1024];
+	char buf[64 * 1024];
 
-	memset((char *)buf, 1, sizeof(buf));
+	memset(buf, 1, sizeof(buf));
+	__asm__ volatile("" : : "r"(buf) : "memory");
 }
 
 /*
@@ -516,6 +526,12 @@ static void prefault_stack(void)
  * above memory.current), then write a byte of every page of the @n arenas
  * @a of @size bytes. Exits with 0 at the first SIGBUS, 255 if every page
  * could be written, 250 if the handshake failed.
+ * From the byte on @go on, the only charges are the arena pages' (the
+ * module's, which never invoke the OOM killer): everything else written
+ * later was written before (the stack, refill_jmp) and the program is
+ * linked with -z now, so that the first siglongjmp() and _exit() write
+ * no GOT entry (a page shared with the parent of the fork) and push no
+ * lazy binder's frame.
  */
 static void touch_until_sigbus(volatile char **a, size_t n, size_t size,
 			       size_t page, int ready, int go)
@@ -525,10 +541,10 @@ static void touch_until_sigbus(volatile char **a, size_t n, size_t size,
 
 	prefault_stack();
 	signal(SIGBUS, refill_on_sigbus);
-	if (write(ready, "r", 1) != 1 || read(go, &c, 1) != 1)
-		_exit(250);
 	if (sigsetjmp(refill_jmp, 1))
 		_exit(0);
+	if (write(ready, "r", 1) != 1 || read(go, &c, 1) != 1)
+		_exit(250);
 	for (i = 0; i < n; i++)
 		for (j = 0; j < size; j += page)
 			a[i][j] = 1;
@@ -536,9 +552,30 @@ static void touch_until_sigbus(volatile char **a, size_t n, size_t size,
 }
 
 /*
+ * The writer's parent in the copy-on-write test, which holds the pages
+ * the child copies: make its stack its own (prefault_stack()), tell the
+ * child so on @held and only then wait for it, so that nothing it does
+ * after the child's ready byte (memory.max is set then) is charged.
+ * Exits with the child's exit status, 249 if it was killed.
+ */
+static __attribute__((noinline, noreturn)) void
+hold_until_reaped(pid_t pid, int held)
+{
+	int st;
+
+	prefault_stack();
+	if (write(held, "h", 1) != 1)
+		_exit(250);
+	st = reap(pid);
+	_exit(st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : 249);
+}
+
+/*
  * In the cgroup @cg: take arenas for REFILL_PAGES pages and write them;
  * then either (@cow false) hand every page back, or (@cow true) fork a
- * child that goes on (every page shared with us). Say so (a byte on
+ * child that goes on (every page shared with us; it reads every page
+ * first, which maps it read-only and makes its page tables, and waits
+ * for hold_until_reaped() to be set). Say so (a byte on
  * @ready), wait for the parent to set memory.max just above
  * memory.current (a byte on @go), then write every page again: refills,
  * or copies on write, charged to the cgroup. Exit status (the child's,
@@ -550,9 +587,9 @@ static void memcg_writer(const char *cg, int ready, int go, size_t size,
 {
 	size_t n = (REFILL_PAGES * page + size - 1) / size;
 	volatile char *a[REFILL_PAGES];
+	size_t i, j;
+	int fd, held[2];
 	pid_t pid;
-	size_t i;
-	int fd;
 
 	if (cg_enter(cg))
 		_exit(254);
@@ -567,13 +604,20 @@ static void memcg_writer(const char *cg, int ready, int go, size_t size,
 		if (!cow && return_pages(fd, (void *)a[i], size, NULL))
 			_exit(251);
 	}
+	if (cow && pipe(held))
+		_exit(251);
 	pid = cow ? fork() : 0;
 	if (pid < 0)
 		_exit(251);
-	if (pid > 0) {
-		int st = reap(pid);
-
-		_exit(st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : 249);
+	if (pid > 0)
+		hold_until_reaped(pid, held[1]);
+	if (cow) {
+		/* the page tables, charged without __GFP_RETRY_MAYFAIL */
+		for (i = 0; i < n; i++)
+			for (j = 0; j < size; j += page)
+				(void)a[i][j];
+		if (wait_byte(held[0]))
+			_exit(250);
 	}
 	touch_until_sigbus(a, n, size, page, ready, go);
 }
