@@ -63,9 +63,12 @@
  *    is a SIGBUS counted in fork_copy_failures) and counted in
  *    fork_copies. A page that only the writer's slot holds is written in
  *    place (the other side wrote or let go already). A write through a
- *    read-only PTE of a shared page (karena_vm_page_mkwrite()) zaps that
- *    PTE and returns VM_FAULT_NOPAGE: the retried fault finds no PTE and
- *    makes the copy in karena_vm_fault(). Reads never copy.
+ *    read-only PTE of a shared page (karena_vm_page_mkwrite()) makes the
+ *    copy in the slot, zaps that PTE and returns VM_FAULT_NOPAGE: the
+ *    retried fault maps the copy. (Leaving the copy to the retried fault
+ *    livelocks when a read maps the shared page back first, as a
+ *    read-modify-write instruction's own read does under QEMU TCG.)
+ *    Reads never copy.
  *  - a shared page is never written by anyone: every PTE of it is
  *    read-only (the parent's were zapped at fork; faults map it read-only;
  *    mprotect() makes writable only PTEs already dirty, which none of a
@@ -628,12 +631,23 @@ static vm_fault_t karena_vm_fault(struct vm_fault *vmf)
  * page is, until written (the VMA has write-notify because this handler
  * exists). The slot's own page, which no other arena holds: the write
  * goes on, and the page is returned locked, as karena_vm_fault() returns
- * it. A shared page, or one no longer in its slot (a copy on write or
- * KARENA_IOC_RETURN_PAGES replaced it): its PTE is zapped and the fault
- * retried, which finds no PTE and reaches karena_vm_fault() with
- * FAULT_FLAG_WRITE, which makes the copy. The core cannot be asked to map
- * another page from here: ->page_mkwrite only says yes or no for the page
- * that is mapped.
+ * it. A shared page is first made the slot's own here
+ * (karena_page_unshare_locked(): the copy goes into the slot); then, as
+ * for a page no longer in its slot (a copy on write or
+ * KARENA_IOC_RETURN_PAGES replaced it), the PTE is zapped and the fault
+ * retried, and whatever fault maps the address next maps the slot's page
+ * as it is now. The core cannot be asked to map another page from here:
+ * ->page_mkwrite only says yes or no for the page that is mapped.
+ *
+ * The copy is made here, not left to the retried fault, because another
+ * thread that reads the page can map the shared page again between the
+ * zap and the retry: a thread spinning on a lock word that the writer is
+ * trying to release would do so every time, and the writer would zap and
+ * retry forever. With the slot's page unshared first, the retry meets the
+ * copy, read-only or not mapped, and the write goes on. No thread can see
+ * the copy's contents differ from the shared page's before the zap: the
+ * shared page is read-only everywhere, and a write to the copy comes only
+ * after its writer's own fault has zapped the old PTE in this mm.
  */
 static vm_fault_t karena_vm_page_mkwrite(struct vm_fault *vmf)
 {
@@ -642,7 +656,7 @@ static vm_fault_t karena_vm_page_mkwrite(struct vm_fault *vmf)
 	struct page *page = vmf->page;
 	struct karena_arena *arena;
 	pgoff_t idx = vmf->pgoff;
-	bool own;
+	bool own = false, copied;
 
 	/* only karena_vm_fault() maps pages, after these very checks */
 	if (WARN_ON_ONCE(!g || idx >= g->nr_pages))
@@ -651,7 +665,16 @@ static vm_fault_t karena_vm_page_mkwrite(struct vm_fault *vmf)
 	idx &= karena.arena_pages - 1;
 
 	mutex_lock(&arena->lock);
-	own = arena->pages[idx] == page && !karena_page_shared(page);
+	if (arena->pages[idx] == page) {
+		own = !karena_page_shared(page);
+		if (!own && !karena_page_unshare_locked(arena, idx,
+							vma->vm_mm, &copied)) {
+			mutex_unlock(&arena->lock);
+			return karena_fault_refused(&karena.fork_copy_failures);
+		}
+		if (!own && copied)
+			karena_count_copies(1);
+	}
 	mutex_unlock(&arena->lock);
 	if (own) {
 		lock_page(page);

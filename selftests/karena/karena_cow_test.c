@@ -17,7 +17,8 @@
  * and even when both sides let go at once; processes writing, handing back
  * and reading shared pages all at once, a fork of a fork among them; a
  * grant never forked keeps writable PTEs (MAP_POPULATE saves every
- * first-write fault), a forked one faults on each first write.
+ * first-write fault), a forked one faults on each first write; a write
+ * while another thread keeps reading the same shared page gets its copy.
  *
  * Needs root (limits are saved and restored, reserve counters read) and
  * the module loaded; otherwise SKIP.
@@ -25,7 +26,9 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -229,6 +232,84 @@ TEST_F(cow, writes_private)
 	EXPECT_EQ(copies + (long long)npg, ctr("fork_copies"));
 	EXPECT_TRUE(all_bytes(p, half, 'q'));
 	EXPECT_EQ(0, munmap(p, sz));
+	EXPECT_TRUE(check_invariant());
+}
+
+/* write_while_read's grant, its size and page, and its readers' state. */
+static struct {
+	unsigned char *p;
+	size_t size, page;
+	atomic_int spinning, done;
+} wwr;
+
+/* A reader: reads every page of the grant, over and over, until done. */
+static void *read_pages(void *arg)
+{
+	size_t i;
+
+	while (!atomic_load(&wwr.done)) {
+		for (i = 0; i < wwr.size; i += wwr.page)
+			(void)*(volatile unsigned char *)(wwr.p + i);
+		atomic_fetch_add(&wwr.spinning, 1);
+	}
+	return NULL;
+}
+
+#define WWR_READERS	3
+
+/*
+ * One read-modify-write instruction. Where it faults as a read and then
+ * as a write (QEMU TCG does), its read maps the shared page again after
+ * every retry of its write.
+ */
+static void add_one(unsigned char *b)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	asm volatile("addb $1, %0" : "+m" (*b));
+#else
+	__atomic_fetch_add(b, 1, __ATOMIC_RELAXED);
+#endif
+}
+
+/*
+ * In the child, threads keep reading every page of a shared grant while
+ * another adds one to a byte of each page with one instruction. A read
+ * fault (a reader's, or the instruction's own read) maps the shared page
+ * again; each write must get its copy all the same (a write once zapped
+ * its PTE and retried, and the read that mapped the shared page back in
+ * between made it retry again, forever).
+ */
+TEST_F(cow, write_while_read)
+{
+	long long copies = ctr("fork_copies");
+	size_t npg = self->size / self->page, i;
+	pthread_t reader[WWR_READERS];
+	unsigned char *p;
+	pid_t pid;
+	int t;
+
+	pid = filled_fork(self->fd, self->size, 'r', &p, NULL);
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		wwr.p = p;
+		wwr.size = self->size;
+		wwr.page = self->page;
+		for (t = 0; t < WWR_READERS; t++)
+			if (pthread_create(&reader[t], NULL, read_pages, NULL))
+				_exit(1);
+		while (atomic_load(&wwr.spinning) < WWR_READERS)
+			;
+		for (i = 0; i < self->size; i += self->page)
+			add_one(p + i);
+		atomic_store(&wwr.done, 1);
+		for (t = 0; t < WWR_READERS; t++)
+			pthread_join(reader[t], NULL);
+		_exit(p[0] == 's' && p[self->size - self->page] == 's' ? 0 : 2);
+	}
+	EXPECT_TRUE(child_ok(pid));
+	EXPECT_TRUE(all_bytes(p, self->size, 'r'));
+	EXPECT_EQ(copies + (long long)npg, ctr("fork_copies"));
+	EXPECT_EQ(0, munmap(p, self->size));
 	EXPECT_TRUE(check_invariant());
 }
 
