@@ -63,8 +63,8 @@
  *    is a SIGBUS counted in fork_copy_failures) and counted in
  *    fork_copies. A page that only the writer's slot holds is written in
  *    place (the other side wrote or let go already). A write through a
- *    read-only PTE of a shared page (karena_vm_page_mkwrite()) makes the
- *    copy in the slot, zaps that PTE and returns VM_FAULT_NOPAGE: the
+ *    read-only PTE of a shared page (karena_vm_page_mkwrite()) zaps that
+ *    PTE, puts the copy in the slot and returns VM_FAULT_NOPAGE: the
  *    retried fault maps the copy. (Leaving the copy to the retried fault
  *    livelocks when a read maps the shared page back first, as a
  *    read-modify-write instruction's own read does under QEMU TCG.)
@@ -627,27 +627,52 @@ static vm_fault_t karena_vm_fault(struct vm_fault *vmf)
 }
 
 /*
+ * Make slot @idx of @arena, whose shared page vmf->page is mapped
+ * read-only at vmf->address, the writer's own (a copy in the slot), and
+ * unmap the shared page there. The page lock orders this against a fault
+ * that found the shared page in the slot and is about to map it
+ * (karena_vm_fault() checks the slot under the page lock, and the core
+ * maps the page before unlocking it): that mapping is either made before
+ * the zap, which removes it, or finds the copy in the slot and retries.
+ * The zap comes before the slot lets go of the shared page, so that this
+ * mm no longer maps it when another arena may become its only holder.
+ * Returns the slot's page now, or NULL if no copy could be had.
+ *
+ * Context: @arena->lock held; may sleep.
+ */
+static struct page *karena_vm_unshare_mapped(struct vm_fault *vmf,
+					     struct karena_arena *arena,
+					     unsigned int idx)
+{
+	struct page *shared = vmf->page, *page;
+	bool copied;
+
+	lock_page(shared);
+	karena_zap_range(vmf->vma, vmf->address & PAGE_MASK, PAGE_SIZE);
+	page = karena_page_unshare_locked(arena, idx, vmf->vma->vm_mm, &copied);
+	unlock_page(shared);
+	if (copied)
+		karena_count_copies(1);
+	return page;
+}
+
+/*
  * A write to a page of a forked grant that is mapped read-only: every
  * page is, until written (the VMA has write-notify because this handler
  * exists). The slot's own page, which no other arena holds: the write
  * goes on, and the page is returned locked, as karena_vm_fault() returns
- * it. A shared page is first made the slot's own here
- * (karena_page_unshare_locked(): the copy goes into the slot); then, as
- * for a page no longer in its slot (a copy on write or
- * KARENA_IOC_RETURN_PAGES replaced it), the PTE is zapped and the fault
- * retried, and whatever fault maps the address next maps the slot's page
- * as it is now. The core cannot be asked to map another page from here:
- * ->page_mkwrite only says yes or no for the page that is mapped.
+ * it. A shared page is made the slot's own here
+ * (karena_vm_unshare_mapped(): its PTE zapped, a copy put in the slot)
+ * and the fault retried; a page no longer in its slot (a copy on write
+ * or KARENA_IOC_RETURN_PAGES replaced it) has its PTE zapped and the
+ * fault retried. Whatever fault maps the address next maps the slot's
+ * page as it is now. The core cannot be asked to map another page from
+ * here: ->page_mkwrite only says yes or no for the page that is mapped.
  *
- * The copy is made here, not left to the retried fault, because another
- * thread that reads the page can map the shared page again between the
- * zap and the retry: a thread spinning on a lock word that the writer is
- * trying to release would do so every time, and the writer would zap and
- * retry forever. With the slot's page unshared first, the retry meets the
- * copy, read-only or not mapped, and the write goes on. No thread can see
- * the copy's contents differ from the shared page's before the zap: the
- * shared page is read-only everywhere, and a write to the copy comes only
- * after its writer's own fault has zapped the old PTE in this mm.
+ * The copy is made here, not left to the retried fault, because a read
+ * can map the shared page again between the zap and the retry (another
+ * thread's, or a read-modify-write instruction's own read under QEMU
+ * TCG), and the write would then zap and retry forever.
  */
 static vm_fault_t karena_vm_page_mkwrite(struct vm_fault *vmf)
 {
@@ -656,7 +681,8 @@ static vm_fault_t karena_vm_page_mkwrite(struct vm_fault *vmf)
 	struct page *page = vmf->page;
 	struct karena_arena *arena;
 	pgoff_t idx = vmf->pgoff;
-	bool own = false, copied;
+	struct page *copy;
+	bool own = false;
 
 	/* only karena_vm_fault() maps pages, after these very checks */
 	if (WARN_ON_ONCE(!g || idx >= g->nr_pages))
@@ -667,13 +693,13 @@ static vm_fault_t karena_vm_page_mkwrite(struct vm_fault *vmf)
 	mutex_lock(&arena->lock);
 	if (arena->pages[idx] == page) {
 		own = !karena_page_shared(page);
-		if (!own && !karena_page_unshare_locked(arena, idx,
-							vma->vm_mm, &copied)) {
+		if (!own) {
+			copy = karena_vm_unshare_mapped(vmf, arena, idx);
 			mutex_unlock(&arena->lock);
-			return karena_fault_refused(&karena.fork_copy_failures);
+			if (!copy)
+				return karena_fault_refused(&karena.fork_copy_failures);
+			return VM_FAULT_NOPAGE;
 		}
-		if (!own && copied)
-			karena_count_copies(1);
 	}
 	mutex_unlock(&arena->lock);
 	if (own) {
