@@ -850,15 +850,14 @@ TEST(default_per_uid_limit)
 	long long max_arenas, per_uid;
 	const char *ko = module_file();
 	char orig[512];
-	int status;
+	int status, err;
 	pid_t pid;
 
 	if (geteuid() != 0 || !ko || arena_kb <= 0)
 		SKIP(return, "needs root, a loaded karena and its .ko file");
-	save_limits(saved);
-	limits_args(orig, sizeof(orig), arena_kb, saved);
-	if (syscall(SYS_delete_module, "karena", O_NONBLOCK))
-		SKIP(return, "karena is in use: %s", strerror(errno));
+	err = unload_module_saving(saved, orig, sizeof(orig), arena_kb);
+	if (err)
+		SKIP(return, "karena is in use: %s", strerror(err));
 
 	ASSERT_EQ(0, load_module(ko, ""));
 	max_arenas = param("max_arenas");

@@ -92,23 +92,6 @@ static int wait_step(int fd)
 	return read(fd, &c, 1) == 1 ? 0 : -1;
 }
 
-/*
- * Wait (up to 5 s, polling state) until no released arena waits for the
- * worker: every arena the module has is granted or free.
- */
-static int wait_scrubbed(void)
-{
-	int i;
-
-	for (i = 0; i < 500; i++) {
-		if (ctr("arenas_reserved") ==
-		    ctr("arenas_granted") + ctr("arenas_free"))
-			return 0;
-		usleep(10 * 1000);
-	}
-	return -1;
-}
-
 FIXTURE(cow) {
 	int fd;
 	size_t size;		/* the module's arena size */

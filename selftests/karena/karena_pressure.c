@@ -141,10 +141,9 @@ TEST(reserve_too_big_at_load)
 		SKIP(return, "needs a VM with at most 512 MiB (--mem 256M)");
 	if (geteuid() != 0 || !ko || arena_kb <= 0)
 		SKIP(return, "needs root, a loaded karena and its .ko file");
-	save_limits(saved);
-	limits_args(orig, sizeof(orig), arena_kb, saved);
-	if (syscall(SYS_delete_module, "karena", O_NONBLOCK))
-		SKIP(return, "karena is in use: %s", strerror(errno));
+	err = unload_module_saving(saved, orig, sizeof(orig), arena_kb);
+	if (err)
+		SKIP(return, "karena is in use: %s", strerror(err));
 
 	/* half of RAM: valid, but only a quarter stays available */
 	half = total / arena_kb / 2;
@@ -200,9 +199,7 @@ TEST(grants_enomem)
 	ASSERT_EQ(0, set_param("max_arenas", total / arena_kb));
 	ASSERT_EQ(0, set_param("max_arenas_per_process", 0));
 	ASSERT_EQ(0, set_param("max_arenas_per_uid", 0));
-	for (i = 0; i < 200 && ctr("arenas_free"); i++)
-		usleep(10000);
-	EXPECT_EQ(0, ctr("arenas_free"));
+	EXPECT_EQ(0, wait_ctr("arenas_free", 0, 2000));
 	base = ctr("arenas_granted");
 	dn = ctr("denials_nomem");
 	fails = ctr("fork_copy_failures");
@@ -249,10 +246,8 @@ TEST(grants_enomem)
 	 */
 	for (i = 0; i < ROOM_ARENAS && n > 1; i++)
 		munmap(held[--n], size);
-	for (i = 0; i < 500 && ctr("arenas_reserved") != ctr("arenas_granted");
-	     i++)
-		usleep(10000);
-	EXPECT_EQ(ctr("arenas_granted"), ctr("arenas_reserved"));
+	EXPECT_EQ(0, wait_scrubbed());
+	EXPECT_EQ(0, wait_ctr("arenas_free", 0, 5000));
 	if (n) {
 		pid = fork();
 		ASSERT_LE(0, pid);

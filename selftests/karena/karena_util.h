@@ -235,6 +235,38 @@ static inline void restore_limits(const long long saved[NR_LIMITS])
 			set_param(limit_names[i], saved[i]);
 }
 
+/*
+ * Unload the module, to load it again with other parameters: first save
+ * its limits in @saved and, in @orig, the parameters that load it again as
+ * it was (limits_args()). 0, or the errno of the unload (module in use).
+ */
+static inline int unload_module_saving(long long saved[NR_LIMITS],
+				       char *orig, size_t size,
+				       long long arena_kb)
+{
+	save_limits(saved);
+	limits_args(orig, size, arena_kb, saved);
+	return syscall(SYS_delete_module, "karena", O_NONBLOCK) ? errno : 0;
+}
+
+/*
+ * Wait (up to 5 s, polling state) until no released arena waits for the
+ * worker: every arena the module has is granted or free. 0, or -1.
+ */
+static inline int wait_scrubbed(void)
+{
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		if (ctr("arenas_reserved") ==
+		    ctr("arenas_granted") + ctr("arenas_free"))
+			return 0;
+		nanosleep(&ts, NULL);
+	}
+	return -1;
+}
+
 #ifdef __KSELFTEST_HARNESS_H
 /*
  * SKIP() from a FIXTURE_SETUP: 6.1's kselftest_harness.h would still run the
