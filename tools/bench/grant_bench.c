@@ -96,6 +96,7 @@ static int cmp_double(const void *a, const void *b)
 struct mode {
 	const char *name;
 	int karena, populate;
+	char *region;	  /* the refault's region, mapped for every round */
 	double us[64];	  /* one per round */
 	struct phases ph; /* summed over every round */
 	long cycles;	  /* in every round */
@@ -103,13 +104,14 @@ struct mode {
 };
 
 /*
- * Run every mode for one slice of secs/reps, round after round, so that a
- * noisy neighbour (TCG, a shared host) and the state of the kernel's
- * reserve weigh on all modes alike; report each mode's median round.
+ * Run every mode's @step for one slice of secs/reps, round after round, so
+ * that a noisy neighbour (TCG, a shared host) and the state of the
+ * kernel's reserve weigh on all modes alike; m->us[r] is round r's time a
+ * step, sorted at the end so that each mode's median is m->us[reps / 2].
  */
-static void time_cycles(struct mode *modes, int nmodes, double secs, int reps)
+static void time_rounds(struct mode *modes, int nmodes, double secs, int reps,
+			int (*step)(struct mode *m))
 {
-	size_t pages = arena_size / page_size;
 	double slice = secs / reps / nmodes;
 
 	for (int r = 0; r < reps; r++)
@@ -120,22 +122,35 @@ static void time_cycles(struct mode *modes, int nmodes, double secs, int reps)
 			if (m->failed)
 				continue;
 			do {
-				if (cycle(m->karena, m->populate, pages, &m->ph)) {
+				if (step(m)) {
 					m->failed = errno;
 					break;
 				}
 				n++;
 			} while ((t = now_s() - t0) < slice);
-			if (n)
-				m->us[r] = t * 1e6 / n;
+			m->us[r] = n ? t * 1e6 / n : 0;
 			m->cycles += n;
 		}
+	for (struct mode *m = modes; m < modes + nmodes; m++)
+		qsort(m->us, reps, sizeof(m->us[0]), cmp_double);
+}
+
+static int cycle_step(struct mode *m)
+{
+	return cycle(m->karena, m->populate, arena_size / page_size, &m->ph);
+}
+
+/* The map, touch, unmap cycle of every mode; each mode's median round. */
+static void time_cycles(struct mode *modes, int nmodes, double secs, int reps)
+{
+	size_t pages = arena_size / page_size;
+
+	time_rounds(modes, nmodes, secs, reps, cycle_step);
 	for (struct mode *m = modes; m < modes + nmodes; m++) {
 		if (m->failed) {
 			printf("bench=grant mode=%s error=%s\n", m->name, strerror(m->failed));
 			continue;
 		}
-		qsort(m->us, reps, sizeof(m->us[0]), cmp_double);
 		printf("bench=grant mode=%s arena_kb=%zu us_per_cycle=%.2f "
 		       "us_min=%.2f us_max=%.2f ns_per_page=%.1f map_us=%.2f "
 		       "touch_us=%.2f unmap_us=%.2f\n",
@@ -198,52 +213,41 @@ static int hand_back(int karena, char *p)
 	return ioctl(dev_fd, KARENA_IOC_RETURN_PAGES, &r);
 }
 
+/* Touch every page of the region, then hand them all back. */
+static int refault_step(struct mode *m)
+{
+	for (size_t off = 0; off < arena_size; off += page_size)
+		m->region[off] = 1;
+	return hand_back(m->karena, m->region);
+}
+
 /*
  * The refault: a median of @reps rounds of @secs / @reps seconds, each a
- * loop of "touch every page, hand them all back", modes taking turns.
+ * loop of refault_step(), modes taking turns.
  */
 static void time_refault(double secs, int reps)
 {
-	static const char *const names[] = {"anon", "karena"};
+	struct mode modes[] = {{.name = "anon"}, {.name = "karena", .karena = 1}};
 	size_t pages = arena_size / page_size;
 	int nmodes = dev_fd >= 0 ? 2 : 1;
-	double us[2][64], slice = secs / reps / nmodes;
-	char *p[2] = {NULL, NULL};
-	int failed[2] = {0, 0};
 
-	for (int k = 0; k < nmodes; k++) {
-		p[k] = map_one(k, 0);
-		if (!p[k])
-			failed[k] = errno;
+	for (struct mode *m = modes; m < modes + nmodes; m++) {
+		m->region = map_one(m->karena, 0);
+		if (!m->region)
+			m->failed = errno;
 	}
-	for (int r = 0; r < reps; r++)
-		for (int k = 0; k < nmodes; k++) {
-			double t0 = now_s(), t = 0;
-			long n = 0;
-
-			if (failed[k])
-				continue;
-			do {
-				for (size_t off = 0; off < pages * page_size; off += page_size)
-					p[k][off] = 1;
-				if (hand_back(k, p[k])) {
-					failed[k] = errno;
-					break;
-				}
-				n++;
-			} while ((t = now_s() - t0) < slice);
-			us[k][r] = n ? t * 1e6 / n : 0;
+	time_rounds(modes, nmodes, secs, reps, refault_step);
+	for (struct mode *m = modes; m < modes + nmodes; m++) {
+		if (m->failed) {
+			printf("bench=refault mode=%s error=%s\n", m->name, strerror(m->failed));
+		} else {
+			printf("bench=refault mode=%s arena_kb=%zu us_per_cycle=%.2f us_min=%.2f "
+			       "us_max=%.2f ns_per_page=%.1f\n", m->name, arena_size >> 10,
+			       m->us[reps / 2], m->us[0], m->us[reps - 1],
+			       m->us[reps / 2] * 1e3 / pages);
 		}
-	for (int k = 0; k < nmodes; k++) {
-		if (failed[k]) {
-			printf("bench=refault mode=%s error=%s\n", names[k], strerror(failed[k]));
-			continue;
-		}
-		qsort(us[k], reps, sizeof(us[k][0]), cmp_double);
-		printf("bench=refault mode=%s arena_kb=%zu us_per_cycle=%.2f us_min=%.2f "
-		       "us_max=%.2f ns_per_page=%.1f\n", names[k], arena_size >> 10,
-		       us[k][reps / 2], us[k][0], us[k][reps - 1], us[k][reps / 2] * 1e3 / pages);
-		munmap(p[k], arena_size);
+		if (m->region)
+			munmap(m->region, arena_size);
 	}
 }
 
