@@ -179,7 +179,7 @@ TEST_F(karena, sysfs_files)
 		"arenas_granted", "arenas_granted_peak", "grants", "releases",
 		"denials_quota", "denials_nomem", "fork_copies",
 		"fork_copy_failures", "pages_returned", "fault_failures",
-		"orphaned_pages",
+		"orphaned_pages", "arenas_shared",
 	};
 	unsigned int i;
 

@@ -163,7 +163,8 @@ struct karena_arena_size {
  *
  *   GET          do    request: nothing; reply: the global counters and
  *                      limits (KARENA_A_ARENA_SIZE .. RESERVE_ARENAS,
- *                      FAULT_FAILURES, ORPHANED_PAGES), the values of the
+ *                      FAULT_FAILURES, ORPHANED_PAGES, ARENAS_SHARED), the
+ *                      values of the
  *                      sysfs files of the same names in
  *                      /sys/class/misc/karena/; every count and limit of
  *                      arenas, here and in HOLDER nests, is in arenas of
@@ -229,6 +230,7 @@ enum karena_attr {
 	KARENA_A_EVENT,			/* nest: enum karena_event_attr */
 	KARENA_A_FAULT_FAILURES,	/* u64 */
 	KARENA_A_ORPHANED_PAGES,	/* u64 */
+	KARENA_A_ARENAS_SHARED,		/* u64 */
 
 	__KARENA_A_MAX,
 	KARENA_A_MAX = __KARENA_A_MAX - 1
