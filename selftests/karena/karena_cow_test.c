@@ -23,7 +23,9 @@
  * no arena; the first write of a side takes it an arena of its own, and
  * the others keep sharing (two children and a writing parent; a
  * KARENA_IOC_RETURN_PAGES in a child); a fork of a fork whose middle
- * process exits first; both exit orders with pages spliced by each side.
+ * process exits first; both exit orders with pages spliced by each side;
+ * an arena with pages pinned for DMA (an AF_XDP umem) is the child's own
+ * from the fork, its pinned pages copied.
  *
  * Needs root (limits are saved and restored, reserve counters read) and
  * the module loaded; otherwise SKIP.
@@ -41,10 +43,12 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <linux/if_xdp.h>
 #include <linux/karena.h>
 #include "kselftest_harness.h"
 #include "karena_util.h"
@@ -617,6 +621,78 @@ TEST_F(cow, fork_of_fork_middle_exits)
 	EXPECT_TRUE(all_bytes(p, pg, 'p'));
 	EXPECT_TRUE(all_bytes(p + pg, len - pg, 'f'));
 	EXPECT_EQ(0, munmap(p, len));
+	EXPECT_TRUE(check_invariant());
+}
+
+/*
+ * Pin @len bytes at @p for DMA as a device would, for as long as the
+ * returned socket is open: an AF_XDP umem (pin_user_pages() with
+ * FOLL_LONGTERM | FOLL_WRITE, which a grant never forked allows). -1 with
+ * errno EAFNOSUPPORT when the kernel has no AF_XDP sockets.
+ */
+static int pin_for_dma(void *p, size_t len, size_t pg)
+{
+	struct xdp_umem_reg reg = {
+		.addr = (uintptr_t)p, .len = len, .chunk_size = pg,
+	};
+	int xsk = socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0);
+
+	if (xsk < 0)
+		return -1;
+	if (setsockopt(xsk, SOL_XDP, XDP_UMEM_REG, &reg, sizeof(reg))) {
+		close(xsk);
+		return -2;
+	}
+	return xsk;
+}
+
+/*
+ * A page pinned for DMA at fork is copied for the child, as anonymous
+ * memory does, so that a write through the pin stays the parent's: the
+ * parent's first arena, pinned whole, is the child's own at fork (every
+ * page copied, not shared); its second arena is shared as any other. The
+ * parent then writes its pinned arena in place and copies the shared one.
+ */
+TEST_F(cow, pinned_copied_at_fork)
+{
+	size_t sz = self->size, len = 2 * sz, npg = sz / self->page;
+	long long shared = ctr("arenas_shared");
+	long long copies;
+	unsigned char *p;
+	int xsk;
+	pid_t pid;
+
+	p = grant_filled(self->fd, len, 'x');
+	ASSERT_NE(MAP_FAILED, p);
+	xsk = pin_for_dma(p, sz, self->page);
+	if (xsk == -1 && errno == EAFNOSUPPORT)
+		SKIP(goto out, "no AF_XDP sockets (CONFIG_XDP_SOCKETS) to pin pages with");
+	ASSERT_LE(0, xsk) TH_LOG("AF_XDP umem: %s", strerror(errno));
+	copies = ctr("fork_copies");
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		if (signal_step(self->up[1]) || wait_step(self->down[0]))
+			_exit(1);
+		_exit(all_bytes(p, len, 'x') ? 0 : 2);
+	}
+	ASSERT_EQ(0, wait_step(self->up[0]));
+	EXPECT_EQ(copies + (long long)npg, ctr("fork_copies"));
+	EXPECT_EQ(shared + 1, ctr("arenas_shared"));
+	memset(p, 'P', sz);
+	EXPECT_EQ(copies + (long long)npg, ctr("fork_copies"));
+	memset(p + sz, 'P', sz);
+	EXPECT_EQ(copies + 2 * (long long)npg, ctr("fork_copies"));
+	EXPECT_EQ(shared, ctr("arenas_shared"));
+	ASSERT_EQ(0, signal_step(self->down[1]));
+	EXPECT_TRUE(child_ok(pid));
+	EXPECT_TRUE(all_bytes(p, len, 'P'));
+	close(xsk);
+out:
+	EXPECT_EQ(0, munmap(p, len));
+	/* the umem may let go of its pins after the close: an orphan till then */
+	EXPECT_EQ(0, wait_ctr("arenas_granted", self->base_granted, 5000));
 	EXPECT_TRUE(check_invariant());
 }
 
