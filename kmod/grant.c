@@ -56,13 +56,17 @@
  *    hold it, replaces the shared arena in the grant, which lets go of the
  *    shared one. Several threads of one mm may race for it: each locks the
  *    arena it read from grant->arenas[i] and reads the entry again under
- *    the lock (karena_grant_arena_lock()); the entry changes only under
+ *    the lock (karena_grant_arena_get_lock()); the entry changes only under
  *    the old arena's lock. A fault that took its page from an arena that
  *    its grant has replaced since retries (the check under the page lock
- *    covers the entry too). A read fault on a shared arena maps its page
- *    read-only and unshares nothing. An arena that only its grant holds
- *    (refs == 1) is used exactly as before any fork: the one extra cost
- *    is the read of refs on a write fault or a refill.
+ *    covers the entry too). Such a fault holds a reference to the arena's
+ *    structure meanwhile (arena->users), since the other grants may
+ *    release the arena as soon as its own grant let go of it. A read
+ *    fault on a shared arena maps its page read-only and unshares
+ *    nothing. An arena that only its grant holds (refs == 1) is used
+ *    exactly as before any fork. A grant never forked (karena_vm_ops,
+ *    below) holds no shared arena: its faults lock the arena directly and
+ *    read no count, as before.
  *  - from its first fork on, a grant's VMAs (the parent's and the
  *    child's) have ->page_mkwrite and the read-only page protection of
  *    write-notify (karena_vma_set_cow(), as vma_set_page_prot() would set
@@ -439,6 +443,7 @@ void karena_release_unlock(struct karena_grant *g)
 
 static void karena_vma_set_cow(struct vm_area_struct *vma);
 static void karena_vm_close(struct vm_area_struct *vma);
+static const struct vm_operations_struct karena_cow_vm_ops;
 
 /*
  * Fork is copying @vma (the child's) from the parent's VMA at the same
@@ -481,12 +486,14 @@ static void karena_fork_copy_pinned(struct karena_grant *child)
 	unsigned long i;
 
 	for (i = 0; i < child->nr_arenas; i++) {
-		arena = karena_grant_arena_lock(child, i);
+		arena = karena_grant_arena_get_lock(child, i);
 		if (karena_arena_maybe_pinned(arena))
 			arena = karena_grant_arena_own(child, i, arena,
 						       current->mm, true);
-		if (arena)
+		if (arena) {
 			mutex_unlock(&arena->lock);
+			karena_arena_put(arena);
+		}
 		cond_resched();
 	}
 }
@@ -612,7 +619,8 @@ static vm_fault_t karena_vm_fault(struct vm_fault *vmf)
 	pgoff_t idx = vmf->pgoff;
 	unsigned long ai;
 	struct page *page;
-	bool copied;
+	bool copied, forked, stale;
+	vm_fault_t refused;
 
 	/* the fork copy failed */
 	if (!g)
@@ -625,10 +633,17 @@ static vm_fault_t karena_vm_fault(struct vm_fault *vmf)
 	ai = idx >> karena.arena_order;
 	idx &= karena.arena_pages - 1;
 
-	arena = karena_grant_arena_lock(g, ai);
+	/* only a grant forked may hold shared arenas: see "Copy on write" */
+	forked = vma->vm_ops == &karena_cow_vm_ops;
+	if (forked) {
+		arena = karena_grant_arena_get_lock(g, ai);
+	} else {
+		arena = g->arenas[ai];
+		mutex_lock(&arena->lock);
+	}
 	page = arena->pages[idx];
 	/* a slot to fill or a page to write: the arena must be the grant's */
-	if (!page || (vmf->flags & FAULT_FLAG_WRITE)) {
+	if (forked && (!page || (vmf->flags & FAULT_FLAG_WRITE))) {
 		arena = karena_grant_arena_own(g, ai, arena, vma->vm_mm,
 					       false);
 		if (!arena)
@@ -638,16 +653,16 @@ static vm_fault_t karena_vm_fault(struct vm_fault *vmf)
 	if (!page) {
 		page = karena_page_refill(vma->vm_mm);
 		if (!page) {
-			mutex_unlock(&arena->lock);
-			return karena_fault_refused(&karena.fault_failures);
+			refused = karena_fault_refused(&karena.fault_failures);
+			goto unlock;
 		}
 		WRITE_ONCE(arena->pages[idx], page);
 	} else if (vmf->flags & FAULT_FLAG_WRITE) {
 		page = karena_page_unshare_locked(arena, idx, vma->vm_mm,
 						  &copied);
 		if (!page) {
-			mutex_unlock(&arena->lock);
-			return karena_fault_refused(&karena.fork_copy_failures);
+			refused = karena_fault_refused(&karena.fork_copy_failures);
+			goto unlock;
 		}
 		if (copied)
 			karena_count_copies(1);
@@ -659,14 +674,23 @@ static vm_fault_t karena_vm_fault(struct vm_fault *vmf)
 	mutex_unlock(&arena->lock);
 
 	lock_page(page);
-	if (READ_ONCE(g->arenas[ai]) != arena ||
-	    READ_ONCE(arena->pages[idx]) != page) {
+	stale = READ_ONCE(g->arenas[ai]) != arena ||
+		READ_ONCE(arena->pages[idx]) != page;
+	if (forked)
+		karena_arena_put(arena);
+	if (stale) {
 		unlock_page(page);
 		put_page(page);
 		return VM_FAULT_NOPAGE;
 	}
 	vmf->page = page;
 	return VM_FAULT_LOCKED;
+
+unlock:
+	mutex_unlock(&arena->lock);
+	if (forked)
+		karena_arena_put(arena);
+	return refused;
 }
 
 /*
@@ -726,7 +750,7 @@ static vm_fault_t karena_vm_page_mkwrite(struct vm_fault *vmf)
 	pgoff_t idx = vmf->pgoff;
 	struct page *copy;
 	unsigned long ai;
-	bool own = false;
+	bool own = false, kept;
 
 	/* only karena_vm_fault() maps pages, after these very checks */
 	if (WARN_ON_ONCE(!g || idx >= g->nr_pages))
@@ -734,7 +758,7 @@ static vm_fault_t karena_vm_page_mkwrite(struct vm_fault *vmf)
 	ai = idx >> karena.arena_order;
 	idx &= karena.arena_pages - 1;
 
-	arena = karena_grant_arena_lock(g, ai);
+	arena = karena_grant_arena_get_lock(g, ai);
 	arena = karena_grant_arena_own(g, ai, arena, vma->vm_mm, false);
 	if (!arena)
 		return karena_fault_refused(&karena.fork_copy_failures);
@@ -743,6 +767,7 @@ static vm_fault_t karena_vm_page_mkwrite(struct vm_fault *vmf)
 		if (!own) {
 			copy = karena_vm_unshare_mapped(vmf, arena, idx);
 			mutex_unlock(&arena->lock);
+			karena_arena_put(arena);
 			if (!copy)
 				return karena_fault_refused(&karena.fork_copy_failures);
 			return VM_FAULT_NOPAGE;
@@ -752,10 +777,14 @@ static vm_fault_t karena_vm_page_mkwrite(struct vm_fault *vmf)
 	if (own) {
 		lock_page(page);
 		/* as in karena_vm_fault(): a fork cannot run meanwhile */
-		if (READ_ONCE(g->arenas[ai]) == arena &&
-		    READ_ONCE(arena->pages[idx]) == page)
+		kept = READ_ONCE(g->arenas[ai]) == arena &&
+		       READ_ONCE(arena->pages[idx]) == page;
+		karena_arena_put(arena);
+		if (kept)
 			return VM_FAULT_LOCKED;
 		unlock_page(page);
+	} else {
+		karena_arena_put(arena);
 	}
 	karena_zap_range(vma, vmf->address & PAGE_MASK, PAGE_SIZE);
 	return VM_FAULT_NOPAGE;

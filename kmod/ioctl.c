@@ -141,7 +141,7 @@ static long karena_return_grant_pages(struct vm_area_struct *vma,
 		return -ENOMEM;
 	/* the arenas shared since a fork become the grant's own, all first */
 	for (a = first >> karena.arena_order; a <= last; a++) {
-		arena = karena_grant_arena_lock(g, a);
+		arena = karena_grant_arena_get_lock(g, a);
 		arena = karena_grant_arena_own(g, a, arena, current->mm,
 					       false);
 		if (!arena) {
@@ -149,6 +149,7 @@ static long karena_return_grant_pages(struct vm_area_struct *vma,
 			return -ENOMEM;
 		}
 		mutex_unlock(&arena->lock);
+		karena_arena_put(arena);
 		cond_resched();
 	}
 	while (n) {

@@ -58,6 +58,7 @@
 #include <linux/hashtable.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/rcupdate.h>
 #include <linux/refcount.h>
 #include <linux/sched.h>
 #include <linux/spinlock.h>
@@ -85,9 +86,19 @@ struct vm_area_struct;
  * @refs:	grants whose @arenas point at it: 1 for an arena that is its
  *		grant's own, and for one that no grant holds; more since a
  *		fork shared it whole (share.c), and then nothing changes its
- *		slots. Goes up only in a fork of the one mm whose grant holds
- *		it alone (under that mm's mmap_lock for write), down only from
- *		more than 1 and under @lock: never to 0.
+ *		slots. Goes up only in a fork of an mm whose grant holds it
+ *		(under that mm's mmap_lock for write), so one that a grant
+ *		holds alone stays so while that grant's mm is locked; goes
+ *		down only from more than 1 and under @lock: never to 0.
+ * @users:	keeps the structure itself (not its pages) allocated: one for
+ *		its existence, dropped by karena_arena_free(), and one for
+ *		each fault or ioctl of a forked grant between reading the
+ *		arena from grant->arenas[] and its last look at it
+ *		(karena_grant_arena_get_lock()), which another thread of the
+ *		mm may meanwhile have replaced and another grant released.
+ *		The structure is freed after an RCU grace period (@rcu), so
+ *		that a lookup can take a reference under rcu_read_lock().
+ * @rcu:	for that free
  * @lock:	protects @pages and @touched
  * @touched:	bitmap of karena.arena_pages bits, stored after @pages: set
  *		for a page that may have been written since the arena was
@@ -107,6 +118,8 @@ struct karena_arena {
 	struct list_head node;
 	struct mem_cgroup *memcg;
 	refcount_t refs;
+	refcount_t users;
+	struct rcu_head rcu;
 	struct mutex lock;		/* protects @pages, @touched */
 	unsigned long *touched;
 	struct page *pages[];
@@ -365,6 +378,7 @@ int karena_params_init(void);
 struct mem_cgroup *karena_grant_memcg(void);
 struct karena_arena *karena_arena_alloc_charged(struct mem_cgroup *memcg);
 struct karena_arena *karena_arena_new_empty(struct mem_cgroup *memcg);
+void karena_arena_put(struct karena_arena *arena);
 struct page *karena_page_refill(struct mm_struct *mm);
 struct karena_arena *karena_arena_take_locked(void);
 struct karena_arena *karena_arena_take(bool *flushed);
@@ -390,8 +404,8 @@ struct karena_arena *karena_arena_unshare_locked(struct karena_arena *shared,
 						 struct mm_struct *mm,
 						 bool copy_pinned);
 bool karena_arena_leave_locked(struct karena_arena *arena);
-struct karena_arena *karena_grant_arena_lock(struct karena_grant *g,
-					     unsigned long ai);
+struct karena_arena *karena_grant_arena_get_lock(struct karena_grant *g,
+						 unsigned long ai);
 struct karena_arena *karena_grant_arena_own(struct karena_grant *g,
 					    unsigned long ai,
 					    struct karena_arena *arena,

@@ -128,11 +128,27 @@ static bool karena_mem_allows(u64 pages)
 }
 
 /**
+ * karena_arena_put() - let go of a reference to an arena's structure
+ * @arena: its @users reference is dropped; the last frees it, after an
+ *	   RCU grace period (see struct karena_arena)
+ */
+void karena_arena_put(struct karena_arena *arena)
+{
+	if (!refcount_dec_and_test(&arena->users))
+		return;
+	mutex_destroy(&arena->lock);
+	kvfree_rcu(arena, rcu);
+}
+
+/**
  * karena_arena_free() - drop an arena's pages and free it
  * @arena: no longer counted anywhere; may be NULL
  *
  * A page still referenced elsewhere lives on with that reference (and its
  * memory cgroup charge, which the page allocator drops when it is freed).
+ * The structure goes with its last reference (karena_arena_put()): a
+ * fault of a grant that held the arena once may still lock it, find
+ * that its grant holds another, and let go.
  */
 static void karena_arena_free(struct karena_arena *arena)
 {
@@ -140,12 +156,13 @@ static void karena_arena_free(struct karena_arena *arena)
 
 	if (!arena)
 		return;
-	for (i = 0; i < karena.arena_pages; i++)
+	for (i = 0; i < karena.arena_pages; i++) {
 		if (arena->pages[i])
 			put_page(arena->pages[i]);
+		WRITE_ONCE(arena->pages[i], NULL);
+	}
 	mem_cgroup_put(arena->memcg);
-	mutex_destroy(&arena->lock);
-	kvfree(arena);
+	karena_arena_put(arena);
 }
 
 /* A new arena whose slots are all empty (they read as zero), or NULL. */
@@ -161,6 +178,7 @@ static struct karena_arena *karena_arena_alloc_slots(void)
 		return NULL;
 	mutex_init(&arena->lock);
 	refcount_set(&arena->refs, 1);
+	refcount_set(&arena->users, 1);
 	arena->touched = (unsigned long *)&arena->pages[karena.arena_pages];
 	return arena;
 }

@@ -312,36 +312,53 @@ bool karena_arena_leave_locked(struct karena_arena *arena)
 }
 
 /**
- * karena_grant_arena_lock() - lock the arena behind @g->arenas[@ai]
+ * karena_grant_arena_get_lock() - lock the arena behind @g->arenas[@ai]
  * @g: a grant that a VMA maps, whose mm's mmap_lock the caller holds
  * @ai: the arena's index in @g
  *
  * The entry changes (under the old arena's lock) when @g makes a shared
- * arena its own, so it is read again once the lock is held and the lock
- * taken again if it changed.
+ * arena its own, and the old arena may then be released by the other
+ * grants that held it: so the arena read from the entry is held with a
+ * reference to its structure (arena->users, taken under rcu_read_lock(),
+ * see struct karena_arena), the entry is read again once the lock is
+ * held, and the lock taken again if it changed. A grant never forked
+ * has no shared arena, so its entries never change: its faults lock
+ * @g->arenas[@ai] directly.
  *
  * Context: may sleep.
- * Return: the arena, locked; it is @g->arenas[@ai] until unlocked.
+ * Return: the arena, locked, with a reference the caller drops with
+ * karena_arena_put() once it no longer looks at the arena; it is
+ * @g->arenas[@ai] until unlocked.
  */
-struct karena_arena *karena_grant_arena_lock(struct karena_grant *g,
-					     unsigned long ai)
+struct karena_arena *karena_grant_arena_get_lock(struct karena_grant *g,
+						 unsigned long ai)
 {
 	struct karena_arena *arena;
+	bool held;
 
 	for (;;) {
+		rcu_read_lock();
 		arena = READ_ONCE(g->arenas[ai]);
+		held = refcount_inc_not_zero(&arena->users);
+		rcu_read_unlock();
+		if (!held) {
+			/* being freed: the entry has changed already */
+			cpu_relax();
+			continue;
+		}
 		mutex_lock(&arena->lock);
 		if (READ_ONCE(g->arenas[ai]) == arena)
 			return arena;
 		mutex_unlock(&arena->lock);
+		karena_arena_put(arena);
 	}
 }
 
 /**
  * karena_grant_arena_own() - make @g->arenas[@ai] the grant's own
- * @g: as for karena_grant_arena_lock()
+ * @g: as for karena_grant_arena_get_lock()
  * @ai: the arena's index in @g
- * @arena: @g->arenas[@ai], locked by karena_grant_arena_lock()
+ * @arena: @g->arenas[@ai], from karena_grant_arena_get_lock()
  * @mm: the mm a copy of a pinned page is charged to
  * @copy_pinned: as for karena_arena_unshare_locked()
  *
@@ -353,8 +370,10 @@ struct karena_arena *karena_grant_arena_lock(struct karena_grant *g,
  * mm could share it again.
  *
  * Context: may sleep.
- * Return: @g's own arena, locked; or NULL, with @arena unlocked, when no
- * arena could be had (@g still holds @arena, shared).
+ * Return: @g's own arena, locked, with a reference as from
+ * karena_grant_arena_get_lock(); or NULL, with @arena unlocked and its
+ * reference dropped, when no arena could be had (@g still holds @arena,
+ * shared).
  */
 struct karena_arena *karena_grant_arena_own(struct karena_grant *g,
 					    unsigned long ai,
@@ -370,12 +389,14 @@ struct karena_arena *karena_grant_arena_own(struct karena_grant *g,
 	own = karena_arena_unshare_locked(arena, mm, copy_pinned);
 	if (!own) {
 		mutex_unlock(&arena->lock);
+		karena_arena_put(arena);
 		return NULL;
 	}
 	WRITE_ONCE(g->arenas[ai], own);
 	karena_arena_leave_locked(arena);
 	mutex_unlock(&arena->lock);
-	return karena_grant_arena_lock(g, ai);
+	karena_arena_put(arena);
+	return karena_grant_arena_get_lock(g, ai);
 }
 
 /**
