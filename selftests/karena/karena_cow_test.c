@@ -405,6 +405,13 @@ TEST_F(cow, return_pages_shared)
 
 /* ---- arenas shared whole since a fork (arenas_shared) ---- */
 
+/* Are the first @at of @len bytes at @p all @a, and the rest all @b? */
+static int split_reads(const unsigned char *p, size_t at, size_t len,
+		       unsigned char a, unsigned char b)
+{
+	return all_bytes(p, at, a) && all_bytes(p + at, len - at, b);
+}
+
 /*
  * A child that only reads keeps the parent's arenas themselves: no arena
  * is allocated for it (arenas_shared counts its four, and arenas_reserved
@@ -430,7 +437,7 @@ TEST_F(cow, reader_keeps_arenas_shared)
 		p[0] = 'w';
 		if (signal_step(self->up[1]) || wait_step(self->down[0]))
 			_exit(2);
-		_exit(p[0] == 'w' && all_bytes(p + 1, len - 1, 'r') ? 0 : 3);
+		_exit(split_reads(p, 1, len, 'w', 'r') ? 0 : 3);
 	}
 	ASSERT_EQ(0, wait_step(self->up[0]));
 	EXPECT_EQ(shared + 4, ctr("arenas_shared"));
@@ -470,7 +477,7 @@ static void sharing_child(unsigned char *p, size_t len, int i, int up,
 	if (signal_step(up) || wait_step(down))
 		_exit(3);
 	if (i == 0)
-		ok = p[0] == 'c' && all_bytes(p + 1, len - 1, 'a');
+		ok = split_reads(p, 1, len, 'c', 'a');
 	else
 		ok = all_bytes(p, len, 'a');
 	_exit(ok ? 0 : 4);
@@ -511,8 +518,7 @@ TEST_F(cow, parent_writes_children_share)
 	memset(p, 'P', sz);
 	EXPECT_EQ(shared + 3, ctr("arenas_shared"));
 	EXPECT_EQ(copies + (long long)npg, ctr("fork_copies"));
-	EXPECT_TRUE(all_bytes(p, sz, 'P'));
-	EXPECT_TRUE(all_bytes(p + sz, sz, 'a'));
+	EXPECT_TRUE(split_reads(p, sz, len, 'P', 'a'));
 	for (i = 0; i < 2; i++)
 		ASSERT_EQ(0, signal_step(down[i][1]));
 	for (i = 0; i < 2; i++)
@@ -525,8 +531,7 @@ TEST_F(cow, parent_writes_children_share)
 		EXPECT_TRUE(child_ok(pids[i])) TH_LOG("child %d", i);
 	}
 	EXPECT_EQ(shared, ctr("arenas_shared"));
-	EXPECT_TRUE(all_bytes(p, sz, 'P'));
-	EXPECT_TRUE(all_bytes(p + sz, sz, 'a'));
+	EXPECT_TRUE(split_reads(p, sz, len, 'P', 'a'));
 	EXPECT_EQ(0, munmap(p, len));
 	EXPECT_TRUE(check_invariant());
 }
@@ -551,10 +556,9 @@ TEST_F(cow, return_pages_child_shares)
 	if (pid == 0) {
 		if (return_pages(self->fd, p, sz, NULL))
 			_exit(1);
-		if (!all_bytes(p, sz, 0) || !all_bytes(p + sz, sz, 'd'))
+		if (!split_reads(p, sz, len, 0, 'd') ||
+		    signal_step(self->up[1]) || wait_step(self->down[0]))
 			_exit(2);
-		if (signal_step(self->up[1]) || wait_step(self->down[0]))
-			_exit(3);
 		_exit(0);
 	}
 	ASSERT_EQ(0, wait_step(self->up[0]));
@@ -566,8 +570,7 @@ TEST_F(cow, return_pages_child_shares)
 	ASSERT_EQ(0, signal_step(self->down[1]));
 	EXPECT_TRUE(child_ok(pid));
 	EXPECT_EQ(shared, ctr("arenas_shared"));
-	EXPECT_TRUE(all_bytes(p, sz, 'P'));
-	EXPECT_TRUE(all_bytes(p + sz, sz, 'd'));
+	EXPECT_TRUE(split_reads(p, sz, len, 'P', 'd'));
 	EXPECT_EQ(0, munmap(p, len));
 	EXPECT_TRUE(check_invariant());
 }
@@ -599,8 +602,7 @@ TEST_F(cow, fork_of_fork_middle_exits)
 				_exit(2);
 			res = all_bytes(p, len, 'f') ? 'r' : 'R';
 			memset(p, 'g', pg);
-			if (res == 'r' && all_bytes(p, pg, 'g') &&
-			    all_bytes(p + pg, len - pg, 'f'))
+			if (res == 'r' && split_reads(p, pg, len, 'g', 'f'))
 				res = 'w';
 			_exit(write(self->up[1], &res, 1) == 1 ? 0 : 3);
 		}
@@ -618,8 +620,7 @@ TEST_F(cow, fork_of_fork_middle_exits)
 	EXPECT_EQ(copies + 1, ctr("fork_copies"));
 	EXPECT_EQ(0, wait_ctr("arenas_granted", self->base_granted + 2, 5000));
 	EXPECT_EQ(shared, ctr("arenas_shared"));
-	EXPECT_TRUE(all_bytes(p, pg, 'p'));
-	EXPECT_TRUE(all_bytes(p + pg, len - pg, 'f'));
+	EXPECT_TRUE(split_reads(p, pg, len, 'p', 'f'));
 	EXPECT_EQ(0, munmap(p, len));
 	EXPECT_TRUE(check_invariant());
 }
