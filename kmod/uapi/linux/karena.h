@@ -139,7 +139,9 @@ struct karena_arena_size {
  * Hand back the pages of [addr, addr + len) of one granted arena (see struct
  * karena_return_pages). EINVAL for an unaligned, empty, overflowing or
  * out-of-grant range or a non-zero flags/__pad; the range must be mapped
- * from this open file description.
+ * from this open file description. ENOMEM when the range lies in an arena
+ * shared with a fork parent or child and no arena of the caller's own can
+ * be had for it (no page is handed back then).
  */
 #define KARENA_IOC_RETURN_PAGES	_IOWR(KARENA_IOC_MAGIC, 0x01, struct karena_return_pages)
 
