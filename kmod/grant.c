@@ -40,12 +40,33 @@
  * never to wp_page_copy(); a copy there would be an anonymous page outside
  * the arena, which the module could neither count, nor zero, nor hand back
  * (KARENA_IOC_RETURN_PAGES), and which a later fork would copy by the
- * anonymous rules. So the module does it in its own slots:
- *  - at fork the parent's PTEs of the grant are zapped (below), and every
- *    touched page of each parent arena goes into the same slot of the
- *    child's arena with a reference of its own; the page counts the slots
- *    that hold it (share.c). Nothing is copied (a page that may be pinned
- *    for DMA excepted, as for anonymous memory).
+ * anonymous rules. So the module does it in its own arenas and slots:
+ *  - at fork the parent's PTEs of the grant are zapped (below), and the
+ *    child's grant holds the parent's arenas themselves, one more
+ *    reference each (arena->refs, karena_arenas_share()): no work per
+ *    page, no allocation but the child's grant. An arena that several
+ *    grants hold is immutable: nothing changes its slots. (A parent that
+ *    has pinned pages, MMF_HAS_PINNED, has each arena with a page that may
+ *    be pinned for DMA copied for the child at fork, as anonymous memory
+ *    does: karena_fork_copy_pinned().)
+ *  - a grant that is to change a slot of an arena it shares (a write, a
+ *    fault on an empty slot, KARENA_IOC_RETURN_PAGES) first makes the
+ *    arena its own (karena_grant_arena_own() in share.c): a new slot array
+ *    whose slots hold the same pages, each page counting the slots that
+ *    hold it, replaces the shared arena in the grant, which lets go of the
+ *    shared one. Several threads of one mm may race for it: each locks the
+ *    arena it read from grant->arenas[i] and reads the entry again under
+ *    the lock (karena_grant_arena_get_lock()); the entry changes only under
+ *    the old arena's lock. A fault that took its page from an arena that
+ *    its grant has replaced since retries (the check under the page lock
+ *    covers the entry too). Such a fault holds a reference to the arena's
+ *    structure meanwhile (arena->users), since the other grants may
+ *    release the arena as soon as its own grant let go of it. A read
+ *    fault on a shared arena maps its page read-only and unshares
+ *    nothing. An arena that only its grant holds (refs == 1) is used
+ *    exactly as before any fork. A grant never forked (karena_vm_ops,
+ *    below) holds no shared arena: its faults lock the arena directly and
+ *    read no count, as before.
  *  - from its first fork on, a grant's VMAs (the parent's and the
  *    child's) have ->page_mkwrite and the read-only page protection of
  *    write-notify (karena_vma_set_cow(), as vma_set_page_prot() would set
@@ -77,11 +98,15 @@
  *    their own slot's reference to a shared page (karena_page_leave()), so
  *    no arena ever zeroes, reuses or counts as pinned a page that another
  *    arena holds; the last slot to hold a page accounts it, outside
- *    references included, as if it had never been shared (share.c).
+ *    references included, as if it had never been shared (share.c). The
+ *    release of a grant whose arena other grants hold drops only its
+ *    reference to the arena (karena_grant_pinned()); the last grant to
+ *    hold it releases it as if it had never been shared.
  * Faults run under mmap_lock: 6.12 retries a fault under the per-VMA lock
  * with mmap_lock when the VMA has no ->map_pages (vmf_can_call_fault()),
  * and fork excludes both (dup_mmap() write-locks the mm and each VMA), so
- * no page becomes shared while a fault looks at it.
+ * no arena or page that a grant holds alone becomes shared while a fault
+ * or an ioctl of its mm looks at it.
  *
  * Limits at fork. No hook lets a module fail a fork, on 6.1 or 6.12:
  * dup_mmap() calls vm_ops->open(), which returns void, and its other
@@ -137,6 +162,7 @@
 #include <linux/pid.h>
 #include <linux/ratelimit.h>
 #include <linux/sched.h>
+#include <linux/sched/coredump.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 
@@ -207,17 +233,14 @@ static void karena_grant_take_free(struct karena_grant *g, unsigned long *got)
 }
 
 /*
- * Fill the rest of @g->arenas[]: for a fork child (@empty) with new arenas
- * of empty slots, which the fork fills with the parent's pages (marked as
- * @memcg's, if not NULL, so that they are freed at release); else with new
- * arenas charged to @memcg if it is not NULL, else from the free list
- * while it has arenas, then dirty arenas zeroed here or new ones
- * (karena_arena_take()). Returns 0, -ENOMEM, or
- * -EINTR if the caller was killed meanwhile (a large grant is many
- * arenas); *@got says how many are in place either way.
+ * Fill the rest of @g->arenas[]: with new arenas charged to @memcg if it
+ * is not NULL, else from the free list while it has arenas, then dirty
+ * arenas zeroed here or new ones (karena_arena_take()). Returns 0,
+ * -ENOMEM, or -EINTR if the caller was killed meanwhile (a large grant is
+ * many arenas); *@got says how many are in place either way.
  */
 static int karena_grant_take_rest(struct karena_grant *g, unsigned long *got,
-				  struct mem_cgroup *memcg, bool empty)
+				  struct mem_cgroup *memcg)
 {
 	struct karena_arena *arena;
 	bool flushed = false;
@@ -226,14 +249,6 @@ static int karena_grant_take_rest(struct karena_grant *g, unsigned long *got,
 	while (*got < g->nr_arenas) {
 		if (fatal_signal_pending(current))
 			return -EINTR;
-		if (empty) {
-			arena = karena_arena_new_empty(memcg);
-			if (!arena)
-				return -ENOMEM;
-			g->arenas[(*got)++] = arena;
-			cond_resched();
-			continue;
-		}
 		before = *got;
 		if (!memcg) {
 			spin_lock(&karena.lock);
@@ -279,10 +294,10 @@ static void karena_grant_free(struct karena_grant *g, unsigned long nr)
 /*
  * Charge the @nr_pages of a new grant (as DIV_ROUND_UP(@nr_pages,
  * arena_pages) arenas) to @mm's holder and to current's real uid, and take
- * that many zeroed arenas. @fork_copy: the grant is a fork child's, whose
- * arenas start with empty slots for the fork to fill with the parent's
- * pages (counted in fork_copy_failures when refused). Every refusal is
- * counted and reported; nothing is granted unless everything is.
+ * that many zeroed arenas, or, for a fork child (@parent, the grant its
+ * VMA was copied from), hold the parent's arenas (karena_arenas_share();
+ * counted in fork_copy_failures when refused). Every refusal is counted
+ * and reported; nothing is granted unless everything is.
  *
  * The common case is one hold of karena.lock: the holder and the user
  * exist, and the free list has the arenas (at most KARENA_TAKE_BATCH are
@@ -298,18 +313,20 @@ static void karena_grant_free(struct karena_grant *g, unsigned long nr)
  * reserve: the reserve's pages are charged to nobody, and a module cannot
  * charge an existing page (see reserve.c). A charge over memory.max is a
  * denial like any other: ENOMEM, counted in denials_nomem, no OOM killer.
- * A fork child's arenas take no page at fork: its copies on write are
- * charged when it writes (see "Limits at fork" at the top).
+ * A fork child's grant takes no page and no arena at fork: its copies on
+ * write are charged when it writes (see "Limits at fork" at the top).
  *
  * Orphans: a limit that refuses the grant may count orphaned grants whose
  * outside references are gone since the worker last looked; they are
  * rechecked (released if so) and the grant is tried once more.
  */
 static struct karena_grant *karena_grant(struct mm_struct *mm,
-					 unsigned long nr_pages, bool fork_copy)
+					 unsigned long nr_pages,
+					 const struct karena_grant *parent)
 {
 	unsigned long n = DIV_ROUND_UP(nr_pages, karena.arena_pages);
-	struct mem_cgroup *memcg = karena_grant_memcg();
+	struct mem_cgroup *memcg = parent ? NULL : karena_grant_memcg();
+	bool fork_copy = parent;
 	enum karena_deny_reason reason;
 	struct karena_holder *h;
 	struct karena_user *u, *free_u;
@@ -363,8 +380,15 @@ again:
 		return ERR_PTR(err);
 	}
 
+	if (fork_copy) {
+		karena_arenas_share(g->arenas, parent->arenas, n);
+		got = n;
+		spin_lock(&karena.lock);
+		karena_grant_done(g, h, u);
+		spin_unlock(&karena.lock);
+	}
 	if (got < n) {
-		err = karena_grant_take_rest(g, &got, memcg, fork_copy);
+		err = karena_grant_take_rest(g, &got, memcg);
 		spin_lock(&karena.lock);
 		if (!err)
 			karena_grant_done(g, h, u);
@@ -417,16 +441,9 @@ void karena_release_unlock(struct karena_grant *g)
 	karena_holder_put(h);
 }
 
-/* Count @n pages copied for fork children (on write, or pinned at fork). */
-static void karena_count_copies(unsigned long n)
-{
-	spin_lock(&karena.lock);
-	karena.fork_copies += n;
-	spin_unlock(&karena.lock);
-}
-
 static void karena_vma_set_cow(struct vm_area_struct *vma);
 static void karena_vm_close(struct vm_area_struct *vma);
+static const struct vm_operations_struct karena_cow_vm_ops;
 
 /*
  * Fork is copying @vma (the child's) from the parent's VMA at the same
@@ -456,11 +473,37 @@ static bool karena_fork_zap_parent(struct vm_area_struct *vma,
 }
 
 /*
+ * The parent has pinned pages at some time (MMF_HAS_PINNED): each arena of
+ * the fork child @child that may have a page pinned for DMA is made the
+ * child's own now (karena_grant_arena_own()), with a copy of each such
+ * page, so that a write through the pin stays the parent's, as anonymous
+ * memory does at fork. Without a copy the arena stays shared. The copies
+ * are charged to current, the parent: the child starts in its cgroup.
+ */
+static void karena_fork_copy_pinned(struct karena_grant *child)
+{
+	struct karena_arena *arena;
+	unsigned long i;
+
+	for (i = 0; i < child->nr_arenas; i++) {
+		arena = karena_grant_arena_get_lock(child, i);
+		if (karena_arena_maybe_pinned(arena))
+			arena = karena_grant_arena_own(child, i, arena,
+						       current->mm, true);
+		if (arena) {
+			mutex_unlock(&arena->lock);
+			karena_arena_put(arena);
+		}
+		cond_resched();
+	}
+}
+
+/*
  * A new VMA now points at the grant. In the grant's own mm this is
  * mremap's copy (refused right after) or a split (refused before): count
  * it. In another mm it is a fork child: give it a grant of its own of the
  * same size, charged to the child as a grant (the limits hold at fork),
- * whose arenas share the parent's pages until either side writes (see
+ * which holds the parent's arenas until either side writes (see
  * "Copy on write" at the top), with the parent's PTEs zapped first (see
  * karena_fork_zap_parent()). This cannot fail (vm_ops->open returns
  * void); if the child's grant is refused, the child's VMA points at
@@ -470,7 +513,6 @@ static bool karena_fork_zap_parent(struct vm_area_struct *vma,
 static void karena_vm_open(struct vm_area_struct *vma)
 {
 	struct karena_grant *src = vma->vm_private_data;
-	unsigned long i, copied = 0;
 	struct karena_grant *copy;
 
 	if (!src)
@@ -484,7 +526,7 @@ static void karena_vm_open(struct vm_area_struct *vma)
 		return;
 	}
 
-	copy = karena_grant(vma->vm_mm, src->nr_pages, true);
+	copy = karena_grant(vma->vm_mm, src->nr_pages, src);
 	if (IS_ERR(copy)) {
 		vma->vm_private_data = NULL;
 		return;
@@ -497,14 +539,9 @@ static void karena_vm_open(struct vm_area_struct *vma)
 		return;
 	}
 	karena_vma_set_cow(vma);
-	for (i = 0; i < src->nr_arenas; i++) {
-		/* current is the parent: the child's cgroup is the parent's */
-		copied += karena_arena_share(copy->arenas[i], src->arenas[i],
-					     current->mm);
-		cond_resched();
-	}
-	if (copied)
-		karena_count_copies(copied);
+	/* as copy_page_range() asks, for anonymous memory */
+	if (test_bit(MMF_HAS_PINNED, &current->mm->flags))
+		karena_fork_copy_pinned(copy);
 }
 
 /*
@@ -552,11 +589,14 @@ static vm_fault_t karena_fault_refused(u64 *counter)
 
 /*
  * Map the grant's page at vmf->pgoff, refilling a slot that
- * KARENA_IOC_RETURN_PAGES emptied (or a fork child's slot that was never
- * filled) with a fresh zeroed page, allocated with the grant's policy
- * (karena_page_refill(): no OOM killer, the memory headroom, the mm's
- * memory cgroup); when none can be had the fault is a SIGBUS, counted in
- * fault_failures. A write fault on a page that other arenas hold too
+ * KARENA_IOC_RETURN_PAGES emptied (or one left empty when the grant made
+ * a shared arena its own) with a fresh zeroed page, allocated with the
+ * grant's policy (karena_page_refill(): no OOM killer, the memory
+ * headroom, the mm's memory cgroup); when none can be had the fault is a
+ * SIGBUS, counted in fault_failures. A refill or a write in an arena that
+ * other grants hold too first makes the arena the grant's own
+ * (karena_grant_arena_own(); a SIGBUS counted in fork_copy_failures if it
+ * cannot be had). A write fault on a page that other arenas hold too
  * first makes it the writer's own (karena_page_unshare_locked(); a copy
  * that cannot be had is a SIGBUS counted in fork_copy_failures); in a
  * forked grant every other fault maps its page read-only (write-notify).
@@ -577,8 +617,10 @@ static vm_fault_t karena_vm_fault(struct vm_fault *vmf)
 	struct karena_grant *g = vma->vm_private_data;
 	struct karena_arena *arena;
 	pgoff_t idx = vmf->pgoff;
+	unsigned long ai;
 	struct page *page;
-	bool copied;
+	bool copied, forked, stale;
+	vm_fault_t refused;
 
 	/* the fork copy failed */
 	if (!g)
@@ -587,25 +629,40 @@ static vm_fault_t karena_vm_fault(struct vm_fault *vmf)
 		return VM_FAULT_SIGBUS;
 	if (vma->vm_mm == current->mm)
 		karena_holder_identify(g->holder);
-	/* from here on idx is the page's slot in its arena */
-	arena = g->arenas[idx >> karena.arena_order];
+	/* from here on idx is the page's slot in arena ai */
+	ai = idx >> karena.arena_order;
 	idx &= karena.arena_pages - 1;
 
-	mutex_lock(&arena->lock);
+	/* only a grant forked may hold shared arenas: see "Copy on write" */
+	forked = vma->vm_ops == &karena_cow_vm_ops;
+	if (forked) {
+		arena = karena_grant_arena_get_lock(g, ai);
+	} else {
+		arena = g->arenas[ai];
+		mutex_lock(&arena->lock);
+	}
 	page = arena->pages[idx];
+	/* a slot to fill or a page to write: the arena must be the grant's */
+	if (forked && (!page || (vmf->flags & FAULT_FLAG_WRITE))) {
+		arena = karena_grant_arena_own(g, ai, arena, vma->vm_mm,
+					       false);
+		if (!arena)
+			return karena_fault_refused(&karena.fork_copy_failures);
+		page = arena->pages[idx];
+	}
 	if (!page) {
 		page = karena_page_refill(vma->vm_mm);
 		if (!page) {
-			mutex_unlock(&arena->lock);
-			return karena_fault_refused(&karena.fault_failures);
+			refused = karena_fault_refused(&karena.fault_failures);
+			goto unlock;
 		}
 		WRITE_ONCE(arena->pages[idx], page);
 	} else if (vmf->flags & FAULT_FLAG_WRITE) {
 		page = karena_page_unshare_locked(arena, idx, vma->vm_mm,
 						  &copied);
 		if (!page) {
-			mutex_unlock(&arena->lock);
-			return karena_fault_refused(&karena.fork_copy_failures);
+			refused = karena_fault_refused(&karena.fork_copy_failures);
+			goto unlock;
 		}
 		if (copied)
 			karena_count_copies(1);
@@ -617,13 +674,23 @@ static vm_fault_t karena_vm_fault(struct vm_fault *vmf)
 	mutex_unlock(&arena->lock);
 
 	lock_page(page);
-	if (READ_ONCE(arena->pages[idx]) != page) {
+	stale = READ_ONCE(g->arenas[ai]) != arena ||
+		READ_ONCE(arena->pages[idx]) != page;
+	if (forked)
+		karena_arena_put(arena);
+	if (stale) {
 		unlock_page(page);
 		put_page(page);
 		return VM_FAULT_NOPAGE;
 	}
 	vmf->page = page;
 	return VM_FAULT_LOCKED;
+
+unlock:
+	mutex_unlock(&arena->lock);
+	if (forked)
+		karena_arena_put(arena);
+	return refused;
 }
 
 /*
@@ -682,20 +749,25 @@ static vm_fault_t karena_vm_page_mkwrite(struct vm_fault *vmf)
 	struct karena_arena *arena;
 	pgoff_t idx = vmf->pgoff;
 	struct page *copy;
-	bool own = false;
+	unsigned long ai;
+	bool own = false, kept;
 
 	/* only karena_vm_fault() maps pages, after these very checks */
 	if (WARN_ON_ONCE(!g || idx >= g->nr_pages))
 		return VM_FAULT_SIGBUS;
-	arena = g->arenas[idx >> karena.arena_order];
+	ai = idx >> karena.arena_order;
 	idx &= karena.arena_pages - 1;
 
-	mutex_lock(&arena->lock);
+	arena = karena_grant_arena_get_lock(g, ai);
+	arena = karena_grant_arena_own(g, ai, arena, vma->vm_mm, false);
+	if (!arena)
+		return karena_fault_refused(&karena.fork_copy_failures);
 	if (arena->pages[idx] == page) {
 		own = !karena_page_shared(page);
 		if (!own) {
 			copy = karena_vm_unshare_mapped(vmf, arena, idx);
 			mutex_unlock(&arena->lock);
+			karena_arena_put(arena);
 			if (!copy)
 				return karena_fault_refused(&karena.fork_copy_failures);
 			return VM_FAULT_NOPAGE;
@@ -705,9 +777,14 @@ static vm_fault_t karena_vm_page_mkwrite(struct vm_fault *vmf)
 	if (own) {
 		lock_page(page);
 		/* as in karena_vm_fault(): a fork cannot run meanwhile */
-		if (READ_ONCE(arena->pages[idx]) == page)
+		kept = READ_ONCE(g->arenas[ai]) == arena &&
+		       READ_ONCE(arena->pages[idx]) == page;
+		karena_arena_put(arena);
+		if (kept)
 			return VM_FAULT_LOCKED;
 		unlock_page(page);
+	} else {
+		karena_arena_put(arena);
 	}
 	karena_zap_range(vma, vmf->address & PAGE_MASK, PAGE_SIZE);
 	return VM_FAULT_NOPAGE;
@@ -906,7 +983,7 @@ int karena_mmap(struct file *file, struct vm_area_struct *vma)
 		return ret;
 	}
 
-	g = karena_grant(vma->vm_mm, vma_pages(vma), false);
+	g = karena_grant(vma->vm_mm, vma_pages(vma), NULL);
 	karena_file_grant_end(kf, !IS_ERR(g));
 	if (IS_ERR(g))
 		return PTR_ERR(g);

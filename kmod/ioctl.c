@@ -121,13 +121,16 @@ static unsigned int karena_return_range(struct vm_area_struct *vma,
 
 /*
  * Hand back pages [first, first + n) of the grant @vma maps, arena by
- * arena. Returns the number of pages handed back, or -ENOMEM (then nothing
- * changed).
+ * arena, once each arena of the range that the grant shares with others
+ * since a fork is its own (karena_grant_arena_own()). Returns the number
+ * of pages handed back, or -ENOMEM (then no page was handed back).
  */
 static long karena_return_grant_pages(struct vm_area_struct *vma,
 				      unsigned long first, unsigned long n)
 {
 	struct karena_grant *g = vma->vm_private_data;
+	unsigned long a, last = (first + n - 1) >> karena.arena_order;
+	struct karena_arena *arena;
 	unsigned int slot, chunk;
 	struct page **pages;
 	long nr = 0;
@@ -136,6 +139,19 @@ static long karena_return_grant_pages(struct vm_area_struct *vma,
 			       sizeof(*pages), GFP_KERNEL);
 	if (!pages)
 		return -ENOMEM;
+	/* the arenas shared since a fork become the grant's own, all first */
+	for (a = first >> karena.arena_order; a <= last; a++) {
+		arena = karena_grant_arena_get_lock(g, a);
+		arena = karena_grant_arena_own(g, a, arena, current->mm,
+					       false);
+		if (!arena) {
+			kvfree(pages);
+			return -ENOMEM;
+		}
+		mutex_unlock(&arena->lock);
+		karena_arena_put(arena);
+		cond_resched();
+	}
 	while (n) {
 		slot = first & (karena.arena_pages - 1);
 		chunk = min_t(unsigned long, n, karena.arena_pages - slot);

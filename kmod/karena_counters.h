@@ -45,6 +45,7 @@ KARENA_COUNTER(fork_copy_failures,	FORK_COPY_FAILURES,	ARENAS,	fork_copy_failure
 KARENA_COUNTER(pages_returned,		PAGES_RETURNED,		OTHER,	pages_returned)
 KARENA_COUNTER(fault_failures,		FAULT_FAILURES,		OTHER,	fault_failures)
 KARENA_COUNTER(orphaned_pages,		ORPHANED_PAGES,		OTHER,	orphaned_pages)
+KARENA_COUNTER(arenas_shared,		ARENAS_SHARED,		ARENAS,	nr_shared)
 KARENA_LIMIT(max_arenas,		MAX_ARENAS,		ARENAS,	max_arenas)
 KARENA_LIMIT(max_arenas_per_process,	MAX_ARENAS_PER_PROCESS,	ARENAS,	max_per_process)
 KARENA_LIMIT(max_arenas_per_uid,	MAX_ARENAS_PER_UID,	ARENAS,	max_per_uid)

@@ -11,7 +11,10 @@
  *                         free list (zeroed, ready), in one grant, or on
  *                         the dirty list (released, waiting for the
  *                         zeroing worker); one charged to a memory cgroup
- *                         is freed at release instead (reserve.c).
+ *                         is freed at release instead (reserve.c). Since
+ *                         a fork it may be in the grants of the parent and
+ *                         of its children at once, unchanged by any of
+ *                         them until each has its own (share.c).
  *   struct karena_grant   what one mmap granted: n arenas of the file's
  *                         arena size, backed by the module arenas that
  *                         cover them (a file arena smaller than the
@@ -35,8 +38,10 @@
  * Locking (outermost first):
  *
  *   mmap_lock of the mm     (core mm) held by mmap, fault, fork, munmap
- *   arena->lock (mutex)     the arena's page slots, arena->pages[], and
- *                           its touched-page bitmap
+ *   arena->lock (mutex)     the arena's page slots, arena->pages[], its
+ *                           touched-page bitmap, the decrements of
+ *                           arena->refs, and the grant's pointer to it
+ *                           (grant->arenas[i]) while it is shared
  *   page lock               orders a fault against KARENA_IOC_RETURN_PAGES
  *   karena_share_lock       a shared page's count of slots (share.c)
  *   karena_orphan_mutex     one recheck of the orphans at a time (orphan.c)
@@ -53,6 +58,8 @@
 #include <linux/hashtable.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/rcupdate.h>
+#include <linux/refcount.h>
 #include <linux/sched.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
@@ -76,6 +83,22 @@ struct vm_area_struct;
  * @memcg:	the memory cgroup its pages are charged to, with a reference;
  *		NULL for the reserve's arenas, charged to nobody (reserve.c).
  *		Fixed from allocation to free.
+ * @refs:	grants whose @arenas point at it: 1 for an arena that is its
+ *		grant's own, and for one that no grant holds; more since a
+ *		fork shared it whole (share.c), and then nothing changes its
+ *		slots. Goes up only in a fork of an mm whose grant holds it
+ *		(under that mm's mmap_lock for write), so one that a grant
+ *		holds alone stays so while that grant's mm is locked; goes
+ *		down only from more than 1 and under @lock: never to 0.
+ * @users:	keeps the structure itself (not its pages) allocated: one for
+ *		its existence, dropped by karena_arena_free(), and one for
+ *		each fault or ioctl of a forked grant between reading the
+ *		arena from grant->arenas[] and its last look at it
+ *		(karena_grant_arena_get_lock()), which another thread of the
+ *		mm may meanwhile have replaced and another grant released.
+ *		The structure is freed after an RCU grace period (@rcu), so
+ *		that a lookup can take a reference under rcu_read_lock().
+ * @rcu:	for that free
  * @lock:	protects @pages and @touched
  * @touched:	bitmap of karena.arena_pages bits, stored after @pages: set
  *		for a page that may have been written since the arena was
@@ -84,8 +107,9 @@ struct vm_area_struct;
  *		empty slot, reads as zero. The worker clears only these pages.
  *		See reserve.c for why nothing else can write a page.
  * @pages:	karena.arena_pages slots; NULL = handed back with
- *		KARENA_IOC_RETURN_PAGES, or never filled (a fork child's
- *		arena): the next fault fills it with a fresh zeroed page.
+ *		KARENA_IOC_RETURN_PAGES, or left empty when a grant made a
+ *		shared arena its own (share.c): the next fault fills it with a
+ *		fresh zeroed page.
  *		Each page holds one reference for the slot. A page shared
  *		since a fork is in the slots of several arenas, each with its
  *		reference, and counts them (share.c).
@@ -93,6 +117,9 @@ struct vm_area_struct;
 struct karena_arena {
 	struct list_head node;
 	struct mem_cgroup *memcg;
+	refcount_t refs;
+	refcount_t users;
+	struct rcu_head rcu;
 	struct mutex lock;		/* protects @pages, @touched */
 	unsigned long *touched;
 	struct page *pages[];
@@ -113,7 +140,10 @@ struct karena_arena {
  *		karena.arena_pages): what the grant is charged and counted as
  * @arenas:	page i of the grant is slot i & (karena.arena_pages - 1) of
  *		@arenas[i >> karena.arena_order]; the slots past @nr_pages of
- *		the last arena are never mapped, so never touched
+ *		the last arena are never mapped, so never touched. An entry
+ *		whose arena other grants hold too changes, under that arena's
+ *		lock, when the grant makes it its own (grant.c), and is NULL
+ *		once a released grant let go of it (orphan.c)
  */
 struct karena_grant {
 	unsigned int nr_maps;
@@ -206,6 +236,8 @@ struct karena_user {
  *		worker last started (it is kicked once per refill, see reserve.c)
  * @granted:	arenas granted now (== @grants - @releases when idle),
  *		orphans included
+ * @nr_shared:	references of grants to arenas that another grant holds
+ *		too, beyond the first of each arena (share.c)
  * @nr_orphans:	grants on @orphans (released by their VMAs, still charged)
  * @orphaned_pages: their pages with outside references (orphan.c)
  * @granted_peak: most arenas granted at once
@@ -241,6 +273,7 @@ struct karena_state {
 	u64 nr_free;
 	u64 nr_dirty;
 	u64 granted;
+	u64 nr_shared;
 	u64 granted_peak;
 	u64 grants;
 	u64 releases;
@@ -345,6 +378,7 @@ int karena_params_init(void);
 struct mem_cgroup *karena_grant_memcg(void);
 struct karena_arena *karena_arena_alloc_charged(struct mem_cgroup *memcg);
 struct karena_arena *karena_arena_new_empty(struct mem_cgroup *memcg);
+void karena_arena_put(struct karena_arena *arena);
 struct page *karena_page_refill(struct mm_struct *mm);
 struct karena_arena *karena_arena_take_locked(void);
 struct karena_arena *karena_arena_take(bool *flushed);
@@ -359,12 +393,24 @@ void karena_orphan_locked(struct karena_grant *g, unsigned int pinned);
 unsigned int karena_orphans_recheck(void);
 
 /* share.c */
+void karena_count_copies(unsigned long n);
 bool karena_page_shared(struct page *page);
 bool karena_page_leave(struct page *page, bool *pinned);
 unsigned int karena_arena_leave_shared(struct karena_arena *arena);
-unsigned long karena_arena_share(struct karena_arena *dst,
-				 struct karena_arena *src,
-				 struct mm_struct *mm);
+void karena_arenas_share(struct karena_arena **dst,
+			 struct karena_arena *const *src, unsigned long n);
+bool karena_arena_maybe_pinned(struct karena_arena *arena);
+struct karena_arena *karena_arena_unshare_locked(struct karena_arena *shared,
+						 struct mm_struct *mm,
+						 bool copy_pinned);
+bool karena_arena_leave_locked(struct karena_arena *arena);
+struct karena_arena *karena_grant_arena_get_lock(struct karena_grant *g,
+						 unsigned long ai);
+struct karena_arena *karena_grant_arena_own(struct karena_grant *g,
+					    unsigned long ai,
+					    struct karena_arena *arena,
+					    struct mm_struct *mm,
+					    bool copy_pinned);
 struct page *karena_page_unshare_locked(struct karena_arena *arena,
 					unsigned int idx, struct mm_struct *mm,
 					bool *copied);

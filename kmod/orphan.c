@@ -11,11 +11,12 @@
  * its place, again and again. So the grant is not released: when its last
  * VMA closes and a page of any of its arenas still has a reference
  * besides the arena's own (page_ref_count() > 1: pins add 1024, other
- * references 1), the grant becomes an orphan. A page that other arenas
- * hold too since a fork is theirs to account (share.c): the grant's slot
- * lets go of it when its last VMA closes, and it does not count here. It stays charged to its
- * holder, its user and the global count (and its pages to their memory
- * cgroup) exactly as while it was mapped, so every limit still counts it;
+ * references 1), the grant becomes an orphan. An arena or a page that
+ * other grants or arenas hold too since a fork is theirs to account
+ * (share.c): the grant lets go of it when its last VMA closes, and it
+ * does not count here. The orphan stays charged to its holder, its user
+ * and the global count (and its pages to their memory cgroup) exactly as
+ * while it was mapped, so every limit still counts it;
  * orphaned_pages counts its referenced pages. It is released as a whole,
  * as a munmap would have done, once no page has an outside reference:
  *
@@ -60,21 +61,36 @@ static DEFINE_MUTEX(karena_orphan_mutex);
  * @g: a grant that no VMA maps (so no PTE of it references its pages, and
  *     no fault or KARENA_IOC_RETURN_PAGES can change its slots)
  *
- * A page that other arenas hold too (shared since a fork) is not counted
- * here: its slot lets go of it now (karena_arena_leave_shared()), and
- * the arenas that still hold it account it, outside references included
- * (share.c).
+ * An arena that other grants hold too (shared whole since a fork) is
+ * theirs from now on: @g lets go of it (karena_arena_leave_locked()) and
+ * its entry becomes NULL, with no look at its pages; the grants that
+ * still hold it account them, outside references included. Likewise a
+ * page that other arenas hold too (shared since a grant made a shared
+ * arena its own) is not counted here: its slot lets go of it now
+ * (karena_arena_leave_shared()), and the arenas that still hold it
+ * account it (share.c).
  *
  * Return: the number of pages that only @g holds and something else
  * references.
  */
 unsigned int karena_grant_pinned(struct karena_grant *g)
 {
+	struct karena_arena *arena;
 	unsigned int n = 0;
 	unsigned long a;
+	bool left;
 
 	for (a = 0; a < g->nr_arenas; a++) {
-		n += karena_arena_leave_shared(g->arenas[a]);
+		arena = g->arenas[a];
+		if (!arena)
+			continue;
+		mutex_lock(&arena->lock);
+		left = karena_arena_leave_locked(arena);
+		if (left)
+			g->arenas[a] = NULL;
+		mutex_unlock(&arena->lock);
+		if (!left)
+			n += karena_arena_leave_shared(arena);
 		cond_resched();
 	}
 	return n;

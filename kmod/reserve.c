@@ -31,19 +31,22 @@
  *    faults it in through the same handler, so the bit is set before any
  *    reference escapes; a pin that outlives the mapping is a reference the
  *    scrub sees and refuses (above);
- *  - a fork, which puts the parent's page in the child's slot and sets
- *    the child's bit (karena_arena_share() in share.c), and a copy on
+ *  - a grant that makes an arena shared since a fork its own, which puts
+ *    the shared arena's page in its new slot and sets its bit
+ *    (karena_arena_unshare_locked() in share.c), and a copy on
  *    write, the one kernel write, into a page it puts in a slot whose bit
  *    is set already;
  *  - KARENA_IOC_RETURN_PAGES, which empties the slot and clears its bit
  *    together under arena->lock; an empty slot is refilled with a fresh
  *    zeroed page, by the next fault (which sets the bit) or by the scrub.
- * Zapping PTEs (munmap, MADV_DONTNEED, the fork zap) leaves bits set. A
- * fork relies on the same rule: it shares only the touched pages of the
- * parent's arena, the others being zero on both sides. No released arena
- * holds a page that another arena holds too: the release lets go of those
- * first (karena_grant_pinned()), so the worker never zeroes a page under
- * another arena's user.
+ * Zapping PTEs (munmap, MADV_DONTNEED, the fork zap) leaves bits set. The
+ * copy of a shared arena relies on the same rule: it holds only the
+ * touched pages of the shared arena, the others being zero in both. A read
+ * fault on a shared arena sets the bit of the page it maps, so that the
+ * copies hold every page a PTE maps. No released arena holds a page that
+ * another arena holds too, and none is released while another grant holds
+ * it: the release lets go of those first (karena_grant_pinned()), so the
+ * worker never zeroes a page under another arena's user.
  *
  * The worker also keeps reserve_arenas zeroed arenas free: it refills the
  * free list after grants drain it, and frees the surplus after the
@@ -125,11 +128,27 @@ static bool karena_mem_allows(u64 pages)
 }
 
 /**
+ * karena_arena_put() - let go of a reference to an arena's structure
+ * @arena: its @users reference is dropped; the last frees it, after an
+ *	   RCU grace period (see struct karena_arena)
+ */
+void karena_arena_put(struct karena_arena *arena)
+{
+	if (!refcount_dec_and_test(&arena->users))
+		return;
+	mutex_destroy(&arena->lock);
+	kvfree_rcu(arena, rcu);
+}
+
+/**
  * karena_arena_free() - drop an arena's pages and free it
  * @arena: no longer counted anywhere; may be NULL
  *
  * A page still referenced elsewhere lives on with that reference (and its
  * memory cgroup charge, which the page allocator drops when it is freed).
+ * The structure goes with its last reference (karena_arena_put()): a
+ * fault of a grant that held the arena once may still lock it, find
+ * that its grant holds another, and let go.
  */
 static void karena_arena_free(struct karena_arena *arena)
 {
@@ -137,12 +156,13 @@ static void karena_arena_free(struct karena_arena *arena)
 
 	if (!arena)
 		return;
-	for (i = 0; i < karena.arena_pages; i++)
+	for (i = 0; i < karena.arena_pages; i++) {
 		if (arena->pages[i])
 			put_page(arena->pages[i]);
+		WRITE_ONCE(arena->pages[i], NULL);
+	}
 	mem_cgroup_put(arena->memcg);
-	mutex_destroy(&arena->lock);
-	kvfree(arena);
+	karena_arena_put(arena);
 }
 
 /* A new arena whose slots are all empty (they read as zero), or NULL. */
@@ -157,6 +177,8 @@ static struct karena_arena *karena_arena_alloc_slots(void)
 	if (!arena)
 		return NULL;
 	mutex_init(&arena->lock);
+	refcount_set(&arena->refs, 1);
+	refcount_set(&arena->users, 1);
 	arena->touched = (unsigned long *)&arena->pages[karena.arena_pages];
 	return arena;
 }
@@ -251,21 +273,29 @@ struct karena_arena *karena_arena_alloc_charged(struct mem_cgroup *memcg)
 
 /**
  * karena_arena_new_empty() - a new arena whose slots are all empty
- * @memcg: the memory cgroup of the grant (karena_grant_memcg()), or NULL;
- *	   the arena takes a reference of its own
+ * @memcg: the memory cgroup of the arena it stands for, or NULL; the new
+ *	   arena takes a reference of its own
  *
- * For a fork child: its slots are filled with the parent's pages (shared
- * until written) and, on fault, with fresh zeroed pages charged to the
- * child's cgroup (karena_page_refill()). With @memcg it is freed at
- * release, as an arena charged to a cgroup is; without, it goes to the
- * worker, whose scrub fills its empty slots. Counted in arenas_reserved
- * like any other arena. May sleep.
+ * For a grant that makes an arena it shares with other grants since a
+ * fork its own (share.c): its slots are filled with the shared arena's
+ * pages and, on fault, with fresh zeroed pages charged to the faulting
+ * mm's cgroup (karena_page_refill()). With @memcg it is freed at release,
+ * as an arena charged to a cgroup is; without, it goes to the worker,
+ * whose scrub fills its empty slots. It is not counted here: it takes the
+ * place, in one grant, of an arena that grant counts already in
+ * arenas_reserved. May sleep.
  *
  * Return: the arena, or NULL.
  */
 struct karena_arena *karena_arena_new_empty(struct mem_cgroup *memcg)
 {
-	return karena_arena_adopt(karena_arena_alloc_slots(), memcg);
+	struct karena_arena *arena = karena_arena_alloc_slots();
+
+	if (arena && memcg) {
+		css_get(&memcg->css);
+		arena->memcg = memcg;
+	}
+	return arena;
 }
 
 /**
@@ -447,7 +477,9 @@ struct karena_arena *karena_arena_take(bool *flushed)
 /**
  * karena_arenas_release() - give back arenas that nobody maps any more
  * @arenas: @n arenas, the array of a grant; no VMA maps them, no PTE points
- *	    into them, and nothing but their slots references their pages
+ *	    into them, and nothing but their slots references their pages.
+ *	    A NULL entry is an arena that other grants hold (the grant let go
+ *	    of it, orphan.c): it leaves arenas_reserved here, with its grant.
  * @n: how many there are
  *
  * The reserve's arenas are queued for zeroing, in one splice whatever the
@@ -467,6 +499,8 @@ void karena_arenas_release(struct karena_arena **arenas, unsigned long n)
 	LIST_HEAD(charged);
 
 	for (i = 0; i < n; i++) {
+		if (!arenas[i])
+			continue;
 		if (arenas[i]->memcg) {
 			list_add_tail(&arenas[i]->node, &charged);
 		} else {

@@ -1,13 +1,30 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Pages shared by the arenas of a parent and its fork children: how
- * many slots hold a page, and the three ways a slot lets go of one.
+ * Arenas and pages shared by the grants of a parent and its fork
+ * children: how many grants hold an arena and how a grant makes one its
+ * own; how many slots hold a page, and the three ways a slot lets go of
+ * one.
  *
- * A fork puts every touched page of the parent's arena into the same slot
- * of the child's arena (karena_arena_share()); the page is then held by
- * two slots, each with a reference of its own, until a write, a
+ * Arenas. A fork gives the child's grant the parent's arenas themselves
+ * (karena_arenas_share()): each counts the grants that hold it
+ * (arena->refs), and while more than one does nothing changes its slots;
+ * the grants read its pages and map them read-only. A grant that is to
+ * change a slot first makes the arena its own (karena_grant_arena_own()):
+ * a new slot array whose every touched slot holds the same page as the
+ * shared arena's, one more slot holding it, replaces the shared arena in
+ * that grant, and the grant lets go of the shared one
+ * (karena_arena_leave_locked()). A released grant lets go of its shared
+ * arenas the same way (orphan.c). The count goes down only under the
+ * arena's lock and only from more than one, so the grant that finds it at
+ * 1 under the lock holds the arena alone, and stays alone while its mm's
+ * mmap_lock is held: only a fork of that mm can raise it. The counts are
+ * in arenas_reserved once per grant and in arenas_shared beyond the first.
+ *
+ * Pages. A grant that makes a shared arena its own puts every touched
+ * page of it into the same slot of its new arena; the page is then held
+ * by two slots, each with a reference of its own, until a write, a
  * KARENA_IOC_RETURN_PAGES or a release lets go of one (copy on write,
- * see grant.c). A fork of a fork makes three, and so on.
+ * see grant.c). Another grant doing the same makes three, and so on.
  *
  * The number of slots that hold a page is kept in the page itself:
  * page_private() is the number of slots besides one (0 for a page that
@@ -20,9 +37,10 @@
  * the count goes down, so that at every moment, seen under the lock,
  *
  *   page_ref_count() = slots holding it (page_private() + 1)
- *                    + PTEs mapping it (each a VMA of a grant whose slot
- *                      holds it: a slot lets go of its page only after
- *                      zapping its own PTE of it)
+ *                    + PTEs mapping it (each a VMA of a grant whose
+ *                      arena's slot holds it: a slot lets go of its page
+ *                      only after zapping its own PTE of it, and a grant
+ *                      makes an arena its own with the same pages)
  *                    + outside references (a pipe, a GUP pin)
  *                    + references of faults in flight (transient)
  *
@@ -83,9 +101,12 @@ static bool karena_page_leave_locked(struct page *page, bool *pinned)
  * karena_page_shared() - do other slots than the caller's hold @page?
  * @page: a page in the caller's slot
  *
- * Context: the caller holds its slot's arena->lock, so its slot keeps
- * the page; the answer can only go from true to false meanwhile (no fork
- * runs while a fault or an ioctl holds mmap_lock).
+ * Context: the caller holds its slot's arena->lock, and the arena is its
+ * grant's own, so its slot keeps the page; the answer can only go from
+ * true to false meanwhile: a page goes into one more slot only from a slot
+ * that holds it already (karena_arena_hold_pages_locked()), under the lock
+ * of that slot's arena, and the only arena that holds a page no other
+ * holds is the caller's.
  */
 bool karena_page_shared(struct page *page)
 {
@@ -117,40 +138,95 @@ bool karena_page_leave(struct page *page, bool *pinned)
 	return left;
 }
 
+/* Count @n pages copied for fork children (on write, or pinned). */
+void karena_count_copies(unsigned long n)
+{
+	spin_lock(&karena.lock);
+	karena.fork_copies += n;
+	spin_unlock(&karena.lock);
+}
+
 /**
- * karena_arena_share() - fill a fork child's arena with the parent's pages
- * @dst: the child's arena: empty slots, mapped by no VMA yet
- * @src: the parent's arena; no PTE maps its pages (the fork zapped them)
- * @mm: the mm a copy is charged to (current's: the child starts in its
- *	cgroup)
+ * karena_arenas_share() - a fork child's grant holds the parent's arenas
+ * @dst: the child's grant's array, @n entries
+ * @src: the parent's grant's array; the parent's mm is write-locked by the
+ *	 fork, so each of its arenas that only the parent's grant held stays
+ *	 so until here
+ * @n: arenas in both
  *
- * The page of every touched slot goes into the same slot of @dst, one
- * more slot holding it (with a reference of its own), all under one hold
- * of karena_share_lock per arena. Untouched and empty slots read as zero
- * on both sides and stay empty in @dst. A page that may be pinned for DMA
- * is copied instead, as anonymous memory does at fork: a write through
- * the pin (O_DIRECT, RDMA) then stays the parent's; if no copy can be had
- * it is shared.
- *
- * Return: the number of pages copied.
+ * Each arena gets one more reference, for the child's grant; nothing else
+ * is done per arena, and nothing per page. Each reference counts in
+ * arenas_reserved (once per grant that holds the arena, so that
+ * arenas_reserved = arenas_free + arenas_granted + dirty arenas stays
+ * exact) and in arenas_shared (the references beyond the first).
  */
-unsigned long karena_arena_share(struct karena_arena *dst,
-				 struct karena_arena *src,
-				 struct mm_struct *mm)
+void karena_arenas_share(struct karena_arena **dst,
+			 struct karena_arena *const *src, unsigned long n)
+{
+	unsigned long i;
+
+	for (i = 0; i < n; i++) {
+		refcount_inc(&src[i]->refs);
+		dst[i] = src[i];
+	}
+	spin_lock(&karena.lock);
+	karena.nr_total += n;
+	karena.nr_shared += n;
+	spin_unlock(&karena.lock);
+}
+
+/**
+ * karena_arena_maybe_pinned() - may a page of @arena be pinned for DMA?
+ * @arena: locked
+ *
+ * Return: true if a touched page of @arena may be pinned
+ * (folio_maybe_dma_pinned(): a GUP pin, or over 1024 other references).
+ */
+bool karena_arena_maybe_pinned(struct karena_arena *arena)
+{
+	unsigned int i;
+
+	lockdep_assert_held(&arena->lock);
+	for_each_set_bit(i, arena->touched, karena.arena_pages)
+		if (arena->pages[i] &&
+		    folio_maybe_dma_pinned(page_folio(arena->pages[i])))
+			return true;
+	return false;
+}
+
+/*
+ * Fill @dst, a new arena of empty slots, with the pages of @src: the page
+ * of every touched slot goes into the same slot of @dst, one more slot
+ * holding it (with a reference of its own), all under one hold of
+ * karena_share_lock. Untouched and empty slots read as zero on both sides
+ * and stay empty in @dst. With @copy_pinned (a fork child's arena, which
+ * no PTE maps yet) a page that may be pinned for DMA is copied instead, as
+ * anonymous memory does at fork: a write through the pin (O_DIRECT, RDMA)
+ * then stays in @src's page; if no copy can be had it is shared. Without,
+ * every slot of @dst holds the page the same slot of @src holds, so that
+ * the PTEs of @dst's grant, made from @src, stay right. A copy is charged
+ * to @mm. Returns the number of pages copied.
+ * Context: @src->lock held; may sleep.
+ */
+static unsigned long karena_arena_hold_pages_locked(struct karena_arena *dst,
+						    struct karena_arena *src,
+						    struct mm_struct *mm,
+						    bool copy_pinned)
 {
 	unsigned long copied = 0;
 	struct page *page, *copy;
 	bool pinned = false;
 	unsigned int i;
 
-	mutex_lock(&src->lock);
+	lockdep_assert_held(&src->lock);
 	spin_lock(&karena_share_lock);
 	for_each_set_bit(i, src->touched, karena.arena_pages) {
 		page = src->pages[i];
 		if (!page)
 			continue;
 		__set_bit(i, dst->touched);
-		if (folio_maybe_dma_pinned(page_folio(page))) {
+		if (copy_pinned &&
+		    folio_maybe_dma_pinned(page_folio(page))) {
 			pinned = true;
 			continue;
 		}
@@ -176,8 +252,151 @@ unsigned long karena_arena_share(struct karena_arena *dst,
 		}
 		dst->pages[i] = copy;
 	}
-	mutex_unlock(&src->lock);
 	return copied;
+}
+
+/**
+ * karena_arena_unshare_locked() - an arena of its own for a grant that
+ * holds @shared with other grants
+ * @shared: locked; its refs > 1
+ * @mm: the mm a copy of a pinned page is charged to
+ * @copy_pinned: copy the pages that may be pinned for DMA (a fork child's
+ *	grant, which maps none of them yet)
+ *
+ * A new slot array (karena_arena_new_empty(), in @shared's memory cgroup,
+ * whose release it follows) whose slots hold the pages of @shared, each
+ * page counting one more slot (karena_arena_hold_pages_locked()); the
+ * copies of pinned pages count in fork_copies. The caller puts it in its
+ * grant in place of @shared and lets go of @shared
+ * (karena_arena_leave_locked()).
+ *
+ * Context: may sleep.
+ * Return: the new arena, or NULL when its slots cannot be had.
+ */
+struct karena_arena *karena_arena_unshare_locked(struct karena_arena *shared,
+						 struct mm_struct *mm,
+						 bool copy_pinned)
+{
+	struct karena_arena *own;
+	unsigned long copied;
+
+	lockdep_assert_held(&shared->lock);
+	own = karena_arena_new_empty(shared->memcg);
+	if (!own)
+		return NULL;
+	copied = karena_arena_hold_pages_locked(own, shared, mm, copy_pinned);
+	if (copied)
+		karena_count_copies(copied);
+	return own;
+}
+
+/**
+ * karena_arena_leave_locked() - a grant lets go of @arena if others hold it
+ * @arena: locked; in the grant's array until the caller replaces the entry
+ *
+ * Return: true if other grants hold @arena: the grant's reference is
+ * dropped (never the last: every drop is made under @arena->lock and from
+ * more than one), and arenas_shared counts one less. false: the arena is
+ * the grant's own, and nothing changed.
+ */
+bool karena_arena_leave_locked(struct karena_arena *arena)
+{
+	lockdep_assert_held(&arena->lock);
+	if (refcount_read(&arena->refs) == 1)
+		return false;
+	refcount_dec(&arena->refs);
+	spin_lock(&karena.lock);
+	karena.nr_shared--;
+	spin_unlock(&karena.lock);
+	return true;
+}
+
+/**
+ * karena_grant_arena_get_lock() - lock the arena behind @g->arenas[@ai]
+ * @g: a grant that a VMA maps, whose mm's mmap_lock the caller holds
+ * @ai: the arena's index in @g
+ *
+ * The entry changes (under the old arena's lock) when @g makes a shared
+ * arena its own, and the old arena may then be released by the other
+ * grants that held it: so the arena read from the entry is held with a
+ * reference to its structure (arena->users, taken under rcu_read_lock(),
+ * see struct karena_arena), the entry is read again once the lock is
+ * held, and the lock taken again if it changed. A grant never forked
+ * has no shared arena, so its entries never change: its faults lock
+ * @g->arenas[@ai] directly.
+ *
+ * Context: may sleep.
+ * Return: the arena, locked, with a reference the caller drops with
+ * karena_arena_put() once it no longer looks at the arena; it is
+ * @g->arenas[@ai] until unlocked.
+ */
+struct karena_arena *karena_grant_arena_get_lock(struct karena_grant *g,
+						 unsigned long ai)
+{
+	struct karena_arena *arena;
+	bool held;
+
+	for (;;) {
+		rcu_read_lock();
+		arena = READ_ONCE(g->arenas[ai]);
+		held = refcount_inc_not_zero(&arena->users);
+		rcu_read_unlock();
+		if (!held) {
+			/* being freed: the entry has changed already */
+			cpu_relax();
+			continue;
+		}
+		mutex_lock(&arena->lock);
+		if (READ_ONCE(g->arenas[ai]) == arena)
+			return arena;
+		mutex_unlock(&arena->lock);
+		karena_arena_put(arena);
+	}
+}
+
+/**
+ * karena_grant_arena_own() - make @g->arenas[@ai] the grant's own
+ * @g: as for karena_grant_arena_get_lock()
+ * @ai: the arena's index in @g
+ * @arena: @g->arenas[@ai], from karena_grant_arena_get_lock()
+ * @mm: the mm a copy of a pinned page is charged to
+ * @copy_pinned: as for karena_arena_unshare_locked()
+ *
+ * An arena that only @g holds is returned as it is. One that other grants
+ * hold too is replaced in @g by a new arena of the same pages
+ * (karena_arena_unshare_locked()), published under the old one's lock, and
+ * @g lets go of the old one (karena_arena_leave_locked()). The new one
+ * stays @g's own while the caller holds the mmap_lock: only a fork of this
+ * mm could share it again.
+ *
+ * Context: may sleep.
+ * Return: @g's own arena, locked, with a reference as from
+ * karena_grant_arena_get_lock(); or NULL, with @arena unlocked and its
+ * reference dropped, when no arena could be had (@g still holds @arena,
+ * shared).
+ */
+struct karena_arena *karena_grant_arena_own(struct karena_grant *g,
+					    unsigned long ai,
+					    struct karena_arena *arena,
+					    struct mm_struct *mm,
+					    bool copy_pinned)
+{
+	struct karena_arena *own;
+
+	lockdep_assert_held(&arena->lock);
+	if (refcount_read(&arena->refs) == 1)
+		return arena;
+	own = karena_arena_unshare_locked(arena, mm, copy_pinned);
+	if (!own) {
+		mutex_unlock(&arena->lock);
+		karena_arena_put(arena);
+		return NULL;
+	}
+	WRITE_ONCE(g->arenas[ai], own);
+	karena_arena_leave_locked(arena);
+	mutex_unlock(&arena->lock);
+	karena_arena_put(arena);
+	return karena_grant_arena_get_lock(g, ai);
 }
 
 /**

@@ -19,6 +19,13 @@
  * grant never forked keeps writable PTEs (MAP_POPULATE saves every
  * first-write fault), a forked one faults on each first write; a write
  * while another thread keeps reading the same shared page gets its copy.
+ * Arenas shared whole (arenas_shared): a child that only reads allocates
+ * no arena; the first write of a side takes it an arena of its own, and
+ * the others keep sharing (two children and a writing parent; a
+ * KARENA_IOC_RETURN_PAGES in a child); a fork of a fork whose middle
+ * process exits first; both exit orders with pages spliced by each side;
+ * an arena with pages pinned for DMA (an AF_XDP umem) is the child's own
+ * from the fork, its pinned pages copied.
  *
  * Needs root (limits are saved and restored, reserve counters read) and
  * the module loaded; otherwise SKIP.
@@ -36,10 +43,12 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <linux/if_xdp.h>
 #include <linux/karena.h>
 #include "kselftest_harness.h"
 #include "karena_util.h"
@@ -394,6 +403,300 @@ TEST_F(cow, return_pages_shared)
 	EXPECT_TRUE(check_invariant());
 }
 
+/* ---- arenas shared whole since a fork (arenas_shared) ---- */
+
+/* Are the first @at of @len bytes at @p all @a, and the rest all @b? */
+static int split_reads(const unsigned char *p, size_t at, size_t len,
+		       unsigned char a, unsigned char b)
+{
+	return all_bytes(p, at, a) && all_bytes(p + at, len - at, b);
+}
+
+/*
+ * A child that only reads keeps the parent's arenas themselves: no arena
+ * is allocated for it (arenas_shared counts its four, and arenas_reserved
+ * = free + granted with nothing waiting: the module holds no arena beyond
+ * those), no page is copied. Its first write takes one arena of its own
+ * (one page copied); its exit lets go of the other three. The parent then
+ * writes everything in place.
+ */
+TEST_F(cow, reader_keeps_arenas_shared)
+{
+	size_t len = 4 * self->size;
+	long long shared = ctr("arenas_shared");
+	long long copies = ctr("fork_copies");
+	unsigned char *p;
+	pid_t pid;
+
+	pid = filled_fork(self->fd, len, 'r', &p, NULL);
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		if (!all_bytes(p, len, 'r') || signal_step(self->up[1]) ||
+		    wait_step(self->down[0]))
+			_exit(1);
+		p[0] = 'w';
+		if (signal_step(self->up[1]) || wait_step(self->down[0]))
+			_exit(2);
+		_exit(split_reads(p, 1, len, 'w', 'r') ? 0 : 3);
+	}
+	ASSERT_EQ(0, wait_step(self->up[0]));
+	EXPECT_EQ(shared + 4, ctr("arenas_shared"));
+	EXPECT_EQ(copies, ctr("fork_copies"));
+	EXPECT_EQ(self->base_granted + 8, ctr("arenas_granted"));
+	EXPECT_EQ(0, wait_scrubbed());
+
+	ASSERT_EQ(0, signal_step(self->down[1]));
+	ASSERT_EQ(0, wait_step(self->up[0]));
+	EXPECT_EQ(shared + 3, ctr("arenas_shared"));
+	EXPECT_EQ(copies + 1, ctr("fork_copies"));
+	EXPECT_TRUE(all_bytes(p, len, 'r'));
+
+	ASSERT_EQ(0, signal_step(self->down[1]));
+	EXPECT_TRUE(child_ok(pid));
+	EXPECT_EQ(shared, ctr("arenas_shared"));
+	memset(p, 'p', len);
+	EXPECT_EQ(copies + 1, ctr("fork_copies"));
+	EXPECT_TRUE(all_bytes(p, len, 'p'));
+	EXPECT_EQ(0, munmap(p, len));
+	EXPECT_TRUE(check_invariant());
+}
+
+/* Child @i of parent_writes_children_share, on its own pair of pipes. */
+static void sharing_child(unsigned char *p, size_t len, int i, int up,
+			  int down)
+{
+	int ok;
+
+	if (!all_bytes(p, len, 'a') || signal_step(up) || wait_step(down))
+		_exit(1);
+	/* the parent wrote its first arena: ours reads as at fork */
+	if (!all_bytes(p, len, 'a'))
+		_exit(2);
+	if (i == 0)
+		p[0] = 'c';
+	if (signal_step(up) || wait_step(down))
+		_exit(3);
+	if (i == 0)
+		ok = split_reads(p, 1, len, 'c', 'a');
+	else
+		ok = all_bytes(p, len, 'a');
+	_exit(ok ? 0 : 4);
+}
+
+/*
+ * Two children share the parent's two arenas (three grants each). The
+ * parent's write of its first arena gives it an arena of its own, every
+ * page of it copied, and leaves the children sharing theirs, which still
+ * reads as at fork. A write of the first child then gives it an arena of
+ * its own (one page copied), and the second child still reads the old
+ * data.
+ */
+TEST_F(cow, parent_writes_children_share)
+{
+	size_t sz = self->size, len = 2 * sz, npg = sz / self->page;
+	long long shared = ctr("arenas_shared");
+	long long copies = ctr("fork_copies");
+	int up[2][2], down[2][2], i;
+	unsigned char *p;
+	pid_t pids[2];
+
+	p = grant_filled(self->fd, len, 'a');
+	ASSERT_NE(MAP_FAILED, p);
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, pipe(up[i]));
+		ASSERT_EQ(0, pipe(down[i]));
+		pids[i] = fork();
+		ASSERT_LE(0, pids[i]);
+		if (pids[i] == 0)
+			sharing_child(p, len, i, up[i][1], down[i][0]);
+	}
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, wait_step(up[i][0]));
+	EXPECT_EQ(shared + 4, ctr("arenas_shared"));
+	EXPECT_EQ(copies, ctr("fork_copies"));
+
+	memset(p, 'P', sz);
+	EXPECT_EQ(shared + 3, ctr("arenas_shared"));
+	EXPECT_EQ(copies + (long long)npg, ctr("fork_copies"));
+	EXPECT_TRUE(split_reads(p, sz, len, 'P', 'a'));
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, signal_step(down[i][1]));
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, wait_step(up[i][0]));
+	EXPECT_EQ(shared + 2, ctr("arenas_shared"));
+	EXPECT_EQ(copies + (long long)npg + 1, ctr("fork_copies"));
+
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, signal_step(down[i][1]));
+		EXPECT_TRUE(child_ok(pids[i])) TH_LOG("child %d", i);
+	}
+	EXPECT_EQ(shared, ctr("arenas_shared"));
+	EXPECT_TRUE(split_reads(p, sz, len, 'P', 'a'));
+	EXPECT_EQ(0, munmap(p, len));
+	EXPECT_TRUE(check_invariant());
+}
+
+/*
+ * KARENA_IOC_RETURN_PAGES of a whole arena in a child that shares it:
+ * the child takes an arena of its own and hands every page back (its
+ * slots only); its other arena stays shared. The parent reads everything
+ * as before and, the child's slots gone, writes in place.
+ */
+TEST_F(cow, return_pages_child_shares)
+{
+	size_t sz = self->size, len = 2 * sz, npg = sz / self->page;
+	long long shared = ctr("arenas_shared");
+	long long copies = ctr("fork_copies");
+	long long returned = ctr("pages_returned");
+	unsigned char *p;
+	pid_t pid;
+
+	pid = filled_fork(self->fd, len, 'd', &p, NULL);
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		if (return_pages(self->fd, p, sz, NULL))
+			_exit(1);
+		if (!split_reads(p, sz, len, 0, 'd') ||
+		    signal_step(self->up[1]) || wait_step(self->down[0]))
+			_exit(2);
+		_exit(0);
+	}
+	ASSERT_EQ(0, wait_step(self->up[0]));
+	EXPECT_EQ(shared + 1, ctr("arenas_shared"));
+	EXPECT_EQ(returned + (long long)npg, ctr("pages_returned"));
+	EXPECT_TRUE(all_bytes(p, len, 'd'));
+	memset(p, 'P', sz);
+	EXPECT_EQ(copies, ctr("fork_copies"));
+	ASSERT_EQ(0, signal_step(self->down[1]));
+	EXPECT_TRUE(child_ok(pid));
+	EXPECT_EQ(shared, ctr("arenas_shared"));
+	EXPECT_TRUE(split_reads(p, sz, len, 'P', 'd'));
+	EXPECT_EQ(0, munmap(p, len));
+	EXPECT_TRUE(check_invariant());
+}
+
+/*
+ * A fork of a fork whose middle process exits first: the parent and the
+ * grandchild hold both arenas. The parent's write takes an arena of its
+ * own (one page copied); the grandchild, which then holds the first arena
+ * alone, reads what was there at fork and writes in place.
+ */
+TEST_F(cow, fork_of_fork_middle_exits)
+{
+	size_t len = 2 * self->size, pg = self->page;
+	long long shared = ctr("arenas_shared");
+	long long copies = ctr("fork_copies");
+	unsigned char *p;
+	pid_t mid;
+	char res;
+
+	mid = filled_fork(self->fd, len, 'f', &p, NULL);
+	ASSERT_LE(0, mid);
+	if (mid == 0) {
+		pid_t pid = fork();
+
+		if (pid < 0)
+			_exit(1);
+		if (pid == 0) {
+			if (wait_step(self->down[0]))
+				_exit(2);
+			res = all_bytes(p, len, 'f') ? 'r' : 'R';
+			memset(p, 'g', pg);
+			if (res == 'r' && split_reads(p, pg, len, 'g', 'f'))
+				res = 'w';
+			_exit(write(self->up[1], &res, 1) == 1 ? 0 : 3);
+		}
+		_exit(0);
+	}
+	EXPECT_TRUE(child_ok(mid));
+	EXPECT_EQ(shared + 2, ctr("arenas_shared"));
+	EXPECT_EQ(self->base_granted + 4, ctr("arenas_granted"));
+	memset(p, 'p', pg);
+	EXPECT_EQ(copies + 1, ctr("fork_copies"));
+	EXPECT_EQ(shared + 1, ctr("arenas_shared"));
+	ASSERT_EQ(0, signal_step(self->down[1]));
+	ASSERT_EQ(1, read(self->up[0], &res, 1));
+	EXPECT_EQ('w', res);
+	EXPECT_EQ(copies + 1, ctr("fork_copies"));
+	EXPECT_EQ(0, wait_ctr("arenas_granted", self->base_granted + 2, 5000));
+	EXPECT_EQ(shared, ctr("arenas_shared"));
+	EXPECT_TRUE(split_reads(p, pg, len, 'p', 'f'));
+	EXPECT_EQ(0, munmap(p, len));
+	EXPECT_TRUE(check_invariant());
+}
+
+/*
+ * Pin @len bytes at @p for DMA as a device would, for as long as the
+ * returned socket is open: an AF_XDP umem (pin_user_pages() with
+ * FOLL_LONGTERM | FOLL_WRITE, which a grant never forked allows). -1 with
+ * errno EAFNOSUPPORT when the kernel has no AF_XDP sockets.
+ */
+static int pin_for_dma(void *p, size_t len, size_t pg)
+{
+	struct xdp_umem_reg reg = {
+		.addr = (uintptr_t)p, .len = len, .chunk_size = pg,
+	};
+	int xsk = socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0);
+
+	if (xsk < 0)
+		return -1;
+	if (setsockopt(xsk, SOL_XDP, XDP_UMEM_REG, &reg, sizeof(reg))) {
+		close(xsk);
+		return -2;
+	}
+	return xsk;
+}
+
+/*
+ * A page pinned for DMA at fork is copied for the child, as anonymous
+ * memory does, so that a write through the pin stays the parent's: the
+ * parent's first arena, pinned whole, is the child's own at fork (every
+ * page copied, not shared); its second arena is shared as any other. The
+ * parent then writes its pinned arena in place and copies the shared one.
+ */
+TEST_F(cow, pinned_copied_at_fork)
+{
+	size_t sz = self->size, len = 2 * sz, npg = sz / self->page;
+	long long shared = ctr("arenas_shared");
+	long long copies;
+	unsigned char *p;
+	int xsk;
+	pid_t pid;
+
+	p = grant_filled(self->fd, len, 'x');
+	ASSERT_NE(MAP_FAILED, p);
+	xsk = pin_for_dma(p, sz, self->page);
+	if (xsk == -1 && errno == EAFNOSUPPORT)
+		SKIP(goto out, "no AF_XDP sockets (CONFIG_XDP_SOCKETS) to pin pages with");
+	ASSERT_LE(0, xsk) TH_LOG("AF_XDP umem: %s", strerror(errno));
+	copies = ctr("fork_copies");
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		if (signal_step(self->up[1]) || wait_step(self->down[0]))
+			_exit(1);
+		_exit(all_bytes(p, len, 'x') ? 0 : 2);
+	}
+	ASSERT_EQ(0, wait_step(self->up[0]));
+	EXPECT_EQ(copies + (long long)npg, ctr("fork_copies"));
+	EXPECT_EQ(shared + 1, ctr("arenas_shared"));
+	memset(p, 'P', sz);
+	EXPECT_EQ(copies + (long long)npg, ctr("fork_copies"));
+	memset(p + sz, 'P', sz);
+	EXPECT_EQ(copies + 2 * (long long)npg, ctr("fork_copies"));
+	EXPECT_EQ(shared, ctr("arenas_shared"));
+	ASSERT_EQ(0, signal_step(self->down[1]));
+	EXPECT_TRUE(child_ok(pid));
+	EXPECT_TRUE(all_bytes(p, len, 'P'));
+	close(xsk);
+out:
+	EXPECT_EQ(0, munmap(p, len));
+	/* the umem may let go of its pins after the close: an orphan till then */
+	EXPECT_EQ(0, wait_ctr("arenas_granted", self->base_granted, 5000));
+	EXPECT_TRUE(check_invariant());
+}
+
 /*
  * The parent goes first: a middle process grants, fills, forks and exits;
  * once its arena is scrubbed, the grandchild still reads what it shared
@@ -612,6 +915,103 @@ TEST_F_TIMEOUT(cow, vmsplice_both_release, 120)
 	}
 	EXPECT_EQ(0, both);
 	EXPECT_TRUE(check_invariant());
+}
+
+/*
+ * The process that grants and forks (run here by a middle process, so
+ * that either side can go first) splices page 0 of the arena it shares
+ * with its child into @pa, the child page 1 into @pb; each says so on
+ * @up, then waits: the parent on @down_parent, the child on @down_child.
+ */
+static void splicing_parent(int fd, size_t sz, size_t pg, int pa, int pb,
+			    int up, int down_parent, int down_child)
+{
+	struct iovec iov;
+	unsigned char *p;
+	pid_t pid;
+
+	p = grant(fd, sz, 0);
+	if (p == MAP_FAILED)
+		_exit(1);
+	memset(p, 'a', pg);
+	memset(p + pg, 'b', sz - pg);
+	pid = fork();
+	if (pid < 0)
+		_exit(2);
+	iov.iov_base = pid ? p : p + pg;
+	iov.iov_len = pg;
+	if (vmsplice(pid ? pa : pb, &iov, 1, 0) != (ssize_t)pg)
+		_exit(3);
+	if (signal_step(up) || wait_step(pid ? down_parent : down_child))
+		_exit(4);
+	_exit(0);
+}
+
+/*
+ * Both exit orders of a parent and a child that share an arena and have
+ * each spliced one of its pages into a pipe (the splices read the shared
+ * arena, which stays shared): the first to go lets go of the arena and is
+ * released at once; the last is the orphan, with both spliced pages, until
+ * the pipes let go. The pipes read what the pages held.
+ */
+TEST_F_TIMEOUT(cow, vmsplice_shared_exit_orders, 60)
+{
+	size_t sz = self->size, pg = self->page;
+	long long orphaned = ctr("orphaned_pages");
+	long long shared = ctr("arenas_shared");
+	long long base = self->base_granted;
+	int pa[2], pb[2], down_child[2], round;
+	unsigned char *buf;
+	pid_t mid;
+
+	buf = malloc(pg);
+	ASSERT_NE(NULL, buf);
+	for (round = 0; round < 2; round++) {
+		ASSERT_EQ(0, pipe(pa));
+		ASSERT_EQ(0, pipe(pb));
+		ASSERT_EQ(0, pipe(down_child));
+		mid = fork();
+		ASSERT_LE(0, mid);
+		if (mid == 0)
+			splicing_parent(self->fd, sz, pg, pa[1], pb[1],
+					self->up[1], self->down[0],
+					down_child[0]);
+		ASSERT_EQ(0, wait_step(self->up[0]));
+		ASSERT_EQ(0, wait_step(self->up[0]));
+		EXPECT_EQ(shared + 1, ctr("arenas_shared"));
+		EXPECT_EQ(base + 2, ctr("arenas_granted"));
+		if (round == 0) {
+			ASSERT_EQ(0, signal_step(self->down[1]));
+			EXPECT_TRUE(child_ok(mid));
+		} else {
+			ASSERT_EQ(0, signal_step(down_child[1]));
+			EXPECT_EQ(0, wait_ctr("arenas_granted", base + 1, 5000));
+		}
+		EXPECT_EQ(shared, ctr("arenas_shared"));
+		EXPECT_EQ(orphaned, ctr("orphaned_pages"));
+		EXPECT_EQ(base + 1, ctr("arenas_granted"));
+		if (round == 0) {
+			ASSERT_EQ(0, signal_step(down_child[1]));
+		} else {
+			ASSERT_EQ(0, signal_step(self->down[1]));
+			EXPECT_TRUE(child_ok(mid));
+		}
+		EXPECT_EQ(0, wait_ctr("orphaned_pages", orphaned + 2, 5000))
+			TH_LOG("round %d", round);
+		EXPECT_EQ(base + 1, ctr("arenas_granted"));
+		EXPECT_TRUE(pipe_reads(pa[0], buf, pg, 'a'));
+		EXPECT_TRUE(pipe_reads(pb[0], buf, pg, 'b'));
+		close(pa[0]);
+		close(pa[1]);
+		close(pb[0]);
+		close(pb[1]);
+		close(down_child[0]);
+		close(down_child[1]);
+		EXPECT_EQ(0, wait_ctr("orphaned_pages", orphaned, 5000));
+		EXPECT_EQ(0, wait_ctr("arenas_granted", base, 5000));
+	}
+	EXPECT_TRUE(check_invariant());
+	free(buf);
 }
 
 #define STORM_PROCS	4	/* the parent and three children */

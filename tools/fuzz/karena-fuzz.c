@@ -38,7 +38,8 @@
  *     are absent in the child; arenas are released on exit and on SIGKILL;
  *   - once everything has exited the sysfs counters balance
  *     (arenas_granted == grants - releases, back to the value before the
- *     run).
+ *     run; arenas_shared back to its value before the run: no grant is
+ *     left holding an arena shared with a process that exited).
  *
  * That each limit denies exactly at the limit is a test, not a fuzz
  * target: selftests/karena/karena_limits_test.c.
@@ -1818,8 +1819,11 @@ static int worker(int proc)
 	return 0;
 }
 
-/* arenas_granted == grants - releases, and back to `want` (if >= 0) */
-static int counters_balance(long want, char *msg, size_t len)
+/*
+ * arenas_granted == grants - releases, and back to `want` (if >= 0);
+ * arenas_shared back to `want_shared` (no grant holds another's arena)
+ */
+static int counters_balance(long want, long want_shared, char *msg, size_t len)
 {
 	int tries;
 
@@ -1827,14 +1831,17 @@ static int counters_balance(long want, char *msg, size_t len)
 		long g = read_long(SYSFS "arenas_granted");
 		long gr = read_long(SYSFS "grants");
 		long rel = read_long(SYSFS "releases");
+		long shared = read_long(SYSFS "arenas_shared");
 
-		if (g < 0 || gr < 0 || rel < 0)
+		if (g < 0 || gr < 0 || rel < 0 || shared < 0)
 			return -1;
-		if (g == gr - rel && (want < 0 || g == want))
+		if (g == gr - rel && (want < 0 || g == want) &&
+		    shared == want_shared)
 			return 0;
 		if (tries == 49)
-			return snprintf(msg, len, "arenas_granted %ld, grants %ld - releases %ld = %ld, want %ld",
-					g, gr, rel, gr - rel, want), 1;
+			return snprintf(msg, len, "arenas_granted %ld, grants %ld - releases %ld = %ld, want %ld; arenas_shared %ld, want %ld",
+					g, gr, rel, gr - rel, want, shared,
+					want_shared), 1;
 		usleep(100000);
 	}
 	return 1;
@@ -1853,7 +1860,7 @@ int main(int argc, char **argv)
 	struct karena_info ki;
 	char msg[4096];
 	int i, fd, status, failed = 0, ret, tn = 0;
-	long base;
+	long base, base_shared;
 	pid_t *pids;
 
 	for (i = 1; i < argc; i++) {
@@ -1936,6 +1943,7 @@ int main(int argc, char **argv)
 
 	printf("1..2\n");
 	base = read_long(SYSFS "arenas_granted");
+	base_shared = read_long(SYSFS "arenas_shared");
 
 	/* the limits in force for the random phase */
 	fd = open(cfg.device, O_RDWR | O_CLOEXEC);
@@ -1996,15 +2004,15 @@ int main(int argc, char **argv)
 	       sh->copy_sigbus);
 
 	/* 2: every arena came back */
-	ret = counters_balance(base, msg, sizeof(msg));
+	ret = counters_balance(base, base_shared, msg, sizeof(msg));
 	if (ret < 0) {
 		printf("ok %d - counters balance # SKIP no %s\n", ++tn, SYSFS);
 	} else if (ret) {
 		printf("not ok %d - counters balance after the run: %s\n", ++tn, msg);
 		failed = 1;
 	} else {
-		printf("ok %d - counters balance: arenas_granted back to %ld, == grants - releases\n",
-		       ++tn, base);
+		printf("ok %d - counters balance: arenas_granted back to %ld, == grants - releases; arenas_shared back to %ld\n",
+		       ++tn, base, base_shared);
 	}
 	return failed;
 }

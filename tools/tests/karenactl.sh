@@ -61,7 +61,7 @@ ok $? "karenactl status --json is valid JSON"
 bad=0 seen=0
 for f in arena_size arenas_reserved arenas_granted arenas_granted_peak grants \
 	releases denials_quota denials_nomem fork_copies fork_copy_failures \
-	pages_returned fault_failures orphaned_pages; do
+	pages_returned fault_failures orphaned_pages arenas_shared; do
 	[ -r "$S/$f" ] || continue
 	seen=$((seen + 1))
 	if [ "$(value "$f" "$tmp/status.kv")" != "$(cat "$S/$f")" ]; then

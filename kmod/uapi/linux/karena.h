@@ -139,7 +139,9 @@ struct karena_arena_size {
  * Hand back the pages of [addr, addr + len) of one granted arena (see struct
  * karena_return_pages). EINVAL for an unaligned, empty, overflowing or
  * out-of-grant range or a non-zero flags/__pad; the range must be mapped
- * from this open file description.
+ * from this open file description. ENOMEM when the range lies in an arena
+ * shared with a fork parent or child and no arena of the caller's own can
+ * be had for it (no page is handed back then).
  */
 #define KARENA_IOC_RETURN_PAGES	_IOWR(KARENA_IOC_MAGIC, 0x01, struct karena_return_pages)
 
@@ -163,7 +165,8 @@ struct karena_arena_size {
  *
  *   GET          do    request: nothing; reply: the global counters and
  *                      limits (KARENA_A_ARENA_SIZE .. RESERVE_ARENAS,
- *                      FAULT_FAILURES, ORPHANED_PAGES), the values of the
+ *                      FAULT_FAILURES, ORPHANED_PAGES, ARENAS_SHARED), the
+ *                      values of the
  *                      sysfs files of the same names in
  *                      /sys/class/misc/karena/; every count and limit of
  *                      arenas, here and in HOLDER nests, is in arenas of
@@ -229,6 +232,7 @@ enum karena_attr {
 	KARENA_A_EVENT,			/* nest: enum karena_event_attr */
 	KARENA_A_FAULT_FAILURES,	/* u64 */
 	KARENA_A_ORPHANED_PAGES,	/* u64 */
+	KARENA_A_ARENAS_SHARED,		/* u64 */
 
 	__KARENA_A_MAX,
 	KARENA_A_MAX = __KARENA_A_MAX - 1

@@ -192,6 +192,7 @@ static const struct {
 	{KARENA_A_PAGES_RETURNED, "pages_returned"},
 	{KARENA_A_FAULT_FAILURES, "fault_failures"},
 	{KARENA_A_ORPHANED_PAGES, "orphaned_pages"},
+	{KARENA_A_ARENAS_SHARED, "arenas_shared"},
 };
 
 static void test_get(void)
