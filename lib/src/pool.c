@@ -7,7 +7,8 @@
  * that malloc and free take one path, with no branch on the kind of block,
  * for the sizes most programs allocate most (mimalloc serves its small
  * pages likewise up to 1 KiB). CPython stops at 512 bytes, in 16 KiB pools
- * since 3.12 (4 KiB before); that is where this design departs from it.
+ * (3.12 on 64-bit, with its radix tree; 4 KiB without); that is where
+ * this design departs from it.
  * Why 8 KiB: a pool of N bytes wastes less than a block of its tail, and a
  * block costs N / (N / size) bytes: with 4 KiB pools a request of 817
  * bytes took a quarter of a pool (1024 bytes, 25 % more than asked); with

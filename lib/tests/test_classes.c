@@ -2,28 +2,11 @@
 /* test_classes - the API: size classes and their edges (512, 1024), bad
  * frees of the largest small blocks, alignment, calloc, realloc across the
  * small/large boundary, aligned allocation, foreign pointers, stats. */
-#include <pthread.h>
-
 #include "tap.h"
 #include "alloc.h"
 #include "config.h"
 #include "pool.h"
 #include "span.h"
-
-static void *free_in_thread(void *p)
-{
-	karena_free(p);
-	return NULL;
-}
-
-/* karena_free(@p) on a thread of its own, which is not @p's heap's owner */
-static void free_elsewhere(void *p)
-{
-	pthread_t t;
-
-	pthread_create(&t, NULL, free_in_thread, p);
-	pthread_join(t, NULL);
-}
 
 /*
  * Misuse of a 1000-byte block (class 62, 8 blocks a pool), run in a child

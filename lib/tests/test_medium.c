@@ -15,21 +15,6 @@
 
 #define NBLOCKS	2000
 
-static void *free_in_thread(void *p)
-{
-	karena_free(p);
-	return NULL;
-}
-
-/* karena_free(@p) on a thread of its own, which is not @p's heap's owner */
-static void free_elsewhere(void *p)
-{
-	pthread_t t;
-
-	pthread_create(&t, NULL, free_in_thread, p);
-	pthread_join(t, NULL);
-}
-
 /* misuse modes, run in a child (run_self): each must abort */
 static int misuse(const char *mode)
 {
