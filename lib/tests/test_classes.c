@@ -52,12 +52,14 @@ static void edges_test(void)
 					1025 };
 	void *v[sizeof(sizes) / sizeof(*sizes)];
 	unsigned i;
+	size_t n;
 	int good = 1;
 
 	for (i = 0; i < sizeof(sizes) / sizeof(*sizes); i++) {
-		size_t n = sizes[i], want = n <= SMALL_MAX ?
-			(n + 15) & ~(size_t)15 : 1152;
+		size_t want;
 
+		n = sizes[i];
+		want = n <= SMALL_MAX ? (n + 15) & ~(size_t)15 : 1152;
 		v[i] = karena_malloc(n);
 		if (!v[i] || !karena__is_ours(v[i]) ||
 		    karena_usable_size(v[i]) != want ||
@@ -73,6 +75,25 @@ static void edges_test(void)
 	}
 	ok(good, "512, 513, 528, 1008, 1024: pools of 16-byte classes; "
 	   "1025: a 1152-byte medium block");
+	/*
+	 * What a block costs, its share of its pool's tail included:
+	 * POOL_SIZE / blocks a pool. At most 12.5 % over the request from 513
+	 * bytes up, but 897-910 bytes (8 blocks of 912: 14.2 %).
+	 */
+	good = 1;
+	for (n = SMALL_MAX / 2 + 1; n <= SMALL_MAX; n++) {
+		void *x = karena_malloc(n);
+		size_t cost = POOL_SIZE / pool_of(x)->capacity;
+		size_t pct10 = (cost - n) * 1000 / n;	/* tenths of a % */
+
+		if (pct10 > (n >= 897 && n <= 910 ? 142 : 125)) {
+			good = 0;
+			fprintf(stderr, "# %zu bytes cost %zu\n", n, cost);
+		}
+		karena_free(x);
+	}
+	ok(good, "513..1024 bytes: a block costs at most 12.5 %% over its "
+	   "request (14.2 %% at 897..910)");
 	for (i = 0; i < sizeof(sizes) / sizeof(*sizes); i++)
 		karena_free(v[i]);
 	ok(invariants(), "invariants after the edges");
