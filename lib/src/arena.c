@@ -16,6 +16,7 @@
 #include "config.h"
 #include "init.h"
 #include "pool.h"
+#include "purge.h"
 #include "registry.h"
 #include "types.h"
 
@@ -245,10 +246,7 @@ void arena_give_pool(struct kr_heap *h, struct kr_arena *a, unsigned idx,
 	if (new == a->ntotalpools) {
 		h->nempty_arenas++;	/* arena_release counts it out */
 		a->empty_ms = now;
-		/* nobody reuses an abandoned heap's arenas: no waiting */
-		if (h->nempty_arenas > (kr.purge_ms && !atomic_load_explicit(
-					&h->abandoned, memory_order_relaxed) ?
-					kr.max_empty_arenas : kr.keep_arenas)) {
+		if (h->nempty_arenas > purge_empty_arenas_kept(h)) {
 			arena_usable_unlink(h, a);
 			arena_release(h, a);
 		}

@@ -395,11 +395,7 @@ static void span_give(struct kr_heap *h, struct kr_span *s, uint32_t now)
 	if (a->nfreepools == a->ntotalpools) {
 		a->empty_ms = now;
 		h->nempty_span_arenas++;
-		/* nobody reuses an abandoned heap's arenas: no waiting */
-		if (h->nempty_span_arenas > (kr.purge_ms &&
-		    !atomic_load_explicit(&h->abandoned,
-					  memory_order_relaxed) ?
-		    kr.max_empty_arenas : kr.keep_arenas))
+		if (h->nempty_span_arenas > purge_empty_arenas_kept(h))
 			span_arena_release(h, a);
 	}
 }
