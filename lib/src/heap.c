@@ -191,7 +191,10 @@ static inline void remote_free(struct kr_heap *h, _Atomic(void *) *list,
 			if (pool_give_block(h, p, b))
 				kr_free_emptied(h, p);
 		}
-		/* racy reads, as purge_maybe's: only the lock's holder writes */
+		/*
+		 * read without h->lock: the purge thread may release one
+		 * meanwhile; this only decides whether to wake it
+		 */
 		nempty = h->nempty_arenas + h->nempty_span_arenas > nempty;
 		pthread_mutex_unlock(&kr.lock);
 		/*
