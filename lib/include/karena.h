@@ -32,8 +32,8 @@
 extern "C" {
 #endif
 
-#define KARENA_SMALL_MAX	512	/* largest request served from arenas */
-#define KARENA_NUM_CLASSES	32	/* size classes: 16, 32, ..., 512 bytes */
+#define KARENA_SMALL_MAX	1024	/* largest request served by pools */
+#define KARENA_NUM_CLASSES	64	/* size classes: 16, 32, ..., 1024 bytes */
 #define KARENA_MEDIUM_MAX	131072	/* largest medium block (see above) */
 
 void *karena_malloc(size_t size);

@@ -6,7 +6,7 @@
  * The fast path is inline in fastpath.h, so that the shim's malloc is it
  * rather than a jump to kr_malloc. Everything else is here and out of
  * line: building the thread's heap, debug mode, taking a new pool, and
- * requests > 512 bytes: medium blocks in spans (span.c) up to
+ * requests > 1 KiB: medium blocks in spans (span.c) up to
  * kr.medium_max, large blocks in grants of their own (large.c) above.
  * Nothing a program asks for goes to glibc; glibc's blocks (from before
  * the preload took effect, or allocated while a thread's heap is being
@@ -61,7 +61,7 @@ KR_NOINLINE static void *malloc_big_slow(size_t size)
 }
 
 /*
- * Size 0, or over 512 bytes: a medium block from the thread's heap, else
+ * Size 0, or over 1 KiB: a medium block from the thread's heap, else
  * a large one. The medium case first, with no stack frame (kr.medium_max
  * is 0 until init: a first call takes the slow way).
  */
@@ -188,7 +188,7 @@ static size_t class_size_of(size_t size)
  * medium class whose block size is a multiple of @alignment: its pools and
  * spans start on a page, so every block of it is aligned. Above a page
  * (or past the medium classes), a large block, aligned by its grant.
- * KARENA_DEBUG's 8-byte trailer is left room for below 512 bytes.
+ * KARENA_DEBUG's 8-byte trailer is left room for in pools (up to 1 KiB).
  */
 void *kr_memalign(size_t alignment, size_t size)
 {

@@ -14,8 +14,10 @@
 #include "arena.h"
 #include "backend.h"
 #include "config.h"
+#include "free.h"
 #include "init.h"
 #include "pool.h"
+#include "purge.h"
 #include "registry.h"
 #include "types.h"
 
@@ -99,10 +101,19 @@ void arena_ungrant(struct kr_arena *a)
 struct kr_arena *arena_new(struct kr_heap *h)
 {
 	struct kr_arena *a = arena_grant(REGISTRY_SLOT_TAG);
+	unsigned i;
 
 	if (!a)
 		return NULL;
-	/* The backend gives zeroed memory: every slot is POOL_UNTOUCHED. */
+	/*
+	 * The backend gives zeroed memory: every slot is POOL_UNTOUCHED. Its
+	 * string of block starts has none, so that free's check of a wild
+	 * pointer into a pool that never carried a block fails cleanly
+	 * (free_suspect) instead of following a zero start_bias.
+	 */
+	for (i = 1; i < kr.npools; i++)
+		pool_at(a, i)->start_bias = (uintptr_t)kr_no_block_starts -
+			(((uintptr_t)a + (uintptr_t)i * POOL_SIZE) >> 3);
 	a->magic = ARENA_MAGIC;
 	a->heap = h;
 	a->ntotalpools = kr.npools - kr.first_pool;
@@ -245,10 +256,7 @@ void arena_give_pool(struct kr_heap *h, struct kr_arena *a, unsigned idx,
 	if (new == a->ntotalpools) {
 		h->nempty_arenas++;	/* arena_release counts it out */
 		a->empty_ms = now;
-		/* nobody reuses an abandoned heap's arenas: no waiting */
-		if (h->nempty_arenas > (kr.purge_ms && !atomic_load_explicit(
-					&h->abandoned, memory_order_relaxed) ?
-					kr.max_empty_arenas : kr.keep_arenas)) {
+		if (h->nempty_arenas > purge_empty_arenas_kept(h)) {
 			arena_usable_unlink(h, a);
 			arena_release(h, a);
 		}

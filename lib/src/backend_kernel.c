@@ -84,7 +84,7 @@ static int kernel_init(size_t *arena_size)
 	if (info.arena_size < ((size_t)1 << MIN_ARENA_SHIFT) ||
 	    info.arena_size > ((size_t)1 << MAX_ARENA_SHIFT) ||
 	    (info.arena_size & (info.arena_size - 1)) ||
-	    info.page_size != POOL_SIZE) {
+	    info.page_size != OS_PAGE_SIZE) {
 		snprintf(init_error, sizeof(init_error), "the module behind %s "
 			 "has an arena size of %llu bytes and pages of %llu; "
 			 "the library needs a power of two from 64 KiB to "

@@ -76,7 +76,7 @@ static long mmap_return_pages(void *addr, size_t len)
 {
 	if (madvise(addr, len, MADV_DONTNEED) < 0)
 		return -1;
-	return (long)(len >> POOL_SHIFT);
+	return (long)(len >> OS_PAGE_SHIFT);
 }
 
 const struct kr_backend kr_backend_mmap = {

@@ -28,30 +28,38 @@
  */
 #define ALIGNMENT_SHIFT		4
 #define ALIGNMENT		(1u << ALIGNMENT_SHIFT)	/* 16 */
-#define SMALL_MAX		KARENA_SMALL_MAX		/* 512 */
-#define NUM_CLASSES		KARENA_NUM_CLASSES		/* 32 */
-#define POOL_SHIFT		12
-#define POOL_SIZE		(1u << POOL_SHIFT)		/* 4 KiB */
+#define SMALL_MAX		KARENA_SMALL_MAX		/* 1024 */
+#define NUM_CLASSES		KARENA_NUM_CLASSES		/* 64 */
+/* the kernel's page: the unit of mappings and of pages handed back */
+#define OS_PAGE_SHIFT		12
+#define OS_PAGE_SIZE		(1u << OS_PAGE_SHIFT)		/* 4 KiB */
+/*
+ * A pool: two pages, so that the classes up to 1 KiB waste at most an
+ * eighth of a pool (lib/README.md, "Size classes"); a span is a run of
+ * pools.
+ */
+#define POOL_SHIFT		13
+#define POOL_SIZE		(1u << POOL_SHIFT)		/* 8 KiB */
 #define POOL_MASK		((uintptr_t)POOL_SIZE - 1)
 #define POOL_HEADER_SHIFT	6	/* sizeof(struct kr_pool): 64 */
 #define MIN_ARENA_SHIFT		16	/* 64 KiB */
 #define MAX_ARENA_SHIFT		22	/* 4 MiB */
 #define DEFAULT_ARENA_SHIFT	18	/* 256 KiB: the mmap backend */
-#define MAX_POOLS		(1u << (MAX_ARENA_SHIFT - POOL_SHIFT))
+#define MAX_POOLS		(1u << (MAX_ARENA_SHIFT - POOL_SHIFT)) /* 512 */
 #define DEFAULT_KEEP_ARENAS	1	/* empty arenas kept per heap */
 #define MAX_EMPTY_BYTES		((size_t)64 << 20) /* empty arenas waiting */
 #define KEEP_POOLS		4	/* empty pools kept open per heap */
-#define SPARE_POOLS		16	/* empty pools a heap holds (spare.c) */
-#define SPARE_BATCH		8	/* pools moved per lock (spare.c) */
+#define SPARE_POOLS		8	/* empty pools a heap holds (spare.c) */
+#define SPARE_BATCH		4	/* pools moved per lock (spare.c) */
 #define DEFAULT_PURGE_MS	100	/* an empty pool's pages go back after */
 #define ARENA_MAGIC		0x6b617261u	/* "kara" */
 #define SPAN_ARENA_MAGIC	0x6b61726du	/* "karm": an arena of spans */
-/* medium classes (span.c): 8 per power of two from 576 B to 128 KiB */
-#define MEDIUM_CLASSES		64
+/* medium classes (span.c): 8 per power of two from 1152 B to 128 KiB */
+#define MEDIUM_CLASSES		56
 #define MEDIUM_LIMIT		((size_t)128 << 10)
-#define SPAN_MAX_POOLS		32	/* 128 KiB: a span's largest size */
+#define SPAN_MAX_POOLS		16	/* 128 KiB: a span's largest size */
 #define KEEP_SPANS		4	/* empty spans kept open per heap */
-#define SPAN_CACHE_PAGES	1024	/* empty spans' pools a heap holds */
+#define SPAN_CACHE_PAGES	512	/* empty spans' pools a heap holds */
 
 /* Debug fill bytes, as CPython's debug hooks use them. */
 #define CLEAN_BYTE		0xCD	/* fresh block, never written */

@@ -13,8 +13,8 @@
  * 0xDD throughout (but its first two words, the free-list link and the
  * key of free.c's double-free check), so the trailer
  * of a freed block reads DEAD_TRAILER: a second free is a double free.
- * Requests of 505 to 512 bytes are medium blocks, whose frees are always
- * checked exactly (span.c), and so are those over 512.
+ * Requests of 1017 to 1024 bytes are medium blocks, whose frees are always
+ * checked exactly (span.c), and so are those over 1024.
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -111,7 +111,7 @@ void *debug_malloc(struct kr_heap *h, size_t size)
 	bool reused;
 	unsigned char *b;
 
-	if (size > debug_max_request())		/* 505..512: a medium block */
+	if (size > debug_max_request())		/* 1017..1024: medium */
 		return span_alloc(h, medium_class(size > SMALL_MAX ? size :
 						  SMALL_MAX + 1));
 	c = size_to_class(size + TRAILER);

@@ -16,7 +16,7 @@
  * malloc: TLS heap pointer, class = (size - 1) >> 4, pop the first used
  * pool's free list or carve, and unlink the pool if that was its last
  * block; no stack frame, no call, and no branch on whether the pool is now
- * full. Sizes 0 and over 512 leave by kr_malloc_big (medium: span_alloc,
+ * full. Sizes 0 and over 1 KiB leave by kr_malloc_big (medium: span_alloc,
  * a span's free list popped likewise; and large).
  *
  * free: the registry's slot, which also checks the block start's
@@ -51,7 +51,7 @@ static inline __attribute__((always_inline)) void *malloc_fast(size_t size)
 	struct kr_heap *h = kr_tls_heap;
 
 	if (unlikely(c >= NUM_CLASSES))
-		return kr_malloc_big(size);	/* 0, or over 512 bytes */
+		return kr_malloc_big(size);	/* 0, or over 1 KiB */
 	if (unlikely((uintptr_t)h <= kr_fast.heap_slow_max))
 		return kr_malloc_slow(size);	/* no heap yet, or debug */
 	return kr_small_alloc(h, c);

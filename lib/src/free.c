@@ -74,6 +74,7 @@
  * catches those.
  */
 uint8_t kr_block_starts[NUM_CLASSES][POOL_SIZE / 8];
+uint8_t kr_no_block_starts[POOL_SIZE / 8];
 
 /* Build kr_block_starts[] (init, before any pool starts). */
 void block_starts_init(void)
@@ -81,6 +82,7 @@ void block_starts_init(void)
 	unsigned c, o;
 
 	memset(kr_block_starts, 0xff, sizeof(kr_block_starts));
+	memset(kr_no_block_starts, 0xff, sizeof(kr_no_block_starts));
 	for (c = 0; c < NUM_CLASSES; c++) {
 		unsigned size = (unsigned)class_to_size(c);
 

@@ -25,6 +25,8 @@ KR_NOINLINE void free_slot_miss(void *ptr);
  * inverted, so that free's two tests end in one branch (block_suspect).
  */
 extern uint8_t kr_block_starts[NUM_CLASSES][POOL_SIZE / 8] KR_HIDDEN;
+/* every bit set: the string of a pool that never carried a block */
+extern uint8_t kr_no_block_starts[POOL_SIZE / 8] KR_HIDDEN;
 void block_starts_init(void);
 
 #endif /* KARENA_FREE_H */

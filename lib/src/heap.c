@@ -179,6 +179,8 @@ static inline void remote_free(struct kr_heap *h, _Atomic(void *) *list,
 		return;		/* the block is dropped */
 	pthread_mutex_lock(&kr.lock);
 	if (atomic_load_explicit(&h->abandoned, memory_order_relaxed)) {
+		unsigned nempty = h->nempty_arenas + h->nempty_span_arenas;
+
 		/* kr.lock owns it now */
 		*block_key(b) = key;
 		if (list == &h->remote_spans) {
@@ -189,7 +191,19 @@ static inline void remote_free(struct kr_heap *h, _Atomic(void *) *list,
 			if (pool_give_block(h, p, b))
 				kr_free_emptied(h, p);
 		}
+		/*
+		 * read without h->lock: the purge thread may release one
+		 * meanwhile; this only decides whether to wake it
+		 */
+		nempty = h->nempty_arenas + h->nempty_span_arenas > nempty;
 		pthread_mutex_unlock(&kr.lock);
+		/*
+		 * An arena emptied: no owner will hand it back, the purge
+		 * thread will (kicked with no lock held; not from an exiting
+		 * thread, whose heap_abandon kicks it)
+		 */
+		if (nempty && heap_is_real(kr_tls_heap))
+			purge_kick();
 		return;
 	}
 	pthread_mutex_unlock(&kr.lock);
@@ -207,15 +221,19 @@ void heap_remote_free_span(struct kr_heap *h, struct kr_span *s, void *b)
 }
 
 /*
- * Free @h's remote blocks, close its kept pools, give its spare pools back
- * and release its empty arenas.
+ * Free @h's remote blocks, close its kept pools and give its spare pools
+ * back. Its empty arenas wait for the purge thread, as an owned heap's
+ * wait for their owner (purge_empty_arenas_kept: the next thread adopts
+ * the heap and reuses them); with no purge thread, or KARENA_PURGE_MS=0,
+ * they are released here.
  */
 static void heap_empty_out(struct kr_heap *h)
 {
 	heap_collect_remote(h);
 	heap_flush_kept(h);
 	spare_flush(h);
-	heap_release_empty_arenas(h);
+	if (!kr.purge_ms || !kr.purge_thread)
+		heap_release_empty_arenas(h);
 }
 
 /* pthread key destructor: the thread is exiting. */

@@ -44,7 +44,7 @@ static atomic_bool table_exists;	/* a large block ever existed */
 
 static size_t slot_of(uintptr_t block, size_t size)
 {
-	return (size_t)(((block >> POOL_SHIFT) * 0x9E3779B97F4A7C15ull) >>
+	return (size_t)(((block >> OS_PAGE_SHIFT) * 0x9E3779B97F4A7C15ull) >>
 			(64 - __builtin_ctzl(size)));
 }
 
@@ -122,14 +122,14 @@ static void table_remove(size_t i)
 void *large_alloc(size_t size, size_t alignment)
 {
 	bool kernel = kr.backend == &kr_backend_kernel;
-	size_t unit = kernel ? kr.arena_size : POOL_SIZE, slack = 0, len;
+	size_t unit = kernel ? kr.arena_size : OS_PAGE_SIZE, slack = 0, len;
 	struct large_entry e;
 	uintptr_t block;
 	void *base;
 
 	kr_ensure_init();
-	if (alignment < POOL_SIZE)
-		alignment = POOL_SIZE;
+	if (alignment < OS_PAGE_SIZE)
+		alignment = OS_PAGE_SIZE;
 	if (kernel && alignment > kr.arena_size)
 		slack = alignment - kr.arena_size;	/* grants align less */
 	if (size > SIZE_MAX / 2 - slack - unit)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * pool.h - pools: 4 KiB of one size class, their header in the arena's
- * pool table.
+ * pool.h - pools: 8 KiB of one size class (up to 1 KiB), their header in
+ * the arena's pool table.
  *
  * Finding a block's header (pool_of: two masks and a shift), taking a
  * block (pool_pop, pool_take_head), giving one back (pool_push,

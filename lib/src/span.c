@@ -1,17 +1,19 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * span.c - medium blocks: requests over 512 bytes up to kr.medium_max
+ * span.c - medium blocks: requests over 1 KiB up to kr.medium_max
  * (128 KiB with arenas of 256 KiB or more), in spans of pools.
  *
  * CPython stops at 512 bytes and hands everything larger to the system
- * malloc; that is where this file departs from it, because a program's
- * 1-128 KiB objects are then outside every grant, limit and counter of
- * the kernel, and glibc was the slowest part of programs that use them.
- * The shape is that of mimalloc's medium pages and jemalloc's slabs: a
- * span is a run of several 4 KiB pools of one arena, carrying blocks of one
- * class, sized so that the blocks fill it with little left over.
+ * malloc; that is where this library departs from it: pools serve up to
+ * 1 KiB (pool.c), and this file the rest up to 128 KiB, because a
+ * program's 1-128 KiB objects are otherwise outside every grant, limit and
+ * counter of the kernel, and glibc was the slowest part of programs that
+ * use them. The shape is that of mimalloc's medium pages and jemalloc's
+ * slabs: a span is a run of several 8 KiB pools of one arena, carrying
+ * blocks of one class, sized so that the blocks fill it with little left
+ * over.
  *
- *  Classes: 8 per power of two (576, 640, ..., 1024, 1152, ..., 128 KiB),
+ *  Classes: 8 per power of two (1152, 1280, ..., 2048, 2304, ..., 128 KiB),
  *  so no block is more than 12.5 % larger than the request it serves
  *  (jemalloc's 4 per power of two waste up to 20 %).
  *
@@ -25,7 +27,7 @@
  *  cleared by malloc) confirmed on the span's free list. Pools per span: 8
  *  blocks for blocks up to 4 KiB, 4 up to 32 KiB, 1 above (a span of the
  *  block's own size), grown while the tail left over is more than an
- *  eighth of the span, at most 32 pools.
+ *  eighth of the span, at most 16 pools.
  *  Why a free list and not a bitmap of the blocks in use (what this file
  *  had first: the lowest clear bit on malloc; on free, the block index by
  *  a reciprocal multiply, then the bit): the bitmap cost a medium pair
@@ -43,7 +45,7 @@
  *  path compares with the slot it loaded once the small blocks' tag has
  *  not matched, and sends the block here. So the small-block fast paths
  *  carry no test for medium blocks at all: malloc's exit for sizes over
- *  512 (kr_malloc_big) and free's second compare are the whole cost.
+ *  1 KiB (kr_malloc_big) and free's second compare are the whole cost.
  *  Medium blocks freed by other threads wait on a list of their own
  *  (heap->remote_spans), so collecting small blocks has no test either.
  *
@@ -203,10 +205,12 @@ static void span_unlink(struct kr_heap *h, struct kr_span *s)
 
 /*
  * An arena of spans' free pools as a bit string, bit i for pool i: in its
- * header while it has at most 128 pools (arenas up to 512 KiB), else in
+ * header while it has at most 128 pools (arenas up to 1 MiB), else in
  * the pool table's slot 1, which the table's own pools leave unused (an
- * arena of 1 MiB or more has 4 of them at least, room for 1536 bits).
+ * arena of 2 MiB or more has 2 of them at least; a slot holds 512 bits).
  */
+_Static_assert(MAX_POOLS <= 8 * sizeof(struct kr_span),
+	       "an arena of spans' free bits fit one table slot");
 static uint64_t *free_bits(struct kr_arena *a)
 {
 	return kr.npools <= 128 ? a->span_free_bits : (uint64_t *)pool_at(a, 1);
@@ -391,11 +395,7 @@ static void span_give(struct kr_heap *h, struct kr_span *s, uint32_t now)
 	if (a->nfreepools == a->ntotalpools) {
 		a->empty_ms = now;
 		h->nempty_span_arenas++;
-		/* nobody reuses an abandoned heap's arenas: no waiting */
-		if (h->nempty_span_arenas > (kr.purge_ms &&
-		    !atomic_load_explicit(&h->abandoned,
-					  memory_order_relaxed) ?
-		    kr.max_empty_arenas : kr.keep_arenas))
+		if (h->nempty_span_arenas > purge_empty_arenas_kept(h))
 			span_arena_release(h, a);
 	}
 }

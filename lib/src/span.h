@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * span.h - medium blocks (512 B < size <= kr.medium_max): spans of 1 to
- * 32 pools of an arena of spans, one medium class each, 8 classes per
+ * span.h - medium blocks (1 KiB < size <= kr.medium_max): spans of 1 to
+ * 16 pools of an arena of spans, one medium class each, 8 classes per
  * power of two (span.c).
  */
 #ifndef KARENA_SPAN_H
@@ -19,18 +19,19 @@
 
 extern struct kr_mclass kr_medium[MEDIUM_CLASSES] KR_HIDDEN;
 
-/* The medium class of @size (512 < size <= MEDIUM_LIMIT). */
+/* The medium class of @size (1024 < size <= MEDIUM_LIMIT). */
 static inline unsigned medium_class(size_t size)
 {
 	size_t s = size - 1;
-	unsigned k = 63 - (unsigned)__builtin_clzl(s);	/* >= 9 */
+	unsigned k = 63 - (unsigned)__builtin_clzl(s);	/* >= 10 */
 
-	return (k - 9) * 8 + (unsigned)(s >> (k - 3)) - 8;
+	return (k - 10) * 8 + (unsigned)(s >> (k - 3)) - 8;
 }
 
+/* 1152, 1280, ..., 2048, 2304, ...: (9..16) << 7, << 8, ... */
 static inline size_t medium_class_size(unsigned m)
 {
-	return (size_t)(m % 8 + 9) << (m / 8 + 6);
+	return (size_t)(m % 8 + 9) << (m / 8 + 7);
 }
 
 static inline struct kr_span *span_slot(const void *p)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * stats.c - karena_stats(), karena_print_stats() and KARENA_SHOW_STATS=1.
+ * stats.c - the snapshot behind karena_stats() (stats_api.c,
+ * stats_versions.c), karena_print_stats() and KARENA_SHOW_STATS=1.
  *
  * Arena counts are process-wide atomics. Pool counts are summed over every
  * heap under kr.lock; the counters of heaps whose threads are running are
@@ -50,7 +51,7 @@ static void count_blocks(struct kr_heap *h, struct karena_stats *st)
 	kr_unlock(&h->lock);
 }
 
-KR_API void karena_stats(struct karena_stats *st)
+void stats_snapshot(struct karena_stats *st)
 {
 	struct kr_heap *h;
 	unsigned c;
@@ -114,7 +115,7 @@ KR_API void karena_print_stats(FILE *out)
 	size_t pools = 0, free_blocks = 0;
 	unsigned c;
 
-	karena_stats(&st);
+	stats_snapshot(&st);
 	fprintf(out, "karena: backend %s, arena %zu KiB, %zu pools of %zu "
 		"bytes per arena\n", st.backend, st.arena_size >> 10,
 		st.pools_per_arena, st.pool_size);

@@ -6,7 +6,10 @@
 #ifndef KARENA_STATS_H
 #define KARENA_STATS_H
 
+struct karena_stats;
+
 /* stats.c */
+void stats_snapshot(struct karena_stats *st);	/* what karena_stats() fills */
 void stats_at_exit(void);
 
 #endif /* KARENA_STATS_H */

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,6 +25,21 @@
 
 #define TAP_UNUSED __attribute__((unused))
 static int tap_n, tap_failed;
+
+static void *tap_free_in_thread(void *p)
+{
+	karena_free(p);
+	return NULL;
+}
+
+/* karena_free(@p) on a thread of its own, which is not @p's heap's owner */
+TAP_UNUSED static void free_elsewhere(void *p)
+{
+	pthread_t t;
+
+	pthread_create(&t, NULL, tap_free_in_thread, p);
+	pthread_join(t, NULL);
+}
 
 __attribute__((format(printf, 2, 3)))
 static int ok(int cond, const char *fmt, ...)

@@ -79,6 +79,9 @@ static int misuse_mode(const char *mode)
 	} else if (!strcmp(mode, "pool-table")) {
 		/* a 16-aligned address in the arena's pool table */
 		karena_free((char *)arena_of(p) + 3 * sizeof(struct kr_pool));
+	} else if (!strcmp(mode, "untouched-pool")) {
+		/* a block start of a pool of the arena that never carried one */
+		karena_free((char *)arena_of(p) + (kr.npools - 1) * POOL_SIZE);
 	} else if (!strcmp(mode, "never-allocated")) {
 		karena_free(p + 10 * 48);	/* past carve in a fresh pool */
 	} else if (!strcmp(mode, "use-after-free")) {
@@ -147,6 +150,11 @@ int main(int argc, char **argv)
 	expect(argv[0], "use-after-free", "KARENA_DEBUG=1", "write to a freed block");
 	expect_also(argv[0], "pool-table", "KARENA_DEBUG=1",
 		    "into the header of arena", "not a block");
+	/* a normal build too: not a crash on the header's zero start_bias */
+	expect_also(argv[0], "untouched-pool", "KARENA_DEBUG=0",
+		    "wild pointer", "is empty");
+	expect_also(argv[0], "untouched-pool", "KARENA_DEBUG=1",
+		    "wild pointer", "is empty");
 	expect(argv[0], "never-allocated", "KARENA_DEBUG=1",
 	       "never allocated");
 

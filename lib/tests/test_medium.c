@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* test_medium - blocks over 512 bytes: medium classes in spans (sizes,
+/* test_medium - blocks over 1 KiB: medium classes in spans (sizes,
  * waste, alignment, realloc, usable size, stats, purge, cross-thread
  * frees, bad frees caught) and large blocks in grants of their own. */
 #include <pthread.h>
@@ -14,21 +14,6 @@
 #include "types.h"
 
 #define NBLOCKS	2000
-
-static void *free_in_thread(void *p)
-{
-	karena_free(p);
-	return NULL;
-}
-
-/* karena_free(@p) on a thread of its own, which is not @p's heap's owner */
-static void free_elsewhere(void *p)
-{
-	pthread_t t;
-
-	pthread_create(&t, NULL, free_in_thread, p);
-	pthread_join(t, NULL);
-}
 
 /* misuse modes, run in a child (run_self): each must abort */
 static int misuse(const char *mode)
@@ -115,8 +100,8 @@ static void sizes_test(void)
 		memset(p, 0x5a, n);
 		karena_free(p);
 	}
-	ok(good, "every size from 513 to %zu is a medium block in an arena",
-	   kr.medium_max);
+	ok(good, "every size from %u to %zu is a medium block in an arena",
+	   SMALL_MAX + 1, kr.medium_max);
 	ok(usable, "usable size is the class size, at least the request");
 	ok(worst <= 125, "waste at most 12.5%% of the request (worst %zu.%zu%% "
 	   "at %zu bytes)", worst / 10, worst % 10, worst_at);
@@ -140,7 +125,7 @@ static void content_test(void)
 	int good = 1;
 
 	for (i = 0; i < NBLOCKS; i++) {
-		n = 513 + (i * 7919) % 70000;
+		n = SMALL_MAX + 1 + (i * 7919) % 70000;
 		v[i] = karena_malloc(n);
 		if (!v[i]) {
 			good = 0;
@@ -149,7 +134,7 @@ static void content_test(void)
 		memset(v[i], (int)(i & 255), n);
 	}
 	for (i = 0; good && i < NBLOCKS; i += 2) {
-		n = 513 + (i * 7919) % 70000;
+		n = SMALL_MAX + 1 + (i * 7919) % 70000;
 		if (memchr(v[i], (int)((i + 1) & 255), n) ||
 		    (unsigned char)v[i][n - 1] != (i & 255))
 			good = 0;
@@ -167,7 +152,7 @@ static void align_test(void)
 {
 	static const size_t aligns[] = { 32, 64, 256, 1024, 4096, 8192,
 					 65536, 1 << 20 };
-	static const size_t sizes[] = { 1, 100, 600, 3000, 5000, 70000,
+	static const size_t sizes[] = { 1, 100, 600, 1100, 3000, 5000, 70000,
 					200000 };
 	unsigned i, j;
 	int good = 1;
@@ -192,13 +177,13 @@ static void align_test(void)
 
 static void realloc_test(void)
 {
-	char *p = karena_malloc(600), *q;
+	char *p = karena_malloc(1100), *q;
 	size_t i;
 	int good = 1;
 
 	for (i = 0; i < 600; i++)
 		p[i] = (char)i;
-	q = karena_realloc(p, 640);
+	q = karena_realloc(p, 1152);
 	ok(q == p, "realloc within a medium class stays in place");
 	q = karena_realloc(p, 300000);
 	for (i = 0; q && i < 600; i++)
@@ -284,12 +269,12 @@ static void threads_test(void)
 
 	karena_stats(&st0);
 	for (i = 0; i < NBLOCKS; i++)
-		blocks[i] = karena_malloc(i % 3 ? 600 + i * 31 % 60000 :
+		blocks[i] = karena_malloc(i % 3 ? 1100 + i * 31 % 60000 :
 					  200000);
 	pthread_create(&t, NULL, free_all, &h);
 	pthread_join(t, NULL);
 	for (i = 0; i < NBLOCKS; i++) {	/* collected by the owner */
-		char *p = karena_malloc(700);
+		char *p = karena_malloc(1100);
 
 		good &= p != NULL;
 		karena_free(p);

@@ -21,11 +21,11 @@
  */
 static void test_list_surgery(void)
 {
-	const size_t req = 256;			/* 16 blocks a pool */
+	const size_t req = 256;			/* 32 blocks a pool */
 	const unsigned c = size_to_class(req);
 	struct kr_heap *h = kr_tls_heap;
 	struct kr_pool *pa, *pb, *pc;
-	void *blk[3][16], *x;
+	void *blk[3][POOL_SIZE / 256], *x;
 	unsigned cap = POOL_SIZE / 256, i, j;
 
 	for (i = 0; i < 3; i++)
@@ -79,8 +79,8 @@ static void test_list_surgery(void)
  */
 static void test_restart_key(void)
 {
-	const size_t req = 48;			/* 85 blocks a pool */
-	void *v[4096 / 48], *y;
+	const size_t req = 48;			/* 170 blocks a pool */
+	void *v[POOL_SIZE / 48], *y;
 	struct kr_pool *p;
 	unsigned i, cap;
 
@@ -106,7 +106,7 @@ int main(void)
 	struct kr_heap *h;
 	struct kr_pool *p;
 	struct kr_arena *a;
-	void *b[64], *x;
+	void *b[POOL_SIZE / 112], *x;
 	unsigned cap, i, idx;
 	int good;
 	struct karena_stats st;
@@ -118,7 +118,7 @@ int main(void)
 	a = arena_of(b[0]);
 	idx = pool_index(a, p);
 	cap = p->capacity;
-	ok(cap == 4096 / 112, "class %u: %u blocks of %u bytes", c, cap,
+	ok(cap == POOL_SIZE / 112, "class %u: %u blocks of %u bytes", c, cap,
 	   p->size);
 	ok(p == pool_at(a, idx) && idx >= kr.first_pool &&
 	   (char *)p < (char *)a + ((size_t)kr.first_pool << POOL_SHIFT) &&

@@ -51,7 +51,7 @@ KR_API void free(void *p)
 
 #define REQ		512		/* class 31 */
 #define PER_POOL	(POOL_SIZE / REQ)	/* 8 blocks a pool */
-#define NPOOLS		(SPARE_POOLS + 2)
+#define NPOOLS		(SPARE_POOLS + 4)
 
 /* The other thread: frees @victim's blocks (remote frees) when told. */
 static void *victim[PER_POOL];
@@ -101,7 +101,7 @@ int main(void)
 	   "(%u blocks taken)", last_calloc, n);
 #endif
 
-	/* pools 0..16 full, pool 17 used: emptied pools are not kept */
+	/* every pool full but the last, used: emptied pools are not kept */
 	for (i = 0; i < NPOOLS; i++)
 		for (j = 0; j < (i + 1 < NPOOLS ? PER_POOL : 1); j++)
 			b[i][j] = karena_malloc(REQ);

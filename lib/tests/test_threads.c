@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* test_threads - per-thread heaps: cross-thread frees to a live owner and
- * to an exited (abandoned) one, adoption by new threads, no leak. */
+ * to an exited (abandoned) one, adoption by new threads (which reuse the
+ * arenas an exited thread emptied), no leak. */
 #include <pthread.h>
 
 #include "tap.h"
+#include "init.h"
+#include "purge.h"
 
 #define NT	4
 #define NB	20000
@@ -32,6 +35,20 @@ static void *owner(void *arg)
 	return NULL;			/* the rest is freed after we exit */
 }
 
+/* Allocate and free 1000 pools' worth of 256-byte blocks, then exit. */
+static void *churner(void *arg)
+{
+	static void *v[32 * 1000];
+	size_t i;
+
+	(void)arg;
+	for (i = 0; i < sizeof(v) / sizeof(*v); i++)
+		v[i] = karena_malloc(256);
+	for (i = 0; i < sizeof(v) / sizeof(*v); i++)
+		karena_free(v[i]);
+	return NULL;
+}
+
 static void *adopter(void *arg)
 {
 	void *p = karena_malloc(64);
@@ -43,11 +60,14 @@ static void *adopter(void *arg)
 int main(void)
 {
 	pthread_t th[NT];
-	struct karena_stats st0, st;
+	struct karena_stats st0, st, sb;
 	long t;
 	int i, good;
 
 	karena__set_keep_arenas(1);
+	kr.purge_thread = 1;
+	/* the library's clock stands still: nothing is old enough to purge */
+	karena__set_clock(kr_now_ms());
 	karena_free(karena_malloc(1));
 	karena_stats(&st0);
 	pthread_barrier_init(&bar, NULL, NT + 1);
@@ -81,9 +101,12 @@ int main(void)
 	karena_stats(&st);
 	ok(st.blocks_in_use == st0.blocks_in_use,
 	   "frees into abandoned heaps: nothing left in use");
+	purge_pass_all(0);	/* what the purge thread does after PURGE_MS */
+	karena_stats(&st);
 	ok(st.arenas_held <= st0.arenas_held + NT,
-	   "abandoned heaps give their arenas back (%zu held, was %zu)",
-	   st.arenas_held, st0.arenas_held);
+	   "after a purge pass, abandoned heaps have given their arenas back "
+	   "but keep_arenas each (%zu held, was %zu)", st.arenas_held,
+	   st0.arenas_held);
 	ok(invariants(), "invariants of this and every abandoned heap");
 
 	for (t = 0; t < NT; t++) {
@@ -97,9 +120,34 @@ int main(void)
 		pthread_create(&th[0], NULL, adopter, NULL);
 		pthread_join(th[0], NULL);
 	}
+	purge_pass_all(0);
 	karena_stats(&st);
 	ok(st.heaps == NT + 1 && st.arenas_held <= st0.arenas_held + NT,
 	   "50 short-lived threads: no heap or arena leak");
+
+	/*
+	 * An exited thread's emptied arenas wait, with its heap, for the next
+	 * thread, which reuses them: no arena granted for the second churner.
+	 */
+	karena_stats(&sb);
+	pthread_create(&th[0], NULL, churner, NULL);
+	pthread_join(th[0], NULL);
+	karena_stats(&st0);
+	pthread_create(&th[0], NULL, churner, NULL);
+	pthread_join(th[0], NULL);
+	karena_stats(&st);
+	ok(st0.arenas_held > sb.arenas_held &&
+	   st.arenas_allocated == st0.arenas_allocated &&
+	   st.arenas_released == st0.arenas_released, "a new thread adopts an "
+	   "exited one's heap and reuses its empty arenas (%zu held, was %zu; "
+	   "granted %zu -> %zu)", st0.arenas_held, sb.arenas_held,
+	   st0.arenas_allocated, st.arenas_allocated);
+	purge_pass_all(0);
+	karena_stats(&st);
+	ok(st.arenas_held <= sb.arenas_held + kr.keep_arenas,
+	   "a purge pass releases them but keep_arenas (%zu held)",
+	   st.arenas_held);
+	karena__real_clock();
 	ok(invariants(), "invariants at the end");
 	return tap_done();
 }

@@ -65,8 +65,8 @@ static unsigned byte(struct input *in)
 	return in->i < in->n ? in->d[in->i++] : 0;
 }
 
-/* Sizes: mostly small (the arena classes, across the 512-byte limit),
- * some medium, a few large (the system allocator). */
+/* Sizes: mostly small (the pool classes, across the 1 KiB limit), some
+ * medium, a few large (a grant or mapping each). */
 static size_t size_of(struct input *in)
 {
 	unsigned k = byte(in), v = byte(in);
@@ -75,7 +75,7 @@ static size_t size_of(struct input *in)
 	case 0: case 1: case 2: case 3:
 		return v * 2 + (k >> 7);		/* 0 .. 511 */
 	case 4:
-		return 480 + v / 4;			/* around the limit */
+		return 960 + v / 2;			/* around the limit */
 	case 5:
 		return (size_t)v * 16;			/* classes */
 	case 6:
