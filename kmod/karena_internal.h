@@ -95,7 +95,9 @@ struct vm_area_struct;
  *		each fault or ioctl of a forked grant between reading the
  *		arena from grant->arenas[] and its last look at it
  *		(karena_grant_arena_get_lock()), which another thread of the
- *		mm may meanwhile have replaced and another grant released.
+ *		mm may meanwhile have replaced and another grant released;
+ *		and one for a released grant letting go of a shared arena
+ *		until it has unlocked it (karena_grant_pinned()).
  *		The structure is freed after an RCU grace period (@rcu), so
  *		that a lookup can take a reference under rcu_read_lock().
  * @rcu:	for that free

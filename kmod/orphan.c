@@ -84,6 +84,13 @@ unsigned int karena_grant_pinned(struct karena_grant *g)
 		arena = g->arenas[a];
 		if (!arena)
 			continue;
+		/*
+		 * Once @g lets go, the grant that holds the arena last may
+		 * lock it and release it before our unlock is over
+		 * (mutex_unlock() still touches the mutex after handing it
+		 * over): the structure stays until this reference goes.
+		 */
+		refcount_inc(&arena->users);
 		mutex_lock(&arena->lock);
 		left = karena_arena_leave_locked(arena);
 		if (left)
@@ -91,6 +98,7 @@ unsigned int karena_grant_pinned(struct karena_grant *g)
 		mutex_unlock(&arena->lock);
 		if (!left)
 			n += karena_arena_leave_shared(arena);
+		karena_arena_put(arena);
 		cond_resched();
 	}
 	return n;
