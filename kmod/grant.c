@@ -490,10 +490,8 @@ static void karena_fork_copy_pinned(struct karena_grant *child)
 		if (karena_arena_maybe_pinned(arena))
 			arena = karena_grant_arena_own(child, i, arena,
 						       current->mm, true);
-		if (arena) {
-			mutex_unlock(&arena->lock);
-			karena_arena_put(arena);
-		}
+		if (arena)
+			karena_arena_unlock_put(arena);
 		cond_resched();
 	}
 }
@@ -588,6 +586,21 @@ static vm_fault_t karena_fault_refused(u64 *counter)
 }
 
 /*
+ * Is @page still in slot @idx of @arena, and @arena still arena @ai of @g,
+ * as under the arena's lock? Asked under the page lock before the page is
+ * mapped: a slot that changed meanwhile (KARENA_IOC_RETURN_PAGES, a copy
+ * on write, or the grant making a shared arena its own) means retry. A
+ * fork cannot run meanwhile (mmap_lock).
+ */
+static bool karena_slot_holds(struct karena_grant *g, unsigned long ai,
+			      struct karena_arena *arena, pgoff_t idx,
+			      struct page *page)
+{
+	return READ_ONCE(g->arenas[ai]) == arena &&
+	       READ_ONCE(arena->pages[idx]) == page;
+}
+
+/*
  * Map the grant's page at vmf->pgoff, refilling a slot that
  * KARENA_IOC_RETURN_PAGES emptied (or one left empty when the grant made
  * a shared arena its own) with a fresh zeroed page, allocated with the
@@ -674,8 +687,7 @@ static vm_fault_t karena_vm_fault(struct vm_fault *vmf)
 	mutex_unlock(&arena->lock);
 
 	lock_page(page);
-	stale = READ_ONCE(g->arenas[ai]) != arena ||
-		READ_ONCE(arena->pages[idx]) != page;
+	stale = !karena_slot_holds(g, ai, arena, idx, page);
 	if (forked)
 		karena_arena_put(arena);
 	if (stale) {
@@ -750,7 +762,7 @@ static vm_fault_t karena_vm_page_mkwrite(struct vm_fault *vmf)
 	pgoff_t idx = vmf->pgoff;
 	struct page *copy;
 	unsigned long ai;
-	bool own = false, kept;
+	bool in_slot;
 
 	/* only karena_vm_fault() maps pages, after these very checks */
 	if (WARN_ON_ONCE(!g || idx >= g->nr_pages))
@@ -762,30 +774,25 @@ static vm_fault_t karena_vm_page_mkwrite(struct vm_fault *vmf)
 	arena = karena_grant_arena_own(g, ai, arena, vma->vm_mm, false);
 	if (!arena)
 		return karena_fault_refused(&karena.fork_copy_failures);
-	if (arena->pages[idx] == page) {
-		own = !karena_page_shared(page);
-		if (!own) {
-			copy = karena_vm_unshare_mapped(vmf, arena, idx);
-			mutex_unlock(&arena->lock);
-			karena_arena_put(arena);
-			if (!copy)
-				return karena_fault_refused(&karena.fork_copy_failures);
-			return VM_FAULT_NOPAGE;
-		}
+	in_slot = arena->pages[idx] == page;
+	if (in_slot && karena_page_shared(page)) {
+		copy = karena_vm_unshare_mapped(vmf, arena, idx);
+		karena_arena_unlock_put(arena);
+		if (!copy)
+			return karena_fault_refused(&karena.fork_copy_failures);
+		return VM_FAULT_NOPAGE;
 	}
 	mutex_unlock(&arena->lock);
-	if (own) {
+	if (in_slot) {
+		/* the slot's own page: as in karena_vm_fault() */
 		lock_page(page);
-		/* as in karena_vm_fault(): a fork cannot run meanwhile */
-		kept = READ_ONCE(g->arenas[ai]) == arena &&
-		       READ_ONCE(arena->pages[idx]) == page;
-		karena_arena_put(arena);
-		if (kept)
+		if (karena_slot_holds(g, ai, arena, idx, page)) {
+			karena_arena_put(arena);
 			return VM_FAULT_LOCKED;
+		}
 		unlock_page(page);
-	} else {
-		karena_arena_put(arena);
 	}
+	karena_arena_put(arena);
 	karena_zap_range(vma, vmf->address & PAGE_MASK, PAGE_SIZE);
 	return VM_FAULT_NOPAGE;
 }

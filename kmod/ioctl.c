@@ -148,8 +148,7 @@ static long karena_return_grant_pages(struct vm_area_struct *vma,
 			kvfree(pages);
 			return -ENOMEM;
 		}
-		mutex_unlock(&arena->lock);
-		karena_arena_put(arena);
+		karena_arena_unlock_put(arena);
 		cond_resched();
 	}
 	while (n) {

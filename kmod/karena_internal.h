@@ -406,6 +406,7 @@ struct karena_arena *karena_arena_unshare_locked(struct karena_arena *shared,
 						 struct mm_struct *mm,
 						 bool copy_pinned);
 bool karena_arena_leave_locked(struct karena_arena *arena);
+void karena_arena_unlock_put(struct karena_arena *arena);
 struct karena_arena *karena_grant_arena_get_lock(struct karena_grant *g,
 						 unsigned long ai);
 struct karena_arena *karena_grant_arena_own(struct karena_grant *g,

@@ -349,9 +349,22 @@ struct karena_arena *karena_grant_arena_get_lock(struct karena_grant *g,
 		mutex_lock(&arena->lock);
 		if (READ_ONCE(g->arenas[ai]) == arena)
 			return arena;
-		mutex_unlock(&arena->lock);
-		karena_arena_put(arena);
+		karena_arena_unlock_put(arena);
 	}
+}
+
+/**
+ * karena_arena_unlock_put() - done with an arena from
+ * karena_grant_arena_get_lock() or karena_grant_arena_own()
+ * @arena: locked, with a reference to its structure
+ *
+ * Unlocks it, then drops the reference: the structure outlives the
+ * unlock, which another grant's release of the arena may follow.
+ */
+void karena_arena_unlock_put(struct karena_arena *arena)
+{
+	mutex_unlock(&arena->lock);
+	karena_arena_put(arena);
 }
 
 /**
@@ -388,14 +401,12 @@ struct karena_arena *karena_grant_arena_own(struct karena_grant *g,
 		return arena;
 	own = karena_arena_unshare_locked(arena, mm, copy_pinned);
 	if (!own) {
-		mutex_unlock(&arena->lock);
-		karena_arena_put(arena);
+		karena_arena_unlock_put(arena);
 		return NULL;
 	}
 	WRITE_ONCE(g->arenas[ai], own);
 	karena_arena_leave_locked(arena);
-	mutex_unlock(&arena->lock);
-	karena_arena_put(arena);
+	karena_arena_unlock_put(arena);
 	return karena_grant_arena_get_lock(g, ai);
 }
 
