@@ -43,21 +43,6 @@
 #include "kselftest_harness.h"
 #include "karena_util.h"
 
-/* Nothing is lost: every arena the module has is free or granted. */
-static int settled(void)
-{
-	struct timespec ts = { 0, 20 * 1000 * 1000 };
-	int i;
-
-	for (i = 0; i < 250; i++) {
-		if (ctr("arenas_reserved") ==
-		    ctr("arenas_free") + ctr("arenas_granted"))
-			return 1;
-		nanosleep(&ts, NULL);
-	}
-	return 0;
-}
-
 static double elapsed(const struct timespec *t0)
 {
 	struct timespec now;
@@ -210,7 +195,8 @@ TEST_F_TIMEOUT(stress, fork_storm_hold, 120)
 		EXPECT_EQ('a' + i, a[i][self->size / 2]);
 		munmap(a[i], self->size);
 	}
-	EXPECT_TRUE(settled());
+	/* nothing is lost: every arena is free or granted */
+	EXPECT_EQ(0, wait_scrubbed());
 }
 
 /* ---- many processes against the limits ---- */
@@ -402,7 +388,8 @@ TEST_F_TIMEOUT(stress, limits_many_procs, 120)
 	EXPECT_EQ(0, w.over);
 	EXPECT_EQ(self->base_granted, ctr("arenas_granted"));
 	EXPECT_TRUE(check_invariant());
-	EXPECT_TRUE(settled());
+	/* nothing is lost: every arena is free or granted */
+	EXPECT_EQ(0, wait_scrubbed());
 	munmap(sh, sizeof(*sh));
 }
 
@@ -502,7 +489,8 @@ TEST_F_TIMEOUT(stress, exit_rmmod_race, 120)
 	EXPECT_EQ(self->base_granted, ctr("arenas_granted"));
 	EXPECT_EQ(ctr("grants") - grants, ctr("releases") - releases);
 	EXPECT_TRUE(check_invariant());
-	EXPECT_TRUE(settled());
+	/* nothing is lost: every arena is free or granted */
+	EXPECT_EQ(0, wait_scrubbed());
 	EXPECT_EQ(0, access("/sys/module/karena", F_OK));
 }
 
