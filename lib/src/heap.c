@@ -179,7 +179,8 @@ static inline void remote_free(struct kr_heap *h, _Atomic(void *) *list,
 		return;		/* the block is dropped */
 	pthread_mutex_lock(&kr.lock);
 	if (atomic_load_explicit(&h->abandoned, memory_order_relaxed)) {
-		unsigned nempty = h->nempty_arenas + h->nempty_span_arenas;
+		unsigned empty_before = h->nempty_arenas + h->nempty_span_arenas;
+		bool emptied;
 
 		/* kr.lock owns it now */
 		*block_key(b) = key;
@@ -195,14 +196,15 @@ static inline void remote_free(struct kr_heap *h, _Atomic(void *) *list,
 		 * read without h->lock: the purge thread may release one
 		 * meanwhile; this only decides whether to wake it
 		 */
-		nempty = h->nempty_arenas + h->nempty_span_arenas > nempty;
+		emptied = h->nempty_arenas + h->nempty_span_arenas >
+			  empty_before;
 		pthread_mutex_unlock(&kr.lock);
 		/*
 		 * An arena emptied: no owner will hand it back, the purge
 		 * thread will (kicked with no lock held; not from an exiting
 		 * thread, whose heap_abandon kicks it)
 		 */
-		if (nempty && heap_is_real(kr_tls_heap))
+		if (emptied && heap_is_real(kr_tls_heap))
 			purge_kick();
 		return;
 	}
