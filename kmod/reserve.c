@@ -205,6 +205,16 @@ static struct karena_arena *karena_arena_alloc(gfp_t gfp_extra)
 	return arena;
 }
 
+/* Mark @arena as @memcg's (with a reference of its own): freed at release. */
+static void karena_arena_set_memcg(struct karena_arena *arena,
+				   struct mem_cgroup *memcg)
+{
+	if (memcg) {
+		css_get(&memcg->css);
+		arena->memcg = memcg;
+	}
+}
+
 /*
  * A new @arena (or NULL) made for a grant: record @memcg (if not NULL, with
  * a reference of the arena's own), so that the arena is freed at release,
@@ -215,10 +225,7 @@ static struct karena_arena *karena_arena_adopt(struct karena_arena *arena,
 {
 	if (!arena)
 		return NULL;
-	if (memcg) {
-		css_get(&memcg->css);
-		arena->memcg = memcg;
-	}
+	karena_arena_set_memcg(arena, memcg);
 	spin_lock(&karena.lock);
 	karena.nr_total++;
 	spin_unlock(&karena.lock);
@@ -291,10 +298,8 @@ struct karena_arena *karena_arena_new_empty(struct mem_cgroup *memcg)
 {
 	struct karena_arena *arena = karena_arena_alloc_slots();
 
-	if (arena && memcg) {
-		css_get(&memcg->css);
-		arena->memcg = memcg;
-	}
+	if (arena)
+		karena_arena_set_memcg(arena, memcg);
 	return arena;
 }
 
