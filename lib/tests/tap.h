@@ -142,4 +142,24 @@ TAP_UNUSED static int run_self(const char *self, const char *mode, const char **
 	return status;
 }
 
+/*
+ * Does `self MODE`, run with @debug ("KARENA_DEBUG=...") in its
+ * environment, abort (SIGABRT) with both @needle and @also on stderr?
+ * When not, its stderr is printed as a TAP comment.
+ */
+TAP_UNUSED static int aborts_with(const char *self, const char *mode,
+				  const char *debug, const char *needle,
+				  const char *also)
+{
+	const char *env[] = { debug, NULL };
+	char err[4096];
+	int st = run_self(self, mode, env, err, sizeof(err));
+	int aborted = WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT &&
+		      strstr(err, needle) && strstr(err, also);
+
+	if (!aborted)
+		fprintf(stderr, "# stderr was: %s\n", err);
+	return aborted;
+}
+
 #endif

@@ -34,15 +34,9 @@ static int misuse(const char *mode)
 static void expect_abort(const char *self, const char *mode,
 			 const char *needle)
 {
-	const char *env[] = { "KARENA_DEBUG=0", NULL };
-	char err[4096];
-	int st = run_self(self, mode, env, err, sizeof(err));
-
-	ok(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT && strstr(err, needle) &&
-	   strstr(err, "0x"), "1000-byte block: %s is reported (\"%s\", the "
-	   "pointer) and aborts", mode, needle);
-	if (!strstr(err, needle))
-		fprintf(stderr, "# stderr was: %s\n", err);
+	ok(aborts_with(self, mode, "KARENA_DEBUG=0", needle, "0x"),
+	   "1000-byte block: %s is reported (\"%s\", the pointer) and aborts",
+	   mode, needle);
 }
 
 /* The edges: 512 | 513 (pools, 16 bytes apart), 1024 | 1025 (a span). */

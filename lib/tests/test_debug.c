@@ -98,15 +98,8 @@ static int misuse_mode(const char *mode)
 static void expect_also(const char *self, const char *mode, const char *debug,
 			const char *needle, const char *also)
 {
-	const char *env[] = { debug, NULL };
-	char err[4096];
-	int st = run_self(self, mode, env, err, sizeof(err));
-
-	ok(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT && strstr(err, needle) &&
-	   strstr(err, also),
+	ok(aborts_with(self, mode, debug, needle, also),
 	   "%s is diagnosed (\"%s\") and aborts", mode, needle);
-	if (!strstr(err, needle))
-		fprintf(stderr, "# stderr was: %s\n", err);
 }
 
 static void expect(const char *self, const char *mode, const char *debug,

@@ -48,15 +48,9 @@ static int misuse(const char *mode)
 static void expect_abort(const char *self, const char *mode, const char *debug,
 			 const char *needle)
 {
-	const char *env[] = { debug, NULL };
-	char err[4096];
-	int st = run_self(self, mode, env, err, sizeof(err));
-
-	ok(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT && strstr(err, needle) &&
-	   strstr(err, "0x"), "medium %s (%s) is reported (\"%s\", the "
-	   "pointer) and aborts", mode, debug, needle);
-	if (!strstr(err, needle))
-		fprintf(stderr, "# stderr was: %s\n", err);
+	ok(aborts_with(self, mode, debug, needle, "0x"),
+	   "medium %s (%s) is reported (\"%s\", the pointer) and aborts",
+	   mode, debug, needle);
 }
 
 struct handoff {
