@@ -81,17 +81,18 @@ void *kr_malloc(size_t size)
 }
 
 /*
- * usedpools[c] is empty: collect remote frees, else start a pool for @c
- * (from the spare pools, else from the arenas) with its first block.
+ * usedpools[c] has no pool with a block to give: collect remote frees,
+ * else start a pool for @c (from the spare pools, else from the arenas)
+ * with its first block.
  */
-void *kr_alloc_slow(struct kr_heap *h, unsigned c)
+KR_NOINLINE static void *pool_for_class(struct kr_heap *h, unsigned c)
 {
 	struct kr_pool *p;
 
 	if (atomic_load_explicit(&h->remote_free, memory_order_relaxed)) {
 		heap_collect_remote(h);
-		if (h->usedpools[c])
-			return kr_small_alloc(h, c);
+		if (h->usedpools[c] != POOL_NONE)
+			return kr_pool_refill(h, c);
 	}
 	if (unlikely(kr_debug) && !(++h->debug_tick & 255) &&
 	    kr_check_heap(h, stderr))
@@ -106,6 +107,48 @@ void *kr_alloc_slow(struct kr_heap *h, unsigned c)
 	}
 	h->npools[c]++;
 	return pool_start(h, p, c);
+}
+
+/*
+ * @p heads usedpools[c] of @h and has no free block: put its next
+ * untouched blocks on its free list; if it has none, it is full and leaves
+ * the list (pool.h), and the next pool is looked at; with no pool left,
+ * pool_for_class. Most calls find a full head and a next pool with a free
+ * block (a heap of nearly full pools: churn's steady state), so this needs
+ * no stack frame: every way out is a pop or a tail call.
+ */
+static inline void *refill_from(struct kr_heap *h, struct kr_pool *p,
+				unsigned c)
+{
+	while (p != POOL_NONE) {
+		if (p->freeblock)
+			return pool_pop(p, p->freeblock);
+		if (p->carve)
+			return pool_extend_pop(p);
+		pool_unlink_used(h, p);
+		p->used |= POOL_OFF_LIST;
+		p = h->usedpools[c];
+	}
+	return pool_for_class(h, c);
+}
+
+/* The head of usedpools[c] has no free block: a block from elsewhere. */
+void *kr_pool_refill(struct kr_heap *h, unsigned c)
+{
+	return refill_from(h, h->usedpools[c], c);
+}
+
+/*
+ * malloc's exit when @p, the thread's first pool of the class of @size,
+ * has no free block. POOL_NONE: no pool of the class, or the thread has no
+ * heap (kr_no_pools: none yet, being built, exiting), or KARENA_DEBUG,
+ * which take kr_malloc_slow. Any other pool is the heap's own.
+ */
+void *kr_malloc_refill(size_t size, struct kr_pool *p)
+{
+	if (unlikely(p == POOL_NONE))
+		return kr_malloc_slow(size);
+	return refill_from(p->heap, p, p->szidx);
 }
 
 void *kr_calloc(size_t nmemb, size_t size)

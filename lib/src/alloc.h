@@ -22,10 +22,11 @@ void *kr_calloc(size_t nmemb, size_t size);
 void *kr_realloc(void *ptr, size_t size);
 void *kr_memalign(size_t alignment, size_t size);
 size_t kr_usable_size(const void *ptr);
-void *kr_alloc_slow(struct kr_heap *h, unsigned c);
+void *kr_pool_refill(struct kr_heap *h, unsigned c);
 /* malloc's exits from malloc_fast (fastpath.h) */
 KR_NOINLINE void *kr_malloc_slow(size_t size);
 KR_NOINLINE void *kr_malloc_big(size_t size);
+KR_NOINLINE void *kr_malloc_refill(size_t size, struct kr_pool *p);
 /* glibc's allocator: the home of large requests and foreign pointers */
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
@@ -42,10 +43,11 @@ void *kr_libc_memalign(size_t alignment, size_t size);
 static inline void *kr_small_alloc(struct kr_heap *h, size_t c)
 {
 	struct kr_pool *p = h->usedpools[c];
+	void *b = p->freeblock;
 
-	if (unlikely(!p))
-		return kr_alloc_slow(h, (unsigned)c);
-	return pool_take_head(&h->usedpools[c], p);
+	if (unlikely(!b))
+		return kr_pool_refill(h, (unsigned)c);
+	return pool_pop(p, b);
 }
 
 #endif /* KARENA_ALLOC_H */

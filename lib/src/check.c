@@ -49,7 +49,7 @@ static void fail(struct ctx *x, const void *where, const char *fmt, ...)
 static void check_pool(struct ctx *x, struct kr_pool *p, size_t *nfree_out)
 {
 	size_t n = 0, untouched, limit = p->capacity + 1;
-	char *base = pool_base(p), *end = base + POOL_SIZE, *b;
+	char *base = pool_base(p), *end = base + POOL_SIZE, *b, *carve;
 
 	CHECK(x, p->szidx < NUM_CLASSES, p, "bad class %u", p->szidx);
 	if (p->szidx >= NUM_CLASSES)
@@ -60,16 +60,22 @@ static void check_pool(struct ctx *x, struct kr_pool *p, size_t *nfree_out)
 	      p->capacity, p->szidx);
 	CHECK(x, p->heap == arena_of(p)->heap, p, "pool's heap %p is not its "
 	      "arena's %p", (void *)p->heap, (void *)arena_of(p)->heap);
-	CHECK(x, p->avail <= p->capacity && (pool_ref(p) > 0 || p->kept), p,
-	      "ref %u (avail %u) out of (0, %u] (kept %u)", pool_ref(p),
-	      p->avail, p->capacity, p->kept);
-	CHECK(x, p->carve >= base && p->carve <= end &&
-		 (size_t)(p->carve - base) % p->size == 0, p,
-	      "bad carve %p (pool at %p)", (void *)p->carve, (void *)base);
-	if (p->carve < base || p->carve > end)
+	CHECK(x, p->kept <= 1 && (p->used & ~POOL_OFF_LIST) >= p->kept &&
+		 pool_ref(p) <= p->capacity &&
+		 (pool_ref(p) > 0 || p->kept), p,
+	      "ref %u (used %#x) out of (0, %u] (kept %u)", pool_ref(p),
+	      p->used, p->capacity, p->kept);
+	CHECK(x, pool_on_list(p) || pool_ref(p) == p->capacity, p,
+	      "off usedpools, but not full: ref %u of %u", pool_ref(p),
+	      p->capacity);
+	carve = pool_untouched(p);
+	CHECK(x, carve >= base && carve <= end &&
+		 (size_t)(carve - base) % p->size == 0, p,
+	      "bad carve %p (pool at %p)", (void *)carve, (void *)base);
+	if (carve < base || carve > end)
 		return;
 	for (b = p->freeblock; b && n < limit; b = *(char **)b, n++) {
-		if (b < base || b >= p->carve ||
+		if (b < base || b >= carve ||
 		    (size_t)(b - base) % p->size) {
 			fail(x, b, "free-list block outside pool %p", (void *)p);
 			return;
@@ -78,7 +84,7 @@ static void check_pool(struct ctx *x, struct kr_pool *p, size_t *nfree_out)
 			fail(x, b, "freed block written after free "
 			     "(class %u)", p->szidx);
 	}
-	untouched = (size_t)(end - p->carve) / p->size;
+	untouched = (size_t)(end - carve) / p->size;
 	CHECK(x, n + untouched + pool_ref(p) == p->capacity, p,
 	      "free %zu + untouched %zu + ref %u != capacity %u", n,
 	      untouched, pool_ref(p), p->capacity);
@@ -129,7 +135,12 @@ int kr_check_heap(struct kr_heap *h, FILE *out)
 	/* 1. usedpools: every pool on it is used and of its class */
 	for (c = 0; c < NUM_CLASSES; c++) {
 		pp = NULL;
-		for (p = h->usedpools[c]; p; pp = p, p = p->nextpool) {
+		CHECK(&x, h->usedpools[c] != NULL, h,
+		      "usedpools[%u] is NULL, not POOL_NONE", c);
+		if (!h->usedpools[c])
+			continue;
+		for (p = h->usedpools[c]; p != POOL_NONE && p;
+		     pp = p, p = p->nextpool) {
 			a = arena_of(p);
 			CHECK(&x, !pp || p->prevpool == pp, p, "bad prevpool");
 			CHECK(&x, registry_contains(p) && a->heap == h, p,
@@ -138,8 +149,8 @@ int kr_check_heap(struct kr_heap *h, FILE *out)
 			      p->szidx, c);
 			CHECK(&x, p->state == POOL_INUSE, p,
 			      "pool on usedpools is not in use");
-			CHECK(&x, pool_ref(p) < p->capacity, p,
-			      "full pool on usedpools[%u]", c);
+			CHECK(&x, pool_on_list(p), p,
+			      "pool on usedpools[%u] marked off it", c);
 			if (++onlist > (size_t)h->narenas * kr.npools) {
 				fail(&x, p, "usedpools[%u] has a cycle", c);
 				break;
@@ -188,11 +199,7 @@ int kr_check_heap(struct kr_heap *h, FILE *out)
 				continue;
 			npools[p->szidx]++;
 			nkeptflag += p->kept;
-			if (pool_ref(p) == p->capacity)
-				CHECK(&x, h->usedpools[p->szidx] != p, p,
-				      "full pool on a list");
-			else
-				nused++;
+			nused += pool_on_list(p);
 		}
 		for (i = a->freepools; i && nfl <= kr.npools;
 		     i = pool_at(a, i)->nextfree, nfl++)

@@ -98,7 +98,7 @@ void kr_check_block_start(const void *b)
 			 "block at %p (class %u, %u-byte blocks)",
 			 off % p->size, (const char *)b - off % p->size,
 			 p->szidx, p->size);
-	if ((const char *)b >= p->carve)
+	if ((const char *)b >= pool_untouched(p))
 		kr_fatal(b, "free of a block never allocated (class %u, "
 			 "%u-byte blocks)", p->szidx, p->size);
 }
@@ -117,7 +117,7 @@ void *debug_malloc(struct kr_heap *h, size_t size)
 	c = size_to_class(size + TRAILER);
 	bs = class_to_size(c);
 	p = h->usedpools[c];
-	reused = p && p->freeblock;
+	reused = p->freeblock != NULL;
 	b = kr_small_alloc(h, c);
 	if (!b)
 		return NULL;

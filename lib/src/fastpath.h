@@ -13,22 +13,26 @@
  * the same thing. Everything a fast path leaves by is out of line, in
  * alloc.c and free.c, and reached by a tail call.
  *
- * malloc: TLS heap pointer, class = (size - 1) >> 4, pop the first used
- * pool's free list or carve, and unlink the pool if that was its last
- * block; no stack frame, no call, and no branch on whether the pool is now
- * full. Sizes 0 and over 1 KiB leave by kr_malloc_big (medium: span_alloc,
- * a span's free list popped likewise; and large).
+ * malloc: class = (size - 1) >> 4, the thread's usedpools (a TLS pointer
+ * to its heap's, or to kr_no_pools when it has none), and a pop of the
+ * first pool's free list: no stack frame, no call, and no test for "no
+ * pool" (an empty class's head is POOL_NONE, with no free block) nor for
+ * "now full" (a full pool leaves the list when malloc next finds its free
+ * list empty). An empty free list leaves by kr_malloc_refill (more blocks
+ * on it, the next pool, a new pool; or no heap yet, or KARENA_DEBUG);
+ * sizes 0 and over 1 KiB by kr_malloc_big (medium: span_alloc, a span's
+ * free list popped likewise; and large).
  *
  * free: the registry's slot, which also checks the block start's
  * alignment, the bad-free checks (a block start? freed already?), the
  * owner (pool->heap) against this thread's heap, then a push on the pool's
- * free list, and back on usedpools if the pool was full; no stack frame,
- * no call. The exits: a pool that is now empty
- * (kr_free_emptied), another thread's block (heap_remote_free), a slot
- * holding an arena of spans' tag (span_free: a medium block, run the same
- * way in span.c), and a slot miss (free_slot_miss: the bitmap, then our
- * block the long way, checked under KARENA_DEBUG or when misaligned, or
- * glibc's).
+ * free list and a decrement of its count; no stack frame, no call. The
+ * exits: a count at 0 or below (pool_give_slow: the pool is now empty, or
+ * was full and off usedpools), another thread's block (heap_remote_free),
+ * a slot holding an arena of spans' tag (span_free: a medium block, run
+ * the same way in span.c), and a slot miss (free_slot_miss: the bitmap,
+ * then our block the long way, checked under KARENA_DEBUG or when
+ * misaligned, or glibc's).
  */
 #ifndef KARENA_FASTPATH_H
 #define KARENA_FASTPATH_H
@@ -47,27 +51,29 @@
 
 static inline __attribute__((always_inline)) void *malloc_fast(size_t size)
 {
-	size_t c = (size - 1) >> ALIGNMENT_SHIFT;	/* 0 wraps: slow path */
-	struct kr_heap *h = kr_tls_heap;
+	size_t c = (size - 1) >> ALIGNMENT_SHIFT;	/* 0 wraps: big */
+	struct kr_pool *p;
+	void *b;
 
+	/* a test on @c, not on @size: no copy of the shifted value */
+	__asm__("" : "+r"(c));
 	if (unlikely(c >= NUM_CLASSES))
 		return kr_malloc_big(size);	/* 0, or over 1 KiB */
-	if (unlikely((uintptr_t)h <= kr_fast.heap_slow_max))
-		return kr_malloc_slow(size);	/* no heap yet, or debug */
-	return kr_small_alloc(h, c);
+	p = kr_tls_pools[c];
+	b = p->freeblock;
+	if (unlikely(!b))
+		return kr_malloc_refill(size, p); /* or no heap, or debug */
+	return pool_pop(p, b);
 }
 
 /* Block @b of pool @p, whose heap is @h, checked: back to its pool. */
 static inline __attribute__((always_inline)) void free_to_pool(
 	struct kr_pool *p, struct kr_heap *h, void *b)
 {
-	if (unlikely(h != kr_tls_heap)) {
+	if (unlikely(h != kr_tls_heap))
 		heap_remote_free(h, p, b);	/* the key: when it is pushed */
-	} else {
-		*block_key(b) = p;
-		if (pool_give_block(h, p, b))
-			kr_free_emptied(h, p);
-	}
+	else
+		pool_give_block(h, p, b);
 }
 
 /*
@@ -81,7 +87,8 @@ static inline __attribute__((always_inline)) void free_block(void *b,
 	struct kr_pool *p = pool_in(base, (uintptr_t)b);
 	struct kr_heap *h = p->heap;	/* read once: the pool may go */
 
-	if (unlikely(block_suspect(p, b, p->start_bias, (uintptr_t)b)))
+	if (unlikely(block_suspect(p->start_bias, b, p->start_bias,
+				   (uintptr_t)b)))
 		free_suspect(b);
 	else
 		free_to_pool(p, h, b);

@@ -114,27 +114,14 @@ void free_suspect(void *b)
 }
 
 /*
- * pool_give_block's slow path for a pool that is now empty: kept (the 64th
- * time), or not kept. An empty pool that is its class's only pool stays
- * open (heap->kept) if its owner frees it, so that a malloc+free pair does
- * not take a pool from its arena and give it back every time; any other
- * empty pool is retired: to the spare pools, or to its arena (spare.c).
+ * Pool @p of @h is now empty (pool_give_slow). The class's only pool stays
+ * open (heap->kept) if its owner emptied it, so that a malloc+free pair
+ * does not take a pool from its arena and give it back every time; any
+ * other empty pool is retired: to the spare pools, or to its arena
+ * (spare.c).
  */
 void kr_free_emptied(struct kr_heap *h, struct kr_pool *p)
 {
-	if (p->kept) {
-		/*
-		 * A kept pool emptied for the 64th time: the owner is active,
-		 * so it does the purge that is due rather than wait for the
-		 * purge thread.
-		 */
-		if (heap_has_pending(h)) {
-			kr_lock(&h->lock);
-			purge_maybe(h);
-			kr_unlock(&h->lock);
-		}
-		return;
-	}
 	if (h->usedpools[p->szidx] == p && !p->nextpool &&
 	    h == kr_tls_heap) {		/* an abandoned heap keeps nothing */
 		heap_keep_pool(h, p);

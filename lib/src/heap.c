@@ -29,6 +29,8 @@
 #include "types.h"
 
 __thread struct kr_heap *kr_tls_heap __attribute__((tls_model("initial-exec")));
+__thread struct kr_pool *const *kr_tls_pools
+	__attribute__((tls_model("initial-exec"))) = kr_no_pools;
 
 static pthread_key_t heap_key;
 static pthread_once_t heap_key_once = PTHREAD_ONCE_INIT;
@@ -62,10 +64,7 @@ void heap_collect_remote(struct kr_heap *h)
 
 	while (b) {
 		void *next = *(void **)b;
-		struct kr_pool *p = pool_of(b);
-
-		if (pool_give_block(h, p, b))
-			kr_free_emptied(h, p);
+		pool_give_block(h, pool_of(b), b);
 		b = next;
 	}
 	if (atomic_load_explicit(&h->remote_spans, memory_order_relaxed))
@@ -129,8 +128,10 @@ void heap_keep_pool(struct kr_heap *h, struct kr_pool *p)
 	h->kept[h->kept_next] = p;
 	h->kept_next = (h->kept_next + 1) % KEEP_POOLS;
 	p->kept = 1;
+	p->used++;		/* its kept block: never empty on free */
 	if (old) {
 		old->kept = 0;
+		old->used--;
 		if (!pool_ref(old))
 			spare_retire_pool(h, old);
 	}
@@ -148,6 +149,7 @@ void heap_flush_kept(struct kr_heap *h)
 		h->kept[i] = NULL;
 		if (p) {
 			p->kept = 0;
+			p->used--;
 			if (!pool_ref(p))
 				spare_retire_pool(h, p);
 		}
@@ -156,12 +158,13 @@ void heap_flush_kept(struct kr_heap *h)
 
 /*
  * Free @b, a checked block of @h, from a thread that does not own @h: key
- * it with @key (its pool's or span's header, free.c's double-free key) and
+ * it with @key (its pool's start_bias or its span's header, free.c's
+ * double-free key) and
  * push it on @list (h->remote_free, or, medium, h->remote_spans); an
  * abandoned heap's block is freed here under kr.lock.
  */
 static inline void remote_free(struct kr_heap *h, _Atomic(void *) *list,
-			       void *key, void *b)
+			       uintptr_t key, void *b)
 {
 	void *head;
 
@@ -184,14 +187,10 @@ static inline void remote_free(struct kr_heap *h, _Atomic(void *) *list,
 
 		/* kr.lock owns it now */
 		*block_key(b) = key;
-		if (list == &h->remote_spans) {
+		if (list == &h->remote_spans)
 			span_free_local(h, b);
-		} else {
-			struct kr_pool *p = key;
-
-			if (pool_give_block(h, p, b))
-				kr_free_emptied(h, p);
-		}
+		else
+			pool_give_block(h, pool_of(b), b);
 		/*
 		 * read without h->lock: the purge thread may release one
 		 * meanwhile; this only decides whether to wake it
@@ -214,12 +213,12 @@ static inline void remote_free(struct kr_heap *h, _Atomic(void *) *list,
 
 void heap_remote_free(struct kr_heap *h, struct kr_pool *p, void *b)
 {
-	remote_free(h, &h->remote_free, p, b);
+	remote_free(h, &h->remote_free, p->start_bias, b);
 }
 
 void heap_remote_free_span(struct kr_heap *h, struct kr_span *s, void *b)
 {
-	remote_free(h, &h->remote_spans, s, b);
+	remote_free(h, &h->remote_spans, (uintptr_t)s, b);
 }
 
 /*
@@ -244,6 +243,7 @@ static void heap_abandon(void *arg)
 	struct kr_heap *h = arg;
 
 	kr_tls_heap = HEAP_DEAD;	/* later mallocs of this thread: glibc */
+	kr_tls_pools = kr_no_pools;
 	heap_empty_out(h);
 	pthread_mutex_lock(&kr.lock);
 	atomic_store_explicit(&h->abandoned, true, memory_order_release);
@@ -259,6 +259,7 @@ static void heap_abandon(void *arg)
 static struct kr_heap *heap_new_or_adopt(void)
 {
 	struct kr_heap *h;
+	unsigned c;
 
 	pthread_mutex_lock(&kr.lock);
 	h = kr.abandoned;
@@ -279,7 +280,9 @@ static struct kr_heap *heap_new_or_adopt(void)
 		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (h == MAP_FAILED)
 		return NULL;
-	/* all zero: no pools, no arenas, not abandoned */
+	/* all zero: no arenas, not abandoned; and no pools */
+	for (c = 0; c < NUM_CLASSES; c++)
+		h->usedpools[c] = POOL_NONE;
 	kr_lock_init(&h->lock);
 	pthread_mutex_lock(&kr.lock);
 	h->next_all = kr.heaps;
@@ -311,6 +314,8 @@ struct kr_heap *heap_get_slow(void)
 	}
 	pthread_setspecific(heap_key, h);
 	kr_tls_heap = h;
+	if (!kr_debug)			/* debug: every malloc is checked */
+		kr_tls_pools = h->usedpools;
 	return h;
 }
 

@@ -16,6 +16,12 @@
 /* heap.c */
 extern __thread struct kr_heap *kr_tls_heap
 	__attribute__((tls_model("initial-exec")));
+/*
+ * The usedpools the malloc fast path reads: the heap's, or kr_no_pools
+ * (pool.h) while the thread has none, and always under KARENA_DEBUG.
+ */
+extern __thread struct kr_pool *const *kr_tls_pools
+	__attribute__((tls_model("initial-exec")));
 #define HEAP_BUSY ((struct kr_heap *)1)	/* being built: use glibc */
 #define HEAP_DEAD ((struct kr_heap *)2)	/* thread exiting: use glibc */
 

@@ -22,13 +22,17 @@
  * sizes, uniform over 16-1000 bytes, made malloc's "over 512?" and free's
  * "pool or span?" each miss one time in two.
  *
- * Blocks are carved lazily: a fresh pool has an empty free list and
- * carve at its first byte; allocation pops the free list, else takes the
- * block at carve. A pool is on usedpools[szidx] iff 0 < ref < capacity
- * (see lib/README.md, "Invariants").
+ * Blocks reach the free list lazily: a fresh pool puts its first
+ * EXTEND_BYTES of blocks on it, and malloc's slow path the next ones when
+ * the list runs dry (pool_extend); malloc itself only pops. A pool is on
+ * usedpools[szidx] unless malloc found it full (see lib/README.md,
+ * "Invariants").
  */
+#include <stddef.h>
+
 #include "config.h"
 #include "free.h"
+#include "init.h"
 #include "pool.h"
 #include "types.h"
 
@@ -43,11 +47,51 @@ static const uint16_t class_capacity[NUM_CLASSES] = {
 	CAPACITY4(48), CAPACITY4(52), CAPACITY4(56), CAPACITY4(60),
 };
 
+const struct kr_pool kr_no_pool;	/* all zero: no free block */
+
+#define NO_POOL4	POOL_NONE, POOL_NONE, POOL_NONE, POOL_NONE
+#define NO_POOL16	NO_POOL4, NO_POOL4, NO_POOL4, NO_POOL4
+struct kr_pool *const kr_no_pools[NUM_CLASSES] = {
+	NO_POOL16, NO_POOL16, NO_POOL16, NO_POOL16,
+};
+
+/*
+ * Put @p's next untouched blocks on its free list, which is empty: those
+ * up to EXTEND_BYTES further (one at least; one at a time under
+ * KARENA_DEBUG, whose checks take a block on the free list for one freed).
+ * Each gets its link and the pool's key, as a freed block: a free of one
+ * never handed out is then a double free. @p has untouched blocks (carve
+ * is not NULL); carve is NULL once it has none left.
+ * mimalloc extends its pages' free lists likewise, so that malloc's fast
+ * path is a pop and nothing else.
+ */
+static void pool_extend(struct kr_pool *p)
+{
+	char *b = p->carve, *end = pool_base(p) + p->capacity * p->size;
+	char *last = b;
+
+	if (!kr_debug)
+		last += (EXTEND_BYTES / p->size - 1) * p->size;
+	if (last >= end)
+		last = end - p->size;
+	for (; b < last; b += p->size)
+		*(void **)b = b + p->size;
+	*(void **)last = NULL;
+	p->freeblock = p->carve;
+	p->carve = last + p->size < end ? last + p->size : NULL;
+}
+
+/* @p, on usedpools, has no free block but untouched ones: take one. */
+void *pool_extend_pop(struct kr_pool *p)
+{
+	pool_extend(p);
+	return pool_pop(p, p->freeblock);
+}
+
 /*
  * Pool @p of @h, empty and on no list, starts serving class @c, whose
  * usedpools list is empty: build its header, make it the list, and
- * return its first block (carved: a pool holds two blocks at least, so
- * it stays on the list). The pool is @h's: it came from @h's spare pools
+ * return its first block. The pool is @h's: it came from @h's spare pools
  * or arenas.
  */
 void *pool_start(struct kr_heap *h, struct kr_pool *p, unsigned c)
@@ -58,17 +102,32 @@ void *pool_start(struct kr_heap *h, struct kr_pool *p, unsigned c)
 	p->szidx = (uint8_t)c;
 	p->size = (uint16_t)size;
 	p->capacity = class_capacity[c];
-	p->avail = (uint16_t)(class_capacity[c] - 1);
+	p->used = 0;
 	p->kept = 0;
 	p->freeblock = NULL;
-	p->carve = b + size;
-	p->nextpool = NULL;		/* the head's prevpool is never read */
+	p->carve = b;
+	p->nextpool = NULL;
+	p->prevpool = p;		/* the head's: the tail */
 	p->heap = h;
 	p->start_bias = (uintptr_t)kr_block_starts[c] - ((uintptr_t)b >> 3);
 	h->usedpools[c] = p;
-	*block_key(b) = NULL;	/* a stale key: free would take it for freed */
-	__builtin_prefetch(b + 256, 1);		/* as pool_pop does */
-	return b;
+	return pool_extend_pop(p);
+}
+
+/*
+ * pool_give_block's slow path: @p's count fell to 0 or below. It was off
+ * usedpools (full, and malloc found it so): back on it, at the tail
+ * (pool.h). Or it is now empty (never when it was full: a pool holds two
+ * blocks at least).
+ */
+void pool_give_slow(struct kr_heap *h, struct kr_pool *p)
+{
+	if (p->used & POOL_OFF_LIST) {
+		p->used &= (uint16_t)~POOL_OFF_LIST;
+		pool_link_used(h, p);
+		return;
+	}
+	kr_free_emptied(h, p);
 }
 
 _Static_assert(sizeof(struct kr_pool) == 1 << POOL_HEADER_SHIFT,
@@ -81,5 +140,9 @@ _Static_assert(NUM_CLASSES <= 256 && POOL_SIZE / ALIGNMENT <= 65535,
 	       "szidx and capacity fit their fields");
 _Static_assert(POOL_SIZE / SMALL_MAX >= 2,
 	       "a pool holds two blocks at least: a free into a full pool "
-	       "never empties it (free.c tests \"was full\" first), and a "
-	       "pool that starts with one block taken is not full");
+	       "never empties it (pool_give_slow)");
+_Static_assert(POOL_SIZE / ALIGNMENT + 1 < POOL_OFF_LIST,
+	       "a pool's count and its kept block stay below POOL_OFF_LIST");
+_Static_assert(offsetof(struct kr_pool, start_bias) ==
+	       offsetof(struct kr_pool, freeblock) + sizeof(void *),
+	       "a pool's free-list head and key are adjacent (pool_push)");

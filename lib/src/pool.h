@@ -4,16 +4,20 @@
  * the arena's pool table.
  *
  * Finding a block's header (pool_of: two masks and a shift), taking a
- * block (pool_pop, pool_take_head), giving one back (pool_push,
- * pool_give_block) and moving a pool on and off usedpools[] are inline:
- * they are the malloc and free fast paths' every step. pool.c builds a
- * pool for a class (pool_start).
+ * block (pool_pop), giving one back (pool_push, pool_give_block) and
+ * moving a pool on and off usedpools[] are inline: they are the malloc
+ * and free fast paths' every step. pool.c builds a pool for a class
+ * (pool_start), puts its untouched blocks on its free list (pool_extend_pop)
+ * and takes free's slow path (pool_give_slow).
  */
 #ifndef KARENA_POOL_H
 #define KARENA_POOL_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "arena.h"
 #include "config.h"
@@ -51,12 +55,6 @@ static inline struct kr_pool *pool_of(const void *p)
 	return pool_in(u & kr.arena_mask, u);
 }
 
-/* Blocks of @p allocated: 0 for a pool never built (capacity 0). */
-static inline unsigned pool_ref(const struct kr_pool *p)
-{
-	return (unsigned)p->capacity - p->avail;
-}
-
 /* Where the blocks of the pool with header @p are. */
 static inline char *pool_base(const struct kr_pool *p)
 {
@@ -65,24 +63,30 @@ static inline char *pool_base(const struct kr_pool *p)
 	return (char *)a + ((size_t)pool_index(a, p) << POOL_SHIFT);
 }
 
-/*
- * The word a freed block holds after its link: its pool header's address,
- * which free compares before it frees (equal: maybe a double free) and
- * malloc clears when it hands the block out (free.c).
- */
-static inline void **block_key(void *b)
+/* The first block of @p never on its free list, or the end of its blocks. */
+static inline char *pool_untouched(const struct kr_pool *p)
 {
-	return (void **)b + 1;
+	return p->carve ? p->carve : pool_base(p) + p->capacity * p->size;
 }
 
 /*
- * Is @b not a block start of the pool or span whose header is @hdr, whose
+ * The word a free block holds after its link: its pool's key
+ * (start_bias), which free compares before it frees (equal: maybe a double
+ * free) and malloc clears when it hands the block out (free.c).
+ */
+static inline uintptr_t *block_key(void *b)
+{
+	return (uintptr_t *)b + 1;
+}
+
+/*
+ * Is @b not a block start of the pool or span whose key is @key, whose
  * string of non-starts (kr_block_starts, span.c's) is at @bias (bit @bit),
- * or is it keyed "freed" (its second word holds @hdr)? On x86-64: cmp, bt
+ * or is it keyed "freed" (its second word holds @key)? On x86-64: cmp, bt
  * and one branch on "below or equal" (CF: not a start; ZF: the key),
  * which the caller takes.
  */
-static inline bool block_suspect(const void *hdr, void *b, uintptr_t bias,
+static inline bool block_suspect(uintptr_t key, void *b, uintptr_t bias,
 				 uintptr_t bit)
 {
 #if defined(__x86_64__)
@@ -90,12 +94,12 @@ static inline bool block_suspect(const void *hdr, void *b, uintptr_t bias,
 
 	/* the strings are written once, at init: no memory operand needed */
 	__asm__("cmpq %2, %1\n\tbtq %4, (%3)" : "=@ccbe"(bad)
-		: "m"(*block_key(b)), "r"(hdr), "r"(bias), "r"(bit));
+		: "m"(*block_key(b)), "r"(key), "r"(bias), "r"(bit));
 	return bad;
 #else
 	const uint8_t *bits = (const uint8_t *)bias;
 
-	return ((bits[bit >> 3] >> (bit & 7)) & 1) || *block_key(b) == hdr;
+	return ((bits[bit >> 3] >> (bit & 7)) & 1) || *block_key(b) == key;
 #endif
 }
 
@@ -107,129 +111,132 @@ static inline bool pool_block_start(const struct kr_pool *p, uintptr_t u)
 	return !((bits[u >> 3] >> (u & 7)) & 1);
 }
 
+/*
+ * usedpools[c] of a heap with no pool of class c, and every entry of
+ * kr_no_pools, the usedpools the malloc fast path reads in a thread with
+ * no heap (or under KARENA_DEBUG): a pool with no free block, so that the
+ * fast path needs no test for "no pool" (mimalloc's empty page). It is
+ * read only: a write to it faults.
+ */
+extern const struct kr_pool kr_no_pool KR_HIDDEN;
+#define POOL_NONE	((struct kr_pool *)&kr_no_pool)
+extern struct kr_pool *const kr_no_pools[NUM_CLASSES] KR_HIDDEN;
+
 /* pool.c */
 void *pool_start(struct kr_heap *h, struct kr_pool *p, unsigned c);
+KR_NOINLINE void *pool_extend_pop(struct kr_pool *p);
+KR_NOINLINE void pool_give_slow(struct kr_heap *h, struct kr_pool *p);
+
+/* @used's flag: the pool is full and off usedpools (struct kr_pool) */
+#define POOL_OFF_LIST	0x8000u
+
+/* Blocks of @p handed out: 0 for a pool never built. */
+static inline unsigned pool_ref(const struct kr_pool *p)
+{
+	return (p->used & ~POOL_OFF_LIST) - p->kept;
+}
+
+/* Is @p on usedpools (or a spare or an empty pool: never off by mistake)? */
+static inline bool pool_on_list(const struct kr_pool *p)
+{
+	return !(p->used & POOL_OFF_LIST);
+}
 
 /*
- * usedpools[] is a doubly linked list per class; a pool moves on and off
- * it on the fast path's exits (full, emptied), so these are inline.
- * The head's prevpool means nothing and is never read, so that a pool
- * that fills leaves the head with one store (pool_take_head) and a pool
- * that has room again joins it with three. The links of a pool on no list
- * are stale.
+ * usedpools[] is a doubly linked list per class, NULL-terminated, whose
+ * head is POOL_NONE when it is empty and whose head's prevpool is its
+ * tail. A pool joins it when it starts (the list is then empty) and when
+ * a free finds it off it, at the tail: by the time malloc reaches it, it
+ * has gathered the frees of a while, where at the head it would fill
+ * again on the next malloc (with 8 KiB pools, a heap of nearly full pools
+ * would take a pool off and put it back every step). A pool leaves when
+ * malloc finds it at the head with no block left (lazily: a pool that
+ * fills stays until malloc next needs a block, as mimalloc's pages do) and
+ * when it empties. The links of a pool on no list are stale.
  */
-/* Push @p at the head of usedpools[p->szidx]. */
+/* Append @p to usedpools[p->szidx]. */
 static inline void pool_link_used(struct kr_heap *h, struct kr_pool *p)
 {
 	struct kr_pool *head = h->usedpools[p->szidx];
 
-	p->nextpool = head;
-	if (head)
+	p->nextpool = NULL;
+	if (head == POOL_NONE) {
+		p->prevpool = p;
+		h->usedpools[p->szidx] = p;
+	} else {
+		p->prevpool = head->prevpool;
+		head->prevpool->nextpool = p;
 		head->prevpool = p;
-	h->usedpools[p->szidx] = p;
+	}
 }
 
 /* Take @p off usedpools[p->szidx]. */
 static inline void pool_unlink_used(struct kr_heap *h, struct kr_pool *p)
 {
+	struct kr_pool **head = &h->usedpools[p->szidx];
 	struct kr_pool *next = p->nextpool;
 
-	if (h->usedpools[p->szidx] == p)
-		h->usedpools[p->szidx] = next;
+	if (*head == p)
+		*head = next ? next : POOL_NONE;
 	else
 		p->prevpool->nextpool = next;
 	if (next)
-		next->prevpool = p->prevpool;	/* stale if next is the head */
+		next->prevpool = p->prevpool;
+	else if (*head != POOL_NONE)
+		(*head)->prevpool = p->prevpool;	/* the new tail */
 }
 
 /*
- * Take a block from @p, which is on usedpools: pop its free list, else
- * carve the next untouched block (avail > 0, so one of the two has
- * one). The caller unlinks @p when it is now full.
- *
- * A carved block is memory nothing has touched for a while (a new pool,
- * or one emptied a batch ago), so the caller's first store to it misses;
- * a prefetch 256 bytes ahead starts the next blocks' fetch early (batch
- * benchmarks 8-12% faster). It asks for the line for writing, which GCC
- * emits as prefetchw where -march has it and as prefetcht0 on baseline
- * x86-64. Past the pool's end it may touch the next pool or nothing at
- * all: a prefetch never faults.
+ * Hand out @b, the first block on @p's free list. No test for "now
+ * full": a pool whose free list is empty stays at the head of usedpools
+ * until the next malloc finds it so (kr_pool_refill), and a pop of an
+ * empty free list is a NULL test malloc makes anyway.
  */
-static inline void *pool_pop(struct kr_pool *p)
+static inline void *pool_pop(struct kr_pool *p, void *b)
 {
-	void *b = p->freeblock;
-
-	if (b) {
-		p->freeblock = *(void **)b;
-		*block_key(b) = NULL;
-	} else {
-		b = p->carve;
-		*block_key(b) = NULL;	/* a restarted pool's stale key */
-		p->carve += p->size;
-		__builtin_prefetch(b + 256, 1);
-	}
-	p->avail--;
+	p->freeblock = *(void **)b;
+	*block_key(b) = 0;
+	p->used++;
 	return b;
 }
 
 /*
- * A block from @p, the pool at *@head (usedpools[c]); if it was the last,
- * @p leaves the list (full pools are on no list, and malloc takes blocks
- * from the head only). No branch on "now full?": the head stays, or the
- * next pool takes its place (a conditional move). When most pools of a
- * class are full, as in a long-running program, a pool fills on most
- * mallocs (73% of churn steps at 20k live blocks), and a branch on it
- * missed a quarter of the time: churn ran 9-14% faster without it.
+ * Push @b on @p's free list with its key: the free list's head and the
+ * pool's key are adjacent in the header, and the block's link and key are
+ * its first two words, so one 16-byte copy writes both (blocks are
+ * 16-aligned).
  */
-static inline void *pool_take_head(struct kr_pool **head, struct kr_pool *p)
+static inline void pool_push(struct kr_pool *p, void *b)
 {
-	struct kr_pool *next = p->nextpool;
-	void *b = pool_pop(p);
-
-	*head = p->avail ? p : next;
-	return b;
-}
-
-/* Push @b on @p's free list; returns the pool's new avail (1: was full). */
-static inline uint16_t pool_push(struct kr_pool *p, void *b)
-{
-	uint16_t avail = (uint16_t)(p->avail + 1);
-
+#if defined(__SSE2__)
+	_mm_storeu_si128((__m128i *)b,
+			 _mm_loadu_si128((const __m128i *)&p->freeblock));
+#else
 	*(void **)b = p->freeblock;
+	*block_key(b) = p->start_bias;
+#endif
 	p->freeblock = b;
-	p->avail = avail;
-	return avail;
-}
-
-/*
- * Is @p of @h, whose avail is now @avail, empty with work for
- * kr_free_emptied()? A kept pool has work only every 64th time it empties
- * (the owner's purge check); until then it simply stays open.
- */
-static inline bool pool_emptied(struct kr_heap *h, struct kr_pool *p,
-				uint16_t avail)
-{
-	return avail == p->capacity &&
-	       !(p->kept && likely(++h->purge_tick & 63));
 }
 
 /*
  * Give block @b back to its pool @p; @h owns it (or kr.lock is held). A
- * pool that was full goes back on usedpools here, inline: a heap of nearly
- * full pools does it on most frees. Returns true when @p is now empty with
- * work for kr_free_emptied(): not kept open, or a kept pool emptying for
- * the 64th time (the owner's purge check).
+ * pool whose count is then 0 (empty) or below (it was off usedpools, full)
+ * takes pool_give_slow. One decrement and one branch for both.
  */
-static inline bool pool_give_block(struct kr_heap *h, struct kr_pool *p,
+static inline void pool_give_block(struct kr_heap *h, struct kr_pool *p,
 				   void *b)
 {
-	uint16_t avail = pool_push(p, b);
+	bool slow;
 
-	if (unlikely(avail == 1)) {
-		pool_link_used(h, p);
-		return false;
-	}
-	return unlikely(pool_emptied(h, p, avail));
+	pool_push(p, b);
+#if defined(__x86_64__)
+	/* GCC loads, subtracts, stores and tests a 16-bit field: 5, not 2 */
+	__asm__("subw $1, %0" : "+m"(p->used), "=@ccle"(slow));
+#else
+	slow = (int16_t)--p->used <= 0;
+#endif
+	if (unlikely(slow))
+		pool_give_slow(h, p);
 }
 
 #endif /* KARENA_POOL_H */

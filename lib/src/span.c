@@ -573,7 +573,7 @@ KR_NOINLINE static void *span_alloc_slow(struct kr_heap *h, unsigned m)
 		b = span_base(s) + s->carve;
 		s->carve += s->size;
 	}
-	*block_key(b) = NULL;		/* a stale key */
+	*block_key(b) = 0;		/* a stale key */
 	if (!--s->avail)
 		span_unlink(h, s);	/* full: off the list */
 	return b;
@@ -592,7 +592,7 @@ void *span_alloc(struct kr_heap *h, unsigned m)
 		return span_alloc_slow(h, m);
 	b = s->freeblock;
 	s->freeblock = *(void **)b;
-	*block_key(b) = NULL;		/* the freed key */
+	*block_key(b) = 0;		/* the freed key */
 	if (unlikely(!--s->avail)) {	/* full: off the list (its head) */
 		next = s->next;
 		h->spans[m] = next;
@@ -643,7 +643,7 @@ static inline void span_free_to(struct kr_span *s, void *b)
 	if (unlikely(h != kr_tls_heap)) {
 		heap_remote_free_span(h, s, b);	/* keyed when pushed */
 	} else {
-		*block_key(b) = s;
+		*block_key(b) = (uintptr_t)s;
 		span_push(h, s, b);
 	}
 }
@@ -709,7 +709,7 @@ void span_free(void *b, uintptr_t base)
 	uintptr_t u = (uintptr_t)b;
 	struct kr_span *s = span_head_of(base, u);
 
-	if (unlikely(block_suspect(s, b, s->start_bias, u >> 4)))
+	if (unlikely(block_suspect((uintptr_t)s, b, s->start_bias, u >> 4)))
 		span_free_checked(b);
 	else
 		span_free_to(s, b);

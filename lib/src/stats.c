@@ -33,18 +33,18 @@ static void count_blocks(struct kr_heap *h, struct karena_stats *st)
 	for (a = h->arenas; a; a = a->allnext) {
 		for (i = kr.first_pool; i < a->nextpool; i++) {
 			volatile struct kr_pool *p = pool_at(a, i);
-			unsigned c, cap, avail;
+			unsigned c, cap, ref;
 
 			if (p->state != POOL_INUSE)
 				continue;
 			/* a pool being set up may read 0s, or half of it */
 			c = p->szidx;
 			cap = p->capacity;
-			avail = p->avail;
-			if (c >= NUM_CLASSES || avail > cap)
+			ref = ((unsigned)p->used & ~POOL_OFF_LIST) - p->kept;
+			if (c >= NUM_CLASSES || ref > cap)
 				continue;
-			st->classes[c].blocks_in_use += cap - avail;
-			if (cap && !avail)
+			st->classes[c].blocks_in_use += ref;
+			if (cap && ref == cap)
 				st->pools_full++;
 		}
 	}

@@ -32,23 +32,28 @@ enum kr_pool_state {
  * struct kr_pool - a pool's header, in its arena's pool table (one cache line)
  *
  * Used or full pools (the owner's, no lock):
- * @avail:	blocks not allocated (free or untouched). The blocks allocated,
- *		ref = capacity - avail (pool_ref()), count down in this form so
- *		that malloc's "now full?" is a decrement to zero;
- *		0 < ref < capacity iff on usedpools[szidx]
+ * @used:	blocks handed out, plus 1 while @kept (so that a kept pool
+ *		never empties on free's fast path), plus POOL_OFF_LIST while
+ *		the pool is full and off usedpools: free decrements it and
+ *		takes its slow path when it is then 0 or below (as int16_t),
+ *		with one test for "now empty" and "was off the list"
+ *		(pool_give_block). pool_ref() is the blocks handed out
  * @capacity:	blocks the pool holds: POOL_SIZE / size
  * @size:	block size in bytes (class_to_size(szidx))
  * @szidx:	size class this pool serves
  * @kept:	1 iff the pool is in heap->kept[] (may be empty: ref == 0)
  * @freeblock:	singly linked free blocks (link in the first word), or NULL
- * @carve:	the first untouched block
- * @nextpool:	next on usedpools[szidx] (NULL-terminated), when used
- * @prevpool:	previous on usedpools[szidx], when used and not the head
+ * @start_bias:	kr_block_starts[szidx] - pool_base / 8: bit u of the bit
+ *		string at @start_bias is set iff address u of the pool is not
+ *		a block start (free.c: the check of every free, one bt). It
+ *		is also the key a free block holds in its second word, after
+ *		@freeblock: free copies the two words into the block at once
+ * @carve:	the first block never put on the free list (pool_extend), or
+ *		NULL when there is none left
+ * @nextpool:	next on usedpools[szidx] (NULL-terminated), when on it
+ * @prevpool:	previous on usedpools[szidx], when on it and not the head
  * @heap:	the heap owning the pool's arena (arena->heap), here so that
  *		free reads the line it needs anyway, not the arena's first
- * @start_bias:	kr_block_starts[szidx] - pool_base / 8: bit u of the bit
- *		string at @start_bias is clear iff address u of the pool is a
- *		block start (free.c: the check of every free, one bt)
  *
  * Every pool, under heap->lock (the arena's bookkeeping):
  * @state:	enum kr_pool_state
@@ -60,21 +65,21 @@ enum kr_pool_state {
  * and the arena's while empty.
  */
 struct kr_pool {
-	uint16_t avail;
+	uint16_t used;
 	uint16_t capacity;
 	uint16_t size;
 	uint8_t szidx;
 	uint8_t kept;
-	uint8_t state;
-	uint8_t purged;
-	uint16_t nextfree;
-	uint32_t empty_ms;
 	void *freeblock;
+	uintptr_t start_bias;
 	char *carve;
 	struct kr_pool *nextpool;
 	struct kr_pool *prevpool;
 	struct kr_heap *heap;
-	uintptr_t start_bias;
+	uint8_t state;
+	uint8_t purged;
+	uint16_t nextfree;
+	uint32_t empty_ms;
 } __attribute__((aligned(1 << POOL_HEADER_SHIFT)));
 
 /**
@@ -200,7 +205,6 @@ struct kr_heap {
 	unsigned kept_next;			/* next slot of @kept to reuse */
 	struct kr_pool *spare[SPARE_POOLS];	/* empty pools, newest last */
 	unsigned nspare;			/* length of @spare */
-	unsigned purge_tick;			/* kept pools emptied, mod 64 */
 	struct kr_lock lock;			/* guards what follows */
 	struct kr_arena *usable_arenas;		/* sorted, fullest first */
 	struct kr_arena *arenas;		/* every arena of this heap */

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* test_pool - one pool through its states: used -> full -> used -> spare
- * -> empty, lazy carving, LIFO free list; then usedpools[] as pools fill
- * and reopen around a head whose prevpool is stale; the invariant checker
- * after every step. */
+/* test_pool - one pool through its states: used -> full (lazily off
+ * usedpools) -> used -> spare -> empty, its free list extended a stretch
+ * at a time, LIFO; then usedpools[] as pools fill and rejoin at its tail;
+ * the invariant checker after every step. */
 #include "tap.h"
 #include "arena.h"
 #include "config.h"
@@ -13,11 +13,10 @@
 #include "types.h"
 
 /*
- * usedpools[] keeps no prevpool for its head (pool.h): a pool that
- * fills leaves the head with one store, and its successor's prevpool
- * still names it. Unlinking must never follow that stale link. Three
- * pools of one class: fill them, reopen them, let the head fill, then
- * empty the new head, whose prevpool names a full pool on no list.
+ * usedpools[] (pool.h): a full pool leaves when malloc finds it at the
+ * head with no block, rejoins at the tail on its next free, and the
+ * head's prevpool is the tail. Three pools of one class: fill them, put
+ * them back, let the head run dry, then empty the tail and the head.
  */
 static void test_list_surgery(void)
 {
@@ -25,7 +24,7 @@ static void test_list_surgery(void)
 	const unsigned c = size_to_class(req);
 	struct kr_heap *h = kr_tls_heap;
 	struct kr_pool *pa, *pb, *pc;
-	void *blk[3][POOL_SIZE / 256], *x;
+	void *blk[3][POOL_SIZE / 256], *x, *y;
 	unsigned cap = POOL_SIZE / 256, i, j;
 
 	for (i = 0; i < 3; i++)
@@ -35,38 +34,47 @@ static void test_list_surgery(void)
 	pb = pool_of(blk[1][0]);
 	pc = pool_of(blk[2][0]);
 	ok(pa != pb && pb != pc && pa != pc && pool_ref(pa) == cap &&
-	   pool_ref(pb) == cap && pool_ref(pc) == cap && !h->usedpools[c] &&
+	   pool_ref(pb) == cap && pool_ref(pc) == cap &&
+	   !pool_on_list(pa) && !pool_on_list(pb) &&
+	   h->usedpools[c] == pc && !pc->nextpool &&
 	   pool_of(blk[0][cap - 1]) == pa && pool_of(blk[2][cap - 1]) == pc,
-	   "three full pools of class %u, none on usedpools", c);
+	   "three full pools of class %u: A and B off usedpools, C heads it "
+	   "until malloc next needs a block", c);
 
 	karena_free(blk[0][0]);
 	karena_free(blk[1][0]);
 	karena_free(blk[2][0]);
-	ok(h->usedpools[c] == pc && pc->nextpool == pb && pb->nextpool == pa &&
-	   !pa->nextpool && pa->prevpool == pb && pb->prevpool == pc,
-	   "reopened pools join at the head: C, B, A");
-	ok(invariants(), "invariants: three reopened pools");
+	ok(h->usedpools[c] == pc && pc->nextpool == pa && pa->nextpool == pb &&
+	   !pb->nextpool && pc->prevpool == pb && pb->prevpool == pa &&
+	   pa->prevpool == pc,
+	   "pools put back join at the tail: C, A, B; the head's prevpool "
+	   "is the tail");
+	ok(invariants(), "invariants: two pools put back");
 
 	x = karena_malloc(req);
-	ok(x == blk[2][0] && h->usedpools[c] == pb && pb->prevpool == pc,
-	   "the head fills and leaves; B heads, its prevpool still names C");
-	ok(invariants(), "invariants: head with a stale prevpool");
+	y = karena_malloc(req);
+	ok(x == blk[2][0] && y == blk[0][0] && h->usedpools[c] == pa &&
+	   !pool_on_list(pc) && pa->prevpool == pb,
+	   "the head runs dry and leaves; A heads, its prevpool the tail B");
+	ok(invariants(), "invariants: a dry head gone");
 
 	for (j = 1; j < cap; j++)
 		karena_free(blk[1][j]);
-	ok(h->usedpools[c] == pa && !pa->nextpool && pool_ref(pc) == cap &&
-	   !spare_holds(h, pc) && spare_holds(h, pb),
-	   "B empties at the head: A heads, C stays full and untouched");
-	ok(invariants(), "invariants: head unlinked past its stale prevpool");
+	ok(h->usedpools[c] == pa && !pa->nextpool && pa->prevpool == pa &&
+	   spare_holds(h, pb),
+	   "B empties at the tail: A is the head and the tail");
+	ok(invariants(), "invariants: tail unlinked");
 
 	karena_free(x);
-	ok(h->usedpools[c] == pc && pc->nextpool == pa && pa->prevpool == pc,
-	   "C reopens in front of A");
+	ok(h->usedpools[c] == pa && pa->nextpool == pc && pa->prevpool == pc &&
+	   pc->prevpool == pa && !pc->nextpool, "C rejoins behind A");
+	karena_free(y);
 	for (j = 1; j < cap; j++)
 		karena_free(blk[0][j]);
-	ok(h->usedpools[c] == pc && !pc->nextpool && spare_holds(h, pa),
-	   "A empties behind the head: C is the class's only pool");
-	ok(invariants(), "invariants: tail unlinked through its prevpool");
+	ok(h->usedpools[c] == pc && !pc->nextpool && pc->prevpool == pc &&
+	   spare_holds(h, pa),
+	   "A empties at the head: C is the class's only pool");
+	ok(invariants(), "invariants: head unlinked");
 	for (j = 1; j < cap; j++)
 		karena_free(blk[2][j]);
 	ok(invariants(), "invariants: every block of the class freed");
@@ -75,7 +83,7 @@ static void test_list_surgery(void)
 /*
  * A pool restarted after it emptied: the first block it hands out (its
  * first byte) no longer carries the "freed" key its last free wrote, so
- * that its next free is not taken for a possible double free (free.h).
+ * that its next free is not taken for a possible double free (free.c).
  */
 static void test_restart_key(void)
 {
@@ -93,7 +101,7 @@ static void test_restart_key(void)
 		karena_free(v[i]);
 	karena__flush_kept();		/* the pool goes back to its arena */
 	y = karena_malloc(req);
-	ok(y && *block_key(y) != (void *)pool_of(y) && invariants(),
+	ok(y && *block_key(y) != pool_of(y)->start_bias && invariants(),
 	   "a restarted pool's first block carries no stale key (%s pool)",
 	   y == v[0] ? "the same" : "another");
 	karena_free(y);
@@ -104,7 +112,7 @@ int main(void)
 	const size_t req = 100;			/* class 6, 112-byte blocks */
 	const unsigned c = size_to_class(req);
 	struct kr_heap *h;
-	struct kr_pool *p;
+	struct kr_pool *p, *k;
 	struct kr_arena *a;
 	void *b[POOL_SIZE / 112], *x;
 	unsigned cap, i, idx;
@@ -126,50 +134,66 @@ int main(void)
 	   "the header is a cache line of the arena's pool table");
 	ok(b[0] == pool_base(p) && ((uintptr_t)b[0] & POOL_MASK) == 0 &&
 	   pool_base(p) == (char *)a + ((size_t)idx << POOL_SHIFT) &&
-	   p->carve == (char *)b[0] + p->size && !p->freeblock,
-	   "first block is carved lazily from the pool's first byte");
+	   p->freeblock == (char *)b[0] + p->size &&
+	   p->carve == (char *)b[0] + EXTEND_BYTES / p->size * p->size,
+	   "the first block is the pool's first byte; the next ones of its "
+	   "first %u bytes are on the free list", EXTEND_BYTES);
 	ok(pool_ref(p) == 1 && h->usedpools[c] == p && p->state == POOL_INUSE,
 	   "pool is used and heads usedpools[%u]", c);
 	ok(invariants(), "invariants: used");
 
 	for (i = 1; i < cap - 1; i++)
 		b[i] = karena_malloc(req);
-	ok(pool_ref(p) == cap - 1 && h->usedpools[c] == p, "one block left: still used");
+	ok(pool_ref(p) == cap - 1 && h->usedpools[c] == p,
+	   "one block left: still used");
+	karena_free(b[5]);
+	karena_free(b[7]);
+	ok(karena_malloc(req) == b[7] && karena_malloc(req) == b[5],
+	   "freed blocks come back last-in first-out");
 	b[cap - 1] = karena_malloc(req);
-	ok(pool_of(b[cap - 1]) == p && pool_ref(p) == cap && h->usedpools[c] != p,
-	   "last block: pool is full and off usedpools");
+	ok(pool_of(b[cap - 1]) == p && pool_ref(p) == cap &&
+	   h->usedpools[c] == p && pool_on_list(p) && !p->freeblock &&
+	   !p->carve,
+	   "last block: the pool is full and heads usedpools until malloc "
+	   "next needs a block");
 	karena_stats(&st);
 	ok(st.pools_full == 1 && st.classes[c].blocks_in_use == cap,
 	   "stats: one full pool, %u blocks in use", cap);
 	ok(invariants(), "invariants: full");
 	x = karena_malloc(req);
-	ok(pool_of(x) != p && h->usedpools[c] == pool_of(x),
-	   "next allocation opens a new pool");
+	k = pool_of(x);
+	ok(k != p && h->usedpools[c] == k && !pool_on_list(p),
+	   "the next malloc finds it so: it leaves usedpools, a new pool "
+	   "opens");
 	karena_free(x);
+	ok(h->usedpools[c] == k && k->kept && !pool_ref(k),
+	   "the new pool empties: the class's only pool, it stays open");
 	ok(invariants(), "invariants: second pool emptied");
 
 	karena_free(b[3]);
-	ok(pool_ref(p) == cap - 1 && h->usedpools[c] == p && p->freeblock == b[3],
-	   "a free turns full into used, at the head of usedpools");
+	ok(pool_ref(p) == cap - 1 && pool_on_list(p) && h->usedpools[c] == k &&
+	   k->nextpool == p && k->prevpool == p && p->freeblock == b[3],
+	   "a free puts the full pool back on usedpools, at the tail");
 	ok(invariants(), "invariants: full -> used");
 	x = karena_malloc(req);
-	ok(x == b[3], "the free list is LIFO");
-	karena_free(b[5]);
-	karena_free(b[7]);
-	ok(karena_malloc(req) == b[7] && karena_malloc(req) == b[5],
-	   "freed blocks come back last-in first-out");
+	ok(pool_of(x) == k, "malloc takes the head's blocks first");
+	karena_free(x);
 
 	good = 1;
 	for (i = 0; i < cap; i++) {
+		if (i == 3)
+			continue;
 		karena_free(b[i]);
 		if (i + 1 < cap)
-			good &= pool_ref(p) == cap - 1 - i && h->usedpools[c] == p;
+			good &= pool_ref(p) == cap - 2 - i + (i > 3) &&
+				h->usedpools[c] == k && k->nextpool == p;
 		if (i % 8 == 0)
 			good &= invariants();
 	}
 	ok(good, "the pool stays used while blocks remain");
-	ok(pool_ref(p) == 0 && h->usedpools[c] != p && p->state == POOL_INUSE &&
-	   h->nspare && h->spare[h->nspare - 1] == p,
+	ok(pool_ref(p) == 0 && h->usedpools[c] == k && !k->nextpool &&
+	   p->state == POOL_INUSE && h->nspare &&
+	   h->spare[h->nspare - 1] == p,
 	   "last free: pool is empty, off usedpools, on top of the spare pools");
 	ok(invariants(), "invariants: spare");
 	karena__flush_kept();
