@@ -59,11 +59,13 @@ struct kr_pool *const kr_no_pools[NUM_CLASSES] = {
  * Put @p's next untouched blocks on its free list, which is empty: those
  * up to EXTEND_BYTES further (one at least; one at a time under
  * KARENA_DEBUG, whose checks take a block on the free list for one freed).
- * Each gets its link and the pool's key, as a freed block: a free of one
- * never handed out is then a double free. @p has untouched blocks (carve
- * is not NULL); carve is NULL once it has none left.
- * mimalloc extends its pages' free lists likewise, so that malloc's fast
- * path is a pop and nothing else.
+ * Each gets its link only: writing the key too, so that a free of a block
+ * never handed out would read as a double free, cost 2 instructions a
+ * pair in a random batch. @p has untouched blocks (carve is not NULL);
+ * carve is NULL once it has none left. mimalloc extends its pages' free
+ * lists likewise, so that malloc's fast path is a pop and nothing else.
+ * 2 KiB at a time: 4 KiB ran a random batch 2 instructions a pair faster
+ * and xmalloc, whose pools restart often, 7 slower.
  */
 static void pool_extend(struct kr_pool *p)
 {
