@@ -116,8 +116,12 @@ void *debug_malloc(struct kr_heap *h, size_t size)
 						  SMALL_MAX + 1));
 	c = size_to_class(size + TRAILER);
 	bs = class_to_size(c);
-	p = h->usedpools[c];
-	reused = p->freeblock != NULL;
+	/* the pool malloc takes from: the first with a free or untouched block
+	 * (kr_pool_refill passes the full ones by) */
+	for (p = h->usedpools[c]; p && p != POOL_NONE && !p->freeblock &&
+	     !p->carve; p = p->nextpool)
+		;
+	reused = p && p->freeblock;
 	b = kr_small_alloc(h, c);
 	if (!b)
 		return NULL;

@@ -90,6 +90,18 @@ static int misuse_mode(const char *mode)
 		p[20] = 0;
 		karena_malloc(40);	/* reuses p: the write is seen */
 		(void)q;
+	} else if (!strcmp(mode, "use-after-free-behind")) {
+		struct kr_pool *a = pool_of(p);
+		unsigned i;
+
+		while (pool_ref(a) < a->capacity)
+			karena_malloc(40);	/* p's pool is full */
+		q = karena_malloc(40);	/* it leaves usedpools; a new head */
+		karena_free(p);		/* p's pool rejoins, behind it */
+		p[20] = 0;
+		for (i = 1; i < pool_of(q)->capacity; i++)
+			karena_malloc(40);	/* the head runs dry */
+		karena_malloc(40);	/* passes it by and reuses p */
 	}
 	return 0;	/* not reached when the misuse is caught */
 }
@@ -131,9 +143,9 @@ int main(int argc, char **argv)
 		/* a live block holding the "freed" key: a false alarm only */
 		void **b = karena_malloc(40), **c = karena_malloc(40);
 
-		b[1] = pool_of(b);
+		b[1] = (void *)pool_of(b)->start_bias;
 		karena_free(b);
-		c[0] = c[1] = c;
+		c[0] = c[1] = c;	/* and one that does not */
 		karena_free(c);
 		b = karena_malloc(40);
 		ok(b != NULL && invariants(), "a block whose data looks freed "
@@ -141,6 +153,8 @@ int main(int argc, char **argv)
 		karena_free(b);
 	}
 	expect(argv[0], "use-after-free", "KARENA_DEBUG=1", "write to a freed block");
+	expect(argv[0], "use-after-free-behind", "KARENA_DEBUG=1",
+	       "write to a freed block");
 	expect_also(argv[0], "pool-table", "KARENA_DEBUG=1",
 		    "into the header of arena", "not a block");
 	/* a normal build too: not a crash on the header's zero start_bias */
