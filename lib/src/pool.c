@@ -28,8 +28,6 @@
  * usedpools[szidx] unless malloc found it full (see lib/README.md,
  * "Invariants").
  */
-#include <stddef.h>
-
 #include "config.h"
 #include "free.h"
 #include "init.h"
@@ -145,6 +143,4 @@ _Static_assert(POOL_SIZE / SMALL_MAX >= 2,
 	       "never empties it (pool_give_slow)");
 _Static_assert(POOL_SIZE / ALIGNMENT + 1 < POOL_OFF_LIST,
 	       "a pool's count and its kept block stay below POOL_OFF_LIST");
-_Static_assert(offsetof(struct kr_pool, start_bias) ==
-	       offsetof(struct kr_pool, freeblock) + sizeof(void *),
-	       "a pool's free-list head and key are adjacent (pool_push)");
+

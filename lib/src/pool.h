@@ -15,9 +15,6 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 #include "arena.h"
 #include "config.h"
@@ -201,20 +198,16 @@ static inline void *pool_pop(struct kr_pool *p, void *b)
 }
 
 /*
- * Push @b on @p's free list with its key: the free list's head and the
- * pool's key are adjacent in the header, and the block's link and key are
- * its first two words, so one 16-byte copy writes both (blocks are
- * 16-aligned).
+ * Push @b on @p's free list with its key. Not one 16-byte copy of the
+ * header's adjacent free-list head and key, though it is an instruction
+ * less: its load spans malloc's 8-byte store of the head, which the CPU
+ * cannot forward, and a malloc+free pair of one pool took 6.7 ns where
+ * these two stores take 3.8 (2 vCPU AMD EPYC, pinned).
  */
 static inline void pool_push(struct kr_pool *p, void *b)
 {
-#if defined(__SSE2__)
-	_mm_storeu_si128((__m128i *)b,
-			 _mm_loadu_si128((const __m128i *)&p->freeblock));
-#else
 	*(void **)b = p->freeblock;
 	*block_key(b) = p->start_bias;
-#endif
 	p->freeblock = b;
 }
 

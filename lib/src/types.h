@@ -46,8 +46,7 @@ enum kr_pool_state {
  * @start_bias:	kr_block_starts[szidx] - pool_base / 8: bit u of the bit
  *		string at @start_bias is set iff address u of the pool is not
  *		a block start (free.c: the check of every free, one bt). It
- *		is also the key a free block holds in its second word, after
- *		@freeblock: free copies the two words into the block at once
+ *		is also the key a free block holds in its second word
  * @carve:	the first block never put on the free list (pool_extend), or
  *		NULL when there is none left
  * @nextpool:	next on usedpools[szidx] (NULL-terminated), when on it
