@@ -9,6 +9,7 @@
  * new arena is granted only when usable_arenas is empty.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "arena.h"
@@ -106,16 +107,26 @@ struct kr_arena *arena_new(struct kr_heap *h)
 	if (!a)
 		return NULL;
 	/*
-	 * The backend gives zeroed memory: every slot is POOL_UNTOUCHED. Its
-	 * string of block starts has none, so that free's check of a wild
-	 * pointer into a pool that never carried a block fails cleanly
-	 * (free_suspect) instead of following a zero start_bias.
+	 * The backend gives zeroed memory: every slot is POOL_UNTOUCHED, and
+	 * every live map empty. Every slot, the arena header's too (types.h),
+	 * names its map and the heap, so that free of a wild pointer into a
+	 * pool that carries no block, or into the pool table, finds no bit set
+	 * in its own pool's map and fails cleanly (free_suspect) instead of
+	 * following a zero map_bias.
 	 */
-	for (i = 1; i < kr.npools; i++)
-		pool_at(a, i)->start_bias = (uintptr_t)kr_no_block_starts -
-			(((uintptr_t)a + (uintptr_t)i * POOL_SIZE) >> 3);
+	for (i = 0; i < kr.npools; i++) {
+		struct kr_pool *p = pool_at(a, i);
+
+		p->map_bias = pool_map_bias(p, (uintptr_t)a +
+					       (uintptr_t)i * POOL_SIZE);
+		p->heap = h;
+	}
+	_Static_assert(offsetof(struct kr_pool, map_bias) ==
+		       offsetof(struct kr_arena, map_bias) &&
+		       offsetof(struct kr_pool, heap) ==
+		       offsetof(struct kr_arena, heap),
+		       "slot 0 reads as a pool with no block to free");
 	a->magic = ARENA_MAGIC;
-	a->heap = h;
 	a->ntotalpools = kr.npools - kr.first_pool;
 	a->nfreepools = a->ntotalpools;
 	a->nextpool = kr.first_pool;

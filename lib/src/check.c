@@ -45,7 +45,20 @@ static void fail(struct ctx *x, const void *where, const char *fmt, ...)
 #define CHECK(x, cond, where, ...) \
 	do { if (!(cond)) fail(x, where, __VA_ARGS__); } while (0)
 
-/* One pool in use: its free list, its counts, its list membership. */
+/* Bits set in @p's live map (pool.h). */
+static unsigned map_count(const struct kr_pool *p)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < POOL_SIZE / ALIGNMENT / 64; i++)
+		n += (unsigned)__builtin_popcountll(pool_map(p)[i]);
+	return n;
+}
+
+/*
+ * One pool in use: its free list, its counts, its live map, its list
+ * membership.
+ */
 static void check_pool(struct ctx *x, struct kr_pool *p, size_t *nfree_out)
 {
 	size_t n = 0, untouched, limit = p->capacity + 1;
@@ -80,10 +93,15 @@ static void check_pool(struct ctx *x, struct kr_pool *p, size_t *nfree_out)
 			fail(x, b, "free-list block outside pool %p", (void *)p);
 			return;
 		}
+		CHECK(x, !map_live(p->map_bias, (uintptr_t)b), b,
+		      "free block marked live (class %u)", p->szidx);
 		if (kr_debug && !debug_block_poisoned(b, p->size))
 			fail(x, b, "freed block written after free "
 			     "(class %u)", p->szidx);
 	}
+	CHECK(x, map_count(p) == pool_ref(p), p,
+	      "%u bits in the live map, %u blocks handed out", map_count(p),
+	      pool_ref(p));
 	untouched = (size_t)(end - carve) / p->size;
 	CHECK(x, n + untouched + pool_ref(p) == p->capacity, p,
 	      "free %zu + untouched %zu + ref %u != capacity %u", n,
@@ -127,6 +145,8 @@ int kr_check_heap(struct kr_heap *h, FILE *out)
 		      p->state == POOL_INUSE && !pool_ref(p) && !p->kept &&
 		      h->usedpools[p->szidx] != p, p,
 		      "spare[%u] is not an empty pool of this heap off lists",
+		      i);
+		CHECK(&x, !map_count(p), p, "spare[%u]'s live map is not empty",
 		      i);
 		for (n = 0; n < i; n++)
 			CHECK(&x, h->spare[n] != p, p, "spare twice");

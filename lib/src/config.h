@@ -53,8 +53,8 @@
 #define SPARE_POOLS		8	/* empty pools a heap holds (spare.c) */
 #define SPARE_BATCH		4	/* pools moved per lock (spare.c) */
 #define DEFAULT_PURGE_MS	100	/* an empty pool's pages go back after */
-#define ARENA_MAGIC		0x6b617261u	/* "kara" */
-#define SPAN_ARENA_MAGIC	0x6b61726du	/* "karm": an arena of spans */
+#define ARENA_MAGIC		0x6b61u	/* "ka" */
+#define SPAN_ARENA_MAGIC	0x6d6bu	/* "km": an arena of spans */
 /* medium classes (span.c): 8 per power of two from 1152 B to 128 KiB */
 #define MEDIUM_CLASSES		56
 #define MEDIUM_LIMIT		((size_t)128 << 10)

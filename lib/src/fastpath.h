@@ -24,9 +24,10 @@
  * free list popped likewise; and large).
  *
  * free: the registry's slot, which also checks the block start's
- * alignment, the bad-free checks (a block start? freed already?), the
- * owner (pool->heap) against this thread's heap, then a push on the pool's
- * free list and a decrement of its count; no stack frame, no call. The
+ * alignment, the owner (pool->heap) against this thread's heap, the
+ * bad-free check (the live map's bit of a block handed out, taken), then
+ * a push on the pool's free list and a decrement of its count; no stack
+ * frame, no call. The
  * exits: a count at 0 or below (pool_give_slow: the pool is now empty, or
  * was full and off usedpools), another thread's block (heap_remote_free),
  * a slot holding an arena of spans' tag (span_free: a medium block, run
@@ -66,20 +67,12 @@ static inline __attribute__((always_inline)) void *malloc_fast(size_t size)
 	return pool_pop(p, b);
 }
 
-/* Block @b of pool @p, whose heap is @h, checked: back to its pool. */
-static inline __attribute__((always_inline)) void free_to_pool(
-	struct kr_pool *p, struct kr_heap *h, void *b)
-{
-	if (unlikely(h != kr_tls_heap))
-		heap_remote_free(h, p, b);	/* the key: when it is pushed */
-	else
-		pool_give_block(h, p, b);
-}
-
 /*
- * @b is a block of our arena at @base: give it back. Checked first (free.c):
- * @b must be a block start, and a block whose key says "freed" is looked
- * for on its pool's free list (free_suspect).
+ * @b is a block of our arena at @base: give it back. Another thread's
+ * pool: to its owner (heap_remote_free, which checks @b without changing
+ * the live map, the owner's). Ours: checked first (free.c), the bit of
+ * the pool's live map at @b taken with one btr: clear, @b is not a block
+ * handed out (free_suspect says what it is, and aborts).
  */
 static inline __attribute__((always_inline)) void free_block(void *b,
 							     uintptr_t base)
@@ -87,11 +80,12 @@ static inline __attribute__((always_inline)) void free_block(void *b,
 	struct kr_pool *p = pool_in(base, (uintptr_t)b);
 	struct kr_heap *h = p->heap;	/* read once: the pool may go */
 
-	if (unlikely(block_suspect(p->start_bias, b, p->start_bias,
-				   (uintptr_t)b)))
+	if (unlikely(h != kr_tls_heap))
+		heap_remote_free(h, p, b);
+	else if (unlikely(!map_take(p->map_bias, (uintptr_t)b)))
 		free_suspect(b);
 	else
-		free_to_pool(p, h, b);
+		pool_give_block(h, p, b);
 }
 
 /*

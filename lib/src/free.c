@@ -30,103 +30,59 @@
 /*
  * Bad frees, caught in every build (KARENA_DEBUG=1 adds the full checks of
  * debug.c). glibc catches a double free and a free of a pointer inside a
- * block; so must we, on the fast path, at a few instructions a pair:
+ * block; so must we, on the fast path, at a few instructions a pair.
  *
- *  - A free of a pointer that is not a block start: kr_block_starts[c] is
- *    a bit string per class, bit o clear iff byte offset o of a pool is a
- *    block start; each pool header holds start_bias, that string's address
- *    minus pool_base / 8, so that bit u of the string at start_bias is the
- *    bit of address u. free tests it with one bt (no division, no shift:
- *    the address itself is the bit offset) after a load. The bits for
- *    offsets that are not multiples of 16 are set, so this also catches a
- *    misaligned pointer.
- *  - A double free: a freed block holds its pool's key, start_bias, in
- *    its second word (block_key; written by free once the checks pass,
- *    and cleared by malloc when it hands the block out: a pool restarted
- *    for the same class has the same key, and stale keys). free compares
- *    it with a memory operand, and stores it. Equal: the
- *    block is looked for on its pool's free list (free_suspect); found, it
- *    is a double free; not found, the program's own data happened to hold
- *    that value (it never learns it: a false alarm costs one walk) and the
- *    free goes on.
- *  - One branch for both: bt sets CF (not a start: the string is clear at
- *    the starts for this reason) and leaves ZF, which the compare set
- *    (keyed), and free branches once on "below or equal" (block_suspect,
- *    pool.h). span.c checks medium blocks the same way.
+ * One check for both: each pool has a live map (pool_map(), a second
+ * table after the pool headers), a bit per 16 bytes, set iff a block
+ * handed out starts there. malloc sets its block's bit (bts), free takes
+ * it (btr: clear it, and CF says whether it was set) and branches once:
+ * a clear bit is a pointer that is not a block start (inside a block, or
+ * between blocks), a block already free (a double free), or one never
+ * handed out; free_suspect says which and aborts. The header holds
+ * map_bias, the map's address minus pool_base / 128, so that the bit
+ * offset is the address / 16: no subtraction, no mask. The map of a pool
+ * is rewritten only by malloc and free of its owner; another thread's free
+ * only reads it (heap_remote_free), and the owner takes the bit when it
+ * collects the block.
  *
- * Cost measured with callgrind against a build without the checks
- * (2026-12-06): 5 instructions on free (the load of start_bias, compare,
- * bt, branch, the key's store) and 1 on malloc (the clear): 6.6 a pair
- * with the pool kept open (50.6 -> 57.2), 6.0 in a random batch (51.0 ->
- * 57.0) and in a churn (41.0 -> 47.0); a medium pair 8.8 (the bit offset
- * is the address / 16: a shift, and a copy). The budget was 4. The
- * double-free check alone is 3 and the branch it shares (the key cannot
- * be left uncleared: a block whose program never writes its second word,
- * as a string of up to 8 bytes, would then send every free of it down the
- * slow walk), the start check 2 (the string's address must come from the
- * header: its bias holds the pool's address, and a string at a fixed
- * place would need a bit per byte of every pool, 12 % of the memory).
- * Writing link and key with one 16-byte copy of the header's free-list
- * head and key (adjacent there) saved one instruction and cost 3 ns a
- * pair: that load spans malloc's 8-byte store of the head, which the CPU
- * cannot forward. The start check is the cheapest found: a division costs
- * ~25 cycles, a reciprocal multiply-and-compare 5 instructions, a bitmap
- * of blocks in use (one bts + one btr, which would also catch a double
- * free) 5 with 512 bytes a pool (12 % of the memory) and a cache line more
- * per operation, or 7 with 32 bytes a pool (the address shifted on both
- * sides).
- * In time, the double-free check costs most where free takes a block
- * nobody touched for a while: it reads the block, and waits for the
- * line, where a free that only writes it does not (mimalloc's). Pinned
- * to one core of a 2 vCPU AMD EPYC, ns a step with the checks / without /
- * mimalloc: a random batch of 100k blocks 25.2 / 13.8 / 13.1, a churn of
- * 100k live blocks 45.7 / 28.3 / 22.6; a malloc+free pair of one pool
- * 3.80 / 3.78 / 4.13. A bitmap of blocks in use beside the pool header
- * would read a line of the table instead (denser, and mostly cached), at
- * 3 instructions more a pair; not built.
+ * The check reads a line of the map table, 64 bytes a pool, dense and
+ * mostly cached, and never the block: a check that reads the block (a
+ * "freed" key in its second word, as glibc's tcache and karena 0.2 before
+ * this had it) waits for the block's line where free otherwise only writes
+ * it. Pinned to one core of a 2 vCPU AMD EPYC, ns a step with that key /
+ * without a check / mimalloc: a random batch of 100k blocks 25.2 / 13.8 /
+ * 13.1, a churn of 100k live blocks 45.7 / 28.3 / 22.6. In another run,
+ * key / map / mimalloc: 49.9 / 33.3 / 26.2 and 102 / 57.9 / 44.8 (1.9x
+ * and 2.3x mimalloc's time, 1.3x with the map); a malloc+free pair of
+ * one pool, hot, 5.96 / 6.75 / 5.95: btr and bts on memory are
+ * microcoded.
+ *
+ * Cost measured with callgrind against a build without the check
+ * (2026-12-06): free 5 instructions (the load of map_bias, a copy and a
+ * shift of the address, btr, the branch), malloc 4 (the same, bts): 9.9
+ * a pair with the pool kept open (50.6 -> 60.5), 9.0 in a random batch
+ * (51.1 -> 60.1) and in a churn (41.1 -> 50.1). The budget was 4; the key
+ * cost 6, but, in time, far more (above). Reading a bit costs 2 (the copy
+ * and the shift: the address / 16 is the bit offset), and setting and
+ * clearing it one each; a map with a bit per byte would save the shifts
+ * and take 12.5 % of the memory.
  * What is not caught in a normal build: a double free of a block whose
- * first free came from another thread and is not yet collected, or whose
- * pool has since gone back to its arena and been purged; KARENA_DEBUG=1
- * catches those.
+ * first free came from another thread and is not yet collected when the
+ * owner frees it too, or whose pool has since gone back to its arena and
+ * been purged; KARENA_DEBUG=1 catches those.
  */
-uint8_t kr_block_starts[NUM_CLASSES][POOL_SIZE / 8];
-uint8_t kr_no_block_starts[POOL_SIZE / 8];
-
-/* Build kr_block_starts[] (init, before any pool starts). */
-void block_starts_init(void)
-{
-	unsigned c, o;
-
-	memset(kr_block_starts, 0xff, sizeof(kr_block_starts));
-	memset(kr_no_block_starts, 0xff, sizeof(kr_no_block_starts));
-	for (c = 0; c < NUM_CLASSES; c++) {
-		unsigned size = (unsigned)class_to_size(c);
-
-		for (o = 0; o + size <= POOL_SIZE; o += size)
-			kr_block_starts[c][o >> 3] &= (uint8_t)~(1u << (o & 7));
-	}
-}
 
 /*
- * free_block's checks failed or need a second look: @b is not a block
- * start, or it holds the "freed" key. Reports and aborts, or frees @b.
+ * free_block's check failed: @b is not a block handed out. Says what it
+ * is, and aborts.
  */
 void free_suspect(void *b)
 {
 	struct kr_pool *p = pool_of(b);
-	unsigned n = 0;
-	void *f;
 
-	if (!pool_block_start(p, (uintptr_t)b)) {
-		kr_check_block_start(b);	/* says what @b is, aborts */
-		kr_fatal(b, "free of a pointer that is not a block start "
-			 "(class %u, %u-byte blocks)", p->szidx, p->size);
-	}
-	for (f = p->freeblock; f && n <= p->capacity; f = *(void **)f, n++)
-		if (f == b)
-			kr_fatal(b, "double free (class %u, %u-byte blocks)",
-				 p->szidx, p->size);
-	free_to_pool(p, p->heap, b);	/* a false alarm: the program's data */
+	kr_check_block_start(b);	/* not a block start, or never used */
+	kr_fatal(b, "double free (class %u, %u-byte blocks)", p->szidx,
+		 p->size);
 }
 
 /*

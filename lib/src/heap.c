@@ -64,7 +64,7 @@ void heap_collect_remote(struct kr_heap *h)
 
 	while (b) {
 		void *next = *(void **)b;
-		pool_give_block(h, pool_of(b), b);
+		pool_give_checked(h, pool_of(b), b);
 		b = next;
 	}
 	if (atomic_load_explicit(&h->remote_spans, memory_order_relaxed))
@@ -158,8 +158,8 @@ void heap_flush_kept(struct kr_heap *h)
 
 /*
  * Free @b, a checked block of @h, from a thread that does not own @h: key
- * it with @key (its pool's start_bias or its span's header, free.c's
- * double-free key) and
+ * it with @key (a span's header, span.c's double-free key; 0 for a pool's
+ * block) and
  * push it on @list (h->remote_free, or, medium, h->remote_spans); an
  * abandoned heap's block is freed here under kr.lock.
  */
@@ -190,7 +190,7 @@ static inline void remote_free(struct kr_heap *h, _Atomic(void *) *list,
 		if (list == &h->remote_spans)
 			span_free_local(h, b);
 		else
-			pool_give_block(h, pool_of(b), b);
+			pool_give_checked(h, pool_of(b), b);
 		/*
 		 * read without h->lock: the purge thread may release one
 		 * meanwhile; this only decides whether to wake it
@@ -211,9 +211,16 @@ static inline void remote_free(struct kr_heap *h, _Atomic(void *) *list,
 	remote_free(h, list, key, b);	/* adopted meanwhile: push */
 }
 
+/*
+ * Free @b of pool @p, of @h, not the caller's: checked against the live
+ * map, which only the owner changes (it takes the bit when it collects
+ * the block), then to the owner.
+ */
 void heap_remote_free(struct kr_heap *h, struct kr_pool *p, void *b)
 {
-	remote_free(h, &h->remote_free, p->start_bias, b);
+	if (unlikely(!map_live(p->map_bias, (uintptr_t)b)))
+		free_suspect(b);
+	remote_free(h, &h->remote_free, 0, b);
 }
 
 void heap_remote_free_span(struct kr_heap *h, struct kr_span *s, void *b)

@@ -111,10 +111,10 @@ void kr_init_slow(void)
 	kr.header_mask = ((asize - 1) & ~POOL_MASK) >>
 			 (POOL_SHIFT - POOL_HEADER_SHIFT);
 	kr.npools = (unsigned)(asize >> POOL_SHIFT);
-	hdr = kr.npools * sizeof(struct kr_pool);	/* the pool table */
+	/* the pool table: the headers, then the live maps (pool.h) */
+	hdr = 2 * kr.npools * sizeof(struct kr_pool);
 	kr.first_pool = (unsigned)((hdr + POOL_SIZE - 1) >> POOL_SHIFT);
 	span_init_classes();
-	block_starts_init();
 	set_max_empty();
 
 	atomic_store_explicit(&kr.initialized, 1, memory_order_release);

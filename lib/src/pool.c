@@ -28,6 +28,8 @@
  * usedpools[szidx] unless malloc found it full (see lib/README.md,
  * "Invariants").
  */
+#include <string.h>
+
 #include "config.h"
 #include "free.h"
 #include "init.h"
@@ -109,7 +111,8 @@ void *pool_start(struct kr_heap *h, struct kr_pool *p, unsigned c)
 	p->nextpool = NULL;
 	p->prevpool = p;		/* the head's: the tail */
 	p->heap = h;
-	p->start_bias = (uintptr_t)kr_block_starts[c] - ((uintptr_t)b >> 3);
+	p->map_bias = pool_map_bias(p, (uintptr_t)b);
+	memset(pool_map(p), 0, sizeof(struct kr_pool));	/* nothing out */
 	h->usedpools[c] = p;
 	return pool_extend_pop(p);
 }

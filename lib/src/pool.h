@@ -18,6 +18,7 @@
 
 #include "arena.h"
 #include "config.h"
+#include "free.h"
 #include "init.h"
 #include "types.h"
 
@@ -67,9 +68,72 @@ static inline char *pool_untouched(const struct kr_pool *p)
 }
 
 /*
- * The word a free block holds after its link: its pool's key
- * (start_bias), which free compares before it frees (equal: maybe a double
- * free) and malloc clears when it hands the block out (free.c).
+ * The live map of pool @p: a bit per 16 bytes of the pool, set iff a
+ * block handed out (allocated, or freed by another thread and not yet
+ * collected) starts there. A second table after the pool headers, at the
+ * same index: npools * 64 bytes further.
+ */
+static inline uint64_t *pool_map(const struct kr_pool *p)
+{
+	return (uint64_t *)((char *)p + (size_t)kr.npools *
+			    sizeof(struct kr_pool));
+}
+
+/* map_bias for pool @p, whose blocks start at @base (types.h) */
+static inline uintptr_t pool_map_bias(const struct kr_pool *p, uintptr_t base)
+{
+	return (uintptr_t)pool_map(p) - (base >> (ALIGNMENT_SHIFT + 3));
+}
+
+/*
+ * Was a block handed out starting at @u, of the pool whose map_bias is
+ * @bias? Clears the bit: free's bad-free check, one btr (CF: the bit was
+ * set), whose caller branches once. Clear: @u is not a block start, or
+ * its block is free already (a double free), or was never handed out.
+ */
+static inline bool map_take(uintptr_t bias, uintptr_t u)
+{
+#if defined(__x86_64__)
+	bool live;
+
+	__asm__("btrq %2, (%1)" : "=@ccc"(live) : "r"(bias),
+		"r"(u >> ALIGNMENT_SHIFT) : "memory");
+	return live;
+#else
+	uint8_t *m = (uint8_t *)bias + (u >> (ALIGNMENT_SHIFT + 3));
+	uint8_t bit = (uint8_t)(1u << ((u >> ALIGNMENT_SHIFT) & 7));
+	bool live = *m & bit;
+
+	*m &= (uint8_t)~bit;
+	return live;
+#endif
+}
+
+/* Mark the block at @u of the pool whose map_bias is @bias handed out. */
+static inline void map_give(uintptr_t bias, uintptr_t u)
+{
+#if defined(__x86_64__)
+	__asm__("btsq %1, (%0)" : : "r"(bias), "r"(u >> ALIGNMENT_SHIFT)
+		: "memory");
+#else
+	((uint8_t *)bias)[u >> (ALIGNMENT_SHIFT + 3)] |=
+		(uint8_t)(1u << ((u >> ALIGNMENT_SHIFT) & 7));
+#endif
+}
+
+/* Is the block at @u of the pool whose map_bias is @bias handed out? */
+static inline bool map_live(uintptr_t bias, uintptr_t u)
+{
+	const uint8_t *m = (const uint8_t *)bias;
+
+	return (m[u >> (ALIGNMENT_SHIFT + 3)] >> ((u >> ALIGNMENT_SHIFT) & 7)) &
+	       1;
+}
+
+/*
+ * The word a span's free block holds after its link: its span's key (the
+ * header's address), which free compares before it frees (equal: maybe a
+ * double free) and malloc clears when it hands the block out (span.c).
  */
 static inline uintptr_t *block_key(void *b)
 {
@@ -77,11 +141,10 @@ static inline uintptr_t *block_key(void *b)
 }
 
 /*
- * Is @b not a block start of the pool or span whose key is @key, whose
- * string of non-starts (kr_block_starts, span.c's) is at @bias (bit @bit),
- * or is it keyed "freed" (its second word holds @key)? On x86-64: cmp, bt
- * and one branch on "below or equal" (CF: not a start; ZF: the key),
- * which the caller takes.
+ * Is @b not a block start of the span whose key is @key, whose string of
+ * non-starts is at @bias (bit @bit), or is it keyed "freed" (its second
+ * word holds @key)? On x86-64: cmp, bt and one branch on "below or equal"
+ * (CF: not a start; ZF: the key), which the caller takes.
  */
 static inline bool block_suspect(uintptr_t key, void *b, uintptr_t bias,
 				 uintptr_t bit)
@@ -100,12 +163,10 @@ static inline bool block_suspect(uintptr_t key, void *b, uintptr_t bias,
 #endif
 }
 
-/* Is @u the start of a block of pool @p? */
+/* Is @u the start of a block of pool @p, by its class? */
 static inline bool pool_block_start(const struct kr_pool *p, uintptr_t u)
 {
-	const uint8_t *bits = (const uint8_t *)p->start_bias;
-
-	return !((bits[u >> 3] >> (u & 7)) & 1);
+	return !((u - (uintptr_t)pool_base(p)) % p->size);
 }
 
 /*
@@ -192,22 +253,15 @@ static inline void pool_unlink_used(struct kr_heap *h, struct kr_pool *p)
 static inline void *pool_pop(struct kr_pool *p, void *b)
 {
 	p->freeblock = *(void **)b;
-	*block_key(b) = 0;
+	map_give(p->map_bias, (uintptr_t)b);
 	p->used++;
 	return b;
 }
 
-/*
- * Push @b on @p's free list with its key. Not one 16-byte copy of the
- * header's adjacent free-list head and key, though it is an instruction
- * less: its load spans malloc's 8-byte store of the head, which the CPU
- * cannot forward, and a malloc+free pair of one pool took 6.7 ns where
- * these two stores take 3.8 (2 vCPU AMD EPYC, pinned).
- */
+/* Push @b on @p's free list. */
 static inline void pool_push(struct kr_pool *p, void *b)
 {
 	*(void **)b = p->freeblock;
-	*block_key(b) = p->start_bias;
 	p->freeblock = b;
 }
 
@@ -230,6 +284,19 @@ static inline void pool_give_block(struct kr_heap *h, struct kr_pool *p,
 #endif
 	if (unlikely(slow))
 		pool_give_slow(h, p);
+}
+
+/*
+ * Give block @b, freed by another thread, back to its pool @p, whose
+ * owner (or kr.lock's holder) is the caller: its live map bit taken first,
+ * as free takes it (a second free of it aborts here).
+ */
+static inline void pool_give_checked(struct kr_heap *h, struct kr_pool *p,
+				     void *b)
+{
+	if (unlikely(!map_take(p->map_bias, (uintptr_t)b)))
+		free_suspect(b);
+	pool_give_block(h, p, b);
 }
 
 #endif /* KARENA_POOL_H */

@@ -43,10 +43,11 @@ enum kr_pool_state {
  * @szidx:	size class this pool serves
  * @kept:	1 iff the pool is in heap->kept[] (may be empty: ref == 0)
  * @freeblock:	singly linked free blocks (link in the first word), or NULL
- * @start_bias:	kr_block_starts[szidx] - pool_base / 8: bit u of the bit
- *		string at @start_bias is set iff address u of the pool is not
- *		a block start (free.c: the check of every free, one bt). It
- *		is also the key a free block holds in its second word
+ * @map_bias:	the address of the pool's live map (pool_map(): a bit per
+ *		16 bytes, set iff a block handed out starts there) minus
+ *		pool_base / 128, so that bit u / 16 of the string at @map_bias
+ *		is address u's: free tests and clears it with one btr, malloc
+ *		sets it with one bts (free.c: the bad-free check)
  * @carve:	the first block never put on the free list (pool_extend), or
  *		NULL when there is none left
  * @nextpool:	next on usedpools[szidx] (NULL-terminated), when on it
@@ -70,11 +71,11 @@ struct kr_pool {
 	uint8_t szidx;
 	uint8_t kept;
 	void *freeblock;
-	uintptr_t start_bias;
+	uintptr_t map_bias;
+	struct kr_heap *heap;
 	char *carve;
 	struct kr_pool *nextpool;
 	struct kr_pool *prevpool;
-	struct kr_heap *heap;
 	uint8_t state;
 	uint8_t purged;
 	uint16_t nextfree;
@@ -85,6 +86,9 @@ struct kr_pool {
  * struct kr_arena - the header at the base of every arena, in the pool
  * table's slot 0 (pool 0 holds the table, so that slot is free)
  * @magic:	ARENA_MAGIC while granted (a cheap sanity check)
+ * @map_bias:	as a pool header's, at the same offset, as @heap is: the
+ *		table's slot 0 is what free reads for a pointer into the
+ *		arena's first pool, and finds a live map with no bit set
  * @heap:	owning heap, fixed for the arena's life
  * @nfreepools:	empty pools on @freepools + untouched pools
  * @ntotalpools: pools that can carry blocks (npools - first_pool)
@@ -105,13 +109,14 @@ struct kr_pool {
  * 64 bytes, is then exactly its first page.
  */
 struct kr_arena {
-	uint32_t magic;
+	uint16_t magic;
+	uint16_t npurged;
 	uint32_t empty_ms;
 	uint16_t nfreepools;
 	uint16_t ntotalpools;
 	uint16_t nextpool;
 	uint16_t freepools;
-	uint16_t npurged;
+	uintptr_t map_bias;
 	struct kr_heap *heap;
 	struct kr_arena *nextarena;
 	struct kr_arena *prevarena;

@@ -4,6 +4,8 @@
  * program re-executes itself as `test_debug MODE` with KARENA_DEBUG=1.
  * The fill bytes are checked in this process when KARENA_DEBUG=1 is set,
  * else in a child re-executed with it (`test_debug fill`): never skipped. */
+#include <pthread.h>
+
 #include "tap.h"
 #include "arena.h"
 #include "config.h"
@@ -12,6 +14,14 @@
 #include "types.h"
 
 static int misuse_mode(const char *mode);
+
+/* Another thread frees @arg twice (double-free-remote). */
+static void *free_twice(void *arg)
+{
+	karena_free(arg);
+	karena_free(arg);
+	return NULL;
+}
 
 /* The fill bytes of KARENA_DEBUG=1: a bit per failed check, 0 if all hold. */
 static int fill_checks(void)
@@ -63,6 +73,15 @@ static int misuse_mode(const char *mode)
 		q = karena_malloc(40);	/* 48-byte request class: 40+8 */
 		memset(q, 7, 48);
 		karena_free(q);
+	} else if (!strcmp(mode, "double-free-remote")) {
+		struct karena_stats st;
+		pthread_t t;
+
+		q = karena_malloc(40);	/* keeps the pool in use */
+		pthread_create(&t, NULL, free_twice, p);
+		pthread_join(t, NULL);
+		karena_stats(&st);	/* collects the remote frees */
+		(void)q;
 	} else if (!strcmp(mode, "interior")) {
 		karena_free(p + 16);
 	} else if (!strcmp(mode, "interior-nodebug")) {
@@ -137,15 +156,18 @@ int main(int argc, char **argv)
 	expect(argv[0], "double-free", "KARENA_DEBUG=0", "double free");
 	expect(argv[0], "double-free-inuse", "KARENA_DEBUG=0", "double free");
 	expect(argv[0], "double-free-later", "KARENA_DEBUG=0", "double free");
+	/* both frees from another thread: caught when the owner collects */
+	expect(argv[0], "double-free-remote", "KARENA_DEBUG=0", "double free");
 	expect(argv[0], "interior-aligned", "KARENA_DEBUG=0",
 	       "interior pointer");
 	{
-		/* a live block holding the "freed" key: a false alarm only */
+		/* live blocks whose words look like a free block's */
 		void **b = karena_malloc(40), **c = karena_malloc(40);
 
-		b[1] = (void *)pool_of(b)->start_bias;
+		b[0] = c;
+		b[1] = (void *)pool_of(b)->map_bias;
 		karena_free(b);
-		c[0] = c[1] = c;	/* and one that does not */
+		c[0] = c[1] = c;
 		karena_free(c);
 		b = karena_malloc(40);
 		ok(b != NULL && invariants(), "a block whose data looks freed "
@@ -157,7 +179,11 @@ int main(int argc, char **argv)
 	       "write to a freed block");
 	expect_also(argv[0], "pool-table", "KARENA_DEBUG=1",
 		    "into the header of arena", "not a block");
-	/* a normal build too: not a crash on the header's zero start_bias */
+	/* a normal build too (the arena header reads as a pool with no
+	 * block to free: types.h) */
+	expect_also(argv[0], "pool-table", "KARENA_DEBUG=0",
+		    "into the header of arena", "not a block");
+	/* a normal build too: not a crash on an untouched pool's header */
 	expect_also(argv[0], "untouched-pool", "KARENA_DEBUG=0",
 		    "wild pointer", "is empty");
 	expect_also(argv[0], "untouched-pool", "KARENA_DEBUG=1",

@@ -80,30 +80,51 @@ static void test_list_surgery(void)
 	ok(invariants(), "invariants: every block of the class freed");
 }
 
+/* Bits set in @p's live map. */
+static unsigned map_count(const struct kr_pool *p)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < POOL_SIZE / ALIGNMENT / 64; i++)
+		n += (unsigned)__builtin_popcountll(pool_map(p)[i]);
+	return n;
+}
+
 /*
- * A pool restarted after it emptied: the first block it hands out (its
- * first byte) no longer carries the "freed" key its last free wrote, so
- * that its next free is not taken for a possible double free (free.c).
+ * The live map (free.c): a bit per block handed out, at its start; a
+ * pool restarted after it emptied starts with none but its first block's.
  */
-static void test_restart_key(void)
+static void test_live_map(void)
 {
 	const size_t req = 48;			/* 170 blocks a pool */
 	void *v[POOL_SIZE / 48], *y;
 	struct kr_pool *p;
 	unsigned i, cap;
+	int good;
 
 	v[0] = karena_malloc(req);
 	p = pool_of(v[0]);
 	cap = p->capacity;
 	for (i = 1; i < cap; i++)
 		v[i] = karena_malloc(req);
+	good = map_count(p) == cap;
 	for (i = 0; i < cap; i++)
+		good &= map_live(p->map_bias, (uintptr_t)v[i]) &&
+			!map_live(p->map_bias, (uintptr_t)v[i] + 16);
+	ok(good, "a full pool's live map: one bit per block, at its start");
+	for (i = 0; i < cap; i += 2)
+		karena_free(v[i]);
+	ok(map_count(p) == cap / 2 && !map_live(p->map_bias, (uintptr_t)v[0]) &&
+	   map_live(p->map_bias, (uintptr_t)v[1]) && invariants(),
+	   "freed blocks' bits are clear, the others' set");
+	for (i = 1; i < cap; i += 2)
 		karena_free(v[i]);
 	karena__flush_kept();		/* the pool goes back to its arena */
 	y = karena_malloc(req);
-	ok(y && *block_key(y) != pool_of(y)->start_bias && invariants(),
-	   "a restarted pool's first block carries no stale key (%s pool)",
-	   y == v[0] ? "the same" : "another");
+	p = pool_of(y);
+	ok(y && map_count(p) == 1 && map_live(p->map_bias, (uintptr_t)y) &&
+	   invariants(), "a restarted pool's map holds its first block only "
+	   "(%s pool)", y == v[0] ? "the same" : "another");
 	karena_free(y);
 }
 
@@ -211,6 +232,6 @@ int main(void)
 	ok(invariants(), "invariants at the end");
 
 	test_list_surgery();
-	test_restart_key();
+	test_live_map();
 	return tap_done();
 }
