@@ -189,6 +189,12 @@ void *kr_realloc(void *ptr, size_t size)
 	 */
 	if (!kr_debug && size <= old && 4 * size > 3 * old)
 		return ptr;
+	/* large to large: the mapping moved, not copied (mmap backend) */
+	if (size > kr.medium_max && !registry_contains(ptr) && !kr_debug) {
+		p = large_resize(ptr, size);
+		if (p)
+			return p;
+	}
 	p = kr_malloc(size);
 	if (!p)
 		return NULL;			/* ptr is untouched */

@@ -183,6 +183,46 @@ bool large_free(void *p)
 	return true;
 }
 
+/*
+ * Large block @p, resized to hold @size bytes (over kr.medium_max) by
+ * moving its mapping (mremap): no copy, and the pages it had stay
+ * resident, where a new block would fault in every page again (a growing
+ * Python list reallocates at each 1/8 of growth). The mmap backend only,
+ * and a block at its mapping's start (alignment up to a page: realloc
+ * promises no more). NULL if it cannot be done: the caller copies.
+ */
+void *large_resize(void *p, size_t size)
+{
+	size_t i, len = (size + OS_PAGE_SIZE - 1) & ~(size_t)(OS_PAGE_SIZE - 1);
+	struct large_entry e;
+	void *q;
+
+	if (kr.backend != &kr_backend_mmap ||
+	    !atomic_load_explicit(&table_exists, memory_order_acquire))
+		return NULL;
+	pthread_mutex_lock(&large_lock);
+	i = table_find((uintptr_t)p);
+	if (i == table_size || table[i].base != p) {
+		pthread_mutex_unlock(&large_lock);
+		return NULL;
+	}
+	e = table[i];
+	q = mremap(e.base, e.len, len, MREMAP_MAYMOVE);
+	if (q == MAP_FAILED) {
+		pthread_mutex_unlock(&large_lock);
+		return NULL;
+	}
+	table_remove(i);
+	table_put(table, table_size, &(struct large_entry){
+		(uintptr_t)q, q, len });
+	pthread_mutex_unlock(&large_lock);
+	if (len > e.len)
+		atomic_fetch_add(&kr.large_bytes, len - e.len);
+	else
+		atomic_fetch_sub(&kr.large_bytes, e.len - len);
+	return q;
+}
+
 /* The bytes from large block @p to its grant's end; 0 if not one. */
 size_t large_usable_size(const void *p)
 {

@@ -13,6 +13,7 @@
 /* large.c */
 void *large_alloc(size_t size, size_t alignment);
 bool large_free(void *p);
+void *large_resize(void *p, size_t size);
 size_t large_usable_size(const void *p);
 void large_atfork_prepare(void);
 void large_atfork_parent(void);
