@@ -13,7 +13,7 @@
 
 /* free.c */
 void kr_free(void *ptr);
-KR_NOINLINE void free_suspect(void *b);
+KR_NOINLINE __attribute__((noreturn)) void free_suspect(void *b);
 void kr_free_emptied(struct kr_heap *h, struct kr_pool *p);
 /* free's exit from free_fast on a registry slot miss (fastpath.h) */
 KR_NOINLINE void free_slot_miss(void *ptr);

@@ -124,10 +124,18 @@ static inline void map_give(uintptr_t bias, uintptr_t u)
 /* Is the block at @u of the pool whose map_bias is @bias handed out? */
 static inline bool map_live(uintptr_t bias, uintptr_t u)
 {
+#if defined(__x86_64__)
+	bool live;
+
+	__asm__("btq %2, (%1)" : "=@ccc"(live) : "r"(bias),
+		"r"(u >> ALIGNMENT_SHIFT) : "memory");
+	return live;
+#else
 	const uint8_t *m = (const uint8_t *)bias;
 
 	return (m[u >> (ALIGNMENT_SHIFT + 3)] >> ((u >> ALIGNMENT_SHIFT) & 7)) &
 	       1;
+#endif
 }
 
 /*
