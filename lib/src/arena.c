@@ -109,21 +109,14 @@ struct kr_arena *arena_new(struct kr_heap *h)
 	/*
 	 * The backend gives zeroed memory: every slot is POOL_UNTOUCHED, and
 	 * every live map empty. Every slot, the arena header's too (types.h),
-	 * names its map and the heap, so that free of a wild pointer into a
-	 * pool that carries no block, or into the pool table, finds no bit set
-	 * in its own pool's map and fails cleanly (free_suspect) instead of
-	 * following a zero map_bias.
+	 * names the heap, so that free of a wild pointer into a pool that
+	 * carries no block, or into the pool table, goes the owner's way and
+	 * finds no bit set in the slot's map (free_suspect) instead of
+	 * following a NULL heap.
 	 */
-	for (i = 0; i < kr.npools; i++) {
-		struct kr_pool *p = pool_at(a, i);
-
-		p->map_bias = pool_map_bias(p, (uintptr_t)a +
-					       (uintptr_t)i * POOL_SIZE);
-		p->heap = h;
-	}
-	_Static_assert(offsetof(struct kr_pool, map_bias) ==
-		       offsetof(struct kr_arena, map_bias) &&
-		       offsetof(struct kr_pool, heap) ==
+	for (i = 0; i < kr.npools; i++)
+		pool_at(a, i)->heap = h;
+	_Static_assert(offsetof(struct kr_pool, heap) ==
 		       offsetof(struct kr_arena, heap),
 		       "slot 0 reads as a pool with no block to free");
 	a->magic = ARENA_MAGIC;

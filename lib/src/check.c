@@ -93,7 +93,7 @@ static void check_pool(struct ctx *x, struct kr_pool *p, size_t *nfree_out)
 			fail(x, b, "free-list block outside pool %p", (void *)p);
 			return;
 		}
-		CHECK(x, !map_live(p->map_bias, (uintptr_t)b), b,
+		CHECK(x, !map_live(p, (uintptr_t)b), b,
 		      "free block marked live (class %u)", p->szidx);
 		if (kr_debug && !debug_block_poisoned(b, p->size))
 			fail(x, b, "freed block written after free "

@@ -82,7 +82,7 @@ static inline __attribute__((always_inline)) void free_block(void *b,
 
 	if (unlikely(h != kr_tls_heap))
 		heap_remote_free(h, p, b);
-	else if (unlikely(!map_take(p->map_bias, (uintptr_t)b)))
+	else if (unlikely(!map_take(p, (uintptr_t)b)))
 		free_suspect(b);
 	else
 		pool_give_block(h, p, b);

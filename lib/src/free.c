@@ -32,21 +32,23 @@
  * debug.c). glibc catches a double free and a free of a pointer inside a
  * block; so must we, on the fast path, at a few instructions a pair.
  *
- * One check for both: each pool has a live map (pool_map(), a second
- * table after the pool headers), a bit per 16 bytes, set iff a block
- * handed out starts there. malloc sets its block's bit (bts), free takes
- * it (btr: clear it, and CF says whether it was set) and branches once:
- * a clear bit is a pointer that is not a block start (inside a block, or
- * between blocks), a block already free (a double free), or one never
- * handed out; free_suspect says which and aborts. The header holds
- * map_bias, the map's address minus pool_base / 128, so that the bit
- * offset is the address / 16: no subtraction, no mask. The map of a pool
- * is rewritten only by malloc and free of its owner; another thread's free
- * only reads it (heap_remote_free), and the owner takes the bit when it
- * collects the block.
+ * One check for both: each pool has a live map (pool_map(), the second
+ * half of its 128-byte slot in the pool table, beside its header), a bit
+ * per 16 bytes, set iff a block handed out starts there. malloc sets its
+ * block's bit (bts), free takes it (btr: clear it, and CF says whether it
+ * was set) and branches once: a clear bit is a pointer that is not a
+ * block start (inside a block, or between blocks), a block already free
+ * (a double free), or one never handed out; free_suspect says which and
+ * aborts. The map's address is the header's plus 64, computed from the
+ * pointer as the header's is, so that free loads the two lines at once
+ * (a map_bias field in the header, whose load the map's address waited
+ * for, was 2-3 % slower in time at the same instruction count). The map
+ * of a pool is rewritten only by malloc and free of its owner; another
+ * thread's free only reads it (heap_remote_free: bt), and the owner
+ * takes the bit when it collects the block.
  *
- * The check reads a line of the map table, 64 bytes a pool, dense and
- * mostly cached, and never the block: a check that reads the block (a
+ * The check reads the map's line, dense and mostly cached, and never the
+ * block: a check that reads the block (a
  * "freed" key in its second word, as glibc's tcache and karena 0.2 before
  * this had it) waits for the block's line where free otherwise only writes
  * it. Pinned to one core of a 2 vCPU AMD EPYC, ns a step with that key /
@@ -58,14 +60,14 @@
  * microcoded.
  *
  * Cost measured with callgrind against a build without the check
- * (2026-12-06): free 5 instructions (the load of map_bias, a copy and a
- * shift of the address, btr, the branch), malloc 4 (the same, bts): 9.9
+ * (2026-12-06): free 5 instructions (a copy, a shift and a mask of the
+ * address, btr, the branch), malloc 4 (the same, bts): 9.9
  * a pair with the pool kept open (50.6 -> 60.5), 9.0 in a random batch
  * (51.1 -> 60.1) and in a churn (41.1 -> 50.1). The budget was 4; the key
- * cost 6, but, in time, far more (above). Reading a bit costs 2 (the copy
- * and the shift: the address / 16 is the bit offset), and setting and
- * clearing it one each; a map with a bit per byte would save the shifts
- * and take 12.5 % of the memory.
+ * cost 6, but, in time, far more (above). Finding the bit costs 3 (the
+ * copy, the shift and the mask: its offset in the pool / 16), and setting
+ * and clearing it one each; a map with a bit per byte would save the
+ * shift and take 12.5 % of the memory.
  * What is not caught in a normal build: a double free of a block whose
  * first free came from another thread and is not yet collected when the
  * owner frees it too, or whose pool has since gone back to its arena and

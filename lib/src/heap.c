@@ -218,7 +218,7 @@ static inline void remote_free(struct kr_heap *h, _Atomic(void *) *list,
  */
 void heap_remote_free(struct kr_heap *h, struct kr_pool *p, void *b)
 {
-	if (unlikely(!map_live(p->map_bias, (uintptr_t)b)))
+	if (unlikely(!map_live(p, (uintptr_t)b)))
 		free_suspect(b);
 	remote_free(h, &h->remote_free, 0, b);
 }

@@ -109,10 +109,10 @@ void kr_init_slow(void)
 	if (!kr_debug)
 		kr_fast.free_slot_mask = kr.arena_mask | (ALIGNMENT - 1);
 	kr.header_mask = ((asize - 1) & ~POOL_MASK) >>
-			 (POOL_SHIFT - POOL_HEADER_SHIFT);
+			 (POOL_SHIFT - POOL_SLOT_SHIFT);
 	kr.npools = (unsigned)(asize >> POOL_SHIFT);
-	/* the pool table: the headers, then the live maps (pool.h) */
-	hdr = 2 * kr.npools * sizeof(struct kr_pool);
+	/* the pool table: a header and a live map a pool (pool.h) */
+	hdr = (size_t)kr.npools << POOL_SLOT_SHIFT;
 	kr.first_pool = (unsigned)((hdr + POOL_SIZE - 1) >> POOL_SHIFT);
 	span_init_classes();
 	set_max_empty();

@@ -111,7 +111,6 @@ void *pool_start(struct kr_heap *h, struct kr_pool *p, unsigned c)
 	p->nextpool = NULL;
 	p->prevpool = p;		/* the head's: the tail */
 	p->heap = h;
-	p->map_bias = pool_map_bias(p, (uintptr_t)b);
 	memset(pool_map(p), 0, sizeof(struct kr_pool));	/* nothing out */
 	h->usedpools[c] = p;
 	return pool_extend_pop(p);

@@ -25,13 +25,14 @@
 /* The header of pool @i of arena @a: slot i of the table at its base. */
 static inline struct kr_pool *pool_at(struct kr_arena *a, unsigned i)
 {
-	return (struct kr_pool *)a + i;
+	return (struct kr_pool *)((char *)a + ((size_t)i << POOL_SLOT_SHIFT));
 }
 
 static inline unsigned pool_index(const struct kr_arena *a,
 				  const struct kr_pool *p)
 {
-	return (unsigned)(p - (const struct kr_pool *)a);
+	return (unsigned)(((const char *)p - (const char *)a) >>
+			  POOL_SLOT_SHIFT);
 }
 
 /*
@@ -42,7 +43,7 @@ static inline unsigned pool_index(const struct kr_arena *a,
 static inline struct kr_pool *pool_in(uintptr_t base, uintptr_t u)
 {
 	return (struct kr_pool *)(base + ((u >> (POOL_SHIFT -
-						 POOL_HEADER_SHIFT)) &
+						 POOL_SLOT_SHIFT)) &
 					  kr.header_mask));
 }
 
@@ -70,71 +71,68 @@ static inline char *pool_untouched(const struct kr_pool *p)
 /*
  * The live map of pool @p: a bit per 16 bytes of the pool, set iff a
  * block handed out (allocated, or freed by another thread and not yet
- * collected) starts there. A second table after the pool headers, at the
- * same index: npools * 64 bytes further.
+ * collected) starts there; in the table slot's second half, beside the
+ * header, so that its address is the header's plus 64, not a load.
  */
 static inline uint64_t *pool_map(const struct kr_pool *p)
 {
-	return (uint64_t *)((char *)p + (size_t)kr.npools *
-			    sizeof(struct kr_pool));
+	return (uint64_t *)((char *)p + sizeof(struct kr_pool));
 }
 
-/* map_bias for pool @p, whose blocks start at @base (types.h) */
-static inline uintptr_t pool_map_bias(const struct kr_pool *p, uintptr_t base)
+/* The bit of the live map of address @u's pool for @u. */
+static inline uintptr_t map_bit(uintptr_t u)
 {
-	return (uintptr_t)pool_map(p) - (base >> (ALIGNMENT_SHIFT + 3));
+	return (u >> ALIGNMENT_SHIFT) & (POOL_SIZE / ALIGNMENT - 1);
 }
 
 /*
- * Was a block handed out starting at @u, of the pool whose map_bias is
- * @bias? Clears the bit: free's bad-free check, one btr (CF: the bit was
- * set), whose caller branches once. Clear: @u is not a block start, or
- * its block is free already (a double free), or was never handed out.
+ * Was a block handed out starting at @u, of pool @p? Clears the bit:
+ * free's bad-free check, one btr (CF: the bit was set), whose caller
+ * branches once. Clear: @u is not a block start, or its block is free
+ * already (a double free), or was never handed out.
  */
-static inline bool map_take(uintptr_t bias, uintptr_t u)
+static inline bool map_take(const struct kr_pool *p, uintptr_t u)
 {
 #if defined(__x86_64__)
 	bool live;
 
-	__asm__("btrq %2, (%1)" : "=@ccc"(live) : "r"(bias),
-		"r"(u >> ALIGNMENT_SHIFT) : "memory");
+	__asm__("btrq %2, %1" : "=@ccc"(live),
+		"+m"(*(uint64_t (*)[POOL_SIZE / ALIGNMENT / 64])pool_map(p))
+		: "r"(map_bit(u)));
 	return live;
 #else
-	uint8_t *m = (uint8_t *)bias + (u >> (ALIGNMENT_SHIFT + 3));
-	uint8_t bit = (uint8_t)(1u << ((u >> ALIGNMENT_SHIFT) & 7));
-	bool live = *m & bit;
+	uint64_t *w = pool_map(p) + map_bit(u) / 64, m = 1ull << (u >> 4) % 64;
+	bool live = *w & m;
 
-	*m &= (uint8_t)~bit;
+	*w &= ~m;
 	return live;
 #endif
 }
 
-/* Mark the block at @u of the pool whose map_bias is @bias handed out. */
-static inline void map_give(uintptr_t bias, uintptr_t u)
+/* Mark the block at @u of pool @p handed out: one bts. */
+static inline void map_give(const struct kr_pool *p, uintptr_t u)
 {
 #if defined(__x86_64__)
-	__asm__("btsq %1, (%0)" : : "r"(bias), "r"(u >> ALIGNMENT_SHIFT)
-		: "memory");
+	__asm__("btsq %1, %0"
+		: "+m"(*(uint64_t (*)[POOL_SIZE / ALIGNMENT / 64])pool_map(p))
+		: "r"(map_bit(u)));
 #else
-	((uint8_t *)bias)[u >> (ALIGNMENT_SHIFT + 3)] |=
-		(uint8_t)(1u << ((u >> ALIGNMENT_SHIFT) & 7));
+	pool_map(p)[map_bit(u) / 64] |= 1ull << (u >> 4) % 64;
 #endif
 }
 
-/* Is the block at @u of the pool whose map_bias is @bias handed out? */
-static inline bool map_live(uintptr_t bias, uintptr_t u)
+/* Is the block at @u of pool @p handed out? One bt. */
+static inline bool map_live(const struct kr_pool *p, uintptr_t u)
 {
 #if defined(__x86_64__)
 	bool live;
 
-	__asm__("btq %2, (%1)" : "=@ccc"(live) : "r"(bias),
-		"r"(u >> ALIGNMENT_SHIFT) : "memory");
+	__asm__("btq %2, %1" : "=@ccc"(live),
+		"+m"(*(uint64_t (*)[POOL_SIZE / ALIGNMENT / 64])pool_map(p))
+		: "r"(map_bit(u)));
 	return live;
 #else
-	const uint8_t *m = (const uint8_t *)bias;
-
-	return (m[u >> (ALIGNMENT_SHIFT + 3)] >> ((u >> ALIGNMENT_SHIFT) & 7)) &
-	       1;
+	return pool_map(p)[map_bit(u) / 64] >> (u >> 4) % 64 & 1;
 #endif
 }
 
@@ -261,7 +259,7 @@ static inline void pool_unlink_used(struct kr_heap *h, struct kr_pool *p)
 static inline void *pool_pop(struct kr_pool *p, void *b)
 {
 	p->freeblock = *(void **)b;
-	map_give(p->map_bias, (uintptr_t)b);
+	map_give(p, (uintptr_t)b);
 	p->used++;
 	return b;
 }
@@ -302,7 +300,7 @@ static inline void pool_give_block(struct kr_heap *h, struct kr_pool *p,
 static inline void pool_give_checked(struct kr_heap *h, struct kr_pool *p,
 				     void *b)
 {
-	if (unlikely(!map_take(p->map_bias, (uintptr_t)b)))
+	if (unlikely(!map_take(p, (uintptr_t)b)))
 		free_suspect(b);
 	pool_give_block(h, p, b);
 }

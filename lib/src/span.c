@@ -607,7 +607,7 @@ static inline struct kr_span *span_head_of(uintptr_t base, uintptr_t u)
 {
 	const struct kr_span *t = (struct kr_span *)pool_in(base, u);
 
-	return (struct kr_span *)base + t->head;
+	return (struct kr_span *)pool_at((struct kr_arena *)base, t->head);
 }
 
 /* Span @s of @h is empty and not kept: kept open, parked or given back. */

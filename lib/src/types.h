@@ -43,11 +43,6 @@ enum kr_pool_state {
  * @szidx:	size class this pool serves
  * @kept:	1 iff the pool is in heap->kept[] (may be empty: ref == 0)
  * @freeblock:	singly linked free blocks (link in the first word), or NULL
- * @map_bias:	the address of the pool's live map (pool_map(): a bit per
- *		16 bytes, set iff a block handed out starts there) minus
- *		pool_base / 128, so that bit u / 16 of the string at @map_bias
- *		is address u's: free tests and clears it with one btr, malloc
- *		sets it with one bts (free.c: the bad-free check)
  * @carve:	the first block never put on the free list (pool_extend), or
  *		NULL when there is none left
  * @nextpool:	next on usedpools[szidx] (NULL-terminated), when on it
@@ -71,7 +66,6 @@ struct kr_pool {
 	uint8_t szidx;
 	uint8_t kept;
 	void *freeblock;
-	uintptr_t map_bias;
 	struct kr_heap *heap;
 	char *carve;
 	struct kr_pool *nextpool;
@@ -86,10 +80,10 @@ struct kr_pool {
  * struct kr_arena - the header at the base of every arena, in the pool
  * table's slot 0 (pool 0 holds the table, so that slot is free)
  * @magic:	ARENA_MAGIC while granted (a cheap sanity check)
- * @map_bias:	as a pool header's, at the same offset, as @heap is: the
- *		table's slot 0 is what free reads for a pointer into the
- *		arena's first pool, and finds a live map with no bit set
- * @heap:	owning heap, fixed for the arena's life
+ * @heap:	owning heap, fixed for the arena's life; at a pool header's
+ *		@heap offset: the table's slot 0 is what free reads for a
+ *		pointer into the arena's first pool, and its live map has no
+ *		bit set
  * @nfreepools:	empty pools on @freepools + untouched pools
  * @ntotalpools: pools that can carry blocks (npools - first_pool)
  * @nextpool:	index of the first untouched pool
@@ -105,8 +99,7 @@ struct kr_pool {
  *		nfreepools == ntotalpools)
  *
  * Pool counts and indexes fit 16 bits (MAX_POOLS is 1024), which keeps
- * the header within one table slot: a 256 KiB arena's table, 64 slots of
- * 64 bytes, is then exactly its first page.
+ * the header within one table slot's header.
  */
 struct kr_arena {
 	uint16_t magic;
@@ -116,7 +109,6 @@ struct kr_arena {
 	uint16_t ntotalpools;
 	uint16_t nextpool;
 	uint16_t freepools;
-	uintptr_t map_bias;
 	struct kr_heap *heap;
 	struct kr_arena *nextarena;
 	struct kr_arena *prevarena;

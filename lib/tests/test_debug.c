@@ -165,7 +165,7 @@ int main(int argc, char **argv)
 		void **b = karena_malloc(40), **c = karena_malloc(40);
 
 		b[0] = c;
-		b[1] = (void *)pool_of(b)->map_bias;
+		b[1] = pool_map(pool_of(b));
 		karena_free(b);
 		c[0] = c[1] = c;
 		karena_free(c);

@@ -109,20 +109,20 @@ static void test_live_map(void)
 		v[i] = karena_malloc(req);
 	good = map_count(p) == cap;
 	for (i = 0; i < cap; i++)
-		good &= map_live(p->map_bias, (uintptr_t)v[i]) &&
-			!map_live(p->map_bias, (uintptr_t)v[i] + 16);
+		good &= map_live(p, (uintptr_t)v[i]) &&
+			!map_live(p, (uintptr_t)v[i] + 16);
 	ok(good, "a full pool's live map: one bit per block, at its start");
 	for (i = 0; i < cap; i += 2)
 		karena_free(v[i]);
-	ok(map_count(p) == cap / 2 && !map_live(p->map_bias, (uintptr_t)v[0]) &&
-	   map_live(p->map_bias, (uintptr_t)v[1]) && invariants(),
+	ok(map_count(p) == cap / 2 && !map_live(p, (uintptr_t)v[0]) &&
+	   map_live(p, (uintptr_t)v[1]) && invariants(),
 	   "freed blocks' bits are clear, the others' set");
 	for (i = 1; i < cap; i += 2)
 		karena_free(v[i]);
 	karena__flush_kept();		/* the pool goes back to its arena */
 	y = karena_malloc(req);
 	p = pool_of(y);
-	ok(y && map_count(p) == 1 && map_live(p->map_bias, (uintptr_t)y) &&
+	ok(y && map_count(p) == 1 && map_live(p, (uintptr_t)y) &&
 	   invariants(), "a restarted pool's map holds its first block only "
 	   "(%s pool)", y == v[0] ? "the same" : "another");
 	karena_free(y);
