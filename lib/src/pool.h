@@ -127,9 +127,8 @@ static inline bool map_live(const struct kr_pool *p, uintptr_t u)
 #if defined(__x86_64__)
 	bool live;
 
-	__asm__("btq %2, %1" : "=@ccc"(live),
-		"+m"(*(uint64_t (*)[POOL_SIZE / ALIGNMENT / 64])pool_map(p))
-		: "r"(map_bit(u)));
+	__asm__("btq %1, %2" : "=@ccc"(live) : "r"(map_bit(u)),
+		"m"(*(const uint64_t (*)[POOL_SIZE / ALIGNMENT / 64])pool_map(p)));
 	return live;
 #else
 	return pool_map(p)[map_bit(u) / 64] >> (u >> 4) % 64 & 1;
