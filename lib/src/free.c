@@ -48,10 +48,9 @@
  * takes the bit when it collects the block.
  *
  * The check reads the map's line, dense and mostly cached, and never the
- * block: a check that reads the block (a
- * "freed" key in its second word, as glibc's tcache and karena 0.2 before
- * this had it) waits for the block's line where free otherwise only writes
- * it. Pinned to one core of a 2 vCPU AMD EPYC, ns a step with that key /
+ * block: a check that reads the block (a "freed" key in its second word,
+ * as glibc's tcache has it, and this library had until 2026-12-06) waits
+ * for the block's line where free otherwise only writes it. Pinned to one core of a 2 vCPU AMD EPYC, ns a step with that key /
  * without a check / mimalloc: a random batch of 100k blocks 25.2 / 13.8 /
  * 13.1, a churn of 100k live blocks 45.7 / 28.3 / 22.6. In another run,
  * key / map / mimalloc: 49.9 / 33.3 / 26.2 and 102 / 57.9 / 44.8 (1.9x

@@ -59,11 +59,11 @@ struct kr_pool *const kr_no_pools[NUM_CLASSES] = {
  * Put @p's next untouched blocks on its free list, which is empty: those
  * up to EXTEND_BYTES further (one at least; one at a time under
  * KARENA_DEBUG, whose checks take a block on the free list for one freed).
- * Each gets its link only: writing the key too, so that a free of a block
- * never handed out would read as a double free, cost 2 instructions a
- * pair in a random batch. @p has untouched blocks (carve is not NULL);
- * carve is NULL once it has none left. mimalloc extends its pages' free
- * lists likewise, so that malloc's fast path is a pop and nothing else.
+ * Each gets its link only (a free of one never handed out finds its live
+ * map bit clear, as a double free does). @p has untouched blocks (carve
+ * is not NULL); carve is NULL once it has none left. mimalloc extends its
+ * pages' free lists likewise, so that malloc's fast path is a pop and
+ * nothing else.
  * 2 KiB at a time: 4 KiB ran a random batch 2 instructions a pair faster
  * and xmalloc, whose pools restart often, 7 slower.
  */
@@ -145,4 +145,3 @@ _Static_assert(POOL_SIZE / SMALL_MAX >= 2,
 	       "never empties it (pool_give_slow)");
 _Static_assert(POOL_SIZE / ALIGNMENT + 1 < POOL_OFF_LIST,
 	       "a pool's count and its kept block stay below POOL_OFF_LIST");
-

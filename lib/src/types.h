@@ -46,7 +46,8 @@ enum kr_pool_state {
  * @carve:	the first block never put on the free list (pool_extend), or
  *		NULL when there is none left
  * @nextpool:	next on usedpools[szidx] (NULL-terminated), when on it
- * @prevpool:	previous on usedpools[szidx], when on it and not the head
+ * @prevpool:	previous on usedpools[szidx], when on it; the head's is the
+ *		list's tail
  * @heap:	the heap owning the pool's arena (arena->heap), here so that
  *		free reads the line it needs anyway, not the arena's first
  *
