@@ -136,45 +136,6 @@ static inline bool map_live(const struct kr_pool *p, uintptr_t u)
 }
 
 /*
- * The word a span's free block holds after its link: its span's key (the
- * header's address), which free compares before it frees (equal: maybe a
- * double free) and malloc clears when it hands the block out (span.c).
- */
-static inline uintptr_t *block_key(void *b)
-{
-	return (uintptr_t *)b + 1;
-}
-
-/*
- * Is @b not a block start of the span whose key is @key, whose string of
- * non-starts is at @bias (bit @bit), or is it keyed "freed" (its second
- * word holds @key)? On x86-64: cmp, bt and one branch on "below or equal"
- * (CF: not a start; ZF: the key), which the caller takes.
- */
-static inline bool block_suspect(uintptr_t key, void *b, uintptr_t bias,
-				 uintptr_t bit)
-{
-#if defined(__x86_64__)
-	bool bad;
-
-	/* the strings are written once, at init: no memory operand needed */
-	__asm__("cmpq %2, %1\n\tbtq %4, (%3)" : "=@ccbe"(bad)
-		: "m"(*block_key(b)), "r"(key), "r"(bias), "r"(bit));
-	return bad;
-#else
-	const uint8_t *bits = (const uint8_t *)bias;
-
-	return ((bits[bit >> 3] >> (bit & 7)) & 1) || *block_key(b) == key;
-#endif
-}
-
-/* Is @u the start of a block of pool @p, by its class? */
-static inline bool pool_block_start(const struct kr_pool *p, uintptr_t u)
-{
-	return !((u - (uintptr_t)pool_base(p)) % p->size);
-}
-
-/*
  * usedpools[c] of a heap with no pool of class c, and every entry of
  * kr_no_pools, the usedpools the malloc fast path reads in a thread with
  * no heap (or under KARENA_DEBUG): a pool with no free block, so that the

@@ -39,6 +39,39 @@ static inline struct kr_span *span_slot(const void *p)
 	return (struct kr_span *)pool_of(p);
 }
 
+/*
+ * The word a span's free block holds after its link: its span's key (the
+ * header's address), which free compares before it frees (equal: maybe a
+ * double free) and malloc clears when it hands the block out (span.c).
+ */
+static inline uintptr_t *block_key(void *b)
+{
+	return (uintptr_t *)b + 1;
+}
+
+/*
+ * Is @b not a block start of the span whose key is @key, whose string of
+ * non-starts is at @bias (bit @bit), or is it keyed "freed" (its second
+ * word holds @key)? On x86-64: cmp, bt and one branch on "below or equal"
+ * (CF: not a start; ZF: the key), which the caller takes.
+ */
+static inline bool block_suspect(uintptr_t key, void *b, uintptr_t bias,
+				 uintptr_t bit)
+{
+#if defined(__x86_64__)
+	bool bad;
+
+	/* the strings are written once, at init: no memory operand needed */
+	__asm__("cmpq %2, %1\n\tbtq %4, (%3)" : "=@ccbe"(bad)
+		: "m"(*block_key(b)), "r"(key), "r"(bias), "r"(bit));
+	return bad;
+#else
+	const uint8_t *bits = (const uint8_t *)bias;
+
+	return ((bits[bit >> 3] >> (bit & 7)) & 1) || *block_key(b) == key;
+#endif
+}
+
 void span_init_classes(void);
 void *span_alloc(struct kr_heap *h, unsigned m);
 /* free's fast path: @b 16-aligned in the arena of spans at @base */
