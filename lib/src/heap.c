@@ -157,19 +157,16 @@ void heap_flush_kept(struct kr_heap *h)
 }
 
 /*
- * Free @b, a checked block of @h, from a thread that does not own @h: key
- * it with @key (a span's header, span.c's double-free key; 0 for a pool's
- * block) and
- * push it on @list (h->remote_free, or, medium, h->remote_spans); an
- * abandoned heap's block is freed here under kr.lock.
+ * Free @b, a checked block of @h, from a thread that does not own @h: push
+ * it on @list (h->remote_free, or, medium, h->remote_spans); an abandoned
+ * heap's block is freed here under kr.lock.
  */
 static inline void remote_free(struct kr_heap *h, _Atomic(void *) *list,
-			       uintptr_t key, void *b)
+			       void *b)
 {
 	void *head;
 
 	if (!atomic_load_explicit(&h->abandoned, memory_order_acquire)) {
-		*block_key(b) = key;
 		head = atomic_load_explicit(list, memory_order_relaxed);
 		do {
 			*(void **)b = head;
@@ -186,7 +183,6 @@ static inline void remote_free(struct kr_heap *h, _Atomic(void *) *list,
 		bool emptied;
 
 		/* kr.lock owns it now */
-		*block_key(b) = key;
 		if (list == &h->remote_spans)
 			span_free_local(h, b);
 		else
@@ -208,7 +204,7 @@ static inline void remote_free(struct kr_heap *h, _Atomic(void *) *list,
 		return;
 	}
 	pthread_mutex_unlock(&kr.lock);
-	remote_free(h, list, key, b);	/* adopted meanwhile: push */
+	remote_free(h, list, b);	/* adopted meanwhile: push */
 }
 
 /*
@@ -220,12 +216,13 @@ void heap_remote_free(struct kr_heap *h, struct kr_pool *p, void *b)
 {
 	if (unlikely(!map_live(p, (uintptr_t)b)))
 		free_suspect(b);
-	remote_free(h, &h->remote_free, 0, b);
+	remote_free(h, &h->remote_free, b);
 }
 
 void heap_remote_free_span(struct kr_heap *h, struct kr_span *s, void *b)
 {
-	remote_free(h, &h->remote_spans, (uintptr_t)s, b);
+	*block_key(b) = (uintptr_t)s;	/* span.c's "freed" key */
+	remote_free(h, &h->remote_spans, b);
 }
 
 /*
