@@ -169,20 +169,33 @@ void *kr_calloc(size_t nmemb, size_t size)
 	return p;
 }
 
+/* The usable size of @ptr, a block of one of our arenas. */
+static size_t arena_usable_size(const void *ptr)
+{
+	if (in_span_arena(ptr))
+		return span_usable_size(ptr);
+	if (kr_debug)
+		return debug_usable_size(ptr);
+	return pool_of(ptr)->size;
+}
+
 void *kr_realloc(void *ptr, size_t size)
 {
+	bool in_arena;
 	size_t old;
 	void *p;
 
 	if (!ptr)
 		return kr_malloc(size);
-	if (!registry_contains(ptr) && !(old = large_usable_size(ptr)))
+	in_arena = registry_contains(ptr);
+	if (in_arena)
+		old = arena_usable_size(ptr);
+	else if (!(old = large_usable_size(ptr)))
 		return __libc_realloc(ptr, size);	/* glibc's block */
 	if (size == 0) {			/* as glibc: free, NULL */
 		kr_free(ptr);
 		return NULL;
 	}
-	old = kr_usable_size(ptr);
 	/*
 	 * Stay in place unless shrinking below 3/4 (CPython's rule): the
 	 * block's class (or, large, its grant) holds @size already.
@@ -190,7 +203,7 @@ void *kr_realloc(void *ptr, size_t size)
 	if (!kr_debug && size <= old && 4 * size > 3 * old)
 		return ptr;
 	/* large to large: the mapping moved, not copied (mmap backend) */
-	if (size > kr.medium_max && !registry_contains(ptr) && !kr_debug) {
+	if (size > kr.medium_max && !in_arena && !kr_debug) {
 		p = large_resize(ptr, size);
 		if (p)
 			return p;
@@ -282,15 +295,10 @@ size_t kr_usable_size(const void *ptr)
 
 	if (!ptr)
 		return 0;
-	if (!registry_contains(ptr)) {
-		n = large_usable_size(ptr);
-		return n ? n : kr_libc_usable_size((void *)ptr);
-	}
-	if (in_span_arena(ptr))
-		return span_usable_size(ptr);
-	if (kr_debug)
-		return debug_usable_size(ptr);
-	return pool_of(ptr)->size;
+	if (registry_contains(ptr))
+		return arena_usable_size(ptr);
+	n = large_usable_size(ptr);
+	return n ? n : kr_libc_usable_size((void *)ptr);
 }
 
 /* -------------------------------------------------------------------------
