@@ -45,16 +45,6 @@ static void fail(struct ctx *x, const void *where, const char *fmt, ...)
 #define CHECK(x, cond, where, ...) \
 	do { if (!(cond)) fail(x, where, __VA_ARGS__); } while (0)
 
-/* Bits set in @p's live map (pool.h). */
-static unsigned map_count(const struct kr_pool *p)
-{
-	unsigned i, n = 0;
-
-	for (i = 0; i < POOL_SIZE / ALIGNMENT / 64; i++)
-		n += (unsigned)__builtin_popcountll(pool_map(p)[i]);
-	return n;
-}
-
 /*
  * One pool in use: its free list, its counts, its live map, its list
  * membership.

@@ -121,6 +121,16 @@ static inline void map_give(const struct kr_pool *p, uintptr_t u)
 #endif
 }
 
+/* Blocks handed out by @p's live map: its bits set (check.c, tests). */
+static inline unsigned map_count(const struct kr_pool *p)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < POOL_SIZE / ALIGNMENT / 64; i++)
+		n += (unsigned)__builtin_popcountll(pool_map(p)[i]);
+	return n;
+}
+
 /* Is the block at @u of pool @p handed out? One bt. */
 static inline bool map_live(const struct kr_pool *p, uintptr_t u)
 {

@@ -80,16 +80,6 @@ static void test_list_surgery(void)
 	ok(invariants(), "invariants: every block of the class freed");
 }
 
-/* Bits set in @p's live map. */
-static unsigned map_count(const struct kr_pool *p)
-{
-	unsigned i, n = 0;
-
-	for (i = 0; i < POOL_SIZE / ALIGNMENT / 64; i++)
-		n += (unsigned)__builtin_popcountll(pool_map(p)[i]);
-	return n;
-}
-
 /*
  * The live map (free.c): a bit per block handed out, at its start; a
  * pool restarted after it emptied starts with none but its first block's.
