@@ -69,8 +69,9 @@ extern int kr_debug KR_HIDDEN;
 /*
  * What the fast paths compare with, so that KARENA_DEBUG and the
  * alignment check cost them no test of their own (set once at init):
- * kr_fast.heap_slow_max: a TLS heap pointer at or below it takes
- *	malloc's slow path: HEAP_DEAD (NULL, HEAP_BUSY, HEAP_DEAD), or every
+ * kr_fast.heap_slow_max: a TLS heap pointer at or below it takes the
+ *	slow path of a medium malloc (kr_malloc_big; a small one reads
+ *	kr_tls_pools): HEAP_DEAD (NULL, HEAP_BUSY, HEAP_DEAD), or every
  *	pointer under KARENA_DEBUG.
  * kr_fast.free_slot_mask: free's registry slot is compared with the
  *	pointer masked by it: arena_mask | 15, so that a pointer that is
