@@ -117,7 +117,9 @@ struct kr_arena *arena_new(struct kr_heap *h)
 	for (i = 0; i < kr.npools; i++)
 		pool_at(a, i)->heap = h;
 	_Static_assert(offsetof(struct kr_pool, heap) ==
-		       offsetof(struct kr_arena, heap),
+		       offsetof(struct kr_arena, heap) &&
+		       offsetof(struct kr_pool, map) ==
+		       offsetof(struct kr_arena, no_map),
 		       "slot 0 reads as a pool with no block to free");
 	a->magic = ARENA_MAGIC;
 	a->ntotalpools = kr.npools - kr.first_pool;

@@ -41,8 +41,8 @@
 #define POOL_SHIFT		13
 #define POOL_SIZE		(1u << POOL_SHIFT)		/* 8 KiB */
 #define POOL_MASK		((uintptr_t)POOL_SIZE - 1)
-#define POOL_HEADER_SHIFT	6	/* sizeof(struct kr_pool): 64 */
-#define POOL_SLOT_SHIFT		7	/* a header and its live map: 128 */
+#define POOL_SLOT_SHIFT		7	/* sizeof(struct kr_pool): 128 */
+#define POOL_MAP_WORDS		(POOL_SIZE / ALIGNMENT / 64)	/* 8 */
 #define MIN_ARENA_SHIFT		16	/* 64 KiB */
 #define MAX_ARENA_SHIFT		22	/* 4 MiB */
 #define DEFAULT_ARENA_SHIFT	18	/* 256 KiB: the mmap backend */

@@ -32,17 +32,21 @@
  * debug.c). glibc catches a double free and a free of a pointer inside a
  * block; so must we, on the fast path, at a few instructions a pair.
  *
- * One check for both: each pool has a live map (pool_map(), the second
- * half of its 128-byte slot in the pool table, beside its header), a bit
- * per 16 bytes, set iff a block handed out starts there. malloc sets its
+ * One check for both: each pool has a live map (pool_map(), in its
+ * header: types.h), a bit per 16 bytes, set iff a block handed out starts
+ * there. malloc sets its
  * block's bit (bts), free takes it (btr: clear it, and CF says whether it
  * was set) and branches once: a clear bit is a pointer that is not a
  * block start (inside a block, or between blocks), a block already free
  * (a double free), or one never handed out; free_suspect says which and
- * aborts. The map's address is the header's plus 64, computed from the
- * pointer as the header's is, so that free loads the two lines at once
- * (a map_bias field in the header, whose load the map's address waited
- * for, was 2-3 % slower in time at the same instruction count). The map
+ * aborts. The map is at a fixed offset in the header, whose address free
+ * computes from the pointer (a map_bias field in the header, whose load
+ * the map's address waited for, was 2-3 % slower in time at the same
+ * instruction count), and its first 40 bytes, the bits of the blocks
+ * that start in the pool's first 5 KiB, share the line of the count and
+ * the free list: with the map in a line of its own, beside the header,
+ * every free of a block nobody had touched for a while missed two lines
+ * of the table. The map
  * of a pool is rewritten only by malloc and free of its owner; another
  * thread's free only reads it (heap_remote_free: bt), and the owner
  * takes the bit when it collects the block.

@@ -111,7 +111,7 @@ void kr_init_slow(void)
 	kr.header_mask = ((asize - 1) & ~POOL_MASK) >>
 			 (POOL_SHIFT - POOL_SLOT_SHIFT);
 	kr.npools = (unsigned)(asize >> POOL_SHIFT);
-	/* the pool table: a header and a live map a pool (pool.h) */
+	/* the pool table: a header, with its live map, a pool (types.h) */
 	hdr = (size_t)kr.npools << POOL_SLOT_SHIFT;
 	kr.first_pool = (unsigned)((hdr + POOL_SIZE - 1) >> POOL_SHIFT);
 	span_init_classes();

@@ -111,7 +111,7 @@ void *pool_start(struct kr_heap *h, struct kr_pool *p, unsigned c)
 	p->nextpool = NULL;
 	p->prevpool = p;		/* the head's: the tail */
 	p->heap = h;
-	memset(pool_map(p), 0, sizeof(struct kr_pool));	/* nothing out */
+	memset(p->map, 0, sizeof(p->map));	/* nothing handed out */
 	h->usedpools[c] = p;
 	return pool_extend_pop(p);
 }
@@ -132,8 +132,10 @@ void pool_give_slow(struct kr_heap *h, struct kr_pool *p)
 	kr_free_emptied(h, p);
 }
 
-_Static_assert(sizeof(struct kr_pool) == 1 << POOL_HEADER_SHIFT,
-	       "a pool header is one cache line");
+_Static_assert(sizeof(struct kr_pool) == 1 << POOL_SLOT_SHIFT,
+	       "a pool header is a table slot");
+_Static_assert(offsetof(struct kr_pool, map) + 40 == 64,
+	       "the map's first 40 bytes share the free list's line");
 _Static_assert(sizeof(struct kr_arena) <= sizeof(struct kr_pool),
 	       "the arena header fits the table's slot 0");
 _Static_assert(MAX_POOLS <= 65535, "pool counts fit 16 bits");

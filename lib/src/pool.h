@@ -71,12 +71,13 @@ static inline char *pool_untouched(const struct kr_pool *p)
 /*
  * The live map of pool @p: a bit per 16 bytes of the pool, set iff a
  * block handed out (allocated, or freed by another thread and not yet
- * collected) starts there; in the table slot's second half, beside the
- * header, so that its address is the header's plus 64, not a load.
+ * collected) starts there; in the header, after the free list and the
+ * owner, so that its first 40 bytes share the line free touches anyway
+ * (types.h).
  */
 static inline uint64_t *pool_map(const struct kr_pool *p)
 {
-	return (uint64_t *)((char *)p + sizeof(struct kr_pool));
+	return (uint64_t *)p->map;
 }
 
 /* The bit of the live map of address @u's pool for @u. */
@@ -97,7 +98,7 @@ static inline bool map_take(const struct kr_pool *p, uintptr_t u)
 	bool live;
 
 	__asm__("btrq %2, %1" : "=@ccc"(live),
-		"+m"(*(uint64_t (*)[POOL_SIZE / ALIGNMENT / 64])pool_map(p))
+		"+m"(*(uint64_t (*)[POOL_MAP_WORDS])pool_map(p))
 		: "r"(map_bit(u)));
 	return live;
 #else
@@ -114,7 +115,7 @@ static inline void map_give(const struct kr_pool *p, uintptr_t u)
 {
 #if defined(__x86_64__)
 	__asm__("btsq %1, %0"
-		: "+m"(*(uint64_t (*)[POOL_SIZE / ALIGNMENT / 64])pool_map(p))
+		: "+m"(*(uint64_t (*)[POOL_MAP_WORDS])pool_map(p))
 		: "r"(map_bit(u)));
 #else
 	pool_map(p)[map_bit(u) / 64] |= 1ull << (u >> 4) % 64;
@@ -126,7 +127,7 @@ static inline unsigned map_count(const struct kr_pool *p)
 {
 	unsigned i, n = 0;
 
-	for (i = 0; i < POOL_SIZE / ALIGNMENT / 64; i++)
+	for (i = 0; i < POOL_MAP_WORDS; i++)
 		n += (unsigned)__builtin_popcountll(pool_map(p)[i]);
 	return n;
 }
@@ -138,7 +139,7 @@ static inline bool map_live(const struct kr_pool *p, uintptr_t u)
 	bool live;
 
 	__asm__("btq %1, %2" : "=@ccc"(live) : "r"(map_bit(u)),
-		"m"(*(const uint64_t (*)[POOL_SIZE / ALIGNMENT / 64])pool_map(p)));
+		"m"(*(const uint64_t (*)[POOL_MAP_WORDS])pool_map(p)));
 	return live;
 #else
 	return pool_map(p)[map_bit(u) / 64] >> (u >> 4) % 64 & 1;

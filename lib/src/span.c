@@ -100,7 +100,7 @@ struct kr_mclass kr_medium[MEDIUM_CLASSES];
 static uint8_t span_starts[MEDIUM_CLASSES * SPAN_STARTS_BYTES(SPAN_MAX_POOLS)];
 static uint8_t span_no_starts[SPAN_STARTS_BYTES(1)];
 
-_Static_assert(sizeof(struct kr_span) == sizeof(struct kr_pool),
+_Static_assert(sizeof(struct kr_span) <= sizeof(struct kr_pool),
 	       "a span slot is a pool table slot");
 
 /* Build kr_medium[] and kr.medium_max for the arena size (init, kr.lock). */

@@ -29,7 +29,14 @@ enum kr_pool_state {
 };
 
 /**
- * struct kr_pool - a pool's header, in its arena's pool table (one cache line)
+ * struct kr_pool - a pool's header, its slot in its arena's pool table
+ *
+ * Two cache lines. The first holds what malloc and free touch: the count,
+ * the free list, the owner and the first 40 bytes of the live map (the
+ * blocks that start in the pool's first 5 KiB); the second the rest of
+ * the map and what the slow paths use. So most frees touch one line of
+ * the table, not two as when the map had a line of its own: where free
+ * takes a block not touched for a while, it waited for both.
  *
  * Used or full pools (the owner's, no lock):
  * @used:	blocks handed out, plus 1 while @kept (so that a kept pool
@@ -43,14 +50,18 @@ enum kr_pool_state {
  * @szidx:	size class this pool serves
  * @kept:	1 iff the pool is in heap->kept[] (may be empty: ref == 0)
  * @freeblock:	singly linked free blocks (link in the first word), or NULL
+ * @heap:	the heap owning the pool's arena (arena->heap), here so that
+ *		free reads the line it needs anyway, not the arena's first
+ *		(arena headers, all at the same offset of an alignment,
+ *		compete for one cache set)
+ * @map:	the live map: a bit per 16 bytes of the pool, set iff a block
+ *		handed out (allocated, or freed by another thread and not yet
+ *		collected) starts there (pool.h, map_take)
  * @carve:	the first block never put on the free list (pool_extend), or
  *		NULL when there is none left
  * @nextpool:	next on usedpools[szidx] (NULL-terminated), when on it
  * @prevpool:	previous on usedpools[szidx], when on it; the head's is the
  *		list's tail
- * @heap:	the heap owning the pool's arena (arena->heap), here so that
- *		free reads the line it needs anyway, not the arena's first
- *
  * Every pool, under heap->lock (the arena's bookkeeping):
  * @state:	enum kr_pool_state
  * @purged:	pages handed back since the pool last emptied (EMPTY only)
@@ -68,6 +79,7 @@ struct kr_pool {
 	uint8_t kept;
 	void *freeblock;
 	struct kr_heap *heap;
+	uint64_t map[POOL_MAP_WORDS];
 	char *carve;
 	struct kr_pool *nextpool;
 	struct kr_pool *prevpool;
@@ -75,7 +87,7 @@ struct kr_pool {
 	uint8_t purged;
 	uint16_t nextfree;
 	uint32_t empty_ms;
-} __attribute__((aligned(1 << POOL_HEADER_SHIFT)));
+} __attribute__((aligned(1 << POOL_SLOT_SHIFT)));
 
 /**
  * struct kr_arena - the header at the base of every arena, in the pool
@@ -83,8 +95,9 @@ struct kr_pool {
  * @magic:	ARENA_MAGIC while granted (a cheap sanity check)
  * @heap:	owning heap, fixed for the arena's life; at a pool header's
  *		@heap offset: the table's slot 0 is what free reads for a
- *		pointer into the arena's first pool, and its live map has no
- *		bit set
+ *		pointer into the arena's first pool (the pool table)
+ * @no_map:	zero, where a pool header has its live map: a free into
+ *		the pool table finds no block handed out
  * @nfreepools:	empty pools on @freepools + untouched pools
  * @ntotalpools: pools that can carry blocks (npools - first_pool)
  * @nextpool:	index of the first untouched pool
@@ -100,7 +113,7 @@ struct kr_pool {
  *		nfreepools == ntotalpools)
  *
  * Pool counts and indexes fit 16 bits (MAX_POOLS is 1024), which keeps
- * the header within one table slot's header.
+ * the header within one table slot.
  */
 struct kr_arena {
 	uint16_t magic;
@@ -111,6 +124,7 @@ struct kr_arena {
 	uint16_t nextpool;
 	uint16_t freepools;
 	struct kr_heap *heap;
+	uint64_t no_map[POOL_MAP_WORDS];
 	struct kr_arena *nextarena;
 	struct kr_arena *prevarena;
 	union {

@@ -102,6 +102,12 @@ static void test_live_map(void)
 		good &= map_live(p, (uintptr_t)v[i]) &&
 			!map_live(p, (uintptr_t)v[i] + 16);
 	ok(good, "a full pool's live map: one bit per block, at its start");
+	/* the map's first 40 bytes share the count's line (types.h) */
+	ok((char *)&pool_map(p)[map_bit((uintptr_t)v[0]) / 64] <
+	   (char *)p + 64 &&
+	   (char *)&pool_map(p)[map_bit((uintptr_t)v[cap - 1]) / 64] >=
+	   (char *)p + 64, "the first block's bit is in the header's first "
+	   "line, the last block's in its second");
 	for (i = 0; i < cap; i += 2)
 		karena_free(v[i]);
 	ok(map_count(p) == cap / 2 && !map_live(p, (uintptr_t)v[0]) &&
@@ -116,6 +122,26 @@ static void test_live_map(void)
 	   invariants(), "a restarted pool's map holds its first block only "
 	   "(%s pool)", y == v[0] ? "the same" : "another");
 	karena_free(y);
+}
+
+/*
+ * The arena header takes slot 0 and reads as a pool header with an empty
+ * live map (types.h, no_map): the checker says so when a bit is set.
+ */
+static void test_arena_no_map(void)
+{
+	void *b = karena_malloc(16);
+	struct kr_arena *a = arena_of(pool_of(b));
+	bool caught;
+
+	ok(b && !map_count((struct kr_pool *)a) && invariants(),
+	   "the arena header's live map is empty");
+	a->no_map[3] = 1;
+	fprintf(stderr, "# a check failure follows, on purpose:\n");
+	caught = !invariants();
+	a->no_map[3] = 0;
+	ok(caught && invariants(), "a bit set in it is caught by the checker");
+	karena_free(b);
 }
 
 int main(void)
@@ -223,5 +249,6 @@ int main(void)
 
 	test_list_surgery();
 	test_live_map();
+	test_arena_no_map();
 	return tap_done();
 }
