@@ -34,28 +34,29 @@
  *
  * One check for both: each pool has a live map (pool_map(), in its
  * header: types.h), a bit per 16 bytes, set iff a block handed out starts
- * there. malloc sets its
- * block's bit (bts), free takes it (btr: clear it, and CF says whether it
- * was set) and branches once: a clear bit is a pointer that is not a
- * block start (inside a block, or between blocks), a block already free
- * (a double free), or one never handed out; free_suspect says which and
- * aborts. The map is at a fixed offset in the header, whose address free
- * computes from the pointer (a map_bias field in the header, whose load
- * the map's address waited for, was 2-3 % slower in time at the same
- * instruction count), and its first 40 bytes, the bits of the blocks
- * that start in the pool's first 5 KiB, share the line of the count and
- * the free list: with the map in a line of its own, beside the header,
- * every free of a block nobody had touched for a while missed two lines
- * of the table. The map
- * of a pool is rewritten only by malloc and free of its owner; another
- * thread's free only reads it (heap_remote_free: bt), and the owner
- * takes the bit when it collects the block.
+ * there. malloc sets its block's bit (bts), free takes it (btr: clear it,
+ * and CF says whether it was set) and branches once: a clear bit is a
+ * pointer that is not a block start (inside a block, or between blocks),
+ * a block already free (a double free), or one never handed out;
+ * free_suspect says which and aborts. The map is at a fixed offset in the
+ * header, whose address free computes from the pointer (a map_bias field
+ * in the header, whose load the map's address waited for, was 2-3 %
+ * slower in time at the same instruction count). Its first 40 bytes, the
+ * bits of the blocks that start in the pool's first 5 KiB, share the line
+ * of the count, the free list and the owner: with the map in a line of
+ * its own, beside the header, a free from another thread read two lines
+ * the owner keeps writing, and a producer/consumer pair took 1.1-1.2x
+ * mimalloc's time (1.0x since). The map of a pool is rewritten only by
+ * malloc and free of its owner; another thread's free only reads it
+ * (heap_remote_free: bt), and the owner takes the bit when it collects
+ * the block.
  *
  * The check reads the map's line, dense and mostly cached, and never the
  * block: a check that reads the block (a "freed" key in its second word,
  * as glibc's tcache has it, and this library had until 2026-12-06) waits
- * for the block's line where free otherwise only writes it. Pinned to one core of a 2 vCPU AMD EPYC, ns a step with that key /
- * without a check / mimalloc: a random batch of 100k blocks 25.2 / 13.8 /
+ * for the block's line where free otherwise only writes it. Pinned to
+ * one core of a 2 vCPU AMD EPYC, ns a step with that key / without a
+ * check / mimalloc: a random batch of 100k blocks 25.2 / 13.8 /
  * 13.1, a churn of 100k live blocks 45.7 / 28.3 / 22.6. In another run,
  * key / map / mimalloc: 49.9 / 33.3 / 26.2 and 102 / 57.9 / 44.8 (1.9x
  * and 2.3x mimalloc's time, 1.3x with the map); a malloc+free pair of
