@@ -65,9 +65,9 @@
  *
  * Cost measured with callgrind against a build without the check
  * (2026-12-06): free 5 instructions (a copy, a shift and a mask of the
- * address, btr, the branch), malloc 4 (the same, bts): 9.9
- * a pair with the pool kept open (50.6 -> 60.5), 9.0 in a random batch
- * (51.1 -> 60.1) and in a churn (41.1 -> 50.1). The budget was 4; the key
+ * address, btr, the branch), malloc 4 (the same, bts): 9.9 a pair with
+ * the pool kept open (50.6 -> 60.5), 9.0 in a random batch (51.1 ->
+ * 60.1) and in a churn (41.1 -> 50.1). The budget was 4; the key
  * cost 6, but, in time, far more (above). Finding the bit costs 3 (the
  * copy, the shift and the mask: its offset in the pool / 16), and setting
  * and clearing it one each; a map with a bit per byte would save the

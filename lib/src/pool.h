@@ -102,7 +102,7 @@ static inline bool map_take(const struct kr_pool *p, uintptr_t u)
 		: "r"(map_bit(u)));
 	return live;
 #else
-	uint64_t *w = pool_map(p) + map_bit(u) / 64, m = 1ull << (u >> 4) % 64;
+	uint64_t *w = pool_map(p) + map_bit(u) / 64, m = 1ull << map_bit(u) % 64;
 	bool live = *w & m;
 
 	*w &= ~m;
@@ -118,7 +118,7 @@ static inline void map_give(const struct kr_pool *p, uintptr_t u)
 		: "+m"(*(uint64_t (*)[POOL_MAP_WORDS])pool_map(p))
 		: "r"(map_bit(u)));
 #else
-	pool_map(p)[map_bit(u) / 64] |= 1ull << (u >> 4) % 64;
+	pool_map(p)[map_bit(u) / 64] |= 1ull << map_bit(u) % 64;
 #endif
 }
 
@@ -142,7 +142,7 @@ static inline bool map_live(const struct kr_pool *p, uintptr_t u)
 		"m"(*(const uint64_t (*)[POOL_MAP_WORDS])pool_map(p)));
 	return live;
 #else
-	return pool_map(p)[map_bit(u) / 64] >> (u >> 4) % 64 & 1;
+	return pool_map(p)[map_bit(u) / 64] >> map_bit(u) % 64 & 1;
 #endif
 }
 

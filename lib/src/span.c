@@ -93,8 +93,8 @@ struct kr_mclass kr_medium[MEDIUM_CLASSES];
 /*
  * The bit strings of block starts, one per class, one bit per 16 bytes of
  * its span (at most SPAN_MAX_POOLS pools: 1 KiB a class), clear for a
- * block start and set elsewhere; and a
- * string of ones as long as one pool's, the string of a free pool's slot.
+ * block start and set elsewhere; and a string of ones as long as one
+ * pool's, the string of a free pool's slot.
  */
 #define SPAN_STARTS_BYTES(npages)	((size_t)(npages) * POOL_SIZE / 128)
 static uint8_t span_starts[MEDIUM_CLASSES * SPAN_STARTS_BYTES(SPAN_MAX_POOLS)];
