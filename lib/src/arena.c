@@ -194,9 +194,9 @@ struct kr_pool *arena_take_pool(struct kr_heap *h)
 			h->npurgeable--;
 	} else {
 		p = pool_at(a, a->nextpool++);
+		p->purged = 1;		/* never touched */
 	}
-	p->state = POOL_INUSE;
-	p->purged = 0;
+	p->state = POOL_INUSE;	/* @purged: for pool_start */
 	p->nextfree = 0;
 
 	/* a is the head, so nothing has fewer free pools: it stays first. */

@@ -22,9 +22,10 @@
  * sizes, uniform over 16-1000 bytes, made malloc's "over 512?" and free's
  * "pool or span?" each miss one time in two.
  *
- * Blocks reach the free list lazily: a fresh pool puts its first
- * EXTEND_BYTES of blocks on it, and malloc's slow path the next ones when
- * the list runs dry (pool_extend); malloc itself only pops. A pool is on
+ * Blocks reach the free list from the pool's untouched end: all at once
+ * when the pool starts, or, when its pages are not resident, its first
+ * page's, and malloc's slow path the rest when the list runs dry
+ * (pool_extend); malloc itself only pops. A pool is on
  * usedpools[szidx] unless malloc found it full (see lib/README.md,
  * "Invariants").
  */
@@ -56,26 +57,31 @@ struct kr_pool *const kr_no_pools[NUM_CLASSES] = {
 };
 
 /*
- * Put @p's next untouched blocks on its free list, which is empty: those
- * up to EXTEND_BYTES further (one at least; one at a time under
- * KARENA_DEBUG, whose checks take a block on the free list for one freed).
- * Each gets its link only (a free of one never handed out finds its live
- * map bit clear, as a double free does). @p has untouched blocks (carve
- * is not NULL); carve is NULL once it has none left. mimalloc extends its
- * pages' free lists likewise, so that malloc's fast path is a pop and
- * nothing else.
- * 2 KiB at a time: 4 KiB ran a random batch 2 instructions a pair faster
- * and xmalloc, whose pools restart often, 7 slower.
+ * Put @p's next untouched blocks on its free list, which is empty: all
+ * of them, or, for the first free list of a pool whose pages are not
+ * resident (@cold: never touched, or handed back by the purge), those in
+ * its first EXTEND_BYTES (one page), so that a class a program uses for
+ * a few blocks costs it one page. Under KARENA_DEBUG one at a time (its
+ * checks take a block on the free list for one freed). Each gets its link
+ * only (a free of one never handed out finds its live map bit clear, as a
+ * double free does). @p has untouched blocks (carve is not NULL); carve
+ * is NULL once it has none left. mimalloc extends its pages' free lists
+ * likewise, so that malloc's fast path is a pop and nothing else.
+ * Why the whole pool: a pool restarts each time a program's batch empties
+ * and refills it (batch, prodcons), and each extension is a slow-path
+ * call whose branches mispredict. With 2 KiB at a time, a batch of 100k
+ * blocks in FIFO order mispredicted 176k branches in 1M operations
+ * (mimalloc 70k) and took 1.2x mimalloc's time (docs/benchmarks.md).
  */
-static void pool_extend(struct kr_pool *p)
+static void pool_extend(struct kr_pool *p, bool cold)
 {
 	char *b = p->carve, *end = pool_base(p) + p->capacity * p->size;
-	char *last = b;
+	char *last = end - p->size;
 
-	if (!kr_debug)
-		last += (EXTEND_BYTES / p->size - 1) * p->size;
-	if (last >= end)
-		last = end - p->size;
+	if (kr_debug)
+		last = b;
+	else if (cold && b + EXTEND_BYTES < end)
+		last = b + (EXTEND_BYTES / p->size - 1) * p->size;
 	for (; b < last; b += p->size)
 		*(void **)b = b + p->size;
 	*(void **)last = NULL;
@@ -86,7 +92,7 @@ static void pool_extend(struct kr_pool *p)
 /* @p, on usedpools, has no free block but untouched ones: take one. */
 void *pool_extend_pop(struct kr_pool *p)
 {
-	pool_extend(p);
+	pool_extend(p, false);
 	return pool_pop(p, p->freeblock);
 }
 
@@ -94,7 +100,8 @@ void *pool_extend_pop(struct kr_pool *p)
  * Pool @p of @h, empty and on no list, starts serving class @c, whose
  * usedpools list is empty: build its header, make it the list, and
  * return its first block. The pool is @h's: it came from @h's spare pools
- * or arenas.
+ * or arenas; its @purged says whether its pages are resident
+ * (arena_take_pool).
  */
 void *pool_start(struct kr_heap *h, struct kr_pool *p, unsigned c)
 {
@@ -113,7 +120,9 @@ void *pool_start(struct kr_heap *h, struct kr_pool *p, unsigned c)
 	p->heap = h;
 	memset(p->map, 0, sizeof(p->map));	/* nothing handed out */
 	h->usedpools[c] = p;
-	return pool_extend_pop(p);
+	pool_extend(p, p->purged);
+	p->purged = 0;
+	return pool_pop(p, p->freeblock);
 }
 
 /*

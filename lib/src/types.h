@@ -67,7 +67,9 @@ enum kr_pool_state {
  *
  * Every pool, under heap->lock (the arena's bookkeeping):
  * @state:	enum kr_pool_state
- * @purged:	pages handed back since the pool last emptied (EMPTY only)
+ * @purged:	its pages are not resident: handed back since the pool last
+ *		emptied, or never touched (EMPTY; INUSE from arena_take_pool
+ *		until pool_start reads it)
  * @nextfree:	index of the next pool on the arena's free list, 0 = end
  * @empty_ms:	when the pool became empty (coarse monotonic ms, EMPTY only)
  *

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* test_pool - one pool through its states: used -> full (lazily off
- * usedpools) -> used -> spare -> empty, its free list extended a stretch
- * at a time, LIFO; then usedpools[] as pools fill and rejoin at its tail;
+ * usedpools) -> used -> spare -> empty, its free list one page long while
+ * its pages are fresh and whole when they are resident, LIFO; then usedpools[] as pools fill and rejoin at its tail;
  * the invariant checker after every step. */
 #include "tap.h"
 #include "arena.h"
@@ -233,6 +233,16 @@ int main(void)
 	   h->spare[h->nspare - 1] == p,
 	   "last free: pool is empty, off usedpools, on top of the spare pools");
 	ok(invariants(), "invariants: spare");
+
+	/* a spare pool's pages are resident: it starts with every block free */
+	x = karena_malloc(600);
+	k = pool_of(x);
+	ok(k == p && x == pool_base(p) && !p->carve &&
+	   p->freeblock == (char *)x + p->size && p->capacity == POOL_SIZE / 608,
+	   "a new class takes the spare pool and puts all %u of its blocks "
+	   "on the free list at once", p->capacity);
+	karena_free(x);
+	ok(invariants(), "invariants: the spare pool served a class");
 	karena__flush_kept();
 	ok(!h->nspare && (a->magic != ARENA_MAGIC || p->state == POOL_EMPTY) &&
 	   (a->freepools == idx || a->nfreepools == a->ntotalpools ||
