@@ -38,10 +38,30 @@ static int slots_are(uintptr_t base, size_t size, int want)
 #define SLOT_SPAN	((uintptr_t)1 << (REGISTRY_GRANULE_SHIFT + \
 					  REGISTRY_SLOT_BITS))
 
+/*
+ * Are the slots of [@u, @u + @len) free? The test's arenas must not share
+ * theirs with an arena of the process, 4 GiB away modulo the table: a
+ * real arena there would make "only its own" fail at random, as the
+ * layout of the address space falls.
+ */
+static int slots_free(uintptr_t u, size_t len)
+{
+	size_t off;
+
+	for (off = 0; off < len; off += (size_t)1 << REGISTRY_GRANULE_SHIFT)
+		if (registry_slot_of(u + off))
+			return 0;
+	return 1;
+}
+
 static void one_size(size_t size)
 {
 	size_t saved = kr.arena_size;
-	uintptr_t a = FAR + 8 * size, b = a + size;
+	uintptr_t a = FAR + 8 * size, b;
+
+	while (!slots_free(a, 2 * size))
+		a += 2 * size;
+	b = a + size;
 
 	kr.arena_size = size;	/* registry_add() marks kr.arena_size bytes */
 	ok(registry_add((void *)a, REGISTRY_SLOT_TAG) == 0 &&
