@@ -31,6 +31,7 @@
 
 #define REQ	128
 #define NARENAS	8
+#define MIN_POOLS	96	/* of which KEEP_POOLS + SPARE_POOLS are never purged */
 
 static struct kr_arena *arenas[4096];
 static unsigned narenas;
@@ -117,7 +118,8 @@ static int purge_thread_passes(void)
 }
 
 /*
- * Fill NARENAS whole arenas, keep a block when keep(i) says so, free the
+ * Fill NARENAS whole arenas (more if they hold fewer than MIN_POOLS
+ * pools: small arenas), keep a block when keep(i) says so, free the
  * rest; let KARENA_PURGE_MS pass on the library's clock and wait (idle)
  * for the purge thread to look. Returns the residency after it in
  * percent of the peak; *@looked says whether the thread made its passes,
@@ -127,8 +129,9 @@ static int purge_thread_passes(void)
  */
 static double sparse(int one_in_1000, int *looked, int *within)
 {
-	size_t cap = POOL_SIZE / REQ;
-	size_t nb = (size_t)NARENAS * (kr.npools - kr.first_pool) * cap;
+	size_t cap = POOL_SIZE / REQ, per_arena = kr.npools - kr.first_pool;
+	size_t fill = (MIN_POOLS + per_arena - 1) / per_arena;	/* arenas */
+	size_t nb = (fill > NARENAS ? fill : NARENAS) * per_arena * cap;
 	void **b = malloc(nb * sizeof(*b));
 	size_t i, peak, r, need = 0;
 	struct kr_pool *last = NULL;
@@ -151,8 +154,11 @@ static double sparse(int one_in_1000, int *looked, int *within)
 			need++;
 		}
 	}
-	need += KEEP_POOLS + SPARE_POOLS + (size_t)narenas * kr.first_pool;
+	need += KEEP_POOLS + SPARE_POOLS;
 	need *= POOL_SIZE / OS_PAGE_SIZE;
+	/* the pool tables: the pages their slots take */
+	need += (size_t)narenas * ((((size_t)kr.npools << POOL_SLOT_SHIFT) +
+				    OS_PAGE_SIZE - 1) / OS_PAGE_SIZE);
 	karena__advance_clock(kr.purge_ms);
 	*looked = purge_thread_passes();
 	r = resident();
