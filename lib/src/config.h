@@ -34,19 +34,19 @@
 #define OS_PAGE_SHIFT		12
 #define OS_PAGE_SIZE		(1u << OS_PAGE_SHIFT)		/* 4 KiB */
 /*
- * A pool: two pages, so that the classes up to 1 KiB waste at most an
- * eighth of a pool (lib/README.md, "Size classes"); a span is a run of
- * pools.
+ * A pool: four pages, so that the classes up to 1 KiB waste at most a
+ * sixteenth of a pool (lib/README.md, "Size classes") and hold 16 blocks
+ * at least (pool.c says why); a span is a run of pools.
  */
-#define POOL_SHIFT		13
-#define POOL_SIZE		(1u << POOL_SHIFT)		/* 8 KiB */
+#define POOL_SHIFT		14
+#define POOL_SIZE		(1u << POOL_SHIFT)		/* 16 KiB */
 #define POOL_MASK		((uintptr_t)POOL_SIZE - 1)
-#define POOL_SLOT_SHIFT		7	/* sizeof(struct kr_pool): 128 */
-#define POOL_MAP_WORDS		(POOL_SIZE / ALIGNMENT / 64)	/* 8 */
+#define POOL_SLOT_SHIFT		8	/* sizeof(struct kr_pool): 256 */
+#define POOL_MAP_WORDS		(POOL_SIZE / ALIGNMENT / 64)	/* 16 */
 #define MIN_ARENA_SHIFT		16	/* 64 KiB */
 #define MAX_ARENA_SHIFT		22	/* 4 MiB */
 #define DEFAULT_ARENA_SHIFT	18	/* 256 KiB: the mmap backend */
-#define MAX_POOLS		(1u << (MAX_ARENA_SHIFT - POOL_SHIFT)) /* 512 */
+#define MAX_POOLS		(1u << (MAX_ARENA_SHIFT - POOL_SHIFT)) /* 256 */
 #define DEFAULT_KEEP_ARENAS	1	/* empty arenas kept per heap */
 #define MAX_EMPTY_BYTES		((size_t)64 << 20) /* empty arenas waiting */
 #define KEEP_POOLS		4	/* empty pools kept open per heap */
@@ -59,9 +59,9 @@
 /* medium classes (span.c): 8 per power of two from 1152 B to 128 KiB */
 #define MEDIUM_CLASSES		56
 #define MEDIUM_LIMIT		((size_t)128 << 10)
-#define SPAN_MAX_POOLS		16	/* 128 KiB: a span's largest size */
+#define SPAN_MAX_POOLS		8	/* 128 KiB: a span's largest size */
 #define KEEP_SPANS		4	/* empty spans kept open per heap */
-#define SPAN_CACHE_PAGES	512	/* empty spans' pools a heap holds */
+#define SPAN_CACHE_PAGES	256	/* empty spans' pools a heap holds */
 
 /* Debug fill bytes, as CPython's debug hooks use them. */
 #define CLEAN_BYTE		0xCD	/* fresh block, never written */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * pool.c - a pool: 8 KiB (two pages) of blocks of one size class, and its
+ * pool.c - a pool: 16 KiB (four pages) of blocks of one size class, and its
  * header in the arena's pool table (lib/README.md draws the layout).
  *
  * Pools serve every request up to 1 KiB, in 64 classes 16 bytes apart, so
@@ -9,15 +9,27 @@
  * pages likewise up to 1 KiB). CPython stops at 512 bytes, in 16 KiB pools
  * (3.12 on 64-bit, with its radix tree; 4 KiB without); that is where
  * this design departs from it.
- * Why 8 KiB: a pool of N bytes wastes less than a block of its tail, and a
- * block costs N / (N / size) bytes: with 4 KiB pools a request of 817
- * bytes took a quarter of a pool (1024 bytes, 25 % more than asked); with
- * 8 KiB, at most 12.5 % more from 513 bytes to 1 KiB, as the medium
- * classes above, but for 897-910 bytes: 8 blocks of 912 fill the pool
- * (9 would need 910 bytes, not a multiple of 16), so 897 bytes take 1024,
- * 14.2 % more (test_classes checks every size). 16 KiB, as CPython's, would
- * waste less but cost a small program twice the memory per class in use
- * and a 64 KiB arena a quarter of its room for the pool table's pool.
+ * Why 16 KiB, as CPython's: a pool's blocks are what malloc hands out
+ * before its slow path looks for another pool, and the room in which a
+ * pool gathers frees before malloc comes back to it. 8 KiB pools held
+ * 8 to 15 blocks of the classes above 512 bytes: a churn of 100k live
+ * blocks refilled on 19 % of its mallocs and found a full pool on 19 %
+ * of its frees, each a mispredicted branch (callgrind: 9 % each with 16
+ * KiB, 4 % with 32 KiB); larson, whose threads keep about 16 blocks of a
+ * class live, filled and reopened its pools all the time; and a producer
+ * whose blocks come back from another thread met an empty class, and
+ * collected its remote frees, twice as often (docs/benchmarks.md).
+ * A block costs N / (N / size) bytes of a pool of N: at 16 KiB at most
+ * 7.5 % more than asked from 513 bytes to 1 KiB (897 bytes: 17 blocks of
+ * 912; 14.2 % at 8 KiB, 25 % at 4 KiB; test_classes checks every size).
+ * The costs: a block that outlives its neighbours pins 16 KiB, not 8
+ * (pin: 1 % of 256 MiB survives at random, RSS after the free 62 % ->
+ * 84 % of the peak; glibc and mimalloc keep 100 %); a 64 KiB arena gives
+ * a quarter of its room to the pool table's pool (the default 256 KiB, a
+ * sixteenth, of which one page is touched). A class in use still costs
+ * one page: a pool that has never been touched starts with one page of
+ * blocks (pool_extend). 32 KiB pools were no faster than 16 in a churn
+ * and pin more.
  * When blocks up to 1 KiB came from spans (arenas of their own), larson's
  * sizes, uniform over 16-1000 bytes, made malloc's "over 512?" and free's
  * "pool or span?" each miss one time in two.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * pool.h - pools: 8 KiB of one size class (up to 1 KiB), their header in
+ * pool.h - pools: 16 KiB of one size class (up to 1 KiB), their header in
  * the arena's pool table.
  *
  * Finding a block's header (pool_of: two masks and a shift), taking a
@@ -183,7 +183,7 @@ static inline bool pool_on_list(const struct kr_pool *p)
  * tail. A pool joins it when it starts (the list is then empty) and when
  * a free finds it off it, at the tail: by the time malloc reaches it, it
  * has gathered the frees of a while, where at the head it would fill
- * again on the next malloc (with 8 KiB pools, a heap of nearly full pools
+ * again on the next malloc (in a heap of nearly full pools, malloc
  * would take a pool off and put it back every step). A pool leaves when
  * malloc finds it at the head with no block left (lazily: a pool that
  * fills stays until malloc next needs a block, as mimalloc's pages do) and

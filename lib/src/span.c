@@ -9,7 +9,7 @@
  * program's 1-128 KiB objects are otherwise outside every grant, limit and
  * counter of the kernel, and glibc was the slowest part of programs that
  * use them. The shape is that of mimalloc's medium pages and jemalloc's
- * slabs: a span is a run of several 8 KiB pools of one arena, carrying
+ * slabs: a span is a run of several 16 KiB pools of one arena, carrying
  * blocks of one class, sized so that the blocks fill it with little left
  * over.
  *
@@ -27,7 +27,7 @@
  *  cleared by malloc) confirmed on the span's free list. Pools per span: 8
  *  blocks for blocks up to 4 KiB, 4 up to 32 KiB, 1 above (a span of the
  *  block's own size), grown while the tail left over is more than an
- *  eighth of the span, at most 16 pools.
+ *  eighth of the span, at most 8 pools (128 KiB).
  *  Why a free list and not a bitmap of the blocks in use (what this file
  *  had first: the lowest clear bit on malloc; on free, the block index by
  *  a reciprocal multiply, then the bit): the bitmap cost a medium pair

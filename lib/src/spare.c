@@ -20,7 +20,7 @@
  * of the batch benchmark's time in a profile; a locked instruction also
  * waits for every store before it, which a run of frees leaves pending.
  *
- * The cost: up to SPARE_POOLS pools (64 KiB) per heap stay out of their
+ * The cost: up to SPARE_POOLS pools (128 KiB) per heap stay out of their
  * arenas: neither purged nor counted free until the owner next gives
  * pools back, or exits. The purge thread never touches them (they are
  * the owner's, like kept pools). Only the owner uses its spare pools: a

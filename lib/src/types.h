@@ -31,12 +31,14 @@ enum kr_pool_state {
 /**
  * struct kr_pool - a pool's header, its slot in its arena's pool table
  *
- * Two cache lines. The first holds what malloc and free touch: the count,
- * the free list, the owner and the first 40 bytes of the live map (the
- * blocks that start in the pool's first 5 KiB); the second the rest of
- * the map and what the slow paths use. So a free from another thread,
- * which reads the owner and the bit, reads one line that the owner keeps
- * writing for most blocks, not two as when the map had a line of its own
+ * Four cache lines. The first holds what malloc and free touch: the
+ * count, the free list, the owner and the first 40 bytes of the live map
+ * (the blocks that start in the pool's first 5 KiB); the next ones the
+ * rest of the map and what the slow paths use. So a free from another
+ * thread, which reads the owner and the bit, reads one line that the
+ * owner keeps writing for a third of the blocks, and two, of which the
+ * second has only map bits, for the others; not two for every block, as
+ * when the map had a line of its own
  * (docs/benchmarks.md: producer/consumer 1.1-1.2x mimalloc's time, 1.0x
  * since).
  *

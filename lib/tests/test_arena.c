@@ -14,7 +14,7 @@
 #include "types.h"
 
 #define REQ 512		/* class 31 */
-#define PER_POOL (POOL_SIZE / REQ)	/* 8 blocks a pool */
+#define PER_POOL (POOL_SIZE / REQ)	/* 32 blocks a pool */
 
 static int sorted(struct kr_heap *h)
 {
