@@ -50,7 +50,7 @@
 #define DEFAULT_KEEP_ARENAS	1	/* empty arenas kept per heap */
 #define MAX_EMPTY_BYTES		((size_t)64 << 20) /* empty arenas waiting */
 #define KEEP_POOLS		4	/* empty pools kept open per heap */
-#define EXTEND_BYTES		OS_PAGE_SIZE /* a cold pool's first free list */
+#define EXTEND_BYTES		OS_PAGE_SIZE /* a fresh pool's first free list */
 #define SPARE_POOLS		8	/* empty pools a heap holds (spare.c) */
 #define SPARE_BATCH		4	/* pools moved per lock (spare.c) */
 #define DEFAULT_PURGE_MS	100	/* an empty pool's pages go back after */

@@ -34,9 +34,9 @@
  * sizes, uniform over 16-1000 bytes, made malloc's "over 512?" and free's
  * "pool or span?" each miss one time in two.
  *
- * Blocks reach the free list from the pool's untouched end: all at once
- * when the pool starts, or, when its pages are not resident, its first
- * page's, and malloc's slow path the rest when the list runs dry
+ * Blocks reach the free list from the pool's untouched end: when the
+ * pool starts, as many as its last life reached (one page's for a fresh
+ * pool), and malloc's slow path the rest when the list runs dry
  * (pool_extend); malloc itself only pops. A pool is on
  * usedpools[szidx] unless malloc found it full (see lib/README.md,
  * "Invariants").
@@ -69,31 +69,34 @@ struct kr_pool *const kr_no_pools[NUM_CLASSES] = {
 };
 
 /*
- * Put @p's next untouched blocks on its free list, which is empty: all
- * of them, or, for the first free list of a pool whose pages are not
- * resident (@cold: never touched, or handed back by the purge), those in
- * its first EXTEND_BYTES (one page), so that a class a program uses for
- * a few blocks costs it one page. Under KARENA_DEBUG one at a time (its
- * checks take a block on the free list for one freed). Each gets its link
- * only (a free of one never handed out finds its live map bit clear, as a
- * double free does). @p has untouched blocks (carve is not NULL); carve
- * is NULL once it has none left. mimalloc extends its pages' free lists
- * likewise, so that malloc's fast path is a pop and nothing else.
- * Why the whole pool: a pool restarts each time a program's batch empties
- * and refills it (batch, prodcons), and each extension is a slow-path
- * call whose branches mispredict. With 2 KiB at a time, a batch of 100k
- * blocks in FIFO order mispredicted 176k branches in 1M operations
- * (mimalloc 70k) and took 1.2x mimalloc's time (docs/benchmarks.md).
+ * Put @p's next untouched blocks on its free list, which is empty: those
+ * in the next @bytes (one block at least), or all that are left. Under
+ * KARENA_DEBUG one at a time (its checks take a block on the free list
+ * for one freed). Each gets its link only (a free of one never handed out
+ * finds its live map bit clear, as a double free does). @p has untouched
+ * blocks (carve is not NULL); carve is NULL once it has none left.
+ * mimalloc extends its pages' free lists likewise, so that malloc's fast
+ * path is a pop and nothing else.
+ * How much: a pool that starts takes as many bytes as its last life
+ * carved (pages still resident), one page at least (EXTEND_BYTES: what a
+ * fresh or purged pool touches first); malloc's slow path, when that list
+ * runs dry, takes the rest. A pool restarts each time a program's batch
+ * empties and refills it, and each extension is a slow-path call whose
+ * branches mispredict: with 2 KiB at a time, a batch of 100k blocks in
+ * FIFO order mispredicted 176k branches in 1M operations (mimalloc 70k)
+ * and took 1.2x mimalloc's time. Carving the whole pool at every restart
+ * cost xmalloc, whose pools restart after a few blocks, 44 instructions
+ * an object in links never used (docs/benchmarks.md).
  */
-static void pool_extend(struct kr_pool *p, bool cold)
+static void pool_extend(struct kr_pool *p, size_t bytes)
 {
 	char *b = p->carve, *end = pool_base(p) + p->capacity * p->size;
 	char *last = end - p->size;
 
 	if (kr_debug)
 		last = b;
-	else if (cold && b + EXTEND_BYTES < end)
-		last = b + (EXTEND_BYTES / p->size - 1) * p->size;
+	else if (b + bytes < end)
+		last = b + (bytes / p->size - 1) * p->size;
 	for (; b < last; b += p->size)
 		*(void **)b = b + p->size;
 	*(void **)last = NULL;
@@ -104,7 +107,7 @@ static void pool_extend(struct kr_pool *p, bool cold)
 /* @p, on usedpools, has no free block but untouched ones: take one. */
 void *pool_extend_pop(struct kr_pool *p)
 {
-	pool_extend(p, false);
+	pool_extend(p, POOL_SIZE);
 	return pool_pop(p, p->freeblock);
 }
 
@@ -112,13 +115,16 @@ void *pool_extend_pop(struct kr_pool *p)
  * Pool @p of @h, empty and on no list, starts serving class @c, whose
  * usedpools list is empty: build its header, make it the list, and
  * return its first block. The pool is @h's: it came from @h's spare pools
- * or arenas; its @purged says whether its pages are resident
- * (arena_take_pool).
+ * or arenas. Its @purged says whether its pages are gone (arena_take_pool)
+ * and, if not, its @carve how far its last life reached (pool_extend).
  */
 void *pool_start(struct kr_heap *h, struct kr_pool *p, unsigned c)
 {
 	unsigned size = (unsigned)class_to_size(c);
 	char *b = pool_base(p);
+	/* the bytes its last life carved: pages it touched, still resident */
+	size_t reach = p->purged ? 0 : p->carve ? (size_t)(p->carve - b) :
+			POOL_SIZE;
 
 	p->szidx = (uint8_t)c;
 	p->size = (uint16_t)size;
@@ -132,7 +138,7 @@ void *pool_start(struct kr_heap *h, struct kr_pool *p, unsigned c)
 	p->heap = h;
 	memset(p->map, 0, sizeof(p->map));	/* nothing handed out */
 	h->usedpools[c] = p;
-	pool_extend(p, p->purged);
+	pool_extend(p, reach > EXTEND_BYTES ? reach : EXTEND_BYTES);
 	p->purged = 0;
 	return pool_pop(p, p->freeblock);
 }
