@@ -156,9 +156,18 @@ static double sparse(int one_in_1000, int *looked, int *within)
 	}
 	need += KEEP_POOLS + SPARE_POOLS;
 	need *= POOL_SIZE / OS_PAGE_SIZE;
-	/* the pool tables: the pages their slots take */
-	need += (size_t)narenas * ((((size_t)kr.npools << POOL_SLOT_SHIFT) +
-				    OS_PAGE_SIZE - 1) / OS_PAGE_SIZE);
+	/*
+	 * The pool tables: on mmap, the pages their slots take; a grant's
+	 * pages are all present from the start (the module maps them at
+	 * mmap), so on the kernel backend the tables' whole pools.
+	 */
+	if (is_kernel())
+		need += (size_t)narenas * kr.first_pool *
+			(POOL_SIZE / OS_PAGE_SIZE);
+	else
+		need += (size_t)narenas *
+			((((size_t)kr.npools << POOL_SLOT_SHIFT) +
+			  OS_PAGE_SIZE - 1) / OS_PAGE_SIZE);
 	karena__advance_clock(kr.purge_ms);
 	*looked = purge_thread_passes();
 	r = resident();
