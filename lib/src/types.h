@@ -38,9 +38,8 @@ enum kr_pool_state {
  * thread, which reads the owner and the bit, reads one line that the
  * owner keeps writing for a third of the blocks, and two, of which the
  * second has only map bits, for the others; not two for every block, as
- * when the map had a line of its own
- * (docs/benchmarks.md: producer/consumer 1.1-1.2x mimalloc's time, 1.0x
- * since).
+ * when the map had a line of its own (docs/benchmarks.md: with 8 KiB
+ * pools, producer/consumer went from 1.1-1.2x mimalloc's time to 1.0x).
  *
  * Used or full pools (the owner's, no lock):
  * @used:	blocks handed out, plus 1 while @kept (so that a kept pool

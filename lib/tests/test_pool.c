@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* test_pool - one pool through its states: used -> full (lazily off
- * usedpools) -> used -> spare -> empty, its free list one page long while
- * its pages are fresh and whole when they are resident, LIFO; then usedpools[] as pools fill and rejoin at its tail;
- * the invariant checker after every step. */
+ * usedpools) -> used -> spare -> empty, its free list one page long when
+ * it is fresh and as long as its last life reached when it restarts, LIFO;
+ * then usedpools[] as pools fill and rejoin at its tail; the invariant
+ * checker after every step. */
 #include "tap.h"
 #include "arena.h"
 #include "config.h"
@@ -234,7 +235,7 @@ int main(void)
 	   "last free: pool is empty, off usedpools, on top of the spare pools");
 	ok(invariants(), "invariants: spare");
 
-	/* a spare pool's pages are resident: it starts with every block free */
+	/* a spare pool whose last life carved it all starts with all free */
 	x = karena_malloc(600);
 	k = pool_of(x);
 	ok(k == p && x == pool_base(p) && !p->carve &&
