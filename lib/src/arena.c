@@ -196,7 +196,7 @@ struct kr_pool *arena_take_pool(struct kr_heap *h)
 		p = pool_at(a, a->nextpool++);
 		p->purged = 1;		/* never touched */
 	}
-	p->state = POOL_INUSE;	/* @purged: for pool_start */
+	p->state = POOL_INUSE;	/* @purged kept: pool_start reads it */
 	p->nextfree = 0;
 
 	/* a is the head, so nothing has fewer free pools: it stays first. */

@@ -205,9 +205,10 @@ static void span_unlink(struct kr_heap *h, struct kr_span *s)
 
 /*
  * An arena of spans' free pools as a bit string, bit i for pool i: in its
- * header while it has at most 128 pools (arenas up to 1 MiB), else in
- * the pool table's slot 1, which the table's own pools leave unused (an
- * arena of 2 MiB or more has 2 of them at least; a slot holds 512 bits).
+ * header while it has at most 128 pools (arenas up to 2 MiB), else in
+ * the pool table's slot 1, which the table's own pools leave unused (a
+ * 4 MiB arena's table is 4 pools; the string fits the first 512 bits of
+ * the slot, a struct kr_span's size).
  */
 _Static_assert(MAX_POOLS <= 8 * sizeof(struct kr_span),
 	       "an arena of spans' free bits fit one table slot");

@@ -118,7 +118,7 @@ struct kr_pool {
  * @empty_ms:	when every pool last became empty (kr_now_ms; valid while
  *		nfreepools == ntotalpools)
  *
- * Pool counts and indexes fit 16 bits (MAX_POOLS is 1024), which keeps
+ * Pool counts and indexes fit 16 bits (MAX_POOLS is 256), which keeps
  * the header within one table slot.
  */
 struct kr_arena {

@@ -87,7 +87,7 @@ static void test_list_surgery(void)
  */
 static void test_live_map(void)
 {
-	const size_t req = 48;			/* 170 blocks a pool */
+	const size_t req = 48;			/* POOL_SIZE / 48 blocks a pool */
 	void *v[POOL_SIZE / 48], *y;
 	struct kr_pool *p;
 	unsigned i, cap;
@@ -108,7 +108,7 @@ static void test_live_map(void)
 	   (char *)p + 64 &&
 	   (char *)&pool_map(p)[map_bit((uintptr_t)v[cap - 1]) / 64] >=
 	   (char *)p + 64, "the first block's bit is in the header's first "
-	   "line, the last block's in its second");
+	   "line, the last block's in a later one");
 	for (i = 0; i < cap; i += 2)
 		karena_free(v[i]);
 	ok(map_count(p) == cap / 2 && !map_live(p, (uintptr_t)v[0]) &&
