@@ -1,0 +1,156 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# programs.sh - everyday programs under LD_PRELOAD=libkarena-malloc.so:
+# shells, a compiler driving its assembler and linker, git with its
+# threaded pack, perl, sort and xz on two threads, tar and awk. Each runs
+# twice in a directory of its own, without and with the preload, and
+# must print the same, exit the same and write the same files; every
+# process of the preloaded run inherits the preload. A program that is
+# not installed is skipped, by name. TAP; the backend comes from the
+# environment like the other tests (python3 and sqlite3: preload.sh and
+# fork.sh; Python's own test suite: pytests.sh).
+here=$(cd "$(dirname "$0")" && pwd)
+lib=${KARENA_PRELOAD:-$here/../libkarena-malloc.so}
+. "$here/tap.sh"
+
+[ -f "$lib" ] || { echo "1..0 # SKIP $lib not built"; exit 0; }
+
+# Fixed dates and names, so that git's hashes and tar's headers repeat.
+export GIT_AUTHOR_NAME=karena GIT_AUTHOR_EMAIL=karena@example.org
+export GIT_COMMITTER_NAME=karena GIT_COMMITTER_EMAIL=karena@example.org
+export GIT_AUTHOR_DATE='2026-01-01T00:00:00Z' GIT_COMMITTER_DATE='2026-01-01T00:00:00Z'
+export GIT_CONFIG_NOSYSTEM=1 HOME=$tmp LC_ALL=C TZ=UTC
+
+# run DIR SCRIPT [VAR=VALUE...]: SCRIPT (sh, with the VARs in its
+# environment) in DIR, its output in DIR.out, its status in DIR.st.
+run() {
+	dir=$1 script=$2
+	shift 2
+	mkdir -p "$dir"
+	(cd "$dir" && env "$@" sh -c "$script") > "$dir.out" 2> "$dir.err" < /dev/null
+	echo $? > "$dir.st"
+}
+
+# program NAME NEEDS LEAST SCRIPT: SCRIPT's output, status and files (but git's
+# index, which records the files' inodes and times), without and with the
+# preload. KARENA_VERBOSE=1 has each preloaded process say so on stderr
+# as it starts (KARENA_SHOW_STATS would not do: sort, xz and mawk close
+# stderr before the exit that would print it, dash leaves by _exit); at
+# least LEAST processes must say so.
+program() {
+	name=$1 needs=$2 least=$3 script=$4
+	for p in $needs; do
+		command -v "$p" > /dev/null 2>&1 ||
+			{ skip "$name" "$p is not installed"; return; }
+	done
+	ref=$tmp/$name.ref kar=$tmp/$name.kar
+	run "$ref" "$script"
+	run "$kar" "$script" LD_PRELOAD="$lib" KARENA_VERBOSE=1
+	if [ "$(cat "$ref.st")" != 0 ]; then
+		notok "$name: fails without the preload too (status $(cat "$ref.st"))"
+		sed 's/^/# /' "$ref.err" | head -5
+	elif [ "$(cat "$kar.st")" = 0 ] && cmp -s "$ref.out" "$kar.out" &&
+	     diff -r -x index "$ref" "$kar" > /dev/null; then
+		ok "$name: same output, status and files under LD_PRELOAD"
+	else
+		notok "$name: differs under LD_PRELOAD (status $(cat "$kar.st"))"
+		diff "$ref.out" "$kar.out" | head -5 | sed 's/^/# /'
+		diff -rq -x index "$ref" "$kar" | head -5 | sed 's/^/# /'
+		grep -v '^karena: backend' "$kar.err" | head -5 | sed 's/^/# /'
+	fi
+	procs=$(grep -c '^karena: backend' "$kar.err")
+	if [ "$procs" -ge "$least" ]; then
+		ok "$name: karena was the malloc of $procs processes (at least $least)"
+	else
+		notok "$name: karena was the malloc of $procs processes, fewer than $least"
+	fi
+}
+
+# Shells: strings, arithmetic, pipes, subshells and background jobs.
+program dash "dash" 5 '
+dash -c "
+	i=0 s=
+	while [ \$i -lt 3000 ]; do s=\"\$s\${i}x\"; i=\$((i + 1)); done
+	echo \${#s}
+	for j in 1 2 3 4; do (echo job \$j; seq 1 \$((j * 500)) | wc -l) & done
+	wait
+" | sort'
+program bash "bash" 3 '
+bash -c "
+	declare -A h; a=()
+	for ((i = 0; i < 20000; i++)); do h[k\$i]=\$((i * i)); a+=(\"\$i\"); done
+	s=0; for k in \"\${!h[@]}\"; do s=\$((s + h[\$k])); done
+	echo \$s \${#a[@]} \${a[19999]}
+	x=\$(printf %s {1..5000}); echo \${#x} \${x:100:20}
+	for j in 1 2 3; do { sleep 0; echo bg \$j; } & done; wait
+" | sort'
+
+# A compiler: gcc runs cc1, as and ld (collect2), every one preloaded; the
+# object and the program must be the same bytes, and print the same.
+cat > "$tmp/prog.c" <<'C'
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct node { struct node *next; char name[40]; };
+
+int main(void)
+{
+	struct node *head = NULL, *n;
+	unsigned long sum = 0;
+	int i;
+
+	for (i = 0; i < 100000; i++) {
+		n = malloc(sizeof(*n));
+		snprintf(n->name, sizeof(n->name), "node %d", i);
+		n->next = head;
+		head = n;
+	}
+	while (head) {
+		n = head->next;
+		sum += strlen(head->name);
+		free(head);
+		head = n;
+	}
+	printf("%lu\n", sum);
+	return 0;
+}
+C
+program cc "gcc" 6 "
+cp '$tmp/prog.c' . && gcc -O2 -Wall -c prog.c -o prog.o && gcc -O2 prog.c -o prog &&
+./prog && gcc -O2 -E prog.c | wc -l"
+
+# git: a repository of some hundred files and three commits, packed by
+# gc (pack-objects on two threads), then checked by fsck.
+program git "git" 10 '
+git init -q -b main repo && cd repo &&
+for c in 1 2 3; do
+	for f in $(seq 1 150); do seq $f $((f * c + 400)) > f$f.txt; done
+	git add -A && git commit -q -m "commit $c"
+done &&
+git -c pack.threads=2 gc -q --aggressive && git fsck --full --no-progress &&
+git log --format="%H %s" && git count-objects -v | grep -v size'
+
+# perl: a hash of 300k entries, sorted and joined.
+program perl "perl" 2 "
+perl -e '
+	my %h; \$h{\"k\$_\"} = \"v\" x (\$_ % 37) for 1 .. 300000;
+	my \$n = 0; \$n += length(\$h{\$_}) for sort keys %h;
+	my @w = map { join(\",\", \$_, scalar reverse \$_) } 1 .. 50000;
+	print \$n, \" \", scalar(@w), \" \", \$w[-1], \"\n\";
+'"
+
+# sort on two threads and xz on two, both over a few MB.
+program sort "sort seq" 5 '
+seq 1 400000 | awk "{ print (\$1 * 7919) % 400009, \$1 }" > in.txt &&
+sort --parallel=2 -S 8M -n in.txt | md5sum'
+program xz "xz tar" 6 '
+seq 1 300000 > a.txt && tar -cf a.tar --owner=0 --group=0 --mtime=@0 a.txt &&
+xz -T2 -k -6 a.tar && xz -d -c a.tar.xz | tar -tvf - && xz -l a.tar.xz | tail -1'
+
+# awk: associative arrays, split and string building.
+program awk "awk" 3 '
+seq 1 200000 | awk "{ h[\$1 % 5003] = h[\$1 % 5003] \$1 \",\" }
+	END { n = 0; for (k in h) n += split(h[k], f, \",\"); print n }"'
+
+tap_done
