@@ -106,6 +106,18 @@ else
 	skip "mallinfo_prog" "not built (make -C lib tests)"; skip "malloc_stats" "not built"
 fi
 
+# the malloc family at its edges: overflows, alignments, calloc, sizes
+if [ -x "$here/shim_prog" ]; then
+	if LD_PRELOAD=$lib "$here/shim_prog" > "$tmp/shim.out" 2>&1 < /dev/null; then
+		ok "malloc, calloc, realloc, the aligned ones and malloc_usable_size at their edges"
+	else
+		notok "the malloc family at its edges under LD_PRELOAD"
+		sed 's/^/# /' "$tmp/shim.out" | head -10
+	fi
+else
+	skip "shim_prog" "not built (make -C lib tests)"
+fi
+
 # debug mode on a real program: no false alarm
 if [ -n "$py" ]; then
 	if LD_PRELOAD=$lib KARENA_DEBUG=1 "$py" -c 'd = {str(i): [i] * 3 for i in range(100000)}; del d; print("fine")' 2>"$tmp/dbg.err" | grep -q fine; then
