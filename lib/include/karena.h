@@ -95,6 +95,8 @@ struct karena_stats {
 	size_t large_blocks;		/* blocks with a grant of their own */
 	size_t large_bytes;		/* bytes those grants hold */
 	size_t total_bytes_in_use;	/* small + medium + large */
+	size_t large_kept;		/* freed large blocks' grants kept */
+	size_t large_kept_bytes;	/* for a while for reuse: their bytes */
 };
 
 void karena_stats(struct karena_stats *st);

@@ -57,7 +57,7 @@ KR_NOINLINE static void *malloc_big_slow(size_t size)
 	h = heap_get();			/* initializes the library */
 	if (size <= kr.medium_max && likely(h))
 		return span_alloc(h, medium_class(size));
-	return large_alloc(size, 0);
+	return large_alloc(size, 0, false);
 }
 
 /*
@@ -162,7 +162,7 @@ void *kr_calloc(size_t nmemb, size_t size)
 	}
 	kr_ensure_init();
 	if (total > kr.medium_max)
-		return large_alloc(total, 0);	/* fresh: reads as zero */
+		return large_alloc(total, 0, true);
 	p = kr_malloc(total);
 	if (p)
 		memset(p, 0, total);
@@ -273,7 +273,7 @@ void *kr_memalign(size_t alignment, size_t size)
 			return kr_malloc(bs <= SMALL_MAX ? bs - trailer : bs);
 		}
 	}
-	return large_alloc(size ? size : 1, alignment);
+	return large_alloc(size ? size : 1, alignment, false);
 }
 
 /*

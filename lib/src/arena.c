@@ -17,6 +17,7 @@
 #include "config.h"
 #include "free.h"
 #include "init.h"
+#include "large.h"
 #include "pool.h"
 #include "purge.h"
 #include "registry.h"
@@ -65,6 +66,8 @@ struct kr_arena *arena_grant(uintptr_t registry_tag)
 	size_t held, peak;
 
 	a = kr.backend_ok ? kr.backend->arena_alloc(kr.arena_size) : NULL;
+	if (!a && large_keep_drop())	/* the limits see blocks in use */
+		a = kr.backend->arena_alloc(kr.arena_size);
 	if (!a) {
 		atomic_fetch_add(&kr.arenas_denied, 1);
 		errno = ENOMEM;

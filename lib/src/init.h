@@ -58,8 +58,9 @@ struct kr_global {
 	/* arena accounting, atomics */
 	atomic_size_t arenas_held, arenas_peak, arenas_allocated;
 	atomic_size_t arenas_released, arenas_denied, pages_returned;
-	/* large blocks (large.c), atomics */
+	/* large blocks (large.c), atomics; kept: freed, grant kept */
 	atomic_size_t large_blocks, large_bytes, large_requested;
+	atomic_size_t large_kept, large_kept_bytes;
 };
 
 extern struct kr_global kr KR_HIDDEN;

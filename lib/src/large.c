@@ -12,14 +12,31 @@
  * size is rare next to the cost of touching it, and a mapping of its own
  * gives it back whole on free.
  *
+ * Kept grants: a freed block's grant is not given back at once. Up to
+ * LARGE_KEEP_BLOCKS of them (LARGE_KEEP_BYTES in all, the newest kept)
+ * wait for a request that fits (at least the bytes it needs, at most a
+ * quarter more; alignment up to a page), and go back once they have
+ * waited KARENA_PURGE_MS: at the next large request or free, or in the
+ * purge's pass (purge.c), so an idle program still gives them back. A
+ * program that builds and drops blocks of a few hundred KiB in turn (a
+ * Python list or dict rebuilt, a string joined) then reuses pages already
+ * resident, where a fresh mapping faulted each one in again: about 500
+ * of the python workload's 5000 page faults (docs/benchmarks.md).
+ * mimalloc and jemalloc keep freed huge blocks for a delay too, glibc
+ * raises its mmap threshold. A refusal (the module's limits) first gives
+ * every kept grant back and tries again (large_keep_drop, here and in
+ * arena_grant), so the limits see only the blocks in use.
+ * KARENA_PURGE_MS=0 and KARENA_DEBUG keep nothing.
+ *
  * Finding one again: a large block is in no arena's registry bits (its
  * memory may be far from any arena and of any size), so free reaches it
  * on the slot-miss path, after the bitmap has said "not an arena". A hash
  * table (open addressing, linear probing, backward-shift deletion), keyed
- * by the block's address, under large_lock, holds each block's grant; it
- * is looked at only by frees that are not arena blocks (large blocks and
- * pointers karena never made), and not even that until a large block has
- * existed. Held across fork, so a child finds it whole.
+ * by the block's address, under large_lock (as the kept grants), holds
+ * each block's grant; it is looked at only by frees that are not arena
+ * blocks (large blocks and pointers karena never made), and not even that
+ * until a large block has existed. Held across fork, so a child finds it
+ * whole.
  */
 #include <errno.h>
 #include <string.h>
@@ -29,6 +46,10 @@
 #include "config.h"
 #include "init.h"
 #include "large.h"
+#include "purge.h"
+
+#define LARGE_KEEP_BLOCKS	8
+#define LARGE_KEEP_BYTES	((size_t)32 << 20)
 
 struct large_entry {
 	uintptr_t block;	/* 0: empty */
@@ -41,6 +62,15 @@ static struct large_entry *table;
 static size_t table_size;	/* a power of two, or 0 */
 static size_t table_used;
 static atomic_bool table_exists;	/* a large block ever existed */
+
+struct large_kept {
+	void *base;
+	size_t len;
+	uint32_t freed_ms;	/* kr_now_ms() at the free */
+};
+
+static struct large_kept kept[LARGE_KEEP_BLOCKS];	/* oldest first */
+static unsigned nkept;
 
 static size_t slot_of(uintptr_t block, size_t size)
 {
@@ -115,11 +145,125 @@ static void table_remove(size_t i)
 	}
 }
 
+/* Kept grant @i out of the list (large_lock held); it is the caller's. */
+static struct large_kept keep_remove(unsigned i)
+{
+	struct large_kept k = kept[i];
+
+	memmove(&kept[i], &kept[i + 1], (nkept - i - 1) * sizeof(kept[0]));
+	nkept--;
+	atomic_fetch_sub(&kr.large_kept, 1);
+	atomic_fetch_sub(&kr.large_kept_bytes, k.len);
+	return k;
+}
+
+/* Give the grants taken off the list back to the backend, no lock held. */
+static void keep_give_back(const struct large_kept *k, unsigned n)
+{
+	while (n--)
+		kr.backend->grant_free(k[n].base, k[n].len);
+}
+
+/*
+ * Give back the kept grants that have waited @min_age_ms at time @now.
+ * True iff some are still kept (the purge thread comes back for them).
+ */
+bool large_keep_release(uint32_t now, uint32_t min_age_ms)
+{
+	struct large_kept out[LARGE_KEEP_BLOCKS];
+	unsigned n = 0;
+	bool left;
+
+	if (!atomic_load_explicit(&kr.large_kept, memory_order_relaxed))
+		return false;
+	pthread_mutex_lock(&large_lock);
+	while (nkept && (uint32_t)(now - kept[0].freed_ms) >= min_age_ms)
+		out[n++] = keep_remove(0);
+	left = nkept;
+	pthread_mutex_unlock(&large_lock);
+	keep_give_back(out, n);
+	return left;
+}
+
+/* Give every kept grant back: the backend refused one (its limits). */
+bool large_keep_drop(void)
+{
+	if (!atomic_load_explicit(&kr.large_kept, memory_order_relaxed))
+		return false;
+	large_keep_release(0, 0);
+	return true;
+}
+
+/*
+ * Keep the grant of a freed block (@base, @len) for a later request,
+ * making room by giving the oldest back; false if it is not to be kept.
+ */
+static bool keep_put(void *base, size_t len)
+{
+	struct large_kept out[LARGE_KEEP_BLOCKS];
+	unsigned n = 0;
+
+	if (!kr.purge_ms || kr_debug || len > LARGE_KEEP_BYTES)
+		return false;
+	pthread_mutex_lock(&large_lock);
+	while (nkept && (nkept == LARGE_KEEP_BLOCKS ||
+			 atomic_load(&kr.large_kept_bytes) + len >
+			 LARGE_KEEP_BYTES))
+		out[n++] = keep_remove(0);
+	kept[nkept++] = (struct large_kept){ base, len, kr_now_ms() };
+	atomic_fetch_add(&kr.large_kept, 1);
+	atomic_fetch_add(&kr.large_kept_bytes, len);
+	pthread_mutex_unlock(&large_lock);
+	keep_give_back(out, n);
+	return true;
+}
+
+/*
+ * A kept grant for a request of @len bytes: at least @len, at most a
+ * quarter more, the smallest such, taken off the list (@len set to its
+ * size); NULL if none.
+ */
+static void *keep_take(size_t *len)
+{
+	unsigned i, best = LARGE_KEEP_BLOCKS;
+	struct large_kept k;
+
+	if (!atomic_load_explicit(&kr.large_kept, memory_order_relaxed))
+		return NULL;
+	pthread_mutex_lock(&large_lock);
+	for (i = 0; i < nkept; i++)
+		if (kept[i].len >= *len && kept[i].len - *len <= *len / 4 &&
+		    (best == LARGE_KEEP_BLOCKS || kept[i].len < kept[best].len))
+			best = i;
+	if (best == LARGE_KEEP_BLOCKS) {
+		pthread_mutex_unlock(&large_lock);
+		return NULL;
+	}
+	k = keep_remove(best);
+	pthread_mutex_unlock(&large_lock);
+	*len = k.len;
+	return k.base;
+}
+
+/* A new grant of @len bytes; the kept ones go back first if refused. */
+static void *grant(size_t len, size_t alignment)
+{
+	void *base;
+
+	if (!kr.backend_ok)
+		return NULL;
+	base = kr.backend->grant_alloc(len, alignment);
+	if (!base && large_keep_drop())
+		base = kr.backend->grant_alloc(len, alignment);
+	return base;
+}
+
 /*
  * A block of @size bytes aligned to @alignment (a power of two; 0 or
- * anything up to a page: a page), reading as zero. NULL + ENOMEM.
+ * anything up to a page: a page), its first @size bytes reading as zero
+ * if @zero. NULL + ENOMEM.
  */
-void *large_alloc(size_t size, size_t alignment)
+void *large_alloc(size_t size, size_t alignment, bool zero)
 {
 	bool kernel = kr.backend == &kr_backend_kernel;
 	size_t unit = kernel ? kr.arena_size : OS_PAGE_SIZE, slack = 0, len;
@@ -135,7 +279,12 @@ void *large_alloc(size_t size, size_t alignment)
 	if (size > SIZE_MAX / 2 - slack - unit)
 		goto nomem;
 	len = (size + slack + unit - 1) & ~(unit - 1);
-	base = kr.backend_ok ? kr.backend->grant_alloc(len, alignment) : NULL;
+	large_keep_release(kr_now_ms(), kr.purge_ms);
+	base = alignment == OS_PAGE_SIZE ? keep_take(&len) : NULL;
+	if (base && zero)
+		memset(base, 0, size);		/* a fresh grant reads as zero */
+	if (!base)
+		base = grant(len, alignment);
 	if (!base)
 		goto nomem;
 	block = ((uintptr_t)base + alignment - 1) & ~(uintptr_t)(alignment - 1);
@@ -157,7 +306,7 @@ nomem:
 	return NULL;
 }
 
-/* If @p is a large block, give its grant back and say so. */
+/* If @p is a large block, keep its grant or give it back, and say so. */
 bool large_free(void *p)
 {
 	struct large_entry e;
@@ -177,9 +326,13 @@ bool large_free(void *p)
 	pthread_mutex_unlock(&large_lock);
 	if (kr_debug)
 		memset(p, DEAD_BYTE, (uintptr_t)e.base + e.len - e.block);
-	kr.backend->grant_free(e.base, e.len);
 	atomic_fetch_sub(&kr.large_blocks, 1);
 	atomic_fetch_sub(&kr.large_bytes, e.len);
+	large_keep_release(kr_now_ms(), kr.purge_ms);
+	if (keep_put(e.base, e.len))
+		purge_kick();		/* it gives the grant back if idle */
+	else
+		kr.backend->grant_free(e.base, e.len);
 	return true;
 }
 

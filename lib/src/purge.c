@@ -33,6 +33,9 @@
  *    fork: kr.purge_lock is held across fork(), so no pass is under way;
  *    the child has no purge thread and starts its own when needed.
  *
+ * Freed large blocks' kept grants (large.c) go back in the same passes,
+ * once they have waited KARENA_PURGE_MS.
+ *
  * Pools kept open on usedpools (heap->kept) and spare pools (heap->spare)
  * are not purged: the owner uses them without a lock. They are at most
  * KEEP_POOLS + SPARE_POOLS per heap.
@@ -45,6 +48,7 @@
 #include "config.h"
 #include "heap.h"
 #include "init.h"
+#include "large.h"
 #include "lock.h"
 #include "pool.h"
 #include "purge.h"
@@ -113,16 +117,18 @@ bool purge_heap(struct kr_heap *h, uint32_t now, uint32_t min_age_ms)
  */
 void purge_maybe_at(struct kr_heap *h, uint32_t now)
 {
-	if (!kr.purge_ms || !heap_has_pending(h) ||
-	    (uint32_t)(now - h->last_purge_ms) < kr.purge_ms / 2)
+	if (!kr.purge_ms || (uint32_t)(now - h->last_purge_ms) < kr.purge_ms / 2)
 		return;
-	purge_heap(h, now, kr.purge_ms);
+	if (heap_has_pending(h))
+		purge_heap(h, now, kr.purge_ms);
+	large_keep_release(now, kr.purge_ms);
 }
 
 /* The same, reading the clock only when there is something to purge. */
 void purge_maybe(struct kr_heap *h)
 {
-	if (kr.purge_ms && heap_has_pending(h))
+	if (kr.purge_ms && (heap_has_pending(h) || atomic_load_explicit(
+			&kr.large_kept, memory_order_relaxed)))
 		purge_maybe_at(h, kr_now_ms());
 }
 
@@ -142,6 +148,7 @@ static bool purge_all(uint32_t min_age_ms)
 		pending |= purge_heap(h, kr_now_ms(), min_age_ms);
 		kr_unlock(&h->lock);
 	}
+	pending |= large_keep_release(kr_now_ms(), min_age_ms);
 	atomic_fetch_add(&kr.purge_passes, 1);
 	return pending;
 }

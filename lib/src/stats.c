@@ -105,6 +105,8 @@ void stats_snapshot(struct karena_stats *st)
 	st->medium_max = kr.medium_max;
 	st->large_blocks = atomic_load(&kr.large_blocks);
 	st->large_bytes = atomic_load(&kr.large_bytes);
+	st->large_kept = atomic_load(&kr.large_kept);
+	st->large_kept_bytes = atomic_load(&kr.large_kept_bytes);
 	st->total_bytes_in_use = st->bytes_in_use + st->medium_bytes_in_use +
 				 st->large_bytes;
 }
@@ -145,7 +147,8 @@ KR_API void karena_print_stats(FILE *out)
 		"# heaps (abandoned)       = %15zu (%zu)\n"
 		"# medium: arenas / spans  = %7zu / %zu (up to %zu bytes)\n"
 		"# medium blocks / bytes   = %7zu / %zu\n"
-		"# large blocks / bytes    = %7zu / %zu\n",
+		"# large blocks / bytes    = %7zu / %zu\n"
+		"# large kept / bytes      = %7zu / %zu\n",
 		st.arenas_held, st.arenas_peak, st.arenas_allocated,
 		st.arenas_released, st.arenas_denied, st.pools_used,
 		st.pools_full, st.pools_empty, st.blocks_in_use,
@@ -153,7 +156,8 @@ KR_API void karena_print_stats(FILE *out)
 		atomic_load(&kr.return_calls), st.heaps,
 		st.heaps_abandoned, st.arenas_spans, st.medium_spans,
 		st.medium_max, st.medium_blocks_in_use, st.medium_bytes_in_use,
-		st.large_blocks, st.large_bytes);
+		st.large_blocks, st.large_bytes, st.large_kept,
+		st.large_kept_bytes);
 	(void)pools;
 }
 

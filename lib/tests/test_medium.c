@@ -4,12 +4,14 @@
  * frees, bad frees caught) and large blocks in grants of their own. */
 #include <pthread.h>
 
+#include <sys/mman.h>
 #include <sys/resource.h>
 
 #include "tap.h"
 #include "config.h"
 #include "heap.h"
 #include "init.h"
+#include "large.h"
 #include "lock.h"
 #include "purge.h"
 #include "span.h"
@@ -261,8 +263,8 @@ static void stats_test(void)
 	karena_stats(&st2);
 	ok(st2.medium_blocks_in_use == st0.medium_blocks_in_use &&
 	   st2.large_blocks == st0.large_blocks &&
-	   st2.large_bytes == st0.large_bytes, "stats count the frees; the "
-	   "large grant is given back");
+	   st2.large_bytes == st0.large_bytes, "stats count the frees (the "
+	   "large block's grant is kept a while: large_keep_test)");
 }
 
 static void purge_test(void)
@@ -402,6 +404,80 @@ static void cache_age_test(void)
 	karena__real_clock();
 }
 
+/*
+ * A freed large block's grant is kept for a later request that fits, at
+ * most a quarter larger than it needs (large.c), and the purge gives it
+ * back once it has waited KARENA_PURGE_MS by the library's clock, which
+ * the test sets.
+ */
+static void large_keep_test(void)
+{
+	const size_t n = 1 << 20;
+	struct karena_stats st0, st;
+	unsigned char *p, *q, *r, *v[12];
+	size_t i, nonzero = 0;
+
+	karena__set_purge_ms(100);
+	karena__set_clock(20000);
+	large_keep_drop();
+	karena_stats(&st0);
+	p = karena_malloc(n);
+	memset(p, 0xab, n);
+	karena_free(p);
+	karena_stats(&st);
+	ok(st.large_kept == 1 && st.large_kept_bytes >= n &&
+	   st.large_blocks == st0.large_blocks &&
+	   st.large_bytes == st0.large_bytes,
+	   "a freed large block's grant is kept, apart from those in use");
+	q = karena_calloc(1, n - 100000);
+	for (i = 0; q && i < n - 100000; i++)
+		nonzero += q[i] != 0;
+	karena_stats(&st);
+	ok(q == p && !nonzero && st.large_kept == 0,
+	   "a calloc that fits takes it, zeroed (%zu bytes were not)",
+	   nonzero);
+	karena_free(q);
+	r = karena_malloc(n / 2);
+	ok(r && r != p, "a request it would hold with over a quarter to "
+	   "spare gets a grant of its own");
+	karena_free(r);
+	karena_stats(&st);
+	ok(st.large_kept == 2, "both grants kept (%zu)", st.large_kept);
+	karena__advance_clock(99);
+	purge_pass_all(100);
+	karena_stats(&st);
+	ok(st.large_kept == 2, "... for 99 ms");
+	karena__advance_clock(1);
+	purge_pass_all(100);
+	karena_stats(&st);
+	errno = 0;
+	ok(st.large_kept == 0 && st.large_kept_bytes == 0 &&
+	   msync(p, OS_PAGE_SIZE, MS_ASYNC) == -1 && errno == ENOMEM,
+	   "... and given back (unmapped) by the purge at 100 ms");
+
+	for (i = 0; i < 12; i++)
+		v[i] = karena_malloc(n + i * 4096);
+	for (i = 0; i < 12; i++)
+		karena_free(v[i]);
+	karena_stats(&st);
+	ok(st.large_kept == 8, "at most 8 grants are kept, the newest (%zu)",
+	   st.large_kept);
+	p = karena_malloc(33 << 20);
+	karena_free(p);
+	karena_stats(&st);
+	ok(st.large_kept == 8 && st.large_kept_bytes < (32 << 20),
+	   "a grant over 32 MiB is given back at once");
+	large_keep_drop();
+
+	karena__set_purge_ms(0);
+	p = karena_malloc(n);
+	karena_free(p);
+	karena_stats(&st);
+	ok(st.large_kept == 0, "KARENA_PURGE_MS=0 keeps nothing");
+	karena__set_purge_ms(100);
+	karena__real_clock();
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1)
@@ -415,6 +491,7 @@ int main(int argc, char **argv)
 	threads_test();
 	remote_reuse_test();
 	cache_age_test();
+	large_keep_test();
 	purge_test();
 	expect_abort(argv[0], "double-free", "KARENA_DEBUG=0", "double free");
 	expect_abort(argv[0], "double-free-inuse", "KARENA_DEBUG=0",
