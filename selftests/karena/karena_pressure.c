@@ -45,7 +45,10 @@ static int oom_kills(void)
 	 * The log buffer is allocated and touched on the first call, made
 	 * before memory runs short: reading the log into fresh pages under
 	 * pressure would itself fault in anonymous memory and invoke the OOM
-	 * killer it is counting.
+	 * killer it is counting. It is a shared mapping: the hog, forked
+	 * after that call, would otherwise share its pages copy on write,
+	 * and the next read would need a copy of each, at the time memory is
+	 * gone (it did, on 6.1: the OOM killer took the hog).
 	 */
 	static char *buf;
 	static int size;
@@ -56,9 +59,12 @@ static int oom_kills(void)
 		size = klogctl(10 /* SIZE_BUFFER */, NULL, 0);
 		if (size <= 0)
 			return 0;
-		buf = malloc(size + 1);
-		if (!buf)
+		buf = mmap(NULL, size + 1, PROT_READ | PROT_WRITE,
+			   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (buf == MAP_FAILED) {
+			buf = NULL;
 			return 0;
+		}
 		memset(buf, 0, size + 1);
 	}
 	len = klogctl(3 /* READ_ALL */, buf, size);
@@ -191,8 +197,10 @@ TEST(grants_enomem)
 		SKIP(return, "needs root and karena loaded");
 	save_limits(saved);
 	size = arena_kb * 1024;
-	held = calloc(total / arena_kb + 1, sizeof(*held));
-	ASSERT_NE(NULL, held);
+	/* shared, as oom_kills()'s buffer, so that no write to it is a copy */
+	held = mmap(NULL, (total / arena_kb + 1) * sizeof(*held),
+		    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, held);
 
 	/* no reserve to fall back on, no limit but memory */
 	ASSERT_EQ(0, set_param("reserve_arenas", 0));
@@ -271,7 +279,7 @@ TEST(grants_enomem)
 	hog_stop(h);
 	EXPECT_EQ(base, ctr("arenas_granted"));
 	restore_limits(saved);
-	free(held);
+	munmap(held, (total / arena_kb + 1) * sizeof(*held));
 	close(fd);
 }
 
