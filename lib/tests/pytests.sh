@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # pytests.sh - a part of CPython's own test suite (Debian's python3 and
 # its libpython3.X-testsuite) under LD_PRELOAD=libkarena-malloc.so: the
-# interpreter's threads, fork, subprocesses, signals, mmap, ctypes, the
-# garbage collector and the containers, two test processes at a time,
-# each inheriting the preload. A test module that fails under the preload
+# interpreter's threads, fork (and multiprocessing's pools and queues over
+# it), subprocesses, signals, mmap, ctypes, the garbage collector and the
+# containers, two test processes at a time, each inheriting the preload. A test module that fails under the preload
 # is run again under it and once without it: it is our failure if it
 # fails both times under the preload and passes without (a test that
 # fails without the preload too is the machine's, and is said so).
@@ -23,12 +23,12 @@ ver=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 "$py" -c 'import test.test_threading' 2> /dev/null ||
 	{ echo "1..0 # SKIP libpython$ver-testsuite is not installed"; exit 0; }
 
-modules="test_threading test_thread test_fork1 test_os test_subprocess
-	test_signal test_mmap test_ctypes test_gc test_weakref test_dict
-	test_list test_set test_bytes test_unicode test_re test_json
-	test_pickle test_struct test_array test_memoryview test_io
-	test_tempfile test_shutil test_itertools test_collections test_queue
-	test_select test_zlib test_lzma test_bz2 test_hashlib"
+modules="test_multiprocessing_fork test_threading test_thread test_fork1
+	test_os test_subprocess test_signal test_mmap test_ctypes test_gc
+	test_weakref test_dict test_list test_set test_bytes test_unicode
+	test_re test_json test_pickle test_struct test_array test_memoryview
+	test_io test_tempfile test_shutil test_itertools test_collections
+	test_queue test_select test_zlib test_lzma test_bz2 test_hashlib"
 
 # regrtest NAME MODULES...: run them, two at a time; the names of those
 # that failed in $tmp/NAME.failed, the log in $tmp/NAME.log.
