@@ -2,11 +2,12 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Runs inside the test VM (busybox sh, in /karena, karena.ko loaded): every
-# kselftest binary of selftests/karena, the library's and the Python
-# package's tests against the kernel backend, and the tools' tests. Each
-# program prints TAP; a program that exits non-zero without printing
-# "not ok" gets a "not ok" line here, so a crash is never silent. Exit
-# status: 0 iff everything passed.
+# kselftest binary of selftests/karena, the library's tests (and python3
+# and its C helpers under the preload) and the Python package's tests
+# against the kernel backend, and the tools' tests. Each program prints
+# TAP; a program that exits non-zero without printing "not ok" gets a
+# "not ok" line here, so a crash is never silent. Exit status: 0 iff
+# everything passed.
 #
 # KARENA_SUITE_ONLY=pattern runs only the programs whose path matches.
 
@@ -41,6 +42,14 @@ export KARENA_BACKEND=kernel
 for t in $(cat .vm-lib-tests 2>/dev/null); do
 	t=lib/${t#lib/}
 	[ -x "$t" ] && run "$t"
+done
+
+# Real programs under LD_PRELOAD=libkarena-malloc.so on the kernel backend:
+# python3 (in the initramfs with --python), forking from every kind of
+# thread too, and the library's C helpers; sqlite3 is not in the
+# initramfs, and is skipped by name.
+for t in lib/tests/preload.sh lib/tests/fork.sh; do
+	[ -f "$t" ] && run sh "$t"
 done
 
 # The Python package (tools/vm/run --python puts python3 and build/python
