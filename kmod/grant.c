@@ -336,8 +336,9 @@ static struct karena_grant *karena_grant(struct mm_struct *mm,
 	unsigned long got = 0;
 	int err;
 
+	/* charged to current's memory cgroup, as its VMAs are */
 	g = kvzalloc(struct_size(g, arenas, n),
-		     GFP_KERNEL | __GFP_NOWARN | __GFP_RETRY_MAYFAIL);
+		     GFP_KERNEL_ACCOUNT | __GFP_NOWARN | __GFP_RETRY_MAYFAIL);
 	if (g) {
 		INIT_LIST_HEAD(&g->orphan_node);
 		g->nr_pages = nr_pages;

@@ -77,13 +77,14 @@ struct karena_holder *karena_holder_find(struct mm_struct *mm)
  * A holder for @mm, not yet in the table, with no reference counted, or
  * NULL when out of memory. It records current's tgid, comm and real uid,
  * unless @mm is not current's (a fork child being built): then the tgid
- * stays 0 until karena_holder_identify() runs in a task of @mm.
+ * stays 0 until karena_holder_identify() runs in a task of @mm. Charged to
+ * current's memory cgroup, as the VMAs of @mm that current makes are.
  */
 static struct karena_holder *karena_holder_alloc(struct mm_struct *mm)
 {
 	struct karena_holder *new;
 
-	new = kzalloc(sizeof(*new), GFP_KERNEL);
+	new = kzalloc(sizeof(*new), GFP_KERNEL_ACCOUNT);
 	if (!new)
 		return NULL;
 	new->mm = mm;
@@ -108,7 +109,11 @@ static void karena_holder_insert(struct karena_holder *h)
 	karena.holder_gen++;
 }
 
-/* The accounting for @uid, not yet in the table, or NULL (no memory). */
+/*
+ * The accounting for @uid, not yet in the table, or NULL (no memory). Not
+ * charged to a memory cgroup: the processes of one uid share it across
+ * cgroups, as they share the kernel's struct user_struct.
+ */
 static struct karena_user *karena_user_alloc(kuid_t uid)
 {
 	struct karena_user *new;

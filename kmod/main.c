@@ -45,7 +45,7 @@ static int karena_open(struct inode *inode, struct file *file)
 {
 	struct karena_file *kf;
 
-	kf = kzalloc(sizeof(*kf), GFP_KERNEL);
+	kf = kzalloc(sizeof(*kf), GFP_KERNEL_ACCOUNT);	/* as struct file */
 	if (!kf)
 		return -ENOMEM;
 	kf->arena_size = karena.arena_size;

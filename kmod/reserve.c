@@ -165,15 +165,21 @@ static void karena_arena_free(struct karena_arena *arena)
 	karena_arena_put(arena);
 }
 
-/* A new arena whose slots are all empty (they read as zero), or NULL. */
-static struct karena_arena *karena_arena_alloc_slots(void)
+/*
+ * A new arena whose slots are all empty (they read as zero), or NULL.
+ * @gfp_extra: __GFP_ACCOUNT, under set_active_memcg(), for an arena of a
+ * memory cgroup: its slot array is charged there with its pages, as the
+ * kernel charges a process's page tables with the pages they map.
+ */
+static struct karena_arena *karena_arena_alloc_slots(gfp_t gfp_extra)
 {
 	struct karena_arena *arena;
 	size_t size = size_add(struct_size(arena, pages, karena.arena_pages),
 			       BITS_TO_LONGS(karena.arena_pages) *
 			       sizeof(unsigned long));
 
-	arena = kvzalloc(size, GFP_KERNEL | __GFP_NOWARN | __GFP_RETRY_MAYFAIL);
+	arena = kvzalloc(size, GFP_KERNEL | __GFP_NOWARN |
+			 __GFP_RETRY_MAYFAIL | gfp_extra);
 	if (!arena)
 		return NULL;
 	mutex_init(&arena->lock);
@@ -192,7 +198,7 @@ static struct karena_arena *karena_arena_alloc(gfp_t gfp_extra)
 	struct karena_arena *arena;
 	unsigned int i;
 
-	arena = karena_arena_alloc_slots();
+	arena = karena_arena_alloc_slots(gfp_extra);
 	if (!arena)
 		return NULL;
 	for (i = 0; i < karena.arena_pages; i++) {
@@ -288,16 +294,22 @@ struct karena_arena *karena_arena_alloc_charged(struct mem_cgroup *memcg)
  * pages and, on fault, with fresh zeroed pages charged to the faulting
  * mm's cgroup (karena_page_refill()). With @memcg it is freed at release,
  * as an arena charged to a cgroup is; without, it goes to the worker,
- * whose scrub fills its empty slots. It is not counted here: it takes the
- * place, in one grant, of an arena that grant counts already in
- * arenas_reserved. May sleep.
+ * whose scrub fills its empty slots. With @memcg its slot array is
+ * charged to it. It is not counted here: it takes the place, in one grant,
+ * of an arena that grant counts already in arenas_reserved. May sleep.
  *
  * Return: the arena, or NULL.
  */
 struct karena_arena *karena_arena_new_empty(struct mem_cgroup *memcg)
 {
-	struct karena_arena *arena = karena_arena_alloc_slots();
+	struct karena_arena *arena;
+	struct mem_cgroup *old;
 
+	if (!memcg)
+		return karena_arena_alloc_slots(0);
+	old = set_active_memcg(memcg);
+	arena = karena_arena_alloc_slots(__GFP_ACCOUNT);
+	set_active_memcg(old);
 	if (arena)
 		karena_arena_set_memcg(arena, memcg);
 	return arena;

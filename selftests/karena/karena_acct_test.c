@@ -8,6 +8,9 @@
  *                             a grant beyond memory.max fails with ENOMEM
  *                             (counted, no OOM killer), and memory.current
  *                             goes back on release
+ *   memcg_charges_metadata    the module's structures for a grant (each
+ *                             arena's slot array, the grant's table) are
+ *                             charged to the grantee's cgroup too
  *   memcg_fork_copy_charged   a fork child's arenas share the parent's
  *                             pages (charged to whoever allocated them:
  *                             the fork adds little), and each page the
@@ -438,6 +441,88 @@ static void forking_child(const char *cg, int go, int done, size_t size)
 		_exit(write(done, "3", 1) != 1 || wait_byte(go) ? 6 : 0);
 	}
 	_exit(pid < 0 ? 5 : WEXITSTATUS(reap(pid)));
+}
+
+/* Arenas in the one grant of memcg_charges_metadata. */
+#define METADATA_ARENAS	64
+
+/*
+ * In the cgroup @cg: say on @done that the device is open, wait for @go,
+ * take one grant of METADATA_ARENAS arenas, say so, wait for @go, give it
+ * back. Exit status 0, or where it failed.
+ */
+static void metadata_child(const char *cg, int go, int done, size_t size)
+{
+	void *a;
+	int fd;
+
+	if (cg_enter_one_cpu(cg))
+		_exit(4);
+	fd = open(DEV, O_RDWR);
+	if (fd < 0 || write(done, "0", 1) != 1 || wait_byte(go))
+		_exit(3);
+	a = grant(fd, METADATA_ARENAS * size, 0);
+	if (a == MAP_FAILED)
+		_exit(2);
+	if (write(done, "1", 1) != 1 || wait_byte(go))
+		_exit(1);
+	munmap(a, METADATA_ARENAS * size);
+	_exit(0);
+}
+
+/*
+ * slab_unreclaimable of @cg once it is at least @want, or its value after
+ * 10 s: memory.stat is flushed on a read after enough updates, and every
+ * 2 s whatever the updates (a read can race with that flush).
+ */
+static long long slab_reaching(const char *cg, long long want)
+{
+	long long v = -1;
+	int i;
+
+	for (i = 0; i < 100; i++) {
+		v = cg_key(cg, "memory.stat", "slab_unreclaimable");
+		if (v < 0 || v >= want)
+			break;
+		usleep(100 * 1000);
+	}
+	return v;
+}
+
+/*
+ * The module's own structures for a grant are charged to the grantee's
+ * cgroup too, as kernel memory: each arena's slot array (a page pointer
+ * and a bit per page: 512 bytes and more with 256 KiB arenas) and the
+ * grant's table of arenas. A grant of METADATA_ARENAS arenas must add at
+ * least their slot arrays to memory.stat's slab_unreclaimable.
+ */
+TEST_F(acct, memcg_charges_metadata)
+{
+	long long before, after, want;
+	struct steps st;
+	int status;
+	pid_t pid;
+
+	NEED_MEMCG();
+	pid = fork_stepped(&st);
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		metadata_child(self->cg, st.go[0], st.done[1], self->size);
+	ASSERT_EQ(0, wait_byte(st.done[0]));
+	before = cg_key(self->cg, "memory.stat", "slab_unreclaimable");
+	ASSERT_LE(0, before);
+	ASSERT_EQ(1, write(st.go[1], "g", 1));
+	ASSERT_EQ(0, wait_byte(st.done[0]));
+	want = before + METADATA_ARENAS * (long long)(self->size /
+						      self->page * 8);
+	after = slab_reaching(self->cg, want);
+	TH_LOG("slab_unreclaimable %lld -> %lld for %d arenas of %zu bytes",
+	       before, after, METADATA_ARENAS, self->size);
+	EXPECT_LE(want, after);
+	ASSERT_EQ(1, write(st.go[1], "g", 1));
+	status = reap(pid);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		TH_LOG("child status 0x%x", status);
 }
 
 /*
