@@ -77,7 +77,7 @@ SELECT name FROM t WHERE grp = 42 ORDER BY name DESC LIMIT 5;
 SQL
 	check sqlite3 sqlite3 :memory: ".read $tmp/work.sql"
 else
-	skip "sqlite3" "sqlite3 not installed (apt-get install -y sqlite3)"
+	skip "sqlite3" "sqlite3 not installed (tools/install-deps.sh installs it)"
 	skip "sqlite3 served" "sqlite3 not installed"
 fi
 
