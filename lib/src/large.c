@@ -165,20 +165,33 @@ static void keep_give_back(const struct large_kept *k, unsigned n)
 }
 
 /*
+ * Take the kept grants that have waited @min_age_ms at time @now off the
+ * list into @out (large_lock held); how many.
+ */
+static unsigned keep_expire(uint32_t now, uint32_t min_age_ms,
+			    struct large_kept *out)
+{
+	unsigned n = 0;
+
+	while (nkept && (uint32_t)(now - kept[0].freed_ms) >= min_age_ms)
+		out[n++] = keep_remove(0);
+	return n;
+}
+
+/*
  * Give back the kept grants that have waited @min_age_ms at time @now.
  * True iff some are still kept (the purge thread comes back for them).
  */
 bool large_keep_release(uint32_t now, uint32_t min_age_ms)
 {
 	struct large_kept out[LARGE_KEEP_BLOCKS];
-	unsigned n = 0;
+	unsigned n;
 	bool left;
 
 	if (!atomic_load_explicit(&kr.large_kept, memory_order_relaxed))
 		return false;
 	pthread_mutex_lock(&large_lock);
-	while (nkept && (uint32_t)(now - kept[0].freed_ms) >= min_age_ms)
-		out[n++] = keep_remove(0);
+	n = keep_expire(now, min_age_ms, out);
 	left = nkept;
 	pthread_mutex_unlock(&large_lock);
 	keep_give_back(out, n);
@@ -196,52 +209,62 @@ bool large_keep_drop(void)
 
 /*
  * Keep the grant of a freed block (@base, @len) for a later request,
- * making room by giving the oldest back; false if it is not to be kept.
+ * giving back first those that have waited KARENA_PURGE_MS, then the
+ * oldest to make room; false if it is not to be kept.
  */
 static bool keep_put(void *base, size_t len)
 {
 	struct large_kept out[LARGE_KEEP_BLOCKS];
-	unsigned n = 0;
+	bool keep = len <= LARGE_KEEP_BYTES;
+	uint32_t now;
+	unsigned n;
 
-	if (!kr.purge_ms || kr_debug || len > LARGE_KEEP_BYTES)
+	if (!kr.purge_ms || kr_debug)
 		return false;
+	now = kr_now_ms();
 	pthread_mutex_lock(&large_lock);
-	while (nkept && (nkept == LARGE_KEEP_BLOCKS ||
-			 atomic_load(&kr.large_kept_bytes) + len >
-			 LARGE_KEEP_BYTES))
+	n = keep_expire(now, kr.purge_ms, out);
+	while (keep && nkept && (nkept == LARGE_KEEP_BLOCKS ||
+				 atomic_load(&kr.large_kept_bytes) + len >
+				 LARGE_KEEP_BYTES))
 		out[n++] = keep_remove(0);
-	kept[nkept++] = (struct large_kept){ base, len, kr_now_ms() };
-	atomic_fetch_add(&kr.large_kept, 1);
-	atomic_fetch_add(&kr.large_kept_bytes, len);
+	if (keep) {
+		kept[nkept++] = (struct large_kept){ base, len, now };
+		atomic_fetch_add(&kr.large_kept, 1);
+		atomic_fetch_add(&kr.large_kept_bytes, len);
+	}
 	pthread_mutex_unlock(&large_lock);
 	keep_give_back(out, n);
-	return true;
+	return keep;
 }
 
 /*
- * A kept grant for a request of @len bytes: at least @len, at most a
- * quarter more, the smallest such, taken off the list (@len set to its
- * size); NULL if none.
+ * A kept grant for a request of @len bytes aligned to @alignment: at
+ * least @len, at most a quarter more, the smallest such, taken off the
+ * list (@len set to its size); NULL if none, or if the alignment is over
+ * a page. Those that have waited KARENA_PURGE_MS go back first.
  */
-static void *keep_take(size_t *len)
+static void *keep_take(size_t *len, size_t alignment)
 {
-	unsigned i, best = LARGE_KEEP_BLOCKS;
-	struct large_kept k;
+	unsigned i, n, best = LARGE_KEEP_BLOCKS;
+	struct large_kept out[LARGE_KEEP_BLOCKS], k = { NULL, 0, 0 };
+	uint32_t now;
 
 	if (!atomic_load_explicit(&kr.large_kept, memory_order_relaxed))
 		return NULL;
+	now = kr_now_ms();
 	pthread_mutex_lock(&large_lock);
-	for (i = 0; i < nkept; i++)
+	n = keep_expire(now, kr.purge_ms, out);
+	for (i = 0; alignment == OS_PAGE_SIZE && i < nkept; i++)
 		if (kept[i].len >= *len && kept[i].len - *len <= *len / 4 &&
 		    (best == LARGE_KEEP_BLOCKS || kept[i].len < kept[best].len))
 			best = i;
-	if (best == LARGE_KEEP_BLOCKS) {
-		pthread_mutex_unlock(&large_lock);
-		return NULL;
-	}
-	k = keep_remove(best);
+	if (best != LARGE_KEEP_BLOCKS)
+		k = keep_remove(best);
 	pthread_mutex_unlock(&large_lock);
-	*len = k.len;
+	keep_give_back(out, n);
+	if (k.base)
+		*len = k.len;
 	return k.base;
 }
 
@@ -279,8 +302,7 @@ void *large_alloc(size_t size, size_t alignment, bool zero)
 	if (size > SIZE_MAX / 2 - slack - unit)
 		goto nomem;
 	len = (size + slack + unit - 1) & ~(unit - 1);
-	large_keep_release(kr_now_ms(), kr.purge_ms);
-	base = alignment == OS_PAGE_SIZE ? keep_take(&len) : NULL;
+	base = keep_take(&len, alignment);
 	if (base && zero)
 		memset(base, 0, size);		/* a fresh grant reads as zero */
 	if (!base)
@@ -328,7 +350,6 @@ bool large_free(void *p)
 		memset(p, DEAD_BYTE, (uintptr_t)e.base + e.len - e.block);
 	atomic_fetch_sub(&kr.large_blocks, 1);
 	atomic_fetch_sub(&kr.large_bytes, e.len);
-	large_keep_release(kr_now_ms(), kr.purge_ms);
 	if (keep_put(e.base, e.len))
 		purge_kick();		/* it gives the grant back if idle */
 	else

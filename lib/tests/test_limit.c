@@ -4,8 +4,9 @@
  * that mallocs 4 KiB, 64 KiB or 1 MiB blocks in a loop gets NULL with
  * errno ENOMEM once N arenas' worth is in use, and mallocs again once it
  * has freed them; after 1 MiB blocks, whose freed grants large.c keeps
- * for a while, 64 KiB blocks still get as far as alone. Needs the module and root (it lowers the parameter for
- * the helper's run and restores it); the VM suite runs it. */
+ * for a while, 64 KiB blocks still get as far as alone. Needs the module
+ * and root (it lowers the parameter for the helper's run and restores
+ * it); the VM suite runs it. */
 #include <libgen.h>
 
 #include "tap.h"
