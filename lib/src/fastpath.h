@@ -71,7 +71,7 @@ static inline __attribute__((always_inline)) void *malloc_fast(size_t size)
  * @b is a block of our arena at @base: give it back. Another thread's
  * pool: to its owner (heap_remote_free, which checks @b without changing
  * the live map, the owner's). Ours: checked first (free.c), the bit of
- * the pool's live map at @b taken with one btr: clear, @b is not a block
+ * the pool's live map at @b taken (map_take): clear, @b is not a block
  * handed out (free_suspect says what it is, and aborts).
  */
 static inline __attribute__((always_inline)) void free_block(void *b,

@@ -34,8 +34,8 @@
  *
  * One check for both: each pool has a live map (pool_map(), in its
  * header: types.h), a bit per 16 bytes, set iff a block handed out starts
- * there. malloc sets its block's bit (bts), free takes it (btr: clear it,
- * and CF says whether it was set) and branches once: a clear bit is a
+ * there. malloc sets its block's bit, free takes it (clears it, and sees
+ * whether it was set) and branches once: a clear bit is a
  * pointer that is not a block start (inside a block, or between blocks),
  * a block already free (a double free), or one never handed out;
  * free_suspect says which and aborts. The map is at a fixed offset in the
@@ -48,8 +48,8 @@
  * the owner keeps writing, and a producer/consumer pair took 1.1-1.2x
  * mimalloc's time (1.0x since). The map of a pool is rewritten only by
  * malloc and free of its owner; another thread's free only reads it
- * (heap_remote_free: bt), and the owner takes the bit when it collects
- * the block.
+ * (heap_remote_free), and the owner takes the bit when it collects the
+ * block.
  *
  * The check reads the map's line, dense and mostly cached, and never the
  * block: a check that reads the block (a "freed" key in its second word,
@@ -59,19 +59,21 @@
  * check / mimalloc: a random batch of 100k blocks 25.2 / 13.8 /
  * 13.1, a churn of 100k live blocks 45.7 / 28.3 / 22.6. In another run,
  * key / map / mimalloc: 49.9 / 33.3 / 26.2 and 102 / 57.9 / 44.8 (1.9x
- * and 2.3x mimalloc's time, 1.3x with the map); a malloc+free pair of
- * one pool, hot, 5.96 / 6.75 / 5.95: btr and bts on memory are
- * microcoded.
+ * and 2.3x mimalloc's time, 1.3x with the map).
  *
  * Cost measured with callgrind against a build without the check
- * (2026-12-06): free 5 instructions (a copy, a shift and a mask of the
- * address, btr, the branch), malloc 4 (the same, bts): 9.9 a pair with
- * the pool kept open (50.6 -> 60.5), 9.0 in a random batch (51.1 ->
- * 60.1) and in a churn (41.1 -> 50.1). The budget was 4; the key
- * cost 6, but, in time, far more (above). Finding the bit costs 3 (the
- * copy, the shift and the mask: its offset in the pool / 16), and setting
- * and clearing it one each; a map with a bit per byte would save the
- * shift and take 12.5 % of the memory.
+ * (2026-12-06): free 9 instructions (the word's offset in the map: a
+ * copy, a shift and a mask of the address; the bit: a copy and a shift;
+ * load, btr on the register, store; the branch), malloc 8 (the same, bts,
+ * no branch): 18.7 a pair with the pool kept open (50.6 -> 69.3), 17.1 in
+ * a random batch (45.7 -> 62.8) and in a churn (38.7 -> 55.7). The budget
+ * was 4. It was 9 with bts and btr on memory, which take the bit's offset
+ * whole, but those are microcoded, and in time the plain instructions
+ * win (pool.h): pinned, interleaved, a hot pair 5.08 -> 4.35 ns, a churn
+ * of 100k blocks 28.1 -> 25.0 ns (mimalloc 6.00 and 20.9; no check 21.6
+ * in a quieter run where mimalloc took 20.7). The key cost 6, but, in
+ * time, far more (above); a map with a bit per byte would need no shift
+ * for the bit and take 12.5 % of the memory.
  * What is not caught in a normal build: a double free of a block whose
  * first free came from another thread and is not yet collected when the
  * owner frees it too, or whose pool has since gone back to its arena and

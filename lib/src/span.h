@@ -52,18 +52,22 @@ static inline uintptr_t *block_key(void *b)
 /*
  * Is @b not a block start of the span whose key is @key, whose string of
  * non-starts is at @bias (bit @bit), or is it keyed "freed" (its second
- * word holds @key)? On x86-64: cmp, bt and one branch on "below or equal"
- * (CF: not a start; ZF: the key), which the caller takes.
+ * word holds @key)? On x86-64: cmp, then bt on the string's word, loaded
+ * (a bt with a register offset into memory is microcoded: pool.h), and
+ * one branch on "below or equal" (CF: not a start; ZF: the key), which
+ * the caller takes. The word is the one such a bt would address: 8 *
+ * (@bit / 64) bytes from @bias, as a signed offset.
  */
 static inline bool block_suspect(uintptr_t key, void *b, uintptr_t bias,
 				 uintptr_t bit)
 {
 #if defined(__x86_64__)
+	/* the strings are written once, at init: no memory operand needed */
+	uint64_t w = *(const uint64_t *)(bias + ((intptr_t)bit >> 6) * 8);
 	bool bad;
 
-	/* the strings are written once, at init: no memory operand needed */
-	__asm__("cmpq %2, %1\n\tbtq %4, (%3)" : "=@ccbe"(bad)
-		: "m"(*block_key(b)), "r"(key), "r"(bias), "r"(bit));
+	__asm__("cmpq %2, %1\n\tbtq %4, %3" : "=@ccbe"(bad)
+		: "m"(*block_key(b)), "r"(key), "r"(w), "r"(bit));
 	return bad;
 #else
 	const uint8_t *bits = (const uint8_t *)bias;
