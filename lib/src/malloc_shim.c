@@ -83,12 +83,21 @@ SHIM void *aligned_alloc(size_t alignment, size_t size)
 	return kr_memalign(alignment, size);
 }
 
+/*
+ * memalign is glibc's, lenient: programs written against it may pass any
+ * alignment. One up to 16 is malloc's (kr_memalign), one that is not a
+ * power of two is rounded up to the next, and only one above SIZE_MAX / 2
+ * + 1, which no power of two reaches, is EINVAL. aligned_alloc is strict,
+ * as C17 asks and glibc's is since 2.38.
+ */
 SHIM void *memalign(size_t alignment, size_t size)
 {
-	if (bad_alignment(alignment)) {
+	if (alignment > SIZE_MAX / 2 + 1) {
 		errno = EINVAL;
 		return NULL;
 	}
+	if (bad_alignment(alignment) && alignment > ALIGNMENT)
+		alignment = (size_t)1 << (64 - __builtin_clzll(alignment));
 	return kr_memalign(alignment, size);
 }
 
