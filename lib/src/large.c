@@ -28,6 +28,17 @@
  * arena_grant), so the limits see only the blocks in use.
  * KARENA_PURGE_MS=0 and KARENA_DEBUG keep nothing.
  *
+ * On the mmap backend a kept grant is also split: any run of an anonymous
+ * mapping's pages can be used and given back alone (a grant of the module
+ * is one mmap of the device, and goes back whole). A request that no kept
+ * grant fits within a quarter takes the front of the smallest one that
+ * holds it, whose rest stays kept, as old as it was; a block that grows
+ * (large_resize) takes the kept grant that starts where its own ends, or
+ * is copied to the front of one that holds it, before it asks mremap for
+ * pages. sqlite grows a buffer by doubling from 132 KiB to 4 MiB, frees
+ * it and grows another: the second and later now reuse the first's pages,
+ * where each faulted in 1000 fresh ones (docs/benchmarks.md).
+ *
  * Finding one again: a large block is in no arena's registry bits (its
  * memory may be far from any arena and of any size), so free reaches it
  * on the slot-miss path, after the bitmap has said "not an arena". A hash
@@ -44,6 +55,7 @@
 
 #include "backend.h"
 #include "config.h"
+#include "debug.h"
 #include "init.h"
 #include "large.h"
 #include "purge.h"
@@ -157,6 +169,40 @@ static struct large_kept keep_remove(unsigned i)
 	return k;
 }
 
+/*
+ * The first @len bytes of kept grant @i, which holds more: its rest stays
+ * kept, as old as it was (large_lock held; the mmap backend only).
+ */
+static struct large_kept keep_split(unsigned i, size_t len)
+{
+	struct large_kept k = { kept[i].base, len, kept[i].freed_ms };
+
+	kept[i].base = (char *)kept[i].base + len;
+	kept[i].len -= len;
+	atomic_fetch_sub(&kr.large_kept_bytes, len);
+	return k;
+}
+
+/*
+ * Take @len bytes from the front of a kept grant that starts at @at: true
+ * if there is one that holds them (large_lock held; the mmap backend only).
+ */
+static bool keep_extend(void *at, size_t len)
+{
+	unsigned i;
+
+	for (i = 0; i < nkept; i++) {
+		if (kept[i].base != at || kept[i].len < len)
+			continue;
+		if (kept[i].len == len)
+			keep_remove(i);
+		else
+			keep_split(i, len);
+		return true;
+	}
+	return false;
+}
+
 /* Give the grants taken off the list back to the backend, no lock held. */
 static void keep_give_back(const struct large_kept *k, unsigned n)
 {
@@ -238,16 +284,24 @@ static bool keep_put(void *base, size_t len)
 	return keep;
 }
 
+/* Can a grant be used and given back in parts? (the file's comment) */
+static bool grants_split(void)
+{
+	return kr.backend == &kr_backend_mmap;
+}
+
 /*
- * A kept grant for a request of @len bytes aligned to @alignment: at
- * least @len, at most a quarter more, the smallest such, taken off the
- * list (@len set to its size); NULL if none, or if the alignment is over
- * a page. Those that have waited KARENA_PURGE_MS go back first.
+ * A kept grant for a request of @len bytes aligned to @alignment: the
+ * smallest that holds @len, taken off the list whole if it holds at most
+ * a quarter more, else split (the mmap backend) or not taken (@len is set
+ * to what the caller gets); NULL if none, or if the alignment is over a
+ * page. Those that have waited KARENA_PURGE_MS go back first.
  */
 static void *keep_take(size_t *len, size_t alignment)
 {
 	unsigned i, n, best = LARGE_KEEP_BLOCKS;
 	struct large_kept out[LARGE_KEEP_BLOCKS], k = { NULL, 0, 0 };
+	bool split = grants_split();
 	uint32_t now;
 
 	if (!atomic_load_explicit(&kr.large_kept, memory_order_relaxed))
@@ -256,10 +310,13 @@ static void *keep_take(size_t *len, size_t alignment)
 	pthread_mutex_lock(&large_lock);
 	n = keep_expire(now, kr.purge_ms, out);
 	for (i = 0; alignment == OS_PAGE_SIZE && i < nkept; i++)
-		if (kept[i].len >= *len && kept[i].len - *len <= *len / 4 &&
+		if (kept[i].len >= *len &&
+		    (split || kept[i].len - *len <= *len / 4) &&
 		    (best == LARGE_KEEP_BLOCKS || kept[i].len < kept[best].len))
 			best = i;
-	if (best != LARGE_KEEP_BLOCKS)
+	if (best != LARGE_KEEP_BLOCKS && kept[best].len - *len > *len / 4)
+		k = keep_split(best, *len);
+	else if (best != LARGE_KEEP_BLOCKS)
 		k = keep_remove(best);
 	pthread_mutex_unlock(&large_lock);
 	keep_give_back(out, n);
@@ -328,7 +385,23 @@ nomem:
 	return NULL;
 }
 
-/* If @p is a large block, keep its grant or give it back, and say so. */
+/* Is @p inside a kept grant? (large_lock held) */
+static bool in_kept(const void *p)
+{
+	unsigned i;
+
+	for (i = 0; i < nkept; i++)
+		if ((const char *)p >= (const char *)kept[i].base &&
+		    (const char *)p < (const char *)kept[i].base + kept[i].len)
+			return true;
+	return false;
+}
+
+/*
+ * If @p is a large block, keep its grant or give it back, and say so. A
+ * pointer into a kept grant was one and is freed again: reported, and the
+ * program aborts (glibc's free would read a header that is not there).
+ */
 bool large_free(void *p)
 {
 	struct large_entry e;
@@ -339,7 +412,12 @@ bool large_free(void *p)
 	pthread_mutex_lock(&large_lock);
 	i = table_find((uintptr_t)p);
 	if (i == table_size) {
+		bool kept_grant = in_kept(p);
+
 		pthread_mutex_unlock(&large_lock);
+		if (kept_grant)
+			kr_fatal(p, "double free of a large block (or a free "
+				 "inside one): its grant is kept for reuse");
 		return false;
 	}
 	e = table[i];
@@ -358,12 +436,52 @@ bool large_free(void *p)
 }
 
 /*
- * Large block @p, resized to hold @size bytes (over kr.medium_max) by
- * moving its mapping (mremap): no copy, and the pages it had stay
- * resident, where a new block would fault in every page again (a growing
- * Python list reallocates at each 1/8 of growth). The mmap backend only,
- * and a block at its mapping's start (alignment up to a page: realloc
- * promises no more). NULL if it cannot be done: the caller copies.
+ * Large block @p grown into a kept grant (the file's comment): the one
+ * that starts where its grant ends, in place, or one that holds @len
+ * bytes, copied; the old grant is then kept as a freed block's. NULL if
+ * no kept grant serves.
+ */
+static void *resize_into_kept(void *p, size_t len)
+{
+	struct large_entry e;
+	size_t i, got = len;
+	void *q;
+
+	pthread_mutex_lock(&large_lock);
+	i = table_find((uintptr_t)p);
+	e = table[i];
+	if (keep_extend((char *)e.base + e.len, len - e.len)) {
+		table[i].len = len;
+		pthread_mutex_unlock(&large_lock);
+		atomic_fetch_add(&kr.large_bytes, len - e.len);
+		return p;
+	}
+	pthread_mutex_unlock(&large_lock);
+	q = keep_take(&got, OS_PAGE_SIZE);
+	if (!q)
+		return NULL;
+	memcpy(q, p, e.len);
+	pthread_mutex_lock(&large_lock);
+	table_remove(table_find((uintptr_t)p));
+	table_put(table, table_size, &(struct large_entry){
+		(uintptr_t)q, q, got });
+	pthread_mutex_unlock(&large_lock);
+	atomic_fetch_add(&kr.large_bytes, got - e.len);
+	if (keep_put(e.base, e.len))
+		purge_kick();
+	else
+		kr.backend->grant_free(e.base, e.len);
+	return q;
+}
+
+/*
+ * Large block @p, resized to hold @size bytes (over kr.medium_max): grown
+ * into a kept grant if one serves, else its mapping moved (mremap): no
+ * copy, and the pages it had stay resident, where a new block would fault
+ * in every page again (a growing Python list reallocates at each 1/8 of
+ * growth). The mmap backend only, and a block at its mapping's start
+ * (alignment up to a page: realloc promises no more). NULL if it cannot
+ * be done: the caller copies.
  */
 void *large_resize(void *p, size_t size)
 {
@@ -381,6 +499,15 @@ void *large_resize(void *p, size_t size)
 		return NULL;
 	}
 	e = table[i];
+	pthread_mutex_unlock(&large_lock);
+	if (len > e.len && atomic_load_explicit(&kr.large_kept,
+						memory_order_relaxed)) {
+		q = resize_into_kept(p, len);
+		if (q)
+			return q;
+	}
+	pthread_mutex_lock(&large_lock);
+	i = table_find((uintptr_t)p);
 	q = mremap(e.base, e.len, len, MREMAP_MAYMOVE);
 	if (q == MAP_FAILED) {
 		pthread_mutex_unlock(&large_lock);

@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 
 #include "tap.h"
+#include "backend.h"
 #include "config.h"
 #include "heap.h"
 #include "init.h"
@@ -45,6 +46,10 @@ static int misuse(const char *mode)
 		free_elsewhere(p + 640);
 	} else if (!strcmp(mode, "misaligned")) {
 		karena_free(p + 8);
+	} else if (!strcmp(mode, "double-free-large")) {
+		q = karena_malloc(1 << 20);	/* its grant is kept when freed */
+		karena_free(q);
+		karena_free(q);
 	}
 	return 0;	/* not reached when the misuse is caught */
 }
@@ -438,8 +443,18 @@ static void large_keep_test(void)
 	   nonzero);
 	karena_free(q);
 	r = karena_malloc(n / 2);
-	ok(r && r != p, "a request it would hold with over a quarter to "
-	   "spare gets a grant of its own");
+	karena_stats(&st);
+	if (kr.backend == &kr_backend_mmap)
+		ok(r == p && st.large_kept == 1 &&
+		   st.large_kept_bytes == n - n / 2,
+		   "a request it would hold with over a quarter to spare takes "
+		   "its front; the rest stays kept (%zu bytes)",
+		   st.large_kept_bytes);
+	else
+		ok(r && r != p && st.large_kept == 1 &&
+		   st.large_kept_bytes >= n,
+		   "a request it would hold with over a quarter to spare gets "
+		   "a grant of its own (the module's grants go back whole)");
 	karena_free(r);
 	karena_stats(&st);
 	ok(st.large_kept == 2, "both grants kept (%zu)", st.large_kept);
@@ -478,6 +493,83 @@ static void large_keep_test(void)
 	karena__real_clock();
 }
 
+/*
+ * The mmap backend splits kept grants: a block that grows takes the kept
+ * grant that starts where its own ends (in place, its bytes untouched),
+ * or moves to the front of one that holds it (a copy); the rest of a
+ * split grant ages from its first free.
+ */
+static void large_grow_test(void)
+{
+	const size_t n = 4 << 20, small = 160 << 10;
+	struct karena_stats st;
+	unsigned char *p, *q, *r, *s, *t;
+	size_t i, bad = 0;
+	void *guard;
+
+	if (kr.backend != &kr_backend_mmap) {
+		skip("large_grow_test", "the module's grants go back whole");
+		return;
+	}
+	karena__set_purge_ms(100);
+	karena__set_clock(50000);
+	large_keep_drop();
+	p = karena_malloc(n);
+	memset(p, 0x5a, n);
+	karena_free(p);
+	karena__advance_clock(60);
+	q = karena_malloc(small);		/* the front of p's grant */
+	memset(q, 0x11, small);
+	ok(q == p, "a block of 160 KiB takes the front of a kept 4 MiB grant");
+	for (i = 1; i <= 4; i++) {	/* doubling, as sqlite's buffers */
+		r = karena_realloc(q, small << i);
+		ok(r == q, "grown to %zu KiB in place, into the kept rest",
+		   (small << i) >> 10);
+		q = r;
+	}
+	for (i = 0; i < small; i++)
+		bad += q[i] != 0x11;
+	karena_stats(&st);
+	ok(!bad && st.large_kept == 1 &&
+	   st.large_kept_bytes == n - (small << 4),
+	   "its bytes kept (%zu differ); %zu bytes of the grant still kept",
+	   bad, st.large_kept_bytes);
+
+	karena_free(q);
+	large_keep_drop();
+
+	/* a grant of its own, and nothing of ours where it ends */
+	s = karena_malloc(small);
+	guard = mmap(s + small, OS_PAGE_SIZE, PROT_NONE, MAP_PRIVATE |
+		     MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	memset(s, 0x22, small);
+	t = karena_malloc(n);
+	karena_free(t);
+	karena__advance_clock(30);
+	r = karena_realloc(s, 3 * small);	/* t's grant holds it: a copy */
+	for (i = 0; r && i < small; i++)
+		bad += r[i] != 0x22;
+	karena_stats(&st);
+	ok(r == t && !bad,
+	   "a block that cannot grow in place moves to the front of a kept "
+	   "grant that holds it, its bytes copied (%zu differ)", bad);
+	ok(st.large_kept == 2 && st.large_kept_bytes == n - 3 * small + small,
+	   "... the grant's rest and the block's old grant are kept (%zu "
+	   "kept, %zu bytes)", st.large_kept, st.large_kept_bytes);
+	karena__advance_clock(70);
+	purge_pass_all(100);
+	karena_stats(&st);
+	ok(st.large_kept == 1 && st.large_kept_bytes == small,
+	   "the split grant's rest went back at 100 ms from its free; the "
+	   "old grant, freed 30 ms later, is still kept (%zu kept, %zu "
+	   "bytes)", st.large_kept, st.large_kept_bytes);
+	karena_free(r);
+	if (guard != MAP_FAILED)
+		munmap(guard, OS_PAGE_SIZE);
+	large_keep_drop();
+	karena__real_clock();
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1)
@@ -492,6 +584,7 @@ int main(int argc, char **argv)
 	remote_reuse_test();
 	cache_age_test();
 	large_keep_test();
+	large_grow_test();
 	purge_test();
 	expect_abort(argv[0], "double-free", "KARENA_DEBUG=0", "double free");
 	expect_abort(argv[0], "double-free-inuse", "KARENA_DEBUG=0",
@@ -503,6 +596,8 @@ int main(int argc, char **argv)
 		     "inside a block");
 	expect_abort(argv[0], "misaligned", "KARENA_DEBUG=0",
 		     "inside a block");
+	expect_abort(argv[0], "double-free-large", "KARENA_DEBUG=0",
+		     "double free of a large block");
 	expect_abort(argv[0], "double-free", "KARENA_DEBUG=1", "double free");
 	expect_abort(argv[0], "double-free-other-thread", "KARENA_DEBUG=1",
 		     "double free");
