@@ -45,9 +45,8 @@ for t in $(cat .vm-lib-tests 2>/dev/null); do
 done
 
 # Real programs under LD_PRELOAD=libkarena-malloc.so on the kernel backend:
-# python3 (in the initramfs with --python), forking from every kind of
-# thread too, and the library's C helpers; sqlite3 is not in the
-# initramfs, and is skipped by name.
+# python3 and sqlite3 (in the initramfs with --python), python3 forking
+# from every kind of thread too, and the library's C helpers.
 for t in lib/tests/preload.sh lib/tests/fork.sh; do
 	[ -f "$t" ] && run sh "$t"
 done
