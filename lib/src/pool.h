@@ -105,8 +105,8 @@ static inline uintptr_t map_word_offset(uintptr_t u)
  * and store it: bts, btr and bt with a register offset into memory are
  * microcoded (about ten micro-ops on AMD Zen and Intel cores alike), and
  * one of them on each side of a malloc+free pair cost more time than the
- * five plain instructions that replace it (docs/benchmarks.md: a hot
- * pair 5.2 -> 3.8 ns, a churn of 100k blocks 26.4 -> 22.8 ns).
+ * plain instructions that replace it, four more a side (docs/benchmarks.md:
+ * a hot pair 5.08 -> 4.35 ns, a churn of 100k blocks 28.1 -> 25.0 ns).
  *
  * Was a block handed out starting at @u, of pool @p? Clears the bit:
  * free's bad-free check, whose caller branches once on the bit's old
