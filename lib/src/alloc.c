@@ -190,8 +190,10 @@ void *kr_realloc(void *ptr, size_t size)
 	in_arena = registry_contains(ptr);
 	if (in_arena)
 		old = arena_usable_size(ptr);
-	else if (!(old = large_usable_size(ptr)))
+	else if (!(old = large_usable_size(ptr))) {
+		large_check_not_freed(ptr, "realloc");
 		return __libc_realloc(ptr, size);	/* glibc's block */
+	}
 	if (size == 0) {			/* as glibc: free, NULL */
 		kr_free(ptr);
 		return NULL;

@@ -398,9 +398,28 @@ static bool in_kept(const void *p)
 }
 
 /*
- * If @p is a large block, keep its grant or give it back, and say so. A
- * pointer into a kept grant was one and is freed again: reported, and the
- * program aborts (glibc's free would read a header that is not there).
+ * @p is no large block in use: if it is inside a kept grant, it was one
+ * (or inside one), and the program frees or resizes it again: reported
+ * as @what, and the program aborts (glibc would read a header that is not
+ * there).
+ */
+void large_check_not_freed(const void *p, const char *what)
+{
+	bool kept_grant;
+
+	if (!atomic_load_explicit(&kr.large_kept, memory_order_relaxed))
+		return;
+	pthread_mutex_lock(&large_lock);
+	kept_grant = in_kept(p);
+	pthread_mutex_unlock(&large_lock);
+	if (kept_grant)
+		kr_fatal(p, "%s of a large block (or inside one): its grant "
+			 "is kept for reuse", what);
+}
+
+/*
+ * If @p is a large block, keep its grant or give it back, and say so; a
+ * pointer into a kept grant aborts (large_check_not_freed).
  */
 bool large_free(void *p)
 {
@@ -412,12 +431,8 @@ bool large_free(void *p)
 	pthread_mutex_lock(&large_lock);
 	i = table_find((uintptr_t)p);
 	if (i == table_size) {
-		bool kept_grant = in_kept(p);
-
 		pthread_mutex_unlock(&large_lock);
-		if (kept_grant)
-			kr_fatal(p, "double free of a large block (or a free "
-				 "inside one): its grant is kept for reuse");
+		large_check_not_freed(p, "double free");
 		return false;
 	}
 	e = table[i];

@@ -15,6 +15,8 @@
 /* large.c */
 void *large_alloc(size_t size, size_t alignment, bool zero);
 bool large_free(void *p);
+/* aborts, naming @what, if @p is inside a kept grant: it was freed */
+void large_check_not_freed(const void *p, const char *what);
 bool large_keep_release(uint32_t now, uint32_t min_age_ms);
 bool large_keep_drop(void);
 void *large_resize(void *p, size_t size);

@@ -50,6 +50,10 @@ static int misuse(const char *mode)
 		q = karena_malloc(1 << 20);	/* its grant is kept when freed */
 		karena_free(q);
 		karena_free(q);
+	} else if (!strcmp(mode, "realloc-freed-large")) {
+		q = karena_malloc(1 << 20);
+		karena_free(q);
+		q = karena_realloc(q, 2 << 20);
 	}
 	return 0;	/* not reached when the misuse is caught */
 }
@@ -604,6 +608,8 @@ int main(int argc, char **argv)
 		     "inside a block");
 	expect_abort(argv[0], "double-free-large", "KARENA_DEBUG=0",
 		     "double free of a large block");
+	expect_abort(argv[0], "realloc-freed-large", "KARENA_DEBUG=0",
+		     "realloc of a large block");
 	expect_abort(argv[0], "double-free", "KARENA_DEBUG=1", "double free");
 	expect_abort(argv[0], "double-free-other-thread", "KARENA_DEBUG=1",
 		     "double free");
