@@ -62,8 +62,8 @@ static void expect_abort(const char *self, const char *mode, const char *debug,
 			 const char *needle)
 {
 	ok(aborts_with(self, mode, debug, needle, "0x"),
-	   "medium %s (%s) is reported (\"%s\", the pointer) and aborts",
-	   mode, debug, needle);
+	   "%s %s (%s) is reported (\"%s\", the pointer) and aborts",
+	   strstr(mode, "large") ? "large" : "medium", mode, debug, needle);
 }
 
 struct handoff {
