@@ -100,6 +100,12 @@ static inline uintptr_t map_word_offset(uintptr_t u)
 	return (u >> (ALIGNMENT_SHIFT + 3)) & ((POOL_MAP_WORDS - 1) * 8);
 }
 
+/* The word of @p's live map that holds the bit of @u. */
+static inline uint64_t *map_word(const struct kr_pool *p, uintptr_t u)
+{
+	return (uint64_t *)((char *)pool_map(p) + map_word_offset(u));
+}
+
 /*
  * The live map's bit operations load the word, change it in a register
  * and store it: bts, btr and bt with a register offset into memory are
@@ -129,7 +135,7 @@ static inline bool map_take(const struct kr_pool *p, uintptr_t u)
 		  [map] "i"(offsetof(struct kr_pool, map)));
 	return live;
 #else
-	uint64_t *w = pool_map(p) + map_bit(u) / 64, m = 1ull << map_bit(u) % 64;
+	uint64_t *w = map_word(p, u), m = 1ull << map_bit(u) % 64;
 	bool live = *w & m;
 
 	*w &= ~m;
@@ -152,7 +158,7 @@ static inline void map_give(const struct kr_pool *p, uintptr_t u)
 		  [bit] "r"(u >> ALIGNMENT_SHIFT),
 		  [map] "i"(offsetof(struct kr_pool, map)));
 #else
-	pool_map(p)[map_bit(u) / 64] |= 1ull << map_bit(u) % 64;
+	*map_word(p, u) |= 1ull << map_bit(u) % 64;
 #endif
 }
 
@@ -169,10 +175,7 @@ static inline unsigned map_count(const struct kr_pool *p)
 /* Is the block at @u of pool @p handed out? */
 static inline bool map_live(const struct kr_pool *p, uintptr_t u)
 {
-	const uint64_t *w = (const uint64_t *)((const char *)pool_map(p) +
-					       map_word_offset(u));
-
-	return *w >> map_bit(u) % 64 & 1;
+	return *map_word(p, u) >> map_bit(u) % 64 & 1;
 }
 
 /*

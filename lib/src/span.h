@@ -62,7 +62,6 @@ static inline bool block_suspect(uintptr_t key, void *b, uintptr_t bias,
 				 uintptr_t bit)
 {
 #if defined(__x86_64__)
-	/* the strings are written once, at init: no memory operand needed */
 	uint64_t w = *(const uint64_t *)(bias + ((intptr_t)bit >> 6) * 8);
 	bool bad;
 
