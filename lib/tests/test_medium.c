@@ -557,6 +557,7 @@ static void large_grow_test(void)
 	karena_free(t);
 	karena__advance_clock(30);
 	r = karena_realloc(s, 3 * small);	/* t's grant holds it: a copy */
+	bad = 0;
 	for (i = 0; r && i < small; i++)
 		bad += r[i] != 0x22;
 	karena_stats(&st);
