@@ -115,8 +115,10 @@ struct kr_arena *arena_new(struct kr_heap *h)
 	 * names the heap, so that free of a wild pointer into a pool that
 	 * carries no block, or into the pool table, goes the owner's way and
 	 * finds no bit set in the slot's map (free_suspect) instead of
-	 * following a NULL heap.
+	 * following a NULL heap. With a colour (pool.h, table_offset), the
+	 * table's slot 0 is not the arena header but stands for it.
 	 */
+	a->heap = h;
 	for (i = 0; i < kr.npools; i++)
 		pool_at(a, i)->heap = h;
 	_Static_assert(offsetof(struct kr_pool, heap) ==

@@ -182,10 +182,13 @@ int kr_check_heap(struct kr_heap *h, FILE *out)
 		CHECK(&x, registry_contains(a), a, "arena not in registry");
 		CHECK(&x, !map_count((struct kr_pool *)a), a,
 		      "the arena header's live map (no_map) is not empty");
+		CHECK(&x, pool_at(a, 0)->heap == h && !map_count(pool_at(a, 0)),
+		      a, "the pool table's slot 0 does not read as a pool "
+		      "of the heap with no block");
 		CHECK(&x, a->ntotalpools == kr.npools - kr.first_pool, a,
 		      "bad ntotalpools");
-		/* slot 0 is the arena header; the others of the table's
-		 * own pools are never used */
+		/* slot 0 is (or stands for) the arena header; the others
+		 * of the table's own pools are never used */
 		for (i = 1; i < kr.npools; i++) {
 			struct kr_pool *m = pool_at(a, i);
 

@@ -108,12 +108,19 @@ void kr_init_slow(void)
 	kr.arena_mask = ~(uintptr_t)(asize - 1);
 	if (!kr_debug)
 		kr_fast.free_slot_mask = kr.arena_mask | (ALIGNMENT - 1);
-	kr.header_mask = ((asize - 1) & ~POOL_MASK) >>
-			 (POOL_SHIFT - POOL_SLOT_SHIFT);
 	kr.npools = (unsigned)(asize >> POOL_SHIFT);
 	/* the pool table: a header, with its live map, a pool (types.h) */
 	hdr = (size_t)kr.npools << POOL_SLOT_SHIFT;
 	kr.first_pool = (unsigned)((hdr + POOL_SIZE - 1) >> POOL_SHIFT);
+	/*
+	 * The table's colours: where in the pools it takes it may sit
+	 * (pool.h, table_offset). hdr is asize / 64, a power of two, and so
+	 * is first_pool * POOL_SIZE: the mask is the low bits of the arena's
+	 * number, shifted right by 6, below that size.
+	 */
+	kr.colour_mask = ((uintptr_t)kr.first_pool << POOL_SHIFT) - hdr;
+	kr.header_mask = (((asize - 1) & ~POOL_MASK) >>
+			  (POOL_SHIFT - POOL_SLOT_SHIFT)) | kr.colour_mask;
 	span_init_classes();
 	set_max_empty();
 

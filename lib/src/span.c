@@ -252,6 +252,14 @@ static unsigned bits_next(const uint64_t *bits, unsigned i, bool want)
 	return i < kr.npools ? i : kr.npools;
 }
 
+_Static_assert(offsetof(struct kr_span, owner) ==
+	       offsetof(struct kr_arena, heap) &&
+	       offsetof(struct kr_span, start_bias) >=
+	       offsetof(struct kr_arena, no_map) &&
+	       sizeof(struct kr_span) <= offsetof(struct kr_arena, no_map) +
+	       sizeof(((struct kr_arena *)0)->no_map),
+	       "slot 0 of an arena of spans reads as a free pool's");
+
 /* A new arena of spans for @h, every pool free. NULL + ENOMEM if denied. */
 static struct kr_arena *span_arena_new(struct kr_heap *h)
 {
@@ -262,6 +270,16 @@ static struct kr_arena *span_arena_new(struct kr_heap *h)
 		return NULL;
 	a->magic = SPAN_ARENA_MAGIC;
 	a->heap = h;
+	/*
+	 * Slot 0 (the header, or with a colour what stands for it: pool.h)
+	 * reads as a free pool's, so that free of a pointer into the table
+	 * is caught (span_free_checked) instead of following the heap's
+	 * address as a string of block starts: its fields fall in the
+	 * header's heap (owner) and no_map, which an arena of spans leaves
+	 * unused (types.h).
+	 */
+	span_slot_free(span_at(a, 0), 0);
+	span_at(a, 0)->owner = h;
 	a->ntotalpools = (uint16_t)(kr.npools - kr.first_pool);
 	a->nfreepools = a->ntotalpools;
 	a->empty_ms = kr_now_ms();
@@ -664,6 +682,9 @@ void span_free_checked(void *b)
 	unsigned n = 0;
 	void *f;
 
+	if ((u >> POOL_SHIFT) % kr.npools < kr.first_pool)
+		kr_fatal(b, "free of a pointer into the pool table of an arena "
+			 "of spans (a wild pointer)");
 	if (t->state != SPAN_HEAD && t->state != SPAN_TAIL)
 		kr_fatal(b, "free of a pointer into a free span (a double "
 			 "free of a medium block whose span was emptied, or a "

@@ -5,7 +5,7 @@
  *
  * One header, as mimalloc's types.h, because each of these structures
  * points to the others: a pool's header names its heap, a heap lists its
- * pools and arenas. Their layout (the pool table at an arena's base, the
+ * pools and arenas. Their layout (the pool table in an arena's pool 0, the
  * pool states and the list invariants) is drawn in lib/README.md; each
  * field's comment says who may write it and under which lock.
  */
@@ -96,14 +96,17 @@ struct kr_pool {
 } __attribute__((aligned(1 << POOL_SLOT_SHIFT)));
 
 /**
- * struct kr_arena - the header at the base of every arena, in the pool
- * table's slot 0 (pool 0 holds the table, so that slot is free)
+ * struct kr_arena - the header at the base of every arena; the pool
+ * table's slot 0 when the table's colour puts it at the base (pool.h,
+ * table_offset; pool 0 holds the table, so that slot is free), and
+ * otherwise in the same pool with a slot 0 of its own that copies @heap
  * @magic:	ARENA_MAGIC while granted (a cheap sanity check)
  * @heap:	owning heap, fixed for the arena's life; at a pool header's
  *		@heap offset: the table's slot 0 is what free reads for a
  *		pointer into the arena's first pool (the pool table)
  * @no_map:	zero, where a pool header has its live map: a free into
- *		the pool table finds no block handed out
+ *		the pool table finds no block handed out (an arena of spans
+ *		uses it for slot 0's start_bias: span.c)
  * @nfreepools:	empty pools on @freepools + untouched pools
  * @ntotalpools: pools that can carry blocks (npools - first_pool)
  * @nextpool:	index of the first untouched pool
@@ -154,12 +157,14 @@ struct kr_arena {
  * @capacity:	blocks the span holds (<= 64)
  * @size:	block size
  * @freeblock:	singly linked free blocks (link in the first word), or NULL
+ * @owner:	the heap owning the arena; where the arena header has its
+ *		heap, and @start_bias where it has its (unused) no_map: slot
+ *		0 of an arena of spans reads as a free pool's (span.c)
  * @start_bias:	the class's bit string of block starts (kr_mclass.starts)
  *		minus base / 128: bit u / 16 of the string at @start_bias is
  *		set iff address u is a block start of the span (free's check,
  *		one bt, as a pool's). In a free pool's and a tail's slot, a
  *		string of ones: nothing there is a block start
- * @owner:	the heap owning the arena
  * @next, @prev: on heap->spans[mclass] iff a block is free (the owner's)
  * @carve:	byte offset of the first block never handed out
  * @empty_ms:	when the free pool became free
@@ -176,8 +181,8 @@ struct kr_span {
 	uint16_t capacity;
 	uint32_t size;
 	void *freeblock;
-	uintptr_t start_bias;
 	struct kr_heap *owner;
+	uintptr_t start_bias;
 	struct kr_span *next;
 	struct kr_span *prev;
 	uint32_t carve;

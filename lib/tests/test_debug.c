@@ -55,7 +55,8 @@ static int misuse(const char *mode)
 
 static int misuse_mode(const char *mode)
 {
-	unsigned char *p, *q;
+	unsigned char *p, *q = NULL;
+	unsigned i;
 
 	p = karena_malloc(40);
 	if (!strcmp(mode, "double-free")) {
@@ -98,6 +99,16 @@ static int misuse_mode(const char *mode)
 	} else if (!strcmp(mode, "pool-table")) {
 		/* a 16-aligned address in the arena's pool table */
 		karena_free((char *)arena_of(p) + 3 * sizeof(struct kr_pool));
+	} else if (!strcmp(mode, "table-slot-0")) {
+		/* inside slot 0 of a table away from its arena's base */
+		for (i = 0; kr.colour_mask && i < 4000; i++) {
+			q = karena_malloc(1000);	/* kept: new arenas */
+			if (q && table_offset(arena_of(q)))
+				break;
+		}
+		if (kr.colour_mask && i == 4000)
+			return 3;		/* no coloured arena came */
+		karena_free((char *)pool_at(arena_of(q ? q : p), 0) + 64);
 	} else if (!strcmp(mode, "untouched-pool")) {
 		/* a block start of a pool of the arena that never carried one */
 		karena_free((char *)arena_of(p) + (kr.npools - 1) * POOL_SIZE);
@@ -182,6 +193,8 @@ int main(int argc, char **argv)
 	/* a normal build too (the arena header reads as a pool with no
 	 * block to free: types.h) */
 	expect_also(argv[0], "pool-table", "KARENA_DEBUG=0",
+		    "into the header of arena", "not a block");
+	expect_also(argv[0], "table-slot-0", "KARENA_DEBUG=0",
 		    "into the header of arena", "not a block");
 	/* a normal build too: not a crash on an untouched pool's header */
 	expect_also(argv[0], "untouched-pool", "KARENA_DEBUG=0",

@@ -37,6 +37,11 @@ static int misuse(const char *mode)
 		q = karena_malloc(5000);
 		karena_free(p + 1024);
 		(void)q;
+	} else if (!strcmp(mode, "pool-table")) {
+		/* the last line of its arena's pool table's pools */
+		char *a = (char *)((uintptr_t)p & kr.arena_mask);
+
+		karena_free(a + ((size_t)kr.first_pool << POOL_SHIFT) - 64);
 	} else if (!strcmp(mode, "double-free-other-thread")) {
 		q = karena_malloc(5000);	/* the span stays in use */
 		karena_free(p);
@@ -601,6 +606,10 @@ int main(int argc, char **argv)
 	expect_abort(argv[0], "double-free-inuse", "KARENA_DEBUG=0",
 		     "double free");
 	expect_abort(argv[0], "interior", "KARENA_DEBUG=0", "inside a block");
+	expect_abort(argv[0], "pool-table", "KARENA_DEBUG=0",
+		     "into the pool table of an arena of spans");
+	expect_abort(argv[0], "pool-table", "KARENA_DEBUG=1",
+		     "into the pool table of an arena of spans");
 	expect_abort(argv[0], "double-free-other-thread", "KARENA_DEBUG=0",
 		     "double free");
 	expect_abort(argv[0], "interior-other-thread", "KARENA_DEBUG=0",

@@ -145,6 +145,62 @@ static void test_arena_no_map(void)
 	karena_free(b);
 }
 
+/*
+ * The pool table sits at its arena's colour (pool.h, table_offset): a
+ * multiple of its size, from the arena's number, inside the pools it
+ * takes; slot 0 stands for the arena header there.
+ */
+static void test_table_colours(void)
+{
+	enum { N = 8 * 15 * 15 };	/* 1 KiB blocks: 8 arenas of 256 KiB */
+	size_t table = (size_t)kr.npools << POOL_SLOT_SHIFT;
+	size_t room = (size_t)kr.first_pool << POOL_SHIFT;
+	size_t colours = room / table;
+	unsigned shift = (unsigned)__builtin_ctzl(kr.arena_size);
+	unsigned i, bad = 0, coloured = 0, arenas = 0;
+	struct kr_arena *last = NULL;
+	void **b = calloc(N, sizeof(*b));
+
+	for (i = 0; b && i < N; i++) {
+		struct kr_arena *a;
+		uintptr_t off;
+		struct kr_pool *p;
+
+		b[i] = karena_malloc(1000);
+		if (!b[i]) {
+			bad++;
+			break;
+		}
+		a = arena_of(b[i]);
+		off = (((uintptr_t)a >> shift) % colours) * table;
+		p = pool_of(b[i]);
+		if ((char *)pool_at(a, 0) != (char *)a + off ||
+		    p != pool_at(a, pool_index(a, p)) ||
+		    (char *)p < (char *)a + off ||
+		    (char *)p >= (char *)a + off + table ||
+		    off + table > room || pool_at(a, 0)->heap != a->heap ||
+		    map_count(pool_at(a, 0)))
+			bad++;
+		if (a != last) {
+			arenas++;
+			coloured += off != 0;
+			last = a;
+		}
+	}
+	ok(b && !bad, "%u blocks in %u arenas: each pool's header in its "
+	   "arena's table, at the arena's colour (%zu colours of %zu bytes), "
+	   "whose slot 0 names the heap and has no block", i, arenas,
+	   colours, table);
+	ok(colours == 1 ? !kr.colour_mask && !coloured :
+	   kr.colour_mask == room - table && coloured && coloured < arenas,
+	   "%u of the %u arenas have a table away from their base (mask "
+	   "%#zx)", coloured, arenas, (size_t)kr.colour_mask);
+	for (i = 0; b && i < N; i++)
+		karena_free(b[i]);
+	free(b);
+	ok(invariants(), "invariants after the coloured arenas");
+}
+
 int main(void)
 {
 	const size_t req = 100;			/* class 6, 112-byte blocks */
@@ -261,5 +317,6 @@ int main(void)
 	test_list_surgery();
 	test_live_map();
 	test_arena_no_map();
+	test_table_colours();
 	return tap_done();
 }

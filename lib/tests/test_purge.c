@@ -157,9 +157,11 @@ static double sparse(int one_in_1000, int *looked, int *within)
 	need += KEEP_POOLS + SPARE_POOLS;
 	need *= POOL_SIZE / OS_PAGE_SIZE;
 	/*
-	 * The pool tables: on mmap, the pages their slots take; a grant's
-	 * pages are all present from the start (the module maps them at
-	 * mmap), so on the kernel backend the tables' whole pools.
+	 * The pool tables: on mmap, the pages their slots take, and the
+	 * arena header's page when the table's colour puts it away from the
+	 * base (pool.h); a grant's pages are all present from the start (the
+	 * module maps them at mmap), so on the kernel backend the tables'
+	 * whole pools.
 	 */
 	if (is_kernel())
 		need += (size_t)narenas * kr.first_pool *
@@ -167,7 +169,8 @@ static double sparse(int one_in_1000, int *looked, int *within)
 	else
 		need += (size_t)narenas *
 			((((size_t)kr.npools << POOL_SLOT_SHIFT) +
-			  OS_PAGE_SIZE - 1) / OS_PAGE_SIZE);
+			  OS_PAGE_SIZE - 1) / OS_PAGE_SIZE +
+			 (kr.colour_mask != 0));
 	karena__advance_clock(kr.purge_ms);
 	*looked = purge_thread_passes();
 	r = resident();
