@@ -29,7 +29,8 @@
  * Arenas are aligned to their size, so a table at each one's base would
  * put the headers of every arena's pool i on the same few cache sets: with
  * 256 KiB arenas, the first lines of all headers (what free reads) on 16
- * of a 512 KiB L2's 1024 sets, 128 lines for a heap of thousands of pools.
+ * of the 1024 sets of a 1 MiB 16-way L2, 256 lines for a heap of a
+ * thousand pools (docs/benchmarks.md, "The pool table's colour").
  * The table (arena_size / 64 bytes) sits instead at a multiple of its own
  * size inside the pools it takes, chosen by the arena's number: with
  * 256 KiB arenas, at 0, 4, 8 or 12 KiB of pool 0, four times the sets.
