@@ -892,8 +892,12 @@ static bool karena_grant_len_ok(unsigned long len, unsigned long size)
  * @pgoff: must be 0
  * @flags: MAP_* flags
  *
- * Asks the mm's allocator for len + the file's arena size and aligns up
- * inside that. A MAP_FIXED address must be aligned already.
+ * Asks the mm's allocator for len + the file's arena size and takes the
+ * highest aligned address inside that: the mm hands out address space
+ * top-down, so the next grant's range ends where this one starts and
+ * lands right below it, arenas side by side rather than an arena's size
+ * apart (the library's pool tables take their colour from the arena's
+ * number: lib/src/pool.h). A MAP_FIXED address must be aligned already.
  *
  * Return: the address, or a negative errno.
  */
@@ -919,7 +923,7 @@ unsigned long karena_get_unmapped_area(struct file *file, unsigned long addr,
 	ret = karena_mm_get_unmapped_area(current->mm, 0, span, flags);
 	if (IS_ERR_VALUE(ret))
 		return ret;
-	return ALIGN(ret, size);
+	return ALIGN_DOWN(ret + span - len, size);
 }
 
 /*
