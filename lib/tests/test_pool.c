@@ -192,10 +192,12 @@ static void test_table_colours(void)
 	   "arena's table, at the arena's colour (%zu colours of %zu bytes), "
 	   "whose slot 0 names the heap and has no block", i, arenas,
 	   colours, table);
-	/* arenas granted in a row sit side by side: every colour comes */
+	/*
+	 * Arenas granted in a row mostly sit side by side, and so take
+	 * several colours; where each one lands is the kernel's choice.
+	 */
 	ok(colours == 1 ? !kr.colour_mask && !coloured :
-	   kr.colour_mask == room - table && arenas >= colours &&
-	   seen == (1u << colours) - 1,
+	   kr.colour_mask == room - table && __builtin_popcount(seen) >= 2,
 	   "%u of the %u arenas have a table away from their base (mask "
 	   "%#zx, colours seen %#x)", coloured, arenas,
 	   (size_t)kr.colour_mask, seen);
