@@ -682,7 +682,7 @@ void span_free_checked(void *b)
 	unsigned n = 0;
 	void *f;
 
-	if ((u >> POOL_SHIFT) % kr.npools < kr.first_pool)
+	if (span_index(t) < kr.first_pool)
 		kr_fatal(b, "free of a pointer into the pool table of an arena "
 			 "of spans (a wild pointer)");
 	if (t->state != SPAN_HEAD && t->state != SPAN_TAIL)
