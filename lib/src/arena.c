@@ -56,25 +56,25 @@ void arena_usable_unlink(struct kr_heap *h, struct kr_arena *a)
 
 /*
  * One arena from the backend, in the registry (its slots tagged
- * @registry_tag) and counted; its header is the caller's to write (arenas of
- * pools here, of spans in span.c). NULL
+ * @registry_tag) and counted; its header (arena.h, arena_at) is the
+ * caller's to write (arenas of pools here, of spans in span.c). NULL
  * with errno ENOMEM when the backend refuses.
  */
 struct kr_arena *arena_grant(uintptr_t registry_tag)
 {
-	struct kr_arena *a;
+	void *base;
 	size_t held, peak;
 
-	a = kr.backend_ok ? kr.backend->arena_alloc(kr.arena_size) : NULL;
-	if (!a && large_keep_drop())	/* the limits see blocks in use */
-		a = kr.backend->arena_alloc(kr.arena_size);
-	if (!a) {
+	base = kr.backend_ok ? kr.backend->arena_alloc(kr.arena_size) : NULL;
+	if (!base && large_keep_drop())	/* the limits see blocks in use */
+		base = kr.backend->arena_alloc(kr.arena_size);
+	if (!base) {
 		atomic_fetch_add(&kr.arenas_denied, 1);
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (registry_add(a, registry_tag) < 0) {
-		kr.backend->arena_free(a, kr.arena_size);
+	if (registry_add(base, registry_tag) < 0) {
+		kr.backend->arena_free(base, kr.arena_size);
 		atomic_fetch_add(&kr.arenas_denied, 1);
 		errno = ENOMEM;
 		return NULL;
@@ -85,15 +85,15 @@ struct kr_arena *arena_grant(uintptr_t registry_tag)
 	while (held > peak &&
 	       !atomic_compare_exchange_weak(&kr.arenas_peak, &peak, held))
 		;
-	return a;
+	return arena_at((uintptr_t)base);
 }
 
 /* Out of the registry and back to the backend. */
 void arena_ungrant(struct kr_arena *a)
 {
 	a->magic = 0;
-	registry_remove(a);
-	kr.backend->arena_free(a, kr.arena_size);
+	registry_remove(arena_base(a));
+	kr.backend->arena_free(arena_base(a), kr.arena_size);
 	atomic_fetch_sub(&kr.arenas_held, 1);
 	atomic_fetch_add(&kr.arenas_released, 1);
 }
@@ -111,14 +111,12 @@ struct kr_arena *arena_new(struct kr_heap *h)
 		return NULL;
 	/*
 	 * The backend gives zeroed memory: every slot is POOL_UNTOUCHED, and
-	 * every live map empty. Every slot, the arena header's too (types.h),
-	 * names the heap, so that free of a wild pointer into a pool that
-	 * carries no block, or into the pool table, goes the owner's way and
-	 * finds no bit set in the slot's map (free_suspect) instead of
-	 * following a NULL heap. With a colour (pool.h, table_offset), the
-	 * table's slot 0 is not the arena header but stands for it.
+	 * every live map empty. Every slot, the arena header's (slot 0) too
+	 * (types.h), names the heap, so that free of a wild pointer into a
+	 * pool that carries no block, or into the pool table, goes the
+	 * owner's way and finds no bit set in the slot's map (free_suspect)
+	 * instead of following a NULL heap.
 	 */
-	a->heap = h;
 	for (i = 0; i < kr.npools; i++)
 		pool_at(a, i)->heap = h;
 	_Static_assert(offsetof(struct kr_pool, heap) ==

@@ -180,15 +180,14 @@ int kr_check_heap(struct kr_heap *h, FILE *out)
 		CHECK(&x, a->magic == ARENA_MAGIC && a->heap == h, a,
 		      "bad magic or owner");
 		CHECK(&x, registry_contains(a), a, "arena not in registry");
+		CHECK(&x, a == arena_of(a) && a == (void *)pool_at(a, 0), a,
+		      "the arena header is not its table's slot 0");
 		CHECK(&x, !map_count((struct kr_pool *)a), a,
 		      "the arena header's live map (no_map) is not empty");
-		CHECK(&x, pool_at(a, 0)->heap == h && !map_count(pool_at(a, 0)),
-		      a, "the pool table's slot 0 does not read as a pool "
-		      "of the heap with no block");
 		CHECK(&x, a->ntotalpools == kr.npools - kr.first_pool, a,
 		      "bad ntotalpools");
-		/* slot 0 is (or stands for) the arena header; the others
-		 * of the table's own pools are never used */
+		/* slot 0 is the arena header; the other pools that
+		 * hold the table are never used */
 		for (i = 1; i < kr.npools; i++) {
 			struct kr_pool *m = pool_at(a, i);
 

@@ -114,7 +114,7 @@ void kr_init_slow(void)
 	kr.first_pool = (unsigned)((hdr + POOL_SIZE - 1) >> POOL_SHIFT);
 	/*
 	 * The table's colours: where in the pools it takes it may sit
-	 * (pool.h, table_offset). hdr is asize / 64, a power of two, and so
+	 * (arena.h, table_offset). hdr is asize / 64, a power of two, and so
 	 * is first_pool * POOL_SIZE: the mask is the low bits of the arena's
 	 * number, shifted right by 6, below that size.
 	 */

@@ -33,7 +33,7 @@ struct kr_global {
 	size_t arena_size;
 	uintptr_t arena_mask;		/* ~(arena_size - 1) */
 	uintptr_t header_mask;		/* see pool_of() */
-	uintptr_t colour_mask;		/* see table_offset() */
+	uintptr_t colour_mask;		/* arena.h, table_offset() */
 	unsigned npools;		/* arena_size / POOL_SIZE */
 	unsigned first_pool;		/* pools taken by the pool table */
 	/* from the environment, read once at init */

@@ -24,38 +24,19 @@
 #include "types.h"
 
 /*
- * Where arena @a's pool table starts, from its base: the table's colour.
- *
- * Arenas are aligned to their size, so a table at each one's base would
- * put the headers of every arena's pool i on the same few cache sets: with
- * 256 KiB arenas, the first lines of all headers (what free reads) on 16
- * of the 1024 sets of a 1 MiB 16-way L2, 256 lines for a heap of a
- * thousand pools (docs/benchmarks.md, "The pool table's colour").
- * The table (arena_size / 64 bytes) sits instead at a multiple of its own
- * size inside the pools it takes, chosen by the arena's number: with
- * 256 KiB arenas, at 0, 4, 8 or 12 KiB of pool 0, four times the sets.
- * pool_in() finds it with the mask it used anyway (kr.header_mask holds
- * kr.colour_mask). The arena header stays at the base; table slot 0, with
- * a colour, is a copy that names the heap and has no block (arena_new).
+ * The header of pool @i of arena @a: slot i of its table, whose slot 0 is
+ * @a itself (arena.h, table_offset).
  */
-static inline uintptr_t table_offset(const struct kr_arena *a)
-{
-	return ((uintptr_t)a >> (POOL_SHIFT - POOL_SLOT_SHIFT)) &
-	       kr.colour_mask;
-}
-
-/* The header of pool @i of arena @a: slot i of its table. */
 static inline struct kr_pool *pool_at(struct kr_arena *a, unsigned i)
 {
-	return (struct kr_pool *)((char *)a + table_offset(a) +
-				  ((size_t)i << POOL_SLOT_SHIFT));
+	return (struct kr_pool *)((char *)a + ((size_t)i << POOL_SLOT_SHIFT));
 }
 
 static inline unsigned pool_index(const struct kr_arena *a,
 				  const struct kr_pool *p)
 {
-	return (unsigned)(((const char *)p - (const char *)a -
-			   table_offset(a)) >> POOL_SLOT_SHIFT);
+	return (unsigned)(((const char *)p - (const char *)a) >>
+			  POOL_SLOT_SHIFT);
 }
 
 /*
@@ -82,7 +63,7 @@ static inline char *pool_base(const struct kr_pool *p)
 {
 	struct kr_arena *a = arena_of(p);
 
-	return (char *)a + ((size_t)pool_index(a, p) << POOL_SHIFT);
+	return arena_base(a) + ((size_t)pool_index(a, p) << POOL_SHIFT);
 }
 
 /* The first block of @p never on its free list, or the end of its blocks. */

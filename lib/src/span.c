@@ -271,12 +271,11 @@ static struct kr_arena *span_arena_new(struct kr_heap *h)
 	a->magic = SPAN_ARENA_MAGIC;
 	a->heap = h;
 	/*
-	 * Slot 0 (the header, or with a colour what stands for it: pool.h)
-	 * reads as a free pool's, so that free of a pointer into the table
-	 * is caught (span_free_checked) instead of following the heap's
-	 * address as a string of block starts: its fields fall in the
-	 * header's heap (owner) and no_map, which an arena of spans leaves
-	 * unused (types.h).
+	 * Slot 0, the header, reads as a free pool's, so that free of a
+	 * pointer into the table is caught (span_free_checked) instead of
+	 * following the heap's address as a string of block starts: its
+	 * fields fall in the header's heap (owner) and no_map, which an
+	 * arena of spans leaves unused (types.h).
 	 */
 	span_slot_free(span_at(a, 0), 0);
 	span_at(a, 0)->owner = h;
@@ -626,7 +625,7 @@ static inline struct kr_span *span_head_of(uintptr_t base, uintptr_t u)
 {
 	const struct kr_span *t = (struct kr_span *)pool_in(base, u);
 
-	return (struct kr_span *)pool_at((struct kr_arena *)base, t->head);
+	return (struct kr_span *)pool_at(arena_at(base), t->head);
 }
 
 /* Span @s of @h is empty and not kept: kept open, parked or given back. */
@@ -796,7 +795,7 @@ void span_purge(struct kr_heap *h, uint32_t now, uint32_t min_age_ms)
 				i += s->state == SPAN_HEAD ? s->npages : 1;
 				continue;
 			}
-			r = kr.backend->return_pages((char *)a +
+			r = kr.backend->return_pages(arena_base(a) +
 					((size_t)i << POOL_SHIFT),
 					(size_t)(j - i) << POOL_SHIFT);
 			atomic_fetch_add(&kr.return_calls, 1);

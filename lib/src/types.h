@@ -96,14 +96,13 @@ struct kr_pool {
 } __attribute__((aligned(1 << POOL_SLOT_SHIFT)));
 
 /**
- * struct kr_arena - the header at the base of every arena; the pool
- * table's slot 0 when the table's colour puts it at the base (pool.h,
- * table_offset; pool 0 holds the table, so that slot is free), and
- * otherwise in the same pool with a slot 0 of its own that copies @heap
+ * struct kr_arena - every arena's header: slot 0 of its pool table, where
+ * the table's colour puts it (arena.h, table_offset; pool 0 holds the
+ * table, so that slot is free)
  * @magic:	ARENA_MAGIC while granted (a cheap sanity check)
  * @heap:	owning heap, fixed for the arena's life; at a pool header's
- *		@heap offset: the table's slot 0 is what free reads for a
- *		pointer into the arena's first pool (the pool table)
+ *		@heap offset: what free reads for a pointer into the
+ *		arena's first pool (the pool table)
  * @no_map:	zero, where a pool header has its live map: a free into
  *		the pool table finds no block handed out (an arena of spans
  *		uses it for slot 0's start_bias: span.c)

@@ -107,7 +107,7 @@ int main(int argc, char **argv)
 	   "... and one message names the device and says to load the module");
 
 	p = karena_malloc(64);
-	ok(p && ((uintptr_t)arena_of(p) & (kr.arena_size - 1)) == 0 &&
+	ok(p && ((uintptr_t)arena_base(arena_of(p)) & (kr.arena_size - 1)) == 0 &&
 	   karena__is_ours(arena_of(p)),
 	   "%s backend: arenas are aligned to %zu bytes", karena_backend(),
 	   kr.arena_size);

@@ -103,7 +103,7 @@ static int misuse_mode(const char *mode)
 		/* inside slot 0 of a table away from its arena's base */
 		for (i = 0; kr.colour_mask && i < 4000; i++) {
 			q = karena_malloc(1000);	/* kept: new arenas */
-			if (q && table_offset(arena_of(q)))
+			if (q && table_offset((uintptr_t)q & kr.arena_mask))
 				break;
 		}
 		if (kr.colour_mask && i == 4000)
@@ -111,7 +111,7 @@ static int misuse_mode(const char *mode)
 		karena_free((char *)pool_at(arena_of(q ? q : p), 0) + 64);
 	} else if (!strcmp(mode, "untouched-pool")) {
 		/* a block start of a pool of the arena that never carried one */
-		karena_free((char *)arena_of(p) + (kr.npools - 1) * POOL_SIZE);
+		karena_free(arena_base(arena_of(p)) + (kr.npools - 1) * POOL_SIZE);
 	} else if (!strcmp(mode, "never-allocated")) {
 		karena_free(p + 10 * 48);	/* past carve in a fresh pool */
 	} else if (!strcmp(mode, "use-after-free")) {

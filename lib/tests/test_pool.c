@@ -146,9 +146,9 @@ static void test_arena_no_map(void)
 }
 
 /*
- * The pool table sits at its arena's colour (pool.h, table_offset): a
+ * The pool table sits at its arena's colour (arena.h, table_offset): a
  * multiple of its size, from the arena's number, inside the pools it
- * takes; slot 0 stands for the arena header there.
+ * takes; its slot 0 is the arena header.
  */
 static void test_table_colours(void)
 {
@@ -165,6 +165,7 @@ static void test_table_colours(void)
 		struct kr_arena *a;
 		uintptr_t off;
 		struct kr_pool *p;
+		char *base;
 
 		b[i] = karena_malloc(1000);
 		if (!b[i]) {
@@ -172,14 +173,14 @@ static void test_table_colours(void)
 			break;
 		}
 		a = arena_of(b[i]);
-		off = (((uintptr_t)a >> shift) % colours) * table;
+		base = arena_base(a);
+		off = (((uintptr_t)base >> shift) % colours) * table;
 		p = pool_of(b[i]);
-		if ((char *)pool_at(a, 0) != (char *)a + off ||
+		if ((char *)a != base + off || a->magic != ARENA_MAGIC ||
 		    p != pool_at(a, pool_index(a, p)) ||
-		    (char *)p < (char *)a + off ||
-		    (char *)p >= (char *)a + off + table ||
-		    off + table > room || pool_at(a, 0)->heap != a->heap ||
-		    map_count(pool_at(a, 0)))
+		    (char *)p <= (char *)a || (char *)p >= (char *)a + table ||
+		    off + table > room || p->heap != a->heap ||
+		    map_count((struct kr_pool *)a))
 			bad++;
 		if (a != last) {
 			arenas++;
@@ -190,7 +191,7 @@ static void test_table_colours(void)
 	}
 	ok(b && !bad, "%u blocks in %u arenas: each pool's header in its "
 	   "arena's table, at the arena's colour (%zu colours of %zu bytes), "
-	   "whose slot 0 names the heap and has no block", i, arenas,
+	   "whose slot 0 is the arena header, with no block", i, arenas,
 	   colours, table);
 	/*
 	 * Arenas granted in a row mostly sit side by side, and so take
@@ -229,11 +230,11 @@ int main(void)
 	ok(cap == POOL_SIZE / 112, "class %u: %u blocks of %u bytes", c, cap,
 	   p->size);
 	ok(p == pool_at(a, idx) && idx >= kr.first_pool &&
-	   (char *)p < (char *)a + ((size_t)kr.first_pool << POOL_SHIFT) &&
+	   (char *)p < arena_base(a) + ((size_t)kr.first_pool << POOL_SHIFT) &&
 	   ((uintptr_t)p & 63) == 0,
 	   "the header is a cache line of the arena's pool table");
 	ok(b[0] == pool_base(p) && ((uintptr_t)b[0] & POOL_MASK) == 0 &&
-	   pool_base(p) == (char *)a + ((size_t)idx << POOL_SHIFT) &&
+	   pool_base(p) == arena_base(a) + ((size_t)idx << POOL_SHIFT) &&
 	   p->freeblock == (char *)b[0] + p->size &&
 	   p->carve == (char *)b[0] + EXTEND_BYTES / p->size * p->size,
 	   "the first block is the pool's first byte; the next ones of its "

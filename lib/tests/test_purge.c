@@ -33,7 +33,7 @@
 #define NARENAS	8
 #define MIN_POOLS	96	/* of which KEEP_POOLS + SPARE_POOLS are never purged */
 
-static struct kr_arena *arenas[4096];
+static char *arenas[4096];	/* the arenas' bases */
 static unsigned narenas;
 
 static double now_s(void)
@@ -46,7 +46,7 @@ static double now_s(void)
 
 static void note_arena(void *b)
 {
-	struct kr_arena *a = arena_of(b);
+	char *a = arena_base(arena_of(b));
 	unsigned i;
 
 	for (i = 0; i < narenas; i++)
@@ -157,11 +157,10 @@ static double sparse(int one_in_1000, int *looked, int *within)
 	need += KEEP_POOLS + SPARE_POOLS;
 	need *= POOL_SIZE / OS_PAGE_SIZE;
 	/*
-	 * The pool tables: on mmap, the pages their slots take, and the
-	 * arena header's page when the table's colour puts it away from the
-	 * base (pool.h); a grant's pages are all present from the start (the
-	 * module maps them at mmap), so on the kernel backend the tables'
-	 * whole pools.
+	 * The pool tables, the arena header their slot 0: on mmap, the
+	 * pages their slots take; a grant's pages are all present from the
+	 * start (the module maps them at mmap), so on the kernel backend the
+	 * tables' whole pools.
 	 */
 	if (is_kernel())
 		need += (size_t)narenas * kr.first_pool *
@@ -169,8 +168,7 @@ static double sparse(int one_in_1000, int *looked, int *within)
 	else
 		need += (size_t)narenas *
 			((((size_t)kr.npools << POOL_SLOT_SHIFT) +
-			  OS_PAGE_SIZE - 1) / OS_PAGE_SIZE +
-			 (kr.colour_mask != 0));
+			  OS_PAGE_SIZE - 1) / OS_PAGE_SIZE);
 	karena__advance_clock(kr.purge_ms);
 	*looked = purge_thread_passes();
 	r = resident();

@@ -98,14 +98,14 @@ int main(void)
 
 	p = karena_malloc(64);
 	ok(registry_contains(p) && registry_contains(arena_of(p)) &&
-	   registry_contains((char *)arena_of(p) + kr.arena_size - 1),
+	   registry_contains(arena_base(arena_of(p)) + kr.arena_size - 1),
 	   "a real block and its arena's first and last byte are ours");
 	ok(!registry_contains(NULL) &&
 	   !registry_contains((void *)((uintptr_t)1 << 48)) &&
 	   !registry_contains((void *)~(uintptr_t)0),
 	   "NULL and addresses past 48 bits are not");
 	ok(!registry_contains(&p), "a stack address is not");
-	ok(registry_slot_hit((uintptr_t)p, (uintptr_t)arena_of(p)) &&
+	ok(registry_slot_hit((uintptr_t)p, (uintptr_t)p & kr.arena_mask) &&
 	   !registry_slot_hit(0, 0) &&
 	   !registry_slot_hit((uintptr_t)&p, (uintptr_t)&p & kr.arena_mask),
 	   "the slot finds the real block, and not NULL nor a stack address");
@@ -118,7 +118,7 @@ int main(void)
 	 */
 	{
 		void *q = karena_malloc(64), *r;
-		struct kr_arena *a = arena_of(q);
+		char *a = arena_base(arena_of(q));
 		uintptr_t twin = (uintptr_t)a + SLOT_SPAN;
 		unsigned ref = pool_ref(pool_of(q));
 
