@@ -75,7 +75,8 @@ void *kr_malloc_big(size_t size)
 	return malloc_big_slow(size);
 }
 
-void *kr_malloc(size_t size)
+/* weak: libkarena-malloc.so's is the shim's malloc itself (malloc_shim.c) */
+__attribute__((weak)) void *kr_malloc(size_t size)
 {
 	return malloc_fast(size);
 }

@@ -150,7 +150,8 @@ void free_slot_miss(void *ptr)
 	}
 }
 
-void kr_free(void *ptr)
+/* weak: libkarena-malloc.so's is the shim's free itself (malloc_shim.c) */
+__attribute__((weak)) void kr_free(void *ptr)
 {
 	free_fast(ptr);
 }

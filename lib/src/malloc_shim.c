@@ -35,6 +35,13 @@ SHIM void free(void *ptr)
 	free_fast(ptr);
 }
 
+/*
+ * The library's own calls (realloc, calloc, memalign...) run the code the
+ * program's do: one copy of each fast path in the instruction cache.
+ */
+extern __typeof__(malloc) kr_malloc __attribute__((alias("malloc"), copy(malloc)));
+extern __typeof__(free) kr_free __attribute__((alias("free"), copy(free)));
+
 SHIM void cfree(void *ptr)
 {
 	kr_free(ptr);
