@@ -204,17 +204,25 @@ static void span_unlink(struct kr_heap *h, struct kr_span *s)
  */
 
 /*
- * An arena of spans' free pools as a bit string, bit i for pool i: in its
- * header while it has at most 128 pools (arenas up to 2 MiB), else in
- * the pool table's slot 1, which the table's own pools leave unused (a
- * 4 MiB arena's table is 4 pools; the string fits the first 512 bits of
- * the slot, a struct kr_span's size).
+ * An arena of spans' free pools as a bit string, bit i for pool i, and
+ * its warm pools, the free ones whose pages are resident (given back by a
+ * span, not purged since), as another: in its header while it has at
+ * most 128 pools (arenas up to 2 MiB), else in the pool table's slot 1,
+ * which the table's own pools leave unused (a 4 MiB arena's table is 4
+ * pools; the strings fit the first 512 bits of the slot, a struct
+ * kr_span's size).
  */
-_Static_assert(MAX_POOLS <= 8 * sizeof(struct kr_span),
-	       "an arena of spans' free bits fit one table slot");
+_Static_assert(2 * MAX_POOLS <= 8 * sizeof(struct kr_span),
+	       "an arena of spans' free and warm bits fit one table slot");
 static uint64_t *free_bits(struct kr_arena *a)
 {
 	return kr.npools <= 128 ? a->span_free_bits : (uint64_t *)pool_at(a, 1);
+}
+
+static uint64_t *warm_bits(struct kr_arena *a)
+{
+	return kr.npools <= 128 ? a->span_warm_bits :
+	       (uint64_t *)pool_at(a, 1) + MAX_POOLS / 64;
 }
 
 /* Set (@free) or clear bits [i, i + n), a word at a time. */
@@ -322,9 +330,9 @@ static void span_arena_release(struct kr_heap *h, struct kr_arena *a)
  * The first run of @n free pools of @a, or 0 (pool 0 is the table's): a
  * walk over its runs of free pools, a word at a time.
  */
-static unsigned arena_find_run(struct kr_arena *a, unsigned n)
+static unsigned arena_find_run(struct kr_arena *a, unsigned n, bool warm)
 {
-	const uint64_t *bits = free_bits(a);
+	const uint64_t *bits = warm ? warm_bits(a) : free_bits(a);
 	unsigned i = kr.first_pool, j;
 
 	if (a->nfreepools < n)
@@ -338,7 +346,61 @@ static unsigned arena_find_run(struct kr_arena *a, unsigned n)
 	return 0;
 }
 
-/* Take a span of class @m for @h from its arenas (h->lock held). */
+/* The first of @h's arenas of spans with such a run, its start in @i. */
+static struct kr_arena *span_find_run(struct kr_heap *h, unsigned n,
+				      bool warm, unsigned *i)
+{
+	struct kr_arena *a;
+
+	for (a = h->span_arenas; a; a = a->nextarena)
+		if ((*i = arena_find_run(a, n, warm)))
+			return a;
+	return NULL;
+}
+
+static void span_give(struct kr_heap *h, struct kr_span *s, uint32_t now);
+
+/*
+ * No run of @n free pools with their pages is left for a span of class
+ * @m: give back what the cache parks for the other classes, so that their
+ * pages serve it, rather than fresh ones (a page fault each: 12 us in a
+ * virtual machine). A span of @n pools or more if there is one, else all
+ * of them. False if the cache had none.
+ */
+static bool span_cache_give_other(struct kr_heap *h, unsigned m, unsigned n)
+{
+	uint32_t now = kr.purge_ms ? kr_now_ms() : 0;
+	struct kr_span *s;
+	unsigned c;
+	bool gave = false;
+
+	for (c = 0; c < MEDIUM_CLASSES && h->span_cache_pages; c++) {
+		s = h->span_cache[c];
+		if (c == m || !s || s->npages < n)
+			continue;
+		h->span_cache[c] = s->next;
+		h->span_cache_pages -= s->npages;
+		s->next = NULL;
+		span_give(h, s, now);
+		return true;
+	}
+	for (c = 0; c < MEDIUM_CLASSES && h->span_cache_pages; c++) {
+		while (c != m && (s = h->span_cache[c])) {
+			h->span_cache[c] = s->next;
+			h->span_cache_pages -= s->npages;
+			s->next = NULL;
+			span_give(h, s, now);
+			gave = true;
+		}
+	}
+	return gave;
+}
+
+/*
+ * Take a span of class @m for @h from its arenas (h->lock held): pools
+ * whose pages are resident first (freed ones, or the cache's of other
+ * classes), then the first run of free pools, then a new arena.
+ */
 static struct kr_span *span_take(struct kr_heap *h, unsigned m)
 {
 	const struct kr_mclass *k = &kr_medium[m];
@@ -346,9 +408,14 @@ static struct kr_span *span_take(struct kr_heap *h, unsigned m)
 	struct kr_span *s;
 	unsigned i = 0, j;
 
-	for (a = h->span_arenas; a; a = a->nextarena)
-		if ((i = arena_find_run(a, k->npages)))
-			break;
+	/* h->span_purgeable: the free pools whose pages are warm */
+	a = h->span_purgeable >= k->npages ?
+	    span_find_run(h, k->npages, true, &i) : NULL;
+	if (!a && span_cache_give_other(h, m, k->npages) &&
+	    h->span_purgeable >= k->npages)
+		a = span_find_run(h, k->npages, true, &i);
+	if (!a)
+		a = span_find_run(h, k->npages, false, &i);
 	if (!a) {
 		a = span_arena_new(h);
 		if (!a)
@@ -359,6 +426,7 @@ static struct kr_span *span_take(struct kr_heap *h, unsigned m)
 		h->nempty_span_arenas--;
 	a->nfreepools -= k->npages;
 	bits_set(free_bits(a), i, k->npages, false);
+	bits_set(warm_bits(a), i, k->npages, false);
 	for (j = i; j < i + k->npages; j++) {
 		s = span_at(a, j);
 		if (!s->purged)
@@ -401,6 +469,7 @@ static void span_give(struct kr_heap *h, struct kr_span *s, uint32_t now)
 	h->span_purgeable += n;
 	a->nfreepools += n;
 	bits_set(free_bits(a), i, n, true);
+	bits_set(warm_bits(a), i, n, true);
 	if (a->prevarena) {	/* to the front: the next take looks there */
 		a->prevarena->nextarena = a->nextarena;
 		if (a->nextarena)
@@ -802,6 +871,7 @@ void span_purge(struct kr_heap *h, uint32_t now, uint32_t min_age_ms)
 			if (r >= 0) {
 				atomic_fetch_add(&kr.pages_returned, (size_t)r);
 				h->span_purgeable -= j - i;
+				bits_set(warm_bits(a), i, j - i, false);
 				for (; i < j; i++)
 					span_at(a, i)->purged = 1;
 			}
@@ -890,6 +960,10 @@ int span_check_heap(struct kr_heap *h, FILE *out)
 			CHECK(((free_bits(a)[i >> 6] >> (i & 63)) & 1) ==
 			      (s->state == SPAN_FREE), s,
 			      "slot %u: free bit wrong (state %u)", i, s->state);
+			CHECK(((warm_bits(a)[i >> 6] >> (i & 63)) & 1) ==
+			      (s->state == SPAN_FREE && !s->purged), s,
+			      "slot %u: warm bit wrong (state %u, purged %u)",
+			      i, s->state, s->purged);
 			if (s->state == SPAN_FREE) {
 				nfree++;
 				purgeable += !s->purged;

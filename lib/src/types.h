@@ -116,6 +116,8 @@ struct kr_pool {
  * @allprev:	previous arena of the heap
  * @span_free_bits: an arena of spans' free pools, bit i for pool i, when
  *		it has at most 128 pools (span.c; more: in the table's slot 1)
+ * @span_warm_bits: likewise, its warm pools: free, and their pages
+ *		resident (given back by a span, not purged since)
  * @npurged:	empty pools whose pages are handed back
  * @empty_ms:	when every pool last became empty (kr_now_ms; valid while
  *		nfreepools == ntotalpools)
@@ -142,6 +144,7 @@ struct kr_arena {
 		};
 		uint64_t span_free_bits[2];	/* arenas of spans: span.c */
 	};
+	uint64_t span_warm_bits[2];
 };
 
 /**

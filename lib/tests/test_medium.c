@@ -419,6 +419,42 @@ static void cache_age_test(void)
 }
 
 /*
+ * A class with no span of its own takes the pages of another class's
+ * cached span, which are resident, before fresh ones (span_take): the
+ * span of a 2000-byte block starts at a pool where a freed 9-21 KiB
+ * block started, and no arena of spans is added.
+ */
+static void cache_reuse_test(void)
+{
+	enum { N = 64 };
+	static void *v[N];
+	struct kr_heap *h = heap_get();
+	struct karena_stats st0, st1;
+	unsigned i, cached, found = 0;
+	void *b;
+
+	karena__flush_kept();
+	for (i = 0; i < N; i++)
+		v[i] = karena_malloc(9000 + (i % 4) * 4096);
+	for (i = 0; i < N; i++)
+		karena_free(v[i]);
+	cached = h->span_cache_pages;
+	karena_stats(&st0);
+	b = karena_malloc(2000);
+	karena_stats(&st1);
+	for (i = 0; b && i < N; i++)
+		found += ((uintptr_t)b & ~(uintptr_t)POOL_MASK) ==
+			 ((uintptr_t)v[i] & ~(uintptr_t)POOL_MASK);
+	ok(cached > 0 && found && h->span_cache_pages < cached &&
+	   st1.arenas_spans == st0.arenas_spans && invariants(),
+	   "a new class's span takes a cached span's pools (%u cached, %u "
+	   "after; arenas of spans %zu -> %zu)", cached,
+	   h->span_cache_pages, st0.arenas_spans, st1.arenas_spans);
+	karena_free(b);
+	karena__flush_kept();
+}
+
+/*
  * A freed large block's grant is kept for a later request that fits, at
  * most a quarter larger than it needs (large.c), and the purge gives it
  * back once it has waited KARENA_PURGE_MS by the library's clock, which
@@ -599,6 +635,7 @@ int main(int argc, char **argv)
 	threads_test();
 	remote_reuse_test();
 	cache_age_test();
+	cache_reuse_test();
 	large_keep_test();
 	large_grow_test();
 	purge_test();
