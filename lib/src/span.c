@@ -37,8 +37,17 @@
  *  alignment, registry), with SPAN_ARENA_MAGIC in their header and a table
  *  of struct kr_span slots; a heap keeps them apart from its arenas of
  *  pools (heap->span_arenas), so none of the small-block structures or
- *  invariants change. A span is a first fit among the heap's arenas of
- *  spans (a walk over spans, not pools); a new arena when none has room.
+ *  invariants change. A span takes the first run of warm pools (free, and
+ *  their pages resident: given back by a span, not purged since) among
+ *  the heap's arenas of spans; if there is none, the cache's spans of
+ *  other classes go back to their arenas first (below), so that their
+ *  pages serve it; then the first run of free pools, or a new arena. A
+ *  page never touched costs a fault (12 us each in a 2 vCPU virtual
+ *  machine): python3 with PYTHONMALLOC=malloc, whose lists and dicts grow
+ *  through the medium classes, took fresh pools for 179 of 201 when
+ *  spans of other classes sat in the cache; with this order its timed
+ *  part takes 3449 faults where it took 3508, and xmalloc 4750 where it
+ *  took 7100 (27 instructions an object more, 14 % less time).
  *
  *  How free gets here: arenas of spans take the registry's direct-mapped
  *  slots with a tag of their own (REGISTRY_SPAN_TAG), which free's fast
