@@ -39,7 +39,8 @@ SHIM void free(void *ptr)
  * The library's own calls (realloc, calloc, memalign...) run the code the
  * program's do: one copy of each fast path in the instruction cache.
  */
-extern __typeof__(malloc) kr_malloc __attribute__((alias("malloc"), copy(malloc)));
+extern __typeof__(malloc) kr_malloc
+	__attribute__((alias("malloc"), copy(malloc)));
 extern __typeof__(free) kr_free __attribute__((alias("free"), copy(free)));
 
 SHIM void cfree(void *ptr)

@@ -47,7 +47,8 @@
  *  through the medium classes, took fresh pools for 179 of 201 when
  *  spans of other classes sat in the cache; with this order its timed
  *  part takes 3449 faults where it took 3508, and xmalloc 4750 where it
- *  took 7100 (27 instructions an object more, 14 % less time).
+ *  took 7100, at 27 instructions an object more, in no more time
+ *  (docs/benchmarks.md, "Fewer fresh pages").
  *
  *  How free gets here: arenas of spans take the registry's direct-mapped
  *  slots with a tag of their own (REGISTRY_SPAN_TAG), which free's fast
