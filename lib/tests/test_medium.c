@@ -420,9 +420,9 @@ static void cache_age_test(void)
 
 /*
  * A class with no span of its own takes the pages of another class's
- * cached span, which are resident, before fresh ones (span_take): the
- * span of a 2000-byte block starts at a pool where a freed 9-21 KiB
- * block started, and no arena of spans is added.
+ * cached span, which are resident, before fresh ones (span_take): with
+ * no warm pool left, the span of a 2000-byte block starts at a pool
+ * where a freed 9-21 KiB block started, and no arena of spans is added.
  */
 static void cache_reuse_test(void)
 {
@@ -433,7 +433,12 @@ static void cache_reuse_test(void)
 	unsigned i, cached, found = 0;
 	void *b;
 
+	/* no warm pool left: every free pool's pages handed back */
 	karena__flush_kept();
+	karena__set_clock(20000);
+	kr_lock(&h->lock);
+	purge_heap(h, 20000, 0);
+	kr_unlock(&h->lock);
 	for (i = 0; i < N; i++)
 		v[i] = karena_malloc(9000 + (i % 4) * 4096);
 	for (i = 0; i < N; i++)
@@ -452,6 +457,7 @@ static void cache_reuse_test(void)
 	   h->span_cache_pages, st0.arenas_spans, st1.arenas_spans);
 	karena_free(b);
 	karena__flush_kept();
+	karena__real_clock();
 }
 
 /*
