@@ -897,7 +897,7 @@ static bool karena_grant_len_ok(unsigned long len, unsigned long size)
  * top-down, so the next grant's range ends where this one starts and
  * lands right below it, arenas side by side rather than an arena's size
  * apart (the library's pool tables take their colour from the arena's
- * number: lib/src/pool.h). A MAP_FIXED address must be aligned already.
+ * number: lib/src/arena.h). A MAP_FIXED address must be aligned already.
  *
  * Return: the address, or a negative errno.
  */

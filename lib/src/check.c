@@ -180,8 +180,8 @@ int kr_check_heap(struct kr_heap *h, FILE *out)
 		CHECK(&x, a->magic == ARENA_MAGIC && a->heap == h, a,
 		      "bad magic or owner");
 		CHECK(&x, registry_contains(a), a, "arena not in registry");
-		CHECK(&x, a == arena_of(a) && a == (void *)pool_at(a, 0), a,
-		      "the arena header is not its table's slot 0");
+		CHECK(&x, a == arena_of(a), a,
+		      "the arena header is not at its table's colour");
 		CHECK(&x, !map_count((struct kr_pool *)a), a,
 		      "the arena header's live map (no_map) is not empty");
 		CHECK(&x, a->ntotalpools == kr.npools - kr.first_pool, a,

@@ -370,6 +370,19 @@ static struct kr_arena *span_find_run(struct kr_heap *h, unsigned n,
 
 static void span_give(struct kr_heap *h, struct kr_span *s, uint32_t now);
 
+/* The newest of @h's cached spans of class @c, off the cache (h->lock). */
+static struct kr_span *span_cache_pop(struct kr_heap *h, unsigned c)
+{
+	struct kr_span *s = h->span_cache[c];
+
+	if (s) {
+		h->span_cache[c] = s->next;
+		h->span_cache_pages -= s->npages;
+		s->next = NULL;
+	}
+	return s;
+}
+
 /*
  * No run of @n free pools with their pages is left for a span of class
  * @m: give back what the cache parks for the other classes, so that their
@@ -388,17 +401,11 @@ static bool span_cache_give_other(struct kr_heap *h, unsigned m, unsigned n)
 		s = h->span_cache[c];
 		if (c == m || !s || s->npages < n)
 			continue;
-		h->span_cache[c] = s->next;
-		h->span_cache_pages -= s->npages;
-		s->next = NULL;
-		span_give(h, s, now);
+		span_give(h, span_cache_pop(h, c), now);
 		return true;
 	}
 	for (c = 0; c < MEDIUM_CLASSES && h->span_cache_pages; c++) {
-		while (c != m && (s = h->span_cache[c])) {
-			h->span_cache[c] = s->next;
-			h->span_cache_pages -= s->npages;
-			s->next = NULL;
+		while (c != m && (s = span_cache_pop(h, c))) {
 			span_give(h, s, now);
 			gave = true;
 		}
@@ -627,13 +634,9 @@ KR_NOINLINE static struct kr_span *span_refill(struct kr_heap *h, unsigned m)
 			return h->spans[m];
 	}
 	kr_lock(&h->lock);
-	s = h->span_cache[m];
-	if (s) {
-		h->span_cache[m] = s->next;
-		h->span_cache_pages -= s->npages;
-	} else {
+	s = span_cache_pop(h, m);
+	if (!s)
 		s = span_take(h, m);
-	}
 	kr_unlock(&h->lock);
 	/* denied: give back the empty arenas every heap keeps, retry */
 	if (!s && heap_release_all_empty()) {

@@ -108,7 +108,7 @@ static int misuse_mode(const char *mode)
 		}
 		if (kr.colour_mask && i == 4000)
 			return 3;		/* no coloured arena came */
-		karena_free((char *)pool_at(arena_of(q ? q : p), 0) + 64);
+		karena_free((char *)arena_of(q ? q : p) + 64);
 	} else if (!strcmp(mode, "untouched-pool")) {
 		/* a block start of a pool of the arena that never carried one */
 		karena_free(arena_base(arena_of(p)) + (kr.npools - 1) * POOL_SIZE);
