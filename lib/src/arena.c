@@ -88,14 +88,25 @@ struct kr_arena *arena_grant(uintptr_t registry_tag)
 	return arena_at((uintptr_t)base);
 }
 
+/*
+ * Out of the registry and counted released; its pages stay mapped, and
+ * are the caller's. Returns its base.
+ */
+char *arena_forget(struct kr_arena *a)
+{
+	char *base = arena_base(a);
+
+	a->magic = 0;
+	registry_remove(base);
+	atomic_fetch_sub(&kr.arenas_held, 1);
+	atomic_fetch_add(&kr.arenas_released, 1);
+	return base;
+}
+
 /* Out of the registry and back to the backend. */
 void arena_ungrant(struct kr_arena *a)
 {
-	a->magic = 0;
-	registry_remove(arena_base(a));
-	kr.backend->arena_free(arena_base(a), kr.arena_size);
-	atomic_fetch_sub(&kr.arenas_held, 1);
-	atomic_fetch_add(&kr.arenas_released, 1);
+	kr.backend->arena_free(arena_forget(a), kr.arena_size);
 }
 
 /*
@@ -145,8 +156,8 @@ struct kr_arena *arena_new(struct kr_heap *h)
 	return a;
 }
 
-/* Give an arena with no pool in use, already off usable_arenas, back. */
-void arena_release(struct kr_heap *h, struct kr_arena *a)
+/* Take an arena with no pool in use, already off usable_arenas, off @h. */
+static void arena_detach(struct kr_heap *h, struct kr_arena *a)
 {
 	struct kr_pool *p;
 	unsigned i;
@@ -165,7 +176,38 @@ void arena_release(struct kr_heap *h, struct kr_arena *a)
 	if (a->allnext)
 		a->allnext->allprev = a->allprev;
 	h->narenas--;
+}
+
+/* Give an arena with no pool in use, already off usable_arenas, back. */
+void arena_release(struct kr_heap *h, struct kr_arena *a)
+{
+	arena_detach(h, a);
 	arena_ungrant(a);
+}
+
+/*
+ * Take up to @n of @h's arenas with no pool in use and some page resident,
+ * beyond the keep_arenas it keeps for small blocks, out of the heap for
+ * their pages (large.c moves them into a large block): off its lists, out
+ * of the registry, counted released, still mapped; their bases in @out.
+ * h->lock held. Returns how many.
+ */
+unsigned arena_take_empty(struct kr_heap *h, char **out, unsigned n)
+{
+	struct kr_arena *a, *next;
+	unsigned got = 0;
+
+	for (a = h->arenas; a && got < n && h->nempty_arenas > kr.keep_arenas;
+	     a = next) {
+		next = a->allnext;
+		if (a->nfreepools != a->ntotalpools ||
+		    a->nextpool - kr.first_pool <= a->npurged)
+			continue;
+		arena_usable_unlink(h, a);
+		arena_detach(h, a);
+		out[got++] = arena_forget(a);
+	}
+	return got;
 }
 
 /*

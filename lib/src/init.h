@@ -62,6 +62,8 @@ struct kr_global {
 	/* large blocks (large.c), atomics; kept: freed, grant kept */
 	atomic_size_t large_blocks, large_bytes, large_requested;
 	atomic_size_t large_kept, large_kept_bytes;
+	/* arenas whose pages a large block took (large.c), of released */
+	atomic_size_t arenas_recycled;
 };
 
 extern struct kr_global kr KR_HIDDEN;

@@ -318,7 +318,8 @@ static struct kr_arena *span_arena_new(struct kr_heap *h)
 	return a;
 }
 
-static void span_arena_release(struct kr_heap *h, struct kr_arena *a)
+/* Take an arena of spans with no span off @h. */
+static void span_arena_detach(struct kr_heap *h, struct kr_arena *a)
 {
 	unsigned i;
 
@@ -333,7 +334,35 @@ static void span_arena_release(struct kr_heap *h, struct kr_arena *a)
 		a->nextarena->prevarena = a->prevarena;
 	h->nspan_arenas--;
 	h->nempty_span_arenas--;
+}
+
+static void span_arena_release(struct kr_heap *h, struct kr_arena *a)
+{
+	span_arena_detach(h, a);
 	arena_ungrant(a);
+}
+
+/*
+ * arena_take_empty for arenas of spans: up to @n of @h's with no span and
+ * a warm pool, beyond the keep_arenas it keeps, out of the heap for their
+ * pages, still mapped; their bases in @out. h->lock held.
+ */
+unsigned span_take_empty(struct kr_heap *h, char **out, unsigned n)
+{
+	struct kr_arena *a, *next;
+	unsigned got = 0;
+
+	for (a = h->span_arenas;
+	     a && got < n && h->nempty_span_arenas > kr.keep_arenas;
+	     a = next) {
+		next = a->nextarena;
+		if (a->nfreepools != a->ntotalpools ||
+		    bits_next(warm_bits(a), kr.first_pool, true) == kr.npools)
+			continue;
+		span_arena_detach(h, a);
+		out[got++] = arena_forget(a);
+	}
+	return got;
 }
 
 /*

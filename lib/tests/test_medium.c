@@ -628,6 +628,96 @@ static void large_grow_test(void)
 	karena__real_clock();
 }
 
+/*
+ * On the mmap backend a large block takes the pages of the thread's empty
+ * arenas, moved with their page tables (large.c): writing them faults few
+ * pages, the arenas count as released, and a calloc from them reads as
+ * zero. The module's grants are the module's: there nothing moves. The
+ * library's clock stands still, so that no purge ages them meanwhile.
+ */
+static void large_recycle_test(void)
+{
+	const size_t nblocks = 8 * kr.arena_size / 64;
+	const size_t len = 2 * kr.arena_size + OS_PAGE_SIZE;
+	const size_t pages = len / OS_PAGE_SIZE, half = len / 2 & ~POOL_MASK;
+	bool mmap_backend = kr.backend == &kr_backend_mmap;
+	struct karena_stats st0, st1;
+	size_t i, took, nonzero = 0;
+	unsigned char *p, *q;
+	long faults;
+	void **v;
+
+	v = mmap(NULL, nblocks * sizeof(*v), PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (!ok(v != MAP_FAILED, "room for %zu pointers", nblocks))
+		return;
+	karena__set_purge_ms(100);
+	karena__set_clock(70000);
+	large_keep_drop();
+	for (int round = 0; round < 2; round++) {
+		for (i = 0; i < nblocks; i++) {
+			v[i] = karena_malloc(64);
+			memset(v[i], 0xa5, 64);
+		}
+		for (i = 0; i < nblocks; i++)
+			karena_free(v[i]);
+		karena_stats(&st0);
+		took = kr.arenas_recycled;
+		faults = minor_faults();
+		p = round ? karena_calloc(1, len) : karena_malloc(len);
+		if (round)
+			for (i = 0; p && i < len; i++)
+				nonzero += p[i] != 0;
+		else if (p)
+			memset(p, 1, len);
+		faults = minor_faults() - faults;
+		karena_stats(&st1);
+		took = kr.arenas_recycled - took;
+		if (!mmap_backend)
+			ok(p && !took, "the module's arenas stay where they are "
+			   "(%zu moved)", took);
+		else if (!round)
+			ok(p && took >= 2 &&
+			   st1.arenas_released - st0.arenas_released == took &&
+			   st0.arenas_held - st1.arenas_held == took &&
+			   faults < (long)pages / 4 && invariants(),
+			   "a large block takes %zu empty arenas' pages: %ld "
+			   "faults writing its %zu pages", took, faults, pages);
+		else
+			ok(p && took >= 2 && !nonzero && invariants(),
+			   "a calloc from %zu empty arenas reads as zero (%zu "
+			   "bytes did not)", took, nonzero);
+		if (!round && mmap_backend && p) {
+			/*
+			 * Arenas mapped side by side are one mapping, and so
+			 * is the block; ones apart are not. Its second half
+			 * a mapping of its own (a flag only it has), mremap
+			 * cannot grow it as one: it moves one at a time.
+			 */
+			madvise(p + half, OS_PAGE_SIZE, MADV_DONTFORK);
+			faults = minor_faults();
+			q = karena_realloc(p, len + kr.arena_size);
+			for (i = 0; q && i < len; i++)
+				nonzero += q[i] != 1;
+			faults = minor_faults() - faults;
+			karena_stats(&st1);
+			ok(q && !nonzero && faults < (long)pages / 4 &&
+			   !st1.large_kept,
+			   "grown, it moves, keeping its bytes (%zu differ) "
+			   "and its pages: %ld faults reading them, %zu grants "
+			   "kept (a copy keeps the old one)", nonzero, faults,
+			   st1.large_kept);
+			if (q)
+				madvise(q + half, OS_PAGE_SIZE, MADV_DOFORK);
+			p = q;
+		}
+		karena_free(p);
+		large_keep_drop();
+	}
+	munmap(v, nblocks * sizeof(*v));
+	karena__real_clock();
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1)
@@ -644,6 +734,7 @@ int main(int argc, char **argv)
 	cache_reuse_test();
 	large_keep_test();
 	large_grow_test();
+	large_recycle_test();
 	purge_test();
 	expect_abort(argv[0], "double-free", "KARENA_DEBUG=0", "double free");
 	expect_abort(argv[0], "double-free-inuse", "KARENA_DEBUG=0",
