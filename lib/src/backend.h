@@ -48,6 +48,8 @@ struct kr_backend {
 
 /* backend.c: choose the backend and start it; 0 or -errno */
 int backend_start(size_t *arena_size);
+/* backend.c: fault in the whole pages of [from, to) at once, best effort */
+void backend_populate(const void *from, const void *to);
 
 /* backend_kernel.c */
 extern const struct kr_backend kr_backend_kernel;

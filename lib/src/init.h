@@ -62,8 +62,10 @@ struct kr_global {
 	/* large blocks (large.c), atomics; kept: freed, grant kept */
 	atomic_size_t large_blocks, large_bytes, large_requested;
 	atomic_size_t large_kept, large_kept_bytes;
-	/* arenas whose pages a large block took (large.c), of released */
+	/* of arenas_released: those taken for a large block's pages */
 	atomic_size_t arenas_recycled;
+	/* pages faulted in ahead of a pool's links (backend_populate) */
+	atomic_size_t pages_populated;
 };
 
 extern struct kr_global kr KR_HIDDEN;

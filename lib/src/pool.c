@@ -43,6 +43,7 @@
  */
 #include <string.h>
 
+#include "backend.h"
 #include "config.h"
 #include "free.h"
 #include "init.h"
@@ -104,9 +105,19 @@ static void pool_extend(struct kr_pool *p, size_t bytes)
 	p->carve = last + p->size < end ? last + p->size : NULL;
 }
 
-/* @p, on usedpools, has no free block but untouched ones: take one. */
+/*
+ * @p, on usedpools, has no free block but untouched ones: take one. The
+ * rest of the pool goes on the free list, its links touching every page,
+ * and those pages are fresh (beyond what the pool's last life reached, or
+ * handed back since): faulted in with one call (backend_populate).
+ */
 void *pool_extend_pop(struct kr_pool *p)
 {
+	size_t reach = (p->capacity * p->size + OS_PAGE_SIZE - 1) &
+		       ~(size_t)(OS_PAGE_SIZE - 1);	/* its last page's end */
+
+	if (!kr_debug)
+		backend_populate(p->carve, pool_base(p) + reach);
 	pool_extend(p, POOL_SIZE);
 	return pool_pop(p, p->freeblock);
 }

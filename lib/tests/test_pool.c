@@ -4,6 +4,8 @@
  * it is fresh and as long as its last life reached when it restarts, LIFO;
  * then usedpools[] as pools fill and rejoin at its tail; the invariant
  * checker after every step. */
+#include <sys/mman.h>
+
 #include "tap.h"
 #include "arena.h"
 #include "config.h"
@@ -12,6 +14,20 @@
 #include "pool.h"
 #include "spare.h"
 #include "types.h"
+
+/* Does this kernel fault pages in on request (MADV_POPULATE_WRITE)? */
+static bool populate_supported(void)
+{
+	char *m = mmap(NULL, 2 * OS_PAGE_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	bool yes;
+
+	if (m == MAP_FAILED)
+		return false;
+	yes = !madvise(m, 2 * OS_PAGE_SIZE, MADV_POPULATE_WRITE);
+	munmap(m, 2 * OS_PAGE_SIZE);
+	return yes;
+}
 
 /*
  * usedpools[] (pool.h): a full pool leaves when malloc finds it at the
@@ -217,6 +233,7 @@ int main(void)
 	struct kr_arena *a;
 	void *b[POOL_SIZE / 112], *x;
 	unsigned cap, i, idx;
+	size_t populated;
 	int good;
 	struct karena_stats st;
 
@@ -243,10 +260,19 @@ int main(void)
 	   "pool is used and heads usedpools[%u]", c);
 	ok(invariants(), "invariants: used");
 
+	populated = kr.pages_populated;
 	for (i = 1; i < cap - 1; i++)
 		b[i] = karena_malloc(req);
 	ok(pool_ref(p) == cap - 1 && h->usedpools[c] == p,
 	   "one block left: still used");
+	populated = kr.pages_populated - populated;
+	if (populate_supported())
+		ok(populated == POOL_SIZE / OS_PAGE_SIZE - 1,
+		   "the rest of the fresh pool went on the free list with its "
+		   "%zu pages faulted in by one call", populated);
+	else
+		ok(!populated, "no MADV_POPULATE_WRITE here: the pool's pages "
+		   "fault one by one (%zu populated)", populated);
 	karena_free(b[5]);
 	karena_free(b[7]);
 	ok(karena_malloc(req) == b[7] && karena_malloc(req) == b[5],
@@ -299,12 +325,15 @@ int main(void)
 	ok(invariants(), "invariants: spare");
 
 	/* a spare pool whose last life carved it all starts with all free */
+	populated = kr.pages_populated;
 	x = karena_malloc(600);
 	k = pool_of(x);
 	ok(k == p && x == pool_base(p) && !p->carve &&
 	   p->freeblock == (char *)x + p->size && p->capacity == POOL_SIZE / 608,
 	   "a new class takes the spare pool and puts all %u of its blocks "
 	   "on the free list at once", p->capacity);
+	ok(kr.pages_populated == populated,
+	   "... its pages resident from its last life: none populated");
 	karena_free(x);
 	ok(invariants(), "invariants: the spare pool served a class");
 	karena__flush_kept();
