@@ -186,28 +186,27 @@ void arena_release(struct kr_heap *h, struct kr_arena *a)
 }
 
 /*
- * Take up to @n of @h's arenas with no pool in use and some page resident,
+ * Take one of @h's arenas with no pool in use and some page resident,
  * beyond the keep_arenas it keeps for small blocks, out of the heap for
- * their pages (large.c moves them into a large block): off its lists, out
- * of the registry, counted released, still mapped; their bases in @out.
- * h->lock held. Returns how many.
+ * its pages (large.c makes it a large block's mapping): off its lists,
+ * out of the registry, counted released, still mapped. Its base, or NULL.
+ * h->lock held.
  */
-unsigned arena_take_empty(struct kr_heap *h, char **out, unsigned n)
+char *arena_take_empty(struct kr_heap *h)
 {
-	struct kr_arena *a, *next;
-	unsigned got = 0;
+	struct kr_arena *a;
 
-	for (a = h->arenas; a && got < n && h->nempty_arenas > kr.keep_arenas;
-	     a = next) {
-		next = a->allnext;
+	if (h->nempty_arenas <= kr.keep_arenas)
+		return NULL;
+	for (a = h->arenas; a; a = a->allnext) {
 		if (a->nfreepools != a->ntotalpools ||
 		    a->nextpool - kr.first_pool <= a->npurged)
 			continue;
 		arena_usable_unlink(h, a);
 		arena_detach(h, a);
-		out[got++] = arena_forget(a);
+		return arena_forget(a);
 	}
-	return got;
+	return NULL;
 }
 
 /*

@@ -61,7 +61,7 @@ char *arena_forget(struct kr_arena *a);
 void arena_ungrant(struct kr_arena *a);
 struct kr_arena *arena_new(struct kr_heap *h);
 void arena_release(struct kr_heap *h, struct kr_arena *a);
-unsigned arena_take_empty(struct kr_heap *h, char **out, unsigned n);
+char *arena_take_empty(struct kr_heap *h);
 struct kr_pool *arena_take_pool(struct kr_heap *h);
 void arena_give_pool(struct kr_heap *h, struct kr_arena *a, unsigned idx,
 		     uint32_t now);

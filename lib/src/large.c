@@ -39,24 +39,24 @@
  * it and grows another: the second and later now reuse the first's pages,
  * where each faulted in 1000 fresh ones (docs/benchmarks.md).
  *
- * On the mmap backend a new grant also takes the pages of the calling
- * thread's empty arenas (grant_recycled): a program that drops many small
+ * On the mmap backend a new grant may also be an empty arena of the
+ * calling thread (grant_recycled): a program that drops many small
  * objects and then builds a large one (a Python script's records freed,
  * then a string joined or a list grown) had that memory sit idle in
  * arenas only small and medium blocks use, waiting for the purge, while
- * each page of the large block was a fresh fault. The arenas (those with
- * a page resident, beyond KARENA_KEEP_ARENAS) leave the heap as a release
- * does, and mremap moves their pages, page tables and all, to the front
- * of the new mapping: no fault, no copy, no zeroing; calloc clears what
- * was moved. An arena goes whole for each arena_size of the block, and
- * for a last part of half an arena or more (the rest of it unmapped).
- * mimalloc gets the same from carving large objects out of the segments
- * small ones use; here the pages move instead, since an arena's address
- * is aligned and a large block's need not be. The block is then one
- * mapping or several (moved arenas that were not side by side), and a
- * block of several that grows is moved one mapping at a time
- * (move_mappings), mremap resizing only one. The module's grants are
- * the module's: on the kernel backend nothing moves.
+ * each page of the large block was a fresh fault. An arena with a page
+ * resident, beyond KARENA_KEEP_ARENAS, leaves the heap as a release does,
+ * and mremap makes its mapping the block's: shrunk, or grown (moved if
+ * need be, page tables and all) with fresh pages after its own, so that
+ * what it had resident needs no fault, no copy and no zeroing (calloc
+ * clears it). One arena, not several moved side by side: a block must
+ * stay one mapping, which mremap grows as one, and moving a range onto
+ * another with MREMAP_FIXED first unmaps the destination, so that a move
+ * refused (a source of two mappings, EFAULT) leaves a hole another
+ * thread's mmap may take before it is filled. mimalloc gets the same
+ * reuse from carving large objects out of the segments small ones use.
+ * The module's grants are the module's: on the kernel backend nothing
+ * moves.
  *
  * Finding one again: a large block is in no arena's registry bits (its
  * memory may be far from any arena and of any size), so free reaches it
@@ -85,7 +85,6 @@
 
 #define LARGE_KEEP_BLOCKS	8
 #define LARGE_KEEP_BYTES	((size_t)32 << 20)
-#define RECYCLE_ARENAS		64	/* empty arenas one grant may take */
 
 struct large_entry {
 	uintptr_t block;	/* 0: empty */
@@ -350,48 +349,37 @@ static void *keep_take(size_t *len, size_t alignment)
 }
 
 /*
- * A new grant of @len bytes aligned to @alignment whose first pages are
- * those of the calling thread's empty arenas (the file's comment), moved
- * by mremap; *@moved: how many bytes from the start were so moved, which
- * read as what the arenas held. NULL, with nothing moved, on the kernel
- * backend, under KARENA_DEBUG, or when the heap has no such arena.
+ * A new grant of @len bytes (page-aligned) made of one of the calling
+ * thread's empty arenas (the file's comment); *@moved: how many bytes from
+ * the start were the arena's, which read as what it held. NULL on the
+ * kernel backend, under KARENA_DEBUG, for an alignment over a page, for a
+ * block under half an arena, or when the heap has no such arena.
  */
 static void *grant_recycled(size_t len, size_t alignment, size_t *moved)
 {
 	struct kr_heap *h = kr_tls_heap;
-	char *donor[RECYCLE_ARENAS], *dest;
-	size_t piece, off = 0;
-	unsigned i, n;
+	char *arena;
+	void *q;
 
 	*moved = 0;
-	if (!grants_split() || kr_debug || !heap_is_real(h))
-		return NULL;
-	/* an arena for the last part if it is half an arena or more */
-	n = (unsigned)((len + kr.arena_size / 2) / kr.arena_size);
-	if (n > RECYCLE_ARENAS)
-		n = RECYCLE_ARENAS;
-	if (!n)
+	if (!grants_split() || kr_debug || !heap_is_real(h) ||
+	    alignment > OS_PAGE_SIZE || len < kr.arena_size / 2)
 		return NULL;
 	kr_lock(&h->lock);
-	i = arena_take_empty(h, donor, n);
-	n = i + span_take_empty(h, donor + i, n - i);
+	arena = arena_take_empty(h);
+	if (!arena)
+		arena = span_take_empty(h);
 	kr_unlock(&h->lock);
-	if (!n)
+	if (!arena)
 		return NULL;
-	dest = kr.backend->grant_alloc(len, alignment);
-	for (i = 0; i < n; i++) {
-		piece = len - off < kr.arena_size ? len - off : kr.arena_size;
-		if (!dest || mremap(donor[i], piece, piece,
-				    MREMAP_MAYMOVE | MREMAP_FIXED,
-				    dest + off) == MAP_FAILED)
-			piece = 0;
-		if (piece < kr.arena_size)
-			munmap(donor[i] + piece, kr.arena_size - piece);
-		off += piece;
+	atomic_fetch_add(&kr.arenas_recycled, 1);
+	q = mremap(arena, kr.arena_size, len, MREMAP_MAYMOVE);
+	if (q == MAP_FAILED) {		/* not one mapping: let it go */
+		munmap(arena, kr.arena_size);
+		return NULL;
 	}
-	atomic_fetch_add(&kr.arenas_recycled, n);
-	*moved = off;
-	return dest;
+	*moved = len < kr.arena_size ? len : kr.arena_size;
+	return q;
 }
 
 /* A new grant of @len bytes; the kept ones go back first if refused. */
@@ -566,45 +554,6 @@ static void *resize_into_kept(void *p, size_t len)
 }
 
 /*
- * Move the @n bytes at @from to @to: by mremap, the whole range if it is
- * one mapping, else each half in turn, down to a page, which is always
- * one (a copy if even that is refused).
- */
-static void move_range(char *from, char *to, size_t n)
-{
-	size_t half;
-
-	if (mremap(from, n, n, MREMAP_MAYMOVE | MREMAP_FIXED, to) != MAP_FAILED)
-		return;
-	if (n <= OS_PAGE_SIZE) {
-		memcpy(to, from, n);
-		munmap(from, n);
-		return;
-	}
-	half = n / 2 & ~(size_t)(OS_PAGE_SIZE - 1);
-	move_range(from, to, half);
-	move_range(from + half, to + half, n - half);
-}
-
-/*
- * A large block that spans several mappings (its first pages moved from
- * empty arenas: grant_recycled), which mremap cannot resize as one: its
- * @old_len bytes at @old moved, mapping by mapping, to the front of a new
- * mapping of @len bytes. MAP_FAILED (nothing moved) if that is refused.
- */
-static void *move_mappings(char *old, size_t old_len, size_t len)
-{
-	char *q = kr.backend->grant_alloc(len, OS_PAGE_SIZE);
-
-	if (!q)
-		return MAP_FAILED;
-	move_range(old, q, old_len < len ? old_len : len);
-	if (old_len > len)
-		munmap(old + len, old_len - len);
-	return q;
-}
-
-/*
  * Large block @p, resized to hold @size bytes (over kr.medium_max): grown
  * into a kept grant if one serves, else its mapping moved (mremap): no
  * copy, and the pages it had stay resident, where a new block would fault
@@ -639,8 +588,6 @@ void *large_resize(void *p, size_t size)
 	pthread_mutex_lock(&large_lock);
 	i = table_find((uintptr_t)p);
 	q = mremap(e.base, e.len, len, MREMAP_MAYMOVE);
-	if (q == MAP_FAILED && errno == EFAULT)	/* several mappings */
-		q = move_mappings(e.base, e.len, len);
 	if (q == MAP_FAILED) {
 		pthread_mutex_unlock(&large_lock);
 		return NULL;

@@ -343,26 +343,24 @@ static void span_arena_release(struct kr_heap *h, struct kr_arena *a)
 }
 
 /*
- * arena_take_empty for arenas of spans: up to @n of @h's with no span and
- * a warm pool, beyond the keep_arenas it keeps, out of the heap for their
- * pages, still mapped; their bases in @out. h->lock held.
+ * arena_take_empty for arenas of spans: one of @h's with no span and a
+ * warm pool, beyond the keep_arenas it keeps, out of the heap for its
+ * pages, still mapped. Its base, or NULL. h->lock held.
  */
-unsigned span_take_empty(struct kr_heap *h, char **out, unsigned n)
+char *span_take_empty(struct kr_heap *h)
 {
-	struct kr_arena *a, *next;
-	unsigned got = 0;
+	struct kr_arena *a;
 
-	for (a = h->span_arenas;
-	     a && got < n && h->nempty_span_arenas > kr.keep_arenas;
-	     a = next) {
-		next = a->nextarena;
+	if (h->nempty_span_arenas <= kr.keep_arenas)
+		return NULL;
+	for (a = h->span_arenas; a; a = a->nextarena) {
 		if (a->nfreepools != a->ntotalpools ||
 		    bits_next(warm_bits(a), kr.first_pool, true) == kr.npools)
 			continue;
 		span_arena_detach(h, a);
-		out[got++] = arena_forget(a);
+		return arena_forget(a);
 	}
-	return got;
+	return NULL;
 }
 
 /*

@@ -85,7 +85,7 @@ void span_free_checked(void *b);
 void span_free_local(struct kr_heap *h, void *b);
 size_t span_usable_size(const void *b);
 void span_flush_kept(struct kr_heap *h);
-unsigned span_take_empty(struct kr_heap *h, char **out, unsigned n);
+char *span_take_empty(struct kr_heap *h);
 unsigned span_release_old(struct kr_heap *h, uint32_t now,
 			  uint32_t min_age_ms, unsigned keep);
 void span_purge(struct kr_heap *h, uint32_t now, uint32_t min_age_ms);
