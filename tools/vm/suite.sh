@@ -43,6 +43,10 @@ for t in $(cat .vm-lib-tests 2>/dev/null); do
 	t=lib/${t#lib/}
 	[ -x "$t" ] && run "$t"
 done
+# Large blocks made of empty arenas are the mmap backend's alone, and
+# their moves are the kernel's: once more on it, on each kernel.
+t=lib/tests/test_large_reuse
+[ -x "$t" ] && run sh -c "KARENA_BACKEND=mmap exec $t"
 
 # Real programs under LD_PRELOAD=libkarena-malloc.so on the kernel backend:
 # python3 and sqlite3 (in the initramfs with --python), python3 forking
