@@ -6,7 +6,7 @@
  * forks now and then (the child runs two rounds of its own). Every byte
  * written is read back. A version that moved several arenas onto one
  * mapping failed it on the 6.12 kernel, one run in three at 12 rounds a
- * thread (karena aborted on a block it no longer knew), hence 24
+ * thread (SIGABRT), hence 24
  * (docs/benchmarks.md, "Large blocks from empty arenas"). */
 #include <pthread.h>
 #include <stdlib.h>
