@@ -51,9 +51,9 @@ int backend_start(size_t *arena_size)
  * The caller is about to write every page of [@from, @to): fault them in
  * for writing in one call (MADV_POPULATE_WRITE, Linux 5.14), instead of
  * one fault a page. The pages and what they cost are the same; the traps
- * are not: in a 2 vCPU virtual machine a fault costs 12-40 us, mostly
- * entering and leaving the kernel, and three pages of a pool populated at
- * once cost half as much (docs/benchmarks.md). Pages the range only
+ * are not: in a 2 vCPU virtual machine a fault costs about 10 us (up to
+ * 40 on a busy host), mostly entering and leaving the kernel, and a pool's
+ * pages populated at once cost half as much each (docs/benchmarks.md). Pages the range only
  * partly covers are left out, and so is a range of fewer than two whole
  * pages (one fault costs what the call does). Best effort, for either
  * backend (the module's mappings fault through its handler either way):

@@ -113,11 +113,12 @@ static void pool_extend(struct kr_pool *p, size_t bytes)
  */
 void *pool_extend_pop(struct kr_pool *p)
 {
-	size_t reach = (p->capacity * p->size + OS_PAGE_SIZE - 1) &
-		       ~(size_t)(OS_PAGE_SIZE - 1);	/* its last page's end */
+	/* the end of the page that holds its last block */
+	size_t pages_end = (p->capacity * p->size + OS_PAGE_SIZE - 1) &
+			   ~(size_t)(OS_PAGE_SIZE - 1);
 
 	if (!kr_debug)
-		backend_populate(p->carve, pool_base(p) + reach);
+		backend_populate(p->carve, pool_base(p) + pages_end);
 	pool_extend(p, POOL_SIZE);
 	return pool_pop(p, p->freeblock);
 }
