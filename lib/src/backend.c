@@ -52,10 +52,11 @@ int backend_start(size_t *arena_size)
  * for writing in one call (MADV_POPULATE_WRITE, Linux 5.14), instead of
  * one fault a page. The pages and what they cost are the same; the traps
  * are not: in a 2 vCPU virtual machine a fault costs about 10 us (up to
- * 40 on a busy host), mostly entering and leaving the kernel, and a pool's
- * pages populated at once cost half as much each (docs/benchmarks.md). Pages the range only
- * partly covers are left out, and so is a range of fewer than two whole
- * pages (one fault costs what the call does). Best effort, for either
+ * 40 on a busy host), mostly entering and leaving the kernel, and a
+ * pool's pages populated at once cost half as much each
+ * (docs/benchmarks.md). Pages the range only partly covers are left out,
+ * and so is a range of fewer than two whole pages (one fault costs what
+ * the call does). Best effort, for either
  * backend (the module's mappings fault through its handler either way):
  * a kernel without it (EINVAL) is not asked again, and a refusal leaves
  * the pages to fault one by one, as before. errno is kept.

@@ -113,12 +113,10 @@ static void pool_extend(struct kr_pool *p, size_t bytes)
  */
 void *pool_extend_pop(struct kr_pool *p)
 {
-	/* the end of the page that holds its last block */
-	size_t pages_end = (p->capacity * p->size + OS_PAGE_SIZE - 1) &
-			   ~(size_t)(OS_PAGE_SIZE - 1);
-
+	/* blocks of at most 1 KiB: the pool's last page holds one */
+	_Static_assert(SMALL_MAX <= OS_PAGE_SIZE, "a block in the last page");
 	if (!kr_debug)
-		backend_populate(p->carve, pool_base(p) + pages_end);
+		backend_populate(p->carve, pool_base(p) + POOL_SIZE);
 	pool_extend(p, POOL_SIZE);
 	return pool_pop(p, p->freeblock);
 }
