@@ -1,14 +1,13 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * heap.c - one heap per thread: creation, adoption, abandonment at thread
- * exit, the cross-thread free path, and fork.
+ * exit, and fork.
  *
  * A heap is found through a TLS pointer. Its owner touches it without a
- * lock. Another thread freeing one of its blocks pushes the block on
- * heap->remote_free (a Treiber stack; only pushes are concurrent and the
- * owner takes the whole stack with one exchange, so there is no ABA).
- * A thread's exit abandons its heap: from then on kr.lock guards it, and
- * the next new thread adopts it. Heaps are mmapped and never destroyed.
+ * lock; another thread freeing one of its blocks hands it over through
+ * the heap's remote lists (remote.c). A thread's exit abandons its heap:
+ * from then on kr.lock guards it, and the next new thread adopts it.
+ * Heaps are mmapped and never destroyed.
  */
 #include <errno.h>
 #include <string.h>
@@ -41,36 +40,6 @@ static void heap_key_create(void)
 {
 	pthread_key_create(&heap_key, heap_abandon);
 }
-
-/* Take every medium block other threads freed into @h and free it. */
-KR_NOINLINE static void collect_remote_spans(struct kr_heap *h)
-{
-	void *b = atomic_exchange_explicit(&h->remote_spans, NULL,
-					   memory_order_acquire);
-
-	while (b) {
-		void *next = *(void **)b;
-
-		span_free_local(h, b);
-		b = next;
-	}
-}
-
-/* Take every block other threads freed into @h and free it locally. */
-void heap_collect_remote(struct kr_heap *h)
-{
-	void *b = atomic_exchange_explicit(&h->remote_free, NULL,
-					   memory_order_acquire);
-
-	while (b) {
-		void *next = *(void **)b;
-		pool_give_checked(h, pool_of(b), b);
-		b = next;
-	}
-	if (atomic_load_explicit(&h->remote_spans, memory_order_relaxed))
-		collect_remote_spans(h);
-}
-
 
 /*
  * Release every empty arena of @h, kept or waiting. Takes h->lock, which
@@ -157,75 +126,6 @@ void heap_flush_kept(struct kr_heap *h)
 }
 
 /*
- * Free @b, a checked block of @h, from a thread that does not own @h: push
- * it on @list (h->remote_free, or, medium, h->remote_spans); an abandoned
- * heap's block is freed here under kr.lock.
- */
-static inline void remote_free(struct kr_heap *h, _Atomic(void *) *list,
-			       void *b)
-{
-	void *head;
-
-	if (!atomic_load_explicit(&h->abandoned, memory_order_acquire)) {
-		head = atomic_load_explicit(list, memory_order_relaxed);
-		do {
-			*(void **)b = head;
-		} while (!atomic_compare_exchange_weak_explicit(list, &head,
-				b, memory_order_release, memory_order_relaxed));
-		return;
-	}
-	/* lost: never touched, and set before the child had a second thread */
-	if (h->lost)
-		return;		/* the block is dropped */
-	pthread_mutex_lock(&kr.lock);
-	if (atomic_load_explicit(&h->abandoned, memory_order_relaxed)) {
-		unsigned empty_before = h->nempty_arenas + h->nempty_span_arenas;
-		bool emptied;
-
-		/* kr.lock owns it now */
-		if (list == &h->remote_spans)
-			span_free_local(h, b);
-		else
-			pool_give_checked(h, pool_of(b), b);
-		/*
-		 * read without h->lock: the purge thread may release one
-		 * meanwhile; this only decides whether to wake it
-		 */
-		emptied = h->nempty_arenas + h->nempty_span_arenas >
-			  empty_before;
-		pthread_mutex_unlock(&kr.lock);
-		/*
-		 * An arena emptied: no owner will hand it back, the purge
-		 * thread will (kicked with no lock held; not from an exiting
-		 * thread, whose heap_abandon kicks it)
-		 */
-		if (emptied && heap_is_real(kr_tls_heap))
-			purge_kick();
-		return;
-	}
-	pthread_mutex_unlock(&kr.lock);
-	remote_free(h, list, b);	/* adopted meanwhile: push */
-}
-
-/*
- * Free @b of pool @p, of @h, not the caller's: checked against the live
- * map, which only the owner changes (it takes the bit when it collects
- * the block), then to the owner.
- */
-void heap_remote_free(struct kr_heap *h, struct kr_pool *p, void *b)
-{
-	if (unlikely(!map_live(p, (uintptr_t)b)))
-		free_suspect(b);
-	remote_free(h, &h->remote_free, b);
-}
-
-void heap_remote_free_span(struct kr_heap *h, struct kr_span *s, void *b)
-{
-	*block_key(b) = (uintptr_t)s;	/* span.c's "freed" key */
-	remote_free(h, &h->remote_spans, b);
-}
-
-/*
  * Free @h's remote blocks, close its kept pools and give its spare pools
  * back. Its empty arenas wait for the purge thread, as an owned heap's
  * wait for their owner (purge_empty_arenas_kept: the next thread adopts
@@ -248,6 +148,7 @@ static void heap_abandon(void *arg)
 
 	kr_tls_heap = HEAP_DEAD;	/* later mallocs of this thread: glibc */
 	kr_tls_pools = kr_no_pools;
+	remote_batches_push(h);		/* other heaps' blocks it freed */
 	heap_empty_out(h);
 	pthread_mutex_lock(&kr.lock);
 	atomic_store_explicit(&h->abandoned, true, memory_order_release);
@@ -331,6 +232,8 @@ struct kr_heap *heap_get_slow(void)
  */
 void heap_atfork_prepare(void)
 {
+	if (heap_is_real(kr_tls_heap))	/* the child inherits no batch */
+		remote_batches_push(kr_tls_heap);	/* may take kr.lock */
 	pthread_mutex_lock(&kr.purge_lock);	/* no purge pass under way */
 	pthread_mutex_lock(&kr.lock);
 	large_atfork_prepare();

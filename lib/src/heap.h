@@ -40,10 +40,14 @@ static inline struct kr_heap *heap_get(void)
 		return h;
 	return heap_get_slow();
 }
-void heap_collect_remote(struct kr_heap *h);
 
+/* remote.c */
+void heap_collect_remote(struct kr_heap *h);
 void heap_remote_free(struct kr_heap *h, struct kr_pool *p, void *block);
 void heap_remote_free_span(struct kr_heap *h, struct kr_span *s, void *block);
+void remote_batches_push(struct kr_heap *self);
+
+/* heap.c */
 unsigned heap_release_empty_arenas(struct kr_heap *h);
 void heap_keep_pool(struct kr_heap *h, struct kr_pool *p);
 void heap_flush_kept(struct kr_heap *h);

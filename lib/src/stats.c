@@ -69,9 +69,15 @@ void stats_snapshot(struct karena_stats *st)
 	st->arenas_denied = atomic_load(&kr.arenas_denied);
 	st->pages_returned = atomic_load(&kr.pages_returned);
 
-	/* our own remote frees first, so a thread sees its frees counted */
-	if (heap_is_real(kr_tls_heap))
+	/*
+	 * our own frees first, so that a thread sees its frees counted: the
+	 * other heaps' blocks it has batched (remote.c), then ours that other
+	 * threads freed
+	 */
+	if (heap_is_real(kr_tls_heap)) {
+		remote_batches_push(kr_tls_heap);
 		heap_collect_remote(kr_tls_heap);
+	}
 	pthread_mutex_lock(&kr.lock);
 	st->heaps = kr.nheaps;
 	st->heaps_abandoned = kr.nabandoned;

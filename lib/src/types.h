@@ -214,6 +214,25 @@ struct kr_mclass {
 };
 
 /**
+ * struct kr_remote_batch - small blocks of another heap, freed by the
+ * owner of the heap that holds this batch and not yet pushed (remote.c)
+ * @heap:	the heap they belong to, or NULL when the slot is unused
+ * @head:	the last block freed; each links to the one freed before it
+ * @tail:	the first block freed, whose link the push sets
+ * @n:		blocks in the chain
+ */
+struct kr_remote_batch {
+	struct kr_heap *heap;
+	void *head;
+	void *tail;
+	unsigned n;
+};
+
+#define REMOTE_SLOT_BITS 5
+#define REMOTE_SLOTS	(1u << REMOTE_SLOT_BITS) /* heaps batched for */
+#define REMOTE_BATCH	16	/* blocks pushed with one CAS */
+
+/**
  * struct kr_heap - one thread's allocator state
  *
  * Owned by one thread, which touches the pools (usedpools, kept, the
@@ -262,6 +281,8 @@ struct kr_heap {
 	_Atomic(void *) remote_spans;		/* medium blocks, likewise */
 	atomic_bool abandoned;			/* no thread owns it */
 	_Alignas(64) struct kr_arena *nfp2lasta[MAX_POOLS + 1];
+	/* the owner's: other heaps' blocks it freed, in batches (remote.c) */
+	struct kr_remote_batch batches[REMOTE_SLOTS];
 };
 
 #endif /* KARENA_TYPES_H */

@@ -23,6 +23,21 @@ static void *free_twice(void *arg)
 	return NULL;
 }
 
+/*
+ * A thread with a heap of its own frees the blocks of @arg, a
+ * NULL-terminated list in which one block comes twice, into its batch
+ * (double-free-batched*): caught when its exit pushes the batch.
+ */
+static void *free_list(void *arg)
+{
+	void **v = arg;
+
+	karena_free(karena_malloc(40));
+	while (*v)
+		karena_free(*v++);
+	return NULL;
+}
+
 /* The fill bytes of KARENA_DEBUG=1: a bit per failed check, 0 if all hold. */
 static int fill_checks(void)
 {
@@ -83,6 +98,15 @@ static int misuse_mode(const char *mode)
 		pthread_join(t, NULL);
 		karena_stats(&st);	/* collects the remote frees */
 		(void)q;
+	} else if (!strncmp(mode, "double-free-batched", 19)) {
+		void *r = karena_malloc(40), *s = karena_malloc(40);
+		void *again[] = { p, r, p, NULL }, *cycle[] = { r, p, s, p, NULL };
+		pthread_t t;
+
+		pthread_create(&t, NULL, free_list,
+			       strcmp(mode, "double-free-batched-cycle") ?
+			       again : cycle);
+		pthread_join(t, NULL);
 	} else if (!strcmp(mode, "interior")) {
 		karena_free(p + 16);
 	} else if (!strcmp(mode, "interior-nodebug")) {
@@ -169,6 +193,10 @@ int main(int argc, char **argv)
 	expect(argv[0], "double-free-later", "KARENA_DEBUG=0", "double free");
 	/* both frees from another thread: caught when the owner collects */
 	expect(argv[0], "double-free-remote", "KARENA_DEBUG=0", "double free");
+	/* ... by a thread with a heap: caught when its batch is pushed */
+	expect(argv[0], "double-free-batched", "KARENA_DEBUG=0", "double free");
+	expect(argv[0], "double-free-batched-cycle", "KARENA_DEBUG=0",
+	       "double free");
 	expect(argv[0], "interior-aligned", "KARENA_DEBUG=0",
 	       "interior pointer");
 	{

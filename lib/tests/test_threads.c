@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* test_threads - per-thread heaps: cross-thread frees to a live owner and
- * to an exited (abandoned) one, adoption by new threads (which reuse the
- * arenas an exited thread emptied), no leak. */
+ * to an exited (abandoned) one, the batches a freeing thread pushes them
+ * in, adoption by new threads (which reuse the arenas an exited thread
+ * emptied), no leak. */
 #include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "tap.h"
 #include "init.h"
@@ -55,6 +58,112 @@ static void *adopter(void *arg)
 	(void)arg;
 	karena_free(p);
 	return NULL;
+}
+
+/*
+ * Batches (remote.c): a thread with a heap frees main's blocks in steps
+ * that main checks between barriers.
+ */
+#define NBATCH	64
+static void *mine[NBATCH];
+static pthread_barrier_t step;
+
+static size_t in_use(void)
+{
+	struct karena_stats st;
+
+	karena_stats(&st);
+	return st.blocks_in_use;
+}
+
+static void *batcher(void *arg)
+{
+	size_t child_ok;
+	pid_t pid;
+	int i, status;
+
+	(void)arg;
+	karena_free(karena_malloc(64));		/* a heap of its own */
+	for (i = 0; i < 5; i++)
+		karena_free(mine[i]);
+	pthread_barrier_wait(&step);		/* 1: main looks */
+	pthread_barrier_wait(&step);
+	for (; i < 16; i++)
+		karena_free(mine[i]);		/* the batch is full */
+	pthread_barrier_wait(&step);		/* 2 */
+	pthread_barrier_wait(&step);
+	for (; i < 18; i++)
+		karena_free(mine[i]);
+	pid = fork();				/* pushes them first */
+	if (pid == 0)
+		_exit(karena__check(stderr) ? 1 : 0);
+	waitpid(pid, &status, 0);
+	child_ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	pthread_barrier_wait(&step);		/* 3 */
+	pthread_barrier_wait(&step);
+	for (; i < 20; i++)
+		karena_free(mine[i]);
+	in_use();				/* pushes its batches */
+	pthread_barrier_wait(&step);		/* 4 */
+	pthread_barrier_wait(&step);
+	for (; i < 23; i++)
+		karena_free(mine[i]);
+	return (void *)child_ok;		/* exit pushes the rest */
+}
+
+/* A thread that never mallocs frees main's blocks: pushed one by one. */
+static void *heapless(void *arg)
+{
+	int i;
+
+	for (i = 0; i < 3; i++)
+		karena_free(((void **)arg)[i]);
+	pthread_barrier_wait(&step);		/* main looks */
+	pthread_barrier_wait(&step);
+	return NULL;
+}
+
+static void batch_tests(void)
+{
+	size_t base;
+	pthread_t t;
+	void *child_ok;
+	int i;
+
+	for (i = 0; i < NBATCH; i++)
+		mine[i] = karena_malloc(64);
+	base = in_use();
+	pthread_barrier_init(&step, NULL, 2);
+	pthread_create(&t, NULL, batcher, NULL);
+	pthread_barrier_wait(&step);
+	ok(in_use() == base, "5 blocks another thread freed wait in its batch "
+	   "(%zu in use, %zu before)", in_use(), base);
+	pthread_barrier_wait(&step);
+	pthread_barrier_wait(&step);
+	ok(in_use() == base - 16, "a full batch of 16 is pushed at once (%zu)",
+	   in_use());
+	pthread_barrier_wait(&step);
+	pthread_barrier_wait(&step);
+	ok(in_use() == base - 18, "a fork pushes the forking thread's batches "
+	   "(%zu)", in_use());
+	pthread_barrier_wait(&step);
+	pthread_barrier_wait(&step);
+	ok(in_use() == base - 20, "karena_stats pushes the caller's batches "
+	   "(%zu)", in_use());
+	pthread_barrier_wait(&step);
+	pthread_join(t, &child_ok);
+	ok(child_ok != NULL, "the fork child's heaps check out");
+	ok(in_use() == base - 23, "a thread's exit pushes its batches (%zu)",
+	   in_use());
+	pthread_create(&t, NULL, heapless, &mine[23]);
+	pthread_barrier_wait(&step);
+	ok(in_use() == base - 26, "a thread with no heap pushes each block at "
+	   "once (%zu)", in_use());
+	pthread_barrier_wait(&step);
+	pthread_join(t, NULL);
+	for (i = 26; i < NBATCH; i++)
+		karena_free(mine[i]);
+	ok(in_use() == base - NBATCH, "nothing lost");
 }
 
 int main(void)
@@ -148,6 +257,7 @@ int main(void)
 	   "a purge pass releases them but keep_arenas (%zu held)",
 	   st.arenas_held);
 	karena__real_clock();
+	batch_tests();
 	ok(invariants(), "invariants at the end");
 	return tap_done();
 }
