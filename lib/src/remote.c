@@ -88,11 +88,11 @@ void heap_collect_remote(struct kr_heap *h)
 
 /*
  * Free the NULL-terminated chain @first of blocks of @h, an abandoned
- * heap, under kr.lock, which guards it. Returns false if a
- * thread adopted @h meanwhile: nothing was freed, the caller pushes.
+ * heap, under kr.lock, which guards it. Returns false if a thread adopted
+ * @h meanwhile: nothing was freed, the caller pushes.
  */
-KR_COLD static bool free_into_abandoned(struct kr_heap *h, _Atomic(void *) *list,
-				void *first)
+KR_COLD static bool free_into_abandoned(struct kr_heap *h,
+					_Atomic(void *) *list, void *first)
 {
 	unsigned empty_before;
 	bool emptied;
