@@ -372,12 +372,12 @@ static void *grant_recycled(size_t len, size_t alignment, size_t *moved)
 	kr_unlock(&h->lock);
 	if (!arena)
 		return NULL;
-	atomic_fetch_add(&kr.arenas_recycled, 1);
 	q = mremap(arena, kr.arena_size, len, MREMAP_MAYMOVE);
 	if (q == MAP_FAILED) {		/* not one mapping: let it go */
 		munmap(arena, kr.arena_size);
 		return NULL;
 	}
+	atomic_fetch_add(&kr.arenas_recycled, 1);
 	*moved = len < kr.arena_size ? len : kr.arena_size;
 	return q;
 }

@@ -59,32 +59,36 @@
 #include "span.h"
 #include "types.h"
 
-/* Take every medium block other threads freed into @h and free it. */
-KR_NOINLINE static void collect_remote_spans(struct kr_heap *h)
+/*
+ * Free the NULL-terminated chain @b of @h's blocks, medium ones (to their
+ * spans) or small ones (to their pools, each live map bit taken), as the
+ * heap's owner or under kr.lock.
+ */
+static inline void give_chain(struct kr_heap *h, bool medium, void *b)
 {
-	void *b = atomic_exchange_explicit(&h->remote_spans, NULL,
-					   memory_order_acquire);
-
 	while (b) {
 		void *next = *(void **)b;
 
-		span_free_local(h, b);
+		if (medium)
+			span_free_local(h, b);
+		else
+			pool_give_checked(h, pool_of(b), b);
 		b = next;
 	}
+}
+
+/* Take every medium block other threads freed into @h and free it. */
+KR_NOINLINE static void collect_remote_spans(struct kr_heap *h)
+{
+	give_chain(h, true, atomic_exchange_explicit(&h->remote_spans, NULL,
+						     memory_order_acquire));
 }
 
 /* Take every block other threads freed into @h and free it locally. */
 void heap_collect_remote(struct kr_heap *h)
 {
-	void *b = atomic_exchange_explicit(&h->remote_free, NULL,
-					   memory_order_acquire);
-
-	while (b) {
-		void *next = *(void **)b;
-
-		pool_give_checked(h, pool_of(b), b);
-		b = next;
-	}
+	give_chain(h, false, atomic_exchange_explicit(&h->remote_free, NULL,
+						      memory_order_acquire));
 	if (atomic_load_explicit(&h->remote_spans, memory_order_relaxed))
 		collect_remote_spans(h);
 }
@@ -106,15 +110,7 @@ KR_COLD static bool free_into_abandoned(struct kr_heap *h,
 		return false;
 	}
 	empty_before = h->nempty_arenas + h->nempty_span_arenas;
-	while (first) {
-		void *next = *(void **)first;
-
-		if (list == &h->remote_spans)
-			span_free_local(h, first);
-		else
-			pool_give_checked(h, pool_of(first), first);
-		first = next;
-	}
+	give_chain(h, list == &h->remote_spans, first);
 	/*
 	 * read without h->lock: the purge thread may release one meanwhile;
 	 * this only decides whether to wake it
