@@ -148,7 +148,7 @@ static void heap_abandon(void *arg)
 
 	kr_tls_heap = HEAP_DEAD;	/* later mallocs of this thread: glibc */
 	kr_tls_pools = kr_no_pools;
-	remote_batches_push(h);		/* other heaps' blocks it freed */
+	remote_batches_push(h->batches);	/* other heaps' blocks it freed */
 	heap_empty_out(h);
 	pthread_mutex_lock(&kr.lock);
 	atomic_store_explicit(&h->abandoned, true, memory_order_release);
@@ -219,6 +219,7 @@ struct kr_heap *heap_get_slow(void)
 	}
 	pthread_setspecific(heap_key, h);
 	kr_tls_heap = h;
+	freeonly_push();		/* its frees before it had a heap */
 	if (!kr_debug)			/* debug: every malloc is checked */
 		kr_tls_pools = h->usedpools;
 	return h;
@@ -232,15 +233,19 @@ struct kr_heap *heap_get_slow(void)
  */
 void heap_atfork_prepare(void)
 {
-	if (heap_is_real(kr_tls_heap))	/* the child inherits no batch */
-		remote_batches_push(kr_tls_heap);	/* may take kr.lock */
+	/* the child inherits no batch; these pushes may take kr.lock */
+	if (heap_is_real(kr_tls_heap))
+		remote_batches_push(kr_tls_heap->batches);
+	freeonly_push();
 	pthread_mutex_lock(&kr.purge_lock);	/* no purge pass under way */
 	pthread_mutex_lock(&kr.lock);
 	large_atfork_prepare();
+	freeonly_atfork_prepare();
 }
 
 void heap_atfork_parent(void)
 {
+	freeonly_atfork_parent();
 	large_atfork_parent();
 	pthread_mutex_unlock(&kr.lock);
 	pthread_mutex_unlock(&kr.purge_lock);
@@ -251,6 +256,7 @@ void heap_atfork_child(void)
 	struct kr_heap *h, *self = kr_tls_heap;
 
 	pthread_mutex_init(&kr.lock, NULL);
+	freeonly_atfork_child();
 	large_atfork_child();
 	registry_atfork_child();
 	purge_atfork_child();

@@ -45,7 +45,16 @@ static inline struct kr_heap *heap_get(void)
 void heap_collect_remote(struct kr_heap *h);
 void heap_remote_free(struct kr_heap *h, struct kr_pool *p, void *block);
 void heap_remote_free_span(struct kr_heap *h, struct kr_span *s, void *block);
-void remote_batches_push(struct kr_heap *self);
+void remote_batches_push(struct kr_remote_batch *slots);
+
+/* freeonly.c: the batches of a thread with no heap */
+struct kr_remote_batch *freeonly_batches(const struct kr_heap *self);
+void freeonly_push(void);
+unsigned freeonly_count(void);
+void freeonly_forget_exit(void);
+void freeonly_atfork_prepare(void);
+void freeonly_atfork_parent(void);
+void freeonly_atfork_child(void);
 
 /* heap.c */
 unsigned heap_release_empty_arenas(struct kr_heap *h);

@@ -14,31 +14,32 @@
  * heap of another thread) is dropped.
  *
  * Batches. The two lists share one cache line per heap, which every
- * thread that frees the heap's blocks writes: with a push per block, that
- * line crossed between CPUs on almost every remote free, and the owner's
- * exchange waited for it too. A thread with a heap of its own therefore
- * gathers the small blocks it frees for other heaps in batches kept in
- * its heap (heap->batches: REMOTE_SLOTS slots, one heap's batch each,
- * found by a hash of the heap's address; a heap that hashes to a slot
- * held by another pushes that one), and pushes a batch of REMOTE_BATCH
- * blocks with one compare-and-swap. The chain is linked while the
- * freeing thread holds the blocks' lines anyway, and a batch for an
- * abandoned heap takes kr.lock once, not once per block. A thread with
- * no heap (one that only frees) pushes each block alone: nothing would
- * push its batches when it exits. Medium blocks are not batched: up to
- * 128 KiB each, a batch of them would keep megabytes from their heap, and
- * batches capped at 32 KiB made xmalloc 7 % faster but mstress 2.5 %
- * slower (docs/benchmarks.md).
+ * thread that frees the heap's blocks writes: with a push per block,
+ * that line crossed between CPUs on almost every remote free, and the
+ * owner's exchange waited for it too. A thread with a heap of its own
+ * therefore gathers the small blocks it frees for other heaps in
+ * batches kept in its heap (heap->batches: REMOTE_SLOTS slots, one
+ * heap's batch each, found by a hash of the heap's address; a heap that
+ * hashes to a slot held by another pushes that one), and pushes a batch
+ * of REMOTE_BATCH blocks with one compare-and-swap. The chain is linked
+ * while the freeing thread holds the blocks' lines anyway, and a batch
+ * for an abandoned heap takes kr.lock once, not once per block. A
+ * thread with no heap (one that only frees) keeps the same slots in a
+ * holder of its own (freeonly.c). Medium blocks are not batched: up to
+ * 128 KiB each, a batch of them would keep megabytes from their heap,
+ * and batches capped at 32 KiB made xmalloc 7 % faster but mstress
+ * 2.5 % slower (docs/benchmarks.md).
  *
- * What a batch costs: a block freed stays out of its owner's reach until
- * its batch is pushed: at most REMOTE_BATCH - 1 blocks a slot, so at
- * most (REMOTE_BATCH - 1) * REMOTE_SLOTS small blocks (480, of at most
- * 1 KiB) per thread. Batches are pushed when full, when their slot is
- * wanted for another heap, when the thread exits (heap_abandon), before
- * a fork (so that the child inherits none) and by karena_stats (so that
- * a thread sees its own frees counted). A thread that frees other
- * threads' blocks and then sleeps keeps its partial batches until it
- * wakes or exits; those blocks keep their pools from emptying.
+ * What a batch costs: a block freed stays out of its owner's reach
+ * until its batch is pushed: at most REMOTE_BATCH - 1 blocks a slot, so
+ * at most (REMOTE_BATCH - 1) * REMOTE_SLOTS small blocks (480, of at
+ * most 1 KiB) per thread. Batches are pushed when full, when their slot
+ * is wanted for another heap, when the thread exits (heap_abandon, or
+ * its holder's key destructor), before a fork (so that the child
+ * inherits none) and by karena_stats (so that a thread sees its own
+ * frees counted). A thread that frees other threads' blocks and then
+ * sleeps keeps its partial batches until it wakes or exits; those
+ * blocks keep their pools from emptying.
  *
  * A batch is checked when it is pushed: a block freed twice into one
  * batch makes its chain shorter or a cycle, which a walk of exactly
@@ -199,24 +200,24 @@ KR_NOINLINE static void remote_batch_push(struct kr_remote_batch *rb)
 }
 
 /*
- * Push every batch of @self, the calling thread's heap (its exit, a fork,
- * karena_stats).
+ * Push every batch of @slots, the calling thread's heap's or holder's
+ * (its exit, a fork, karena_stats), or a gone thread's holder's.
  */
-void remote_batches_push(struct kr_heap *self)
+void remote_batches_push(struct kr_remote_batch *slots)
 {
 	unsigned i;
 
 	for (i = 0; i < REMOTE_SLOTS; i++)
-		remote_batch_push(&self->batches[i]);
+		remote_batch_push(&slots[i]);
 }
 
-/* @self's slot for @h's batch: a multiplicative hash of its page number. */
-static inline struct kr_remote_batch *remote_batch_of(struct kr_heap *self,
-						      const struct kr_heap *h)
+/* The slot of @slots for @h's batch: a multiplicative hash of its page. */
+static inline struct kr_remote_batch *
+remote_batch_of(struct kr_remote_batch *slots, const struct kr_heap *h)
 {
 	uint64_t k = (uint64_t)((uintptr_t)h >> 12) * 0x9e3779b97f4a7c15ull;
 
-	return &self->batches[k >> (64 - REMOTE_SLOT_BITS)];
+	return &slots[k >> (64 - REMOTE_SLOT_BITS)];
 }
 
 /* @rb, the slot of @h, holds another heap's batch or none: start @h's. */
@@ -234,22 +235,27 @@ KR_NOINLINE static void remote_batch_start(struct kr_remote_batch *rb,
 /*
  * Free @b of pool @p, of @h, not the caller's: checked against the live
  * map, which only the owner changes (it takes the bit when it collects
- * the block), then linked into the caller's batch for @h. A caller with
- * no heap (being built, exiting, or never made: a thread that only frees)
- * pushes it alone.
+ * the block), then linked into the caller's batch for @h: in its heap,
+ * or, a thread that only frees, in its holder (freeonly.c). A caller
+ * whose heap is being built, or which is exiting, pushes it alone.
  */
 void heap_remote_free(struct kr_heap *h, struct kr_pool *p, void *b)
 {
 	struct kr_heap *self = kr_tls_heap;
-	struct kr_remote_batch *rb;
+	struct kr_remote_batch *slots, *rb;
 
 	if (unlikely(!map_live(p, (uintptr_t)b)))
 		free_suspect(b);
-	if (unlikely(!heap_is_real(self))) {
-		remote_push(h, &h->remote_free, b, b);
-		return;
+	if (likely(heap_is_real(self))) {
+		slots = self->batches;
+	} else {
+		slots = freeonly_batches(self);
+		if (!slots) {
+			remote_push(h, &h->remote_free, b, b);
+			return;
+		}
 	}
-	rb = remote_batch_of(self, h);
+	rb = remote_batch_of(slots, h);
 	if (unlikely(rb->heap != h)) {
 		remote_batch_start(rb, h, b);
 		return;

@@ -4,10 +4,13 @@
  * in, adoption by new threads (which reuse the arenas an exited thread
  * emptied), no leak. */
 #include <pthread.h>
+#include <sched.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "tap.h"
+#include "heap.h"
 #include "init.h"
 #include "purge.h"
 
@@ -64,7 +67,7 @@ static void *adopter(void *arg)
  * Batches (remote.c): a thread with a heap frees main's blocks in steps
  * that main checks between barriers.
  */
-#define NBATCH	64
+#define NBATCH	(23 + 26 + 80 + 3)
 static void *mine[NBATCH];
 static pthread_barrier_t step;
 
@@ -111,16 +114,164 @@ static void *batcher(void *arg)
 	return (void *)child_ok;		/* exit pushes the rest */
 }
 
-/* A thread that never mallocs frees main's blocks: pushed one by one. */
+/*
+ * A thread that never mallocs frees main's blocks: in batches of its
+ * holder (freeonly.c), 3 held, 16 pushed at once, its exit the rest.
+ */
 static void *heapless(void *arg)
 {
+	void **b = arg;
 	int i;
 
 	for (i = 0; i < 3; i++)
-		karena_free(((void **)arg)[i]);
+		karena_free(b[i]);
 	pthread_barrier_wait(&step);		/* main looks */
 	pthread_barrier_wait(&step);
+	for (; i < 16; i++)
+		karena_free(b[i]);
+	pthread_barrier_wait(&step);		/* main looks */
+	pthread_barrier_wait(&step);
+	for (; i < 18; i++)
+		karena_free(b[i]);
 	return NULL;
+}
+
+/*
+ * Frees two of main's blocks, and its exit will not push them: as a
+ * holder set up after the thread's key destructors ran.
+ */
+static void *stranded(void *arg)
+{
+	karena_free(((void **)arg)[0]);
+	karena_free(((void **)arg)[1]);
+	freeonly_forget_exit();
+	return (void *)(uintptr_t)syscall(SYS_gettid);
+}
+
+/*
+ * Join @t, a stranded(), and wait until the kernel no longer knows its
+ * thread: pthread_join returns when the thread has cleared its id, a
+ * little before the kernel forgets it, and a holder's thread is asked
+ * for by id (freeonly.c). Waits for an event, not for a time.
+ */
+static void join_gone(pthread_t t)
+{
+	void *tid;
+
+	pthread_join(t, &tid);
+	while (syscall(SYS_tgkill, getpid(), (pid_t)(uintptr_t)tid, 0) == 0)
+		sched_yield();
+}
+
+/* Frees one block, so takes a holder; main looks before it exits. */
+static void *taker(void *arg)
+{
+	karena_free(arg);
+	pthread_barrier_wait(&step);
+	pthread_barrier_wait(&step);
+	return NULL;
+}
+
+/* Frees 3 blocks, then mallocs: its heap's making pushes them. */
+static void *late_heap(void *arg)
+{
+	void **b = arg;
+	void *own;
+	int i;
+
+	for (i = 0; i < 3; i++)
+		karena_free(b[i]);
+	own = karena_malloc(64);
+	pthread_barrier_wait(&step);		/* main looks */
+	pthread_barrier_wait(&step);
+	karena_free(own);
+	return NULL;
+}
+
+/* Frees 2 blocks, then forks: the child inherits no batch of them. */
+static void *heapless_forker(void *arg)
+{
+	void **b = arg;
+	pid_t pid;
+	int status;
+
+	karena_free(b[0]);
+	karena_free(b[1]);
+	pid = fork();
+	if (pid == 0)
+		_exit(karena__check(stderr) ? 1 : 0);
+	waitpid(pid, &status, 0);
+	return (void *)(uintptr_t)(WIFEXITED(status) &&
+				   WEXITSTATUS(status) == 0);
+}
+
+/* The heapless threads above, in turn: main's blocks from @next on. */
+static void heapless_tests(size_t base, int next)
+{
+	unsigned holders;
+	pthread_t t;
+	void *child_ok;
+	int i;
+
+	pthread_create(&t, NULL, heapless, &mine[next]);
+	pthread_barrier_wait(&step);
+	ok(in_use() == base, "3 blocks a thread with no heap freed wait in "
+	   "its batch (%zu in use, %zu before)", in_use(), base);
+	pthread_barrier_wait(&step);
+	pthread_barrier_wait(&step);
+	ok(in_use() == base - 16, "its full batch of 16 is pushed at once "
+	   "(%zu)", in_use());
+	pthread_barrier_wait(&step);
+	pthread_join(t, NULL);
+	ok(in_use() == base - 18, "its exit pushes the rest (%zu)", in_use());
+	next += 18;
+	holders = freeonly_count();
+
+	pthread_create(&t, NULL, stranded, &mine[next]);
+	join_gone(t);
+	ok(in_use() == base - 18 && freeonly_count() == holders,
+	   "a holder whose thread left without a word keeps its 2 blocks, and "
+	   "was the free one (%zu in use, %u holders)", in_use(),
+	   freeonly_count());
+	pthread_create(&t, NULL, taker, mine[next + 2]);
+	pthread_barrier_wait(&step);
+	ok(in_use() == base - 20 && freeonly_count() == holders,
+	   "the next thread with no heap finds it gone, pushes its blocks and "
+	   "takes it (%zu in use, %u holders)", in_use(), freeonly_count());
+	pthread_barrier_wait(&step);
+	pthread_join(t, NULL);
+	ok(in_use() == base - 21, "and pushes its own at its exit (%zu)",
+	   in_use());
+	next += 3;
+
+	pthread_create(&t, NULL, late_heap, &mine[next]);
+	pthread_barrier_wait(&step);
+	ok(in_use() == base - 21 - 3 + 1, "a thread's first malloc pushes the "
+	   "blocks it freed before it had a heap (%zu)", in_use());
+	pthread_barrier_wait(&step);
+	pthread_join(t, NULL);
+	next += 3;
+
+	pthread_create(&t, NULL, heapless_forker, &mine[next]);
+	pthread_join(t, &child_ok);
+	ok(in_use() == base - 26 && child_ok, "a fork from a thread with no "
+	   "heap pushes its batches first, and the child's heaps check out "
+	   "(%zu)", in_use());
+	next += 2;
+
+	for (i = 0; i < 40; i++, next++) {
+		pthread_create(&t, NULL, stranded, &mine[next]);
+		join_gone(t);
+		next++;
+	}
+	ok(in_use() == base - 26 - 78 && freeonly_count() <= holders + 1,
+	   "40 threads with no heap that leave without a word: their blocks "
+	   "are pushed by the next, and one or two holders serve them all "
+	   "(%zu in use, %u holders)", in_use(), freeonly_count());
+	for (; next < NBATCH; next++)
+		karena_free(mine[next]);
+	ok(in_use() == base - (NBATCH - 23) + 2, "nothing lost but the last "
+	   "thread's 2 (%zu)", in_use());
 }
 
 static void batch_tests(void)
@@ -155,15 +306,7 @@ static void batch_tests(void)
 	ok(child_ok != NULL, "the fork child's heaps check out");
 	ok(in_use() == base - 23, "a thread's exit pushes its batches (%zu)",
 	   in_use());
-	pthread_create(&t, NULL, heapless, &mine[23]);
-	pthread_barrier_wait(&step);
-	ok(in_use() == base - 26, "a thread with no heap pushes each block at "
-	   "once (%zu)", in_use());
-	pthread_barrier_wait(&step);
-	pthread_join(t, NULL);
-	for (i = 26; i < NBATCH; i++)
-		karena_free(mine[i]);
-	ok(in_use() == base - NBATCH, "nothing lost");
+	heapless_tests(base - 23, 23);
 }
 
 int main(void)
