@@ -30,6 +30,9 @@
  * a holder keeps at most (REMOTE_BATCH - 1) * REMOTE_SLOTS blocks from
  * their heaps until then.
  *
+ * In a fork child the holders of the threads that stayed behind are
+ * emptied (their blocks dropped, as a lost heap's are) and free.
+ *
  * holders_lock guards the list and the ids; a holder's batches are its
  * thread's alone, or, once the thread has gone, the taker's. No malloc
  * and no other lock is taken under holders_lock, and pthread_setspecific,
@@ -37,7 +40,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -232,12 +235,23 @@ void freeonly_atfork_parent(void)
 }
 
 /*
- * The child's one thread has an id of its own; every other holder's
- * thread is gone here, and a taker finds so.
+ * The child's one thread has an id of its own. Every other holder's
+ * thread stayed behind, maybe in the middle of linking a block into a
+ * batch: its batches are dropped, not pushed (a chain cut short would
+ * read as a double free), as a lost heap's blocks are, and the holder
+ * is free for the child's threads.
  */
 void freeonly_atfork_child(void)
 {
+	struct kr_freeonly *fo;
+
 	pthread_mutex_init(&holders_lock, NULL);
-	if (is_holder(my_holder))
-		my_holder->tid = (pid_t)syscall(SYS_gettid);
+	for (fo = holders; fo; fo = fo->next) {
+		if (fo == my_holder) {
+			fo->tid = (pid_t)syscall(SYS_gettid);
+		} else {
+			memset(fo->batches, 0, sizeof(fo->batches));
+			fo->tid = 0;
+		}
+	}
 }

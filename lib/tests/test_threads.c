@@ -205,6 +205,39 @@ static void *heapless_forker(void *arg)
 				   WEXITSTATUS(status) == 0);
 }
 
+/* In a fork child: frees main's block @arg with no heap of its own. */
+static void *child_freer(void *arg)
+{
+	karena_free(arg);
+	return NULL;
+}
+
+/*
+ * Forks while a thread with no heap holds 3 of main's blocks in its
+ * batch: the child drops that batch (the thread stayed behind, maybe in
+ * the middle of linking one) and its threads reuse the holder.
+ */
+static int fork_with_held_batch(void *spare)
+{
+	unsigned holders = freeonly_count();
+	pthread_t t;
+	pid_t pid;
+	int status;
+
+	pid = fork();
+	if (pid == 0) {
+		size_t before = in_use();
+
+		pthread_create(&t, NULL, child_freer, spare);
+		pthread_join(t, NULL);
+		/* its one block pushed at its exit, the 3 held ones dropped */
+		_exit(karena__check(stderr) || freeonly_count() != holders ||
+		      in_use() != before - 1);
+	}
+	waitpid(pid, &status, 0);
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 /* The heapless threads above, in turn: main's blocks from @next on. */
 static void heapless_tests(size_t base, int next)
 {
@@ -217,6 +250,8 @@ static void heapless_tests(size_t base, int next)
 	pthread_barrier_wait(&step);
 	ok(in_use() == base, "3 blocks a thread with no heap freed wait in "
 	   "its batch (%zu in use, %zu before)", in_use(), base);
+	ok(fork_with_held_batch(mine[NBATCH - 1]), "a fork child drops that "
+	   "batch, and its own thread with no heap reuses the holder");
 	pthread_barrier_wait(&step);
 	pthread_barrier_wait(&step);
 	ok(in_use() == base - 16, "its full batch of 16 is pushed at once "
