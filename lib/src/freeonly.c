@@ -8,7 +8,8 @@
  * (heap->batches). A thread with no heap pushed each block alone, with a
  * compare-and-swap on the owner's list line, which the owner's exchange
  * and every other such push also write: a producer/consumer pair whose
- * consumer only frees took 1.5x mimalloc's time (docs/benchmarks.md).
+ * consumer only frees took up to 1.5x mimalloc's time across two CPUs
+ * (docs/benchmarks.md).
  * Such a thread now gets a holder: REMOTE_SLOTS batches, as a heap has,
  * and nothing else (no pools, no arenas, no owner count). Holders are
  * mmapped, on one list, never unmapped, and reused.
@@ -25,10 +26,10 @@
  * in no owner count. Instead each holder records its thread's id, and a
  * thread that needs a holder and finds none free asks whether the
  * threads of up to PROBES holders still exist (tgkill with signal 0:
- * ESRCH once a thread has gone; a thread id cannot name another live
- * thread of the process), pushes a dead one's batches and takes it. Such
- * a holder keeps at most (REMOTE_BATCH - 1) * REMOTE_SLOTS blocks from
- * their heaps until then.
+ * ESRCH once a thread has gone, never while it lives; should a new
+ * thread get the same id, the holder only waits longer), pushes a dead
+ * one's batches and takes it. Such a holder keeps at most
+ * (REMOTE_BATCH - 1) * REMOTE_SLOTS blocks from their heaps until then.
  *
  * In a fork child the holders of the threads that stayed behind are
  * emptied (their blocks dropped, as a lost heap's are) and free.
@@ -76,6 +77,7 @@ static struct kr_freeonly *probe_next;	/* where the next probes start */
 static unsigned nholders;
 
 static pthread_key_t holder_key;
+static bool holder_key_made;	/* false: no key left (PTHREAD_KEYS_MAX) */
 static pthread_once_t holder_key_once = PTHREAD_ONCE_INIT;
 
 static bool is_holder(const struct kr_freeonly *fo)
@@ -101,9 +103,13 @@ static void holder_release(void *arg)
 	pthread_mutex_unlock(&holders_lock);
 }
 
+/*
+ * Made at the first remote free of a thread with no heap, which may come
+ * after the program has taken every key: then no thread gets a holder.
+ */
 static void holder_key_create(void)
 {
-	pthread_key_create(&holder_key, holder_release);
+	holder_key_made = !pthread_key_create(&holder_key, holder_release);
 }
 
 /*
@@ -169,13 +175,15 @@ holder_attach(const struct kr_heap *self)
 
 	if (self || fo)			/* HEAP_BUSY, HEAP_DEAD; or ours */
 		return NULL;
+	pthread_once(&holder_key_once, holder_key_create);
+	if (!holder_key_made)
+		return NULL;
 	my_holder = FREEONLY_BUSY;	/* a nested free pushes alone */
 	fo = holder_take();
 	if (!fo) {
 		my_holder = NULL;
 		return NULL;
 	}
-	pthread_once(&holder_key_once, holder_key_create);
 	pthread_setspecific(holder_key, fo);	/* may malloc */
 	my_holder = fo;
 	return fo->batches;

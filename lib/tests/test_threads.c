@@ -344,6 +344,54 @@ static void batch_tests(void)
 	heapless_tests(base - 23, 23);
 }
 
+/*
+ * A fork child takes every pthread key before any thread with no heap
+ * frees: such a thread then gets no holder (freeonly.c makes its key at
+ * the first such free) and pushes each block at once, and the keys the
+ * program holds keep their values.
+ */
+static pthread_key_t first_key;
+static pthread_barrier_t key_step;
+
+static void *freer_with_key(void *arg)
+{
+	int mine_too;
+
+	pthread_setspecific(first_key, &mine_too);
+	karena_free(arg);
+	pthread_barrier_wait(&key_step);	/* main looks */
+	pthread_barrier_wait(&key_step);
+	return (void *)(uintptr_t)(pthread_getspecific(first_key) == &mine_too);
+}
+
+static int no_key_left(void)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid == 0) {
+		void *b = karena_malloc(64), *kept;
+		pthread_key_t k;
+		size_t before;
+		pthread_t t;
+		int pushed;
+
+		pthread_key_create(&first_key, NULL);
+		while (pthread_key_create(&k, NULL) == 0)
+			;
+		before = in_use();
+		pthread_barrier_init(&key_step, NULL, 2);
+		pthread_create(&t, NULL, freer_with_key, b);
+		pthread_barrier_wait(&key_step);
+		pushed = in_use() == before - 1;
+		pthread_barrier_wait(&key_step);
+		pthread_join(t, &kept);
+		_exit(!pushed || !kept);
+	}
+	waitpid(pid, &status, 0);
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 int main(void)
 {
 	pthread_t th[NT];
@@ -435,6 +483,9 @@ int main(void)
 	   "a purge pass releases them but keep_arenas (%zu held)",
 	   st.arenas_held);
 	karena__real_clock();
+	ok(no_key_left(), "with every pthread key taken, a thread with no heap "
+	   "pushes each block at once, and the program's keys keep their "
+	   "values");
 	batch_tests();
 	ok(invariants(), "invariants at the end");
 	return tap_done();
