@@ -53,22 +53,7 @@
 /* Holders whose thread a taker may probe before it maps a new one. */
 #define PROBES	8
 
-/**
- * struct kr_freeonly - a heapless thread's batches of other heaps' blocks
- * @batches:	as a heap's (remote.c)
- * @tid:	its thread's id, 0 while it is free
- * @next:	the next holder (the list only grows)
- */
-struct kr_freeonly {
-	struct kr_remote_batch batches[REMOTE_SLOTS];
-	pid_t tid;
-	struct kr_freeonly *next;
-};
-
-#define FREEONLY_BUSY	((struct kr_freeonly *)1)	/* being set up */
-#define FREEONLY_DEAD	((struct kr_freeonly *)2)	/* thread exiting */
-
-static __thread struct kr_freeonly *my_holder
+__thread struct kr_freeonly *kr_tls_holder
 	__attribute__((tls_model("initial-exec")));
 
 static pthread_mutex_t holders_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -79,11 +64,6 @@ static unsigned nholders;
 static pthread_key_t holder_key;
 static bool holder_key_made;	/* false: no key left (PTHREAD_KEYS_MAX) */
 static pthread_once_t holder_key_once = PTHREAD_ONCE_INIT;
-
-static bool is_holder(const struct kr_freeonly *fo)
-{
-	return (uintptr_t)fo > (uintptr_t)FREEONLY_DEAD;
-}
 
 /* Has thread @tid of this process exited? */
 static bool thread_gone(pid_t tid)
@@ -96,7 +76,7 @@ static void holder_release(void *arg)
 {
 	struct kr_freeonly *fo = arg;
 
-	my_holder = FREEONLY_DEAD;	/* its later frees: pushed alone */
+	kr_tls_holder = FREEONLY_DEAD;	/* its later frees: pushed alone */
 	remote_batches_push(fo->batches);
 	pthread_mutex_lock(&holders_lock);
 	fo->tid = 0;
@@ -167,47 +147,37 @@ static struct kr_freeonly *holder_take(void)
 	return fo;
 }
 
-/* freeonly_batches() for a thread with no holder: set one up. */
-KR_COLD static struct kr_remote_batch *
-holder_attach(const struct kr_heap *self)
+/*
+ * The batches of the calling thread, whose heap is @self (not a real
+ * one) and which has no holder: one set up for it, on its first remote
+ * free. NULL: push the block alone (the thread's heap is being built, or
+ * it is exiting, or no memory, or no pthread key left).
+ */
+struct kr_remote_batch *freeonly_attach(const struct kr_heap *self)
 {
-	struct kr_freeonly *fo = my_holder;
+	struct kr_freeonly *fo = kr_tls_holder;
 
 	if (self || fo)			/* HEAP_BUSY, HEAP_DEAD; or ours */
 		return NULL;
 	pthread_once(&holder_key_once, holder_key_create);
 	if (!holder_key_made)
 		return NULL;
-	my_holder = FREEONLY_BUSY;	/* a nested free pushes alone */
+	kr_tls_holder = FREEONLY_BUSY;	/* a nested free pushes alone */
 	fo = holder_take();
 	if (!fo) {
-		my_holder = NULL;
+		kr_tls_holder = NULL;
 		return NULL;
 	}
 	pthread_setspecific(holder_key, fo);	/* may malloc */
-	my_holder = fo;
+	kr_tls_holder = fo;
 	return fo->batches;
-}
-
-/*
- * The batches of the calling thread, whose heap is @self (not a real
- * one), set up on its first remote free. NULL: push the block alone (the
- * thread's heap is being built, or it is exiting, or no memory).
- */
-struct kr_remote_batch *freeonly_batches(const struct kr_heap *self)
-{
-	struct kr_freeonly *fo = my_holder;
-
-	if (likely(is_holder(fo)))
-		return fo->batches;
-	return holder_attach(self);
 }
 
 /* Push the calling thread's holder's batches, if it has one. */
 void freeonly_push(void)
 {
-	if (is_holder(my_holder))
-		remote_batches_push(my_holder->batches);
+	if (freeonly_is_holder(kr_tls_holder))
+		remote_batches_push(kr_tls_holder->batches);
 }
 
 /* Holders made so far (the tests: reused, not one per thread). */
@@ -227,7 +197,7 @@ unsigned freeonly_count(void)
  */
 void freeonly_forget_exit(void)
 {
-	if (is_holder(my_holder))
+	if (freeonly_is_holder(kr_tls_holder))
 		pthread_setspecific(holder_key, NULL);
 }
 
@@ -255,7 +225,7 @@ void freeonly_atfork_child(void)
 
 	pthread_mutex_init(&holders_lock, NULL);
 	for (fo = holders; fo; fo = fo->next) {
-		if (fo == my_holder) {
+		if (fo == kr_tls_holder) {
 			fo->tid = (pid_t)syscall(SYS_gettid);
 		} else {
 			memset(fo->batches, 0, sizeof(fo->batches));

@@ -47,8 +47,19 @@ void heap_remote_free(struct kr_heap *h, struct kr_pool *p, void *block);
 void heap_remote_free_span(struct kr_heap *h, struct kr_span *s, void *block);
 void remote_batches_push(struct kr_remote_batch *slots);
 
-/* freeonly.c: the batches of a thread with no heap */
-struct kr_remote_batch *freeonly_batches(const struct kr_heap *self);
+/* freeonly.c: the batches of a thread with no heap, in its holder */
+extern __thread struct kr_freeonly *kr_tls_holder
+	__attribute__((tls_model("initial-exec")));
+#define FREEONLY_BUSY	((struct kr_freeonly *)1)	/* being set up */
+#define FREEONLY_DEAD	((struct kr_freeonly *)2)	/* thread exiting */
+
+/* Is @fo a holder, not NULL, FREEONLY_BUSY or FREEONLY_DEAD? */
+static inline bool freeonly_is_holder(const struct kr_freeonly *fo)
+{
+	return (uintptr_t)fo > (uintptr_t)FREEONLY_DEAD;
+}
+
+struct kr_remote_batch *freeonly_attach(const struct kr_heap *self);
 void freeonly_push(void);
 unsigned freeonly_count(void);
 void freeonly_forget_exit(void);

@@ -232,30 +232,12 @@ KR_NOINLINE static void remote_batch_start(struct kr_remote_batch *rb,
 	rb->n = 1;
 }
 
-/*
- * Free @b of pool @p, of @h, not the caller's: checked against the live
- * map, which only the owner changes (it takes the bit when it collects
- * the block), then linked into the caller's batch for @h: in its heap,
- * or, a thread that only frees, in its holder (freeonly.c). A caller
- * whose heap is being built, or which is exiting, pushes it alone.
- */
-void heap_remote_free(struct kr_heap *h, struct kr_pool *p, void *b)
+/* Link @b, of @h, into @h's batch among @slots, the caller's. */
+static inline void remote_batch_add(struct kr_remote_batch *slots,
+				    struct kr_heap *h, void *b)
 {
-	struct kr_heap *self = kr_tls_heap;
-	struct kr_remote_batch *slots, *rb;
+	struct kr_remote_batch *rb = remote_batch_of(slots, h);
 
-	if (unlikely(!map_live(p, (uintptr_t)b)))
-		free_suspect(b);
-	if (likely(heap_is_real(self))) {
-		slots = self->batches;
-	} else {
-		slots = freeonly_batches(self);
-		if (!slots) {
-			remote_push(h, &h->remote_free, b, b);
-			return;
-		}
-	}
-	rb = remote_batch_of(slots, h);
 	if (unlikely(rb->heap != h)) {
 		remote_batch_start(rb, h, b);
 		return;
@@ -264,6 +246,51 @@ void heap_remote_free(struct kr_heap *h, struct kr_pool *p, void *b)
 	rb->head = b;
 	if (unlikely(++rb->n == REMOTE_BATCH))
 		remote_batch_push(rb);
+}
+
+/*
+ * remote_free_heapless() from a thread with no holder yet: one set up
+ * (freeonly.c), or, its heap being built or the thread exiting, @b
+ * pushed alone.
+ */
+KR_COLD static void remote_free_unheld(struct kr_heap *h, void *b)
+{
+	struct kr_remote_batch *slots = freeonly_attach(kr_tls_heap);
+
+	if (!slots)
+		remote_push(h, &h->remote_free, b, b);
+	else
+		remote_batch_add(slots, h, b);
+}
+
+/* heap_remote_free() from a thread with no heap: into its holder. */
+KR_NOINLINE static void remote_free_heapless(struct kr_heap *h, void *b)
+{
+	struct kr_freeonly *fo = kr_tls_holder;
+
+	if (unlikely(!freeonly_is_holder(fo)))
+		remote_free_unheld(h, b);
+	else
+		remote_batch_add(fo->batches, h, b);
+}
+
+/*
+ * Free @b of pool @p, of @h, not the caller's: checked against the live
+ * map, which only the owner changes (it takes the bit when it collects
+ * the block), then linked into the caller's batch for @h. Every call
+ * from here is a tail call (free_suspect does not return), so that the
+ * path of a thread with a heap saves no register.
+ */
+void heap_remote_free(struct kr_heap *h, struct kr_pool *p, void *b)
+{
+	struct kr_heap *self = kr_tls_heap;
+
+	if (unlikely(!map_live(p, (uintptr_t)b)))
+		free_suspect(b);
+	if (unlikely(!heap_is_real(self)))
+		remote_free_heapless(h, b);
+	else
+		remote_batch_add(self->batches, h, b);
 }
 
 /* Free medium block @b of span @s, of @h, not the caller's. */

@@ -233,6 +233,19 @@ struct kr_remote_batch {
 #define REMOTE_BATCH	16	/* blocks pushed with one CAS */
 
 /**
+ * struct kr_freeonly - the batches of a thread with no heap, a holder
+ * (freeonly.c)
+ * @batches:	as a heap's (remote.c)
+ * @tid:	its thread's id, 0 while it is free
+ * @next:	the next holder (the list only grows)
+ */
+struct kr_freeonly {
+	struct kr_remote_batch batches[REMOTE_SLOTS];
+	int tid;
+	struct kr_freeonly *next;
+};
+
+/**
  * struct kr_heap - one thread's allocator state
  *
  * Owned by one thread, which touches the pools (usedpools, kept, the
