@@ -2,8 +2,11 @@
 /* mt_prog - a plain multi-threaded C program for the LD_PRELOAD test: it
  * knows nothing of karena. Threads build lists of strdup'd strings and
  * realloc'd arrays, hand half of them to the next thread to free, and
- * print a deterministic checksum. */
+ * print a deterministic checksum. Then threads that never malloc (two
+ * joined, eight detached) free lists that main built. */
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +63,66 @@ static void *run(void *arg)
 	return NULL;
 }
 
+/* A list of @n strings that main built, for a thread that only frees. */
+static struct node *build(int n, int salt)
+{
+	struct node *head = NULL, *x;
+	char buf[64];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		x = calloc(1, sizeof(*x));
+		snprintf(buf, sizeof(buf), "main-%d-%d", salt, i * 7919);
+		x->s = strdup(buf);
+		x->next = head;
+		head = x;
+	}
+	return head;
+}
+
+static atomic_int drained;
+
+/* Frees list @arg and mallocs nothing: its sum, the lengths it saw. */
+static void *drain(void *arg)
+{
+	struct node *x = arg, *next;
+	unsigned long sum = 0;
+
+	for (; x; x = next) {
+		next = x->next;
+		sum += strlen(x->s);
+		free(x->s);
+		free(x);
+	}
+	atomic_fetch_add(&drained, 1);
+	return (void *)sum;
+}
+
+/* Two joined threads and eight detached ones drain lists main built. */
+static unsigned long drain_lists(void)
+{
+	pthread_attr_t detached;
+	pthread_t th[2], t;
+	unsigned long sum = 0;
+	void *part;
+	int i;
+
+	pthread_attr_init(&detached);
+	pthread_attr_setdetachstate(&detached, PTHREAD_CREATE_DETACHED);
+	for (i = 0; i < 2; i++)
+		pthread_create(&th[i], NULL, drain, build(20000, i));
+	for (i = 0; i < 8; i++)
+		while (pthread_create(&t, &detached, drain, build(2000, 2 + i)))
+			sched_yield();
+	for (i = 0; i < 2; i++) {
+		pthread_join(th[i], &part);
+		sum += (unsigned long)part;
+	}
+	while (atomic_load(&drained) < 10)
+		sched_yield();
+	return sum;
+}
+
 int main(void)
 {
 	pthread_t th[NT];
@@ -81,5 +144,6 @@ int main(void)
 	free(al);
 	free(big);
 	printf("total %lu\n", total);
+	printf("drained %lu\n", drain_lists());
 	return 0;
 }
