@@ -20,6 +20,7 @@
 #include "init.h"
 #include "large.h"
 #include "lock.h"
+#include "options.h"
 #include "pool.h"
 #include "purge.h"
 #include "registry.h"
@@ -32,13 +33,27 @@ __thread struct kr_pool *const *kr_tls_pools
 	__attribute__((tls_model("initial-exec"))) = kr_no_pools;
 
 static pthread_key_t heap_key;
+static bool heap_key_made;	/* false: no key left (PTHREAD_KEYS_MAX) */
 static pthread_once_t heap_key_once = PTHREAD_ONCE_INIT;
 
 static void heap_abandon(void *arg);
 
 static void heap_key_create(void)
 {
-	pthread_key_create(&heap_key, heap_abandon);
+	heap_key_made = !pthread_key_create(&heap_key, heap_abandon);
+	if (!heap_key_made)
+		kr_say("karena: no pthread key left for the heaps' exit hook; "
+		       "glibc serves this process's allocations.\n");
+}
+
+/*
+ * Make the key whose destructor abandons an exiting thread's heap: at
+ * load (init.c), before the program can have taken every key, and at
+ * the latest when the first heap is made.
+ */
+void heap_key_init(void)
+{
+	pthread_once(&heap_key_once, heap_key_create);
 }
 
 /*
@@ -210,8 +225,12 @@ struct kr_heap *heap_get_slow(void)
 	if (h == HEAP_BUSY || h == HEAP_DEAD)
 		return NULL;
 	kr_ensure_init();
+	heap_key_init();
+	if (!heap_key_made) {		/* no exit hook: no heap */
+		kr_tls_heap = HEAP_DEAD;
+		return NULL;
+	}
 	kr_tls_heap = HEAP_BUSY;
-	pthread_once(&heap_key_once, heap_key_create);
 	h = heap_new_or_adopt();
 	if (!h) {
 		kr_tls_heap = NULL;

@@ -73,6 +73,7 @@ void heap_keep_pool(struct kr_heap *h, struct kr_pool *p);
 void heap_flush_kept(struct kr_heap *h);
 struct kr_heap *heap_list_head(void);
 unsigned heap_release_all_empty(void);
+void heap_key_init(void);
 void heap_atfork_prepare(void);
 void heap_atfork_parent(void);
 void heap_atfork_child(void);

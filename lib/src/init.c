@@ -4,8 +4,10 @@
  * register the fork handlers, print stats at exit.
  *
  * Init is lazy (first allocation) so that a preloaded library works before
- * its constructor has run; the constructor only registers the fork
- * handlers, because glibc's pthread_atfork may itself call malloc.
+ * its constructor has run. The constructor registers the fork handlers
+ * (not init: glibc's pthread_atfork may itself call malloc), makes the
+ * heaps' pthread key before the program can have taken every key, and
+ * inits.
  */
 #include <time.h>
 
@@ -134,6 +136,7 @@ static void kr_constructor(void)
 {
 	pthread_atfork(heap_atfork_prepare, heap_atfork_parent,
 		       heap_atfork_child);
+	heap_key_init();
 	kr_ensure_init();
 }
 

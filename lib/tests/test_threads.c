@@ -392,13 +392,57 @@ static int no_key_left(void)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-int main(void)
+/*
+ * A fresh process that takes every pthread key first thing in main: the
+ * heaps' key was made at load, so a new thread still gets a heap, which
+ * its exit abandons. Exit status 0 if so.
+ */
+static void *small_user(void *arg)
+{
+	void *p = karena_malloc(64);
+
+	*(int *)arg = karena__is_ours(p);
+	karena_free(p);
+	return NULL;
+}
+
+static int keys_taken_first(void)
+{
+	struct karena_stats st;
+	pthread_key_t k;
+	pthread_t t;
+	int ours = 0;
+
+	while (pthread_key_create(&k, NULL) == 0)
+		;
+	pthread_create(&t, NULL, small_user, &ours);
+	pthread_join(t, NULL);
+	karena_stats(&st);
+	return !(ours && st.heaps_abandoned == 1);
+}
+
+static int run_keys_taken_first(const char *self)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid == 0) {
+		execl(self, self, "keys-taken-first", (char *)NULL);
+		_exit(127);
+	}
+	waitpid(pid, &status, 0);
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+int main(int argc, char **argv)
 {
 	pthread_t th[NT];
 	struct karena_stats st0, st, sb;
 	long t;
 	int i, good;
 
+	if (argc > 1 && !strcmp(argv[1], "keys-taken-first"))
+		return keys_taken_first();
 	karena__set_keep_arenas(1);
 	kr.purge_thread = 1;
 	/* the library's clock stands still: nothing is old enough to purge */
@@ -483,6 +527,9 @@ int main(void)
 	   "a purge pass releases them but keep_arenas (%zu held)",
 	   st.arenas_held);
 	karena__real_clock();
+	ok(run_keys_taken_first("/proc/self/exe"), "a program that takes "
+	   "every pthread key first thing still gets heaps, abandoned at "
+	   "their threads' exits (the key was made at load)");
 	ok(no_key_left(), "with every pthread key taken, a thread with no heap "
 	   "pushes each block at once, and the program's keys keep their "
 	   "values");
