@@ -252,10 +252,7 @@ struct kr_heap *heap_get_slow(void)
  */
 void heap_atfork_prepare(void)
 {
-	/* the child inherits no batch; these pushes may take kr.lock */
-	if (heap_is_real(kr_tls_heap))
-		remote_batches_push(kr_tls_heap->batches);
-	freeonly_push();
+	remote_batches_push_own();	/* before kr.lock, which it may take */
 	pthread_mutex_lock(&kr.purge_lock);	/* no purge pass under way */
 	pthread_mutex_lock(&kr.lock);
 	large_atfork_prepare();

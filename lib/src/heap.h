@@ -46,6 +46,7 @@ void heap_collect_remote(struct kr_heap *h);
 void heap_remote_free(struct kr_heap *h, struct kr_pool *p, void *block);
 void heap_remote_free_span(struct kr_heap *h, struct kr_span *s, void *block);
 void remote_batches_push(struct kr_remote_batch *slots);
+void remote_batches_push_own(void);
 
 /* freeonly.c: the batches of a thread with no heap, in its holder */
 extern __thread struct kr_freeonly *kr_tls_holder

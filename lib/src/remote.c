@@ -211,6 +211,18 @@ void remote_batches_push(struct kr_remote_batch *slots)
 		remote_batch_push(&slots[i]);
 }
 
+/*
+ * Push the calling thread's batches, its heap's and its holder's (a
+ * fork, so that the child inherits none; karena_stats, so that a thread
+ * sees its own frees counted). May take kr.lock.
+ */
+void remote_batches_push_own(void)
+{
+	if (heap_is_real(kr_tls_heap))
+		remote_batches_push(kr_tls_heap->batches);
+	freeonly_push();
+}
+
 /* The slot of @slots for @h's batch: a multiplicative hash of its page. */
 static inline struct kr_remote_batch *
 remote_batch_of(struct kr_remote_batch *slots, const struct kr_heap *h)

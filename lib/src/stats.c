@@ -74,11 +74,9 @@ void stats_snapshot(struct karena_stats *st)
 	 * other heaps' blocks it has batched (remote.c), then ours that other
 	 * threads freed
 	 */
-	freeonly_push();
-	if (heap_is_real(kr_tls_heap)) {
-		remote_batches_push(kr_tls_heap->batches);
+	remote_batches_push_own();
+	if (heap_is_real(kr_tls_heap))
 		heap_collect_remote(kr_tls_heap);
-	}
 	pthread_mutex_lock(&kr.lock);
 	st->heaps = kr.nheaps;
 	st->heaps_abandoned = kr.nabandoned;
