@@ -20,7 +20,7 @@ want=(build-essential make gcc clang pkg-config bc bison flex cpio gzip
       python3-yaml python3-jsonschema
       debhelper dh-dkms dkms lintian fakeroot man-db
       python3-dev python3-setuptools python3-pip python3-wheel python3-venv
-      git perl xz-utils tar bash dash mawk
+      git perl xz-utils tar bash dash mawk zstd jq tcl
       libpython3.11-testsuite)   # bookworm's python3 is 3.11: lib/tests/pytests.sh
 if [ "${1:-}" = bench ]; then
 	want+=(libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0)

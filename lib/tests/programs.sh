@@ -1,8 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # programs.sh - everyday programs under LD_PRELOAD=libkarena-malloc.so:
-# shells, a compiler driving its assembler and linker, git with its
-# threaded pack, perl, sort and xz on two threads, tar and awk. Each runs
+# shells, two compilers (gcc driving its assembler and linker, clang++),
+# git with its threaded pack, perl, sort, xz and zstd on two threads,
+# tar, awk, jq and tclsh. Each runs
 # twice in a directory of its own, without and with the preload, and
 # must print the same, exit the same and write the same files; every
 # process of the preloaded run inherits the preload. A program that is
@@ -154,5 +155,45 @@ xz -T2 -k -6 a.tar && xz -d -c a.tar.xz | tar -tvf - && xz -l a.tar.xz | tail -1
 program awk "awk" 3 '
 seq 1 200000 | awk "{ h[\$1 % 5003] = h[\$1 % 5003] \$1 \",\" }
 	END { n = 0; for (k in h) n += split(h[k], f, \",\"); print n }"'
+
+# clang: a C++ program of templates (maps, strings, a regex), compiled,
+# linked by ld and run; LLVM's heap is a compiler's of another family.
+cat > "$tmp/prog.cc" <<'CC'
+#include <iostream>
+#include <map>
+#include <regex>
+#include <string>
+#include <vector>
+
+int main()
+{
+	std::map<std::string, std::vector<int>> groups;
+	std::regex odd("[13579]$");
+	long matched = 0;
+
+	for (int i = 0; i < 200000; i++)
+		groups[std::to_string(i % 4999)].push_back(i);
+	for (auto &g : groups)
+		matched += std::regex_search(g.first, odd) * g.second.size();
+	std::cout << groups.size() << " " << matched << "\n";
+	return 0;
+}
+CC
+program clang "clang++" 5 "
+cp '$tmp/prog.cc' . && clang++ -O1 -std=c++17 prog.cc -o prog && ./prog"
+
+# zstd on two threads, over a few MB, both ways.
+program zstd "zstd seq" 5 '
+seq 1 600000 > a.txt && zstd -q -T2 -3 -c a.txt | zstd -q -d -c | md5sum'
+
+# jq: a JSON array of 100k values grouped and summed.
+program jq "jq seq" 3 '
+seq 1 100000 | jq -s -c "group_by(. % 7) | map([length, add])"'
+
+# tclsh: a dict of 200k strings.
+program tclsh "tclsh" 2 "
+echo 'set d [dict create]
+for {set i 0} {\$i < 200000} {incr i} {dict set d k\$i [string repeat x [expr {\$i % 300}]]}
+set n 0; dict for {k v} \$d {incr n [string length \$v]}; puts \"[dict size \$d] \$n\"' | tclsh"
 
 tap_done
