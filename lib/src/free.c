@@ -9,6 +9,7 @@
  * blocks, glibc's, and medium blocks: their arenas take no registry slot,
  * so that the fast path needs no test for them).
  */
+#include <errno.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -98,16 +99,19 @@ void free_suspect(void *b)
  * open (heap->kept) if its owner emptied it, so that a malloc+free pair
  * does not take a pool from its arena and give it back every time; any
  * other empty pool is retired: to the spare pools, or to its arena
- * (spare.c).
+ * (spare.c). free's errno is kept: the arena's purge or release, on the
+ * way, may set it.
  */
 void kr_free_emptied(struct kr_heap *h, struct kr_pool *p)
 {
+	int saved_errno = errno;
+
 	if (h->usedpools[p->szidx] == p && !p->nextpool &&
-	    h == kr_tls_heap) {		/* an abandoned heap keeps nothing */
+	    h == kr_tls_heap)		/* an abandoned heap keeps nothing */
 		heap_keep_pool(h, p);
-		return;
-	}
-	spare_retire_pool(h, p);
+	else
+		spare_retire_pool(h, p);
+	errno = saved_errno;
 }
 
 /*
@@ -145,8 +149,12 @@ void free_slot_miss(void *ptr)
 			span_free_checked(ptr);	/* misaligned, or debug */
 		else
 			free_ours(ptr, (uintptr_t)ptr & kr.arena_mask);
-	} else if (ptr && !large_free(ptr)) {
-		__libc_free(ptr);
+	} else if (ptr) {
+		int saved_errno = errno;	/* large_free's munmap */
+
+		if (!large_free(ptr))
+			__libc_free(ptr);
+		errno = saved_errno;
 	}
 }
 

@@ -156,6 +156,7 @@ static struct kr_freeonly *holder_take(void)
 struct kr_remote_batch *freeonly_attach(const struct kr_heap *self)
 {
 	struct kr_freeonly *fo = kr_tls_holder;
+	int saved_errno = errno;	/* free leaves it alone (POSIX) */
 
 	if (self || fo)			/* HEAP_BUSY, HEAP_DEAD; or ours */
 		return NULL;
@@ -163,14 +164,12 @@ struct kr_remote_batch *freeonly_attach(const struct kr_heap *self)
 	if (!holder_key_made)
 		return NULL;
 	kr_tls_holder = FREEONLY_BUSY;	/* a nested free pushes alone */
-	fo = holder_take();
-	if (!fo) {
-		kr_tls_holder = NULL;
-		return NULL;
-	}
-	pthread_setspecific(holder_key, fo);	/* may malloc */
+	fo = holder_take();		/* tgkill's ESRCH, mmap's ENOMEM */
+	if (fo)
+		pthread_setspecific(holder_key, fo);	/* may malloc */
 	kr_tls_holder = fo;
-	return fo->batches;
+	errno = saved_errno;
+	return fo ? fo->batches : NULL;
 }
 
 /* Push the calling thread's holder's batches, if it has one. */

@@ -10,15 +10,22 @@
  * sleeping side is rare; what matters is that the uncontended round trip
  * is two atomic instructions, inline.
  */
+#include <errno.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "lock.h"
 
-/* kr_lock found the word at @seen (not 0): mark it contended and sleep. */
+/*
+ * kr_lock found the word at @seen (not 0): mark it contended and sleep.
+ * futex(2) sets errno (EAGAIN: the word changed first; EINTR: a signal),
+ * which the caller's free must leave as it found it.
+ */
 void kr_lock_wait(struct kr_lock *l, int seen)
 {
+	int saved_errno = errno;
+
 	if (seen != 2)
 		seen = atomic_exchange_explicit(&l->state, 2,
 						memory_order_acquire);
@@ -28,6 +35,7 @@ void kr_lock_wait(struct kr_lock *l, int seen)
 		seen = atomic_exchange_explicit(&l->state, 2,
 						memory_order_acquire);
 	}
+	errno = saved_errno;
 }
 
 /* kr_unlock found sleepers possible: wake one. */

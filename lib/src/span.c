@@ -737,15 +737,21 @@ static inline struct kr_span *span_head_of(uintptr_t base, uintptr_t u)
 	return (struct kr_span *)pool_at(arena_at(base), t->head);
 }
 
-/* Span @s of @h is empty and not kept: kept open, parked or given back. */
+/*
+ * Span @s of @h is empty and not kept: kept open, parked or given back.
+ * free's errno is kept: a purge or a release on the way may set it.
+ */
 KR_NOINLINE static void span_emptied(struct kr_heap *h, struct kr_span *s)
 {
+	int saved_errno = errno;
+
 	if (h == kr_tls_heap && h->spans[s->mclass] == s && !s->next) {
 		span_keep(h, s);	/* the class's only span: open */
-		return;
+	} else {
+		span_unlink(h, s);
+		span_park(h, s);
 	}
-	span_unlink(h, s);
-	span_park(h, s);
+	errno = saved_errno;
 }
 
 /* Push checked block @b on span @s of @h, as its owner (or kr.lock held). */

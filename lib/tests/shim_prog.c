@@ -6,13 +6,15 @@
  * failed realloc keeps its block); an alignment that is 0 or not a power
  * of two is EINVAL; every power of two up to 4 MiB is honoured; calloc
  * zeroes a block that a previous owner dirtied; malloc_usable_size covers
- * the request. Prints each failure, and exits 1 if there was one (2 if
+ * the request; free leaves errno as it found it (POSIX.1-2024), on each
+ * of its paths. Prints each failure, and exits 1 if there was one (2 if
  * karena is not the malloc).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,6 +183,73 @@ static void usable_sizes(void)
 	check(!bad, "malloc_usable_size covers every request up to 600 kB");
 }
 
+/* free(@p) with errno at EDOM before; false if it changed errno. */
+static int free_kept_errno(void *p)
+{
+	errno = EDOM;
+	free(p);
+	return errno == EDOM;
+}
+
+/*
+ * Frees @n blocks of @size, after making them all: they empty their pools,
+ * spans or grants, and free goes down its slow paths (an empty pool
+ * retired, a span emptied, a large block's grant or mapping given back).
+ */
+static int frees_keep_errno(size_t size, int n)
+{
+	void *b[4096];
+	int i, kept = 1;
+
+	for (i = 0; i < n; i++)
+		b[i] = malloc(size);
+	for (i = 0; i < n; i++)
+		kept &= free_kept_errno(b[i]);
+	return kept;
+}
+
+static void *blocks_of_main[64];
+
+/* Frees main's blocks: @arg says whether it mallocs first (has a heap). */
+static void *free_main_blocks(void *arg)
+{
+	int i, kept = 1;
+
+	if (arg)
+		free(malloc(16));
+	for (i = 0; i < 64; i++)
+		kept &= free_kept_errno(blocks_of_main[i]);
+	return (void *)(intptr_t)kept;
+}
+
+static void free_keeps_errno(void)
+{
+	static const size_t sizes[] = { 16, 48, 1000, 2000, 40000,
+					128 << 10, 300 << 10, 8 << 20 };
+	void *kept;
+	pthread_t t;
+	unsigned i, s;
+
+	for (s = 0; s < sizeof(sizes) / sizeof(*sizes); s++) {
+		char what[64];
+
+		snprintf(what, sizeof(what), "free of %zu-byte blocks keeps "
+			 "errno", sizes[s]);
+		check(frees_keep_errno(sizes[s], sizes[s] > (1 << 20) ? 3 :
+				       4096), what);
+	}
+	check(free_kept_errno(NULL), "free(NULL) keeps errno");
+	for (s = 0; s < 2; s++) {
+		for (i = 0; i < 64; i++)
+			blocks_of_main[i] = malloc(i < 32 ? 32 : 3000);
+		pthread_create(&t, NULL, free_main_blocks,
+			       (void *)(intptr_t)s);
+		pthread_join(t, &kept);
+		check(kept != NULL, s ? "another thread's free keeps errno" :
+		      "the free of a thread that never mallocs keeps errno");
+	}
+}
+
 int main(void)
 {
 	if (!dlsym(RTLD_DEFAULT, "karena_stats")) {
@@ -191,6 +260,7 @@ int main(void)
 	alignments();
 	calloc_zeroes();
 	usable_sizes();
+	free_keeps_errno();
 	free(NULL);
 	printf("%d failures\n", failures);
 	return failures ? 1 : 0;

@@ -1,7 +1,14 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* test_lock - the heap lock (struct kr_lock): mutual exclusion under
- * contention, sleepers woken, and the word back at 0 when free. */
+ * contention, sleepers woken, the word back at 0 when free, and errno
+ * untouched by a sleep a signal cut short (free must not change it). */
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "tap.h"
 #include "lock.h"
@@ -42,6 +49,71 @@ static void *hold_then_release(void *arg)
 	return NULL;
 }
 
+static atomic_int sleeper_tid, interrupted;
+static int sleeper_errno;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	atomic_store(&interrupted, 1);
+}
+
+/* Waits for the lock main holds, with errno at EDOM before. */
+static void *sleeper(void *arg)
+{
+	(void)arg;
+	atomic_store(&sleeper_tid, (int)syscall(SYS_gettid));
+	errno = EDOM;
+	kr_lock(&lock);
+	sleeper_errno = errno;
+	kr_unlock(&lock);
+	return NULL;
+}
+
+/* Is thread @tid of this process blocked in futex(2)? */
+static int in_futex(int tid)
+{
+	char path[64];
+	long nr = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%ld", &nr) != 1)
+		nr = -1;
+	fclose(f);
+	return nr == SYS_futex;
+}
+
+/*
+ * A sleeper whose futex wait a signal interrupts (EINTR: the handler has
+ * no SA_RESTART) goes back to sleep, and takes the lock with errno as it
+ * was. Waits for events (the thread in futex(2), the handler run), never
+ * for a time.
+ */
+static void interrupted_sleep(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	pthread_t t;
+	int tid;
+
+	sigaction(SIGUSR1, &sa, NULL);	/* no SA_RESTART */
+	kr_lock(&lock);
+	pthread_create(&t, NULL, sleeper, NULL);
+	while (!(tid = atomic_load(&sleeper_tid)) || !in_futex(tid))
+		sched_yield();
+	pthread_kill(t, SIGUSR1);
+	while (!atomic_load(&interrupted) || !in_futex(tid))
+		sched_yield();
+	kr_unlock(&lock);
+	pthread_join(t, NULL);
+	ok(sleeper_errno == EDOM, "a sleep on the lock that a signal cut "
+	   "short leaves errno alone (%d: %s)", sleeper_errno,
+	   strerror(sleeper_errno));
+}
+
 int main(void)
 {
 	pthread_t t[THREADS];
@@ -65,5 +137,6 @@ int main(void)
 	kr_unlock(&lock);
 	pthread_join(t[0], NULL);
 	ok(atomic_load(&lock.state) == 0, "free again after the release");
+	interrupted_sleep();
 	return tap_done();
 }

@@ -3,8 +3,10 @@
  * to an exited (abandoned) one, the batches a freeing thread pushes them
  * in, adoption by new threads (which reuse the arenas an exited thread
  * emptied), no leak. */
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -163,10 +165,18 @@ static void join_gone(pthread_t t)
 		sched_yield();
 }
 
-/* Frees one block, so takes a holder; main looks before it exits. */
+/*
+ * Frees one block, so takes a holder; main looks before it exits. The
+ * free leaves errno as it found it, though taking a gone thread's holder
+ * asks the kernel about that thread (freeonly.c).
+ */
+static int taker_errno;
+
 static void *taker(void *arg)
 {
+	errno = EDOM;
 	karena_free(arg);
+	taker_errno = errno;
 	pthread_barrier_wait(&step);
 	pthread_barrier_wait(&step);
 	return NULL;
@@ -273,6 +283,8 @@ static void heapless_tests(size_t base, int next)
 	ok(in_use() == base - 20 && freeonly_count() == holders,
 	   "the next thread with no heap finds it gone, pushes its blocks and "
 	   "takes it (%zu in use, %u holders)", in_use(), freeonly_count());
+	ok(taker_errno == EDOM, "and its free leaves errno alone (%d: %s)",
+	   taker_errno, strerror(taker_errno));
 	pthread_barrier_wait(&step);
 	pthread_join(t, NULL);
 	ok(in_use() == base - 21, "and pushes its own at its exit (%zu)",
