@@ -4,7 +4,9 @@
 # its libpython3.X-testsuite) under LD_PRELOAD=libkarena-malloc.so: the
 # interpreter's threads, fork (and multiprocessing's pools and queues over
 # it), subprocesses, signals, mmap, ctypes, the garbage collector and the
-# containers, two test processes at a time, each inheriting the preload. A test module that fails under the preload
+# containers, tracemalloc's hooks, pty, decimal, the codecs, archives,
+# XML and email, two test processes at a time, each inheriting the
+# preload. A test module that fails under the preload
 # is run again under it and once without it: it is our failure if it
 # fails both times under the preload and passes without (a test that
 # fails without the preload too is the machine's, and is said so).
@@ -28,7 +30,10 @@ modules="test_multiprocessing_fork test_threading test_thread test_fork1
 	test_weakref test_dict test_list test_set test_bytes test_unicode
 	test_re test_json test_pickle test_struct test_array test_memoryview
 	test_io test_tempfile test_shutil test_itertools test_collections
-	test_queue test_select test_zlib test_lzma test_bz2 test_hashlib"
+	test_queue test_select test_zlib test_lzma test_bz2 test_hashlib
+	test_tracemalloc test_posix test_pty test_sys test_decimal
+	test_threading_local test_atexit test_datetime test_zipfile
+	test_tarfile test_xml_etree test_codecs test_email"
 
 # regrtest NAME MODULES...: run them, two at a time; the names of those
 # that failed in $tmp/NAME.failed, the log in $tmp/NAME.log.
