@@ -26,8 +26,9 @@
  * in no owner count. Instead each holder records its thread's id, and a
  * thread that needs a holder and finds none free asks whether the
  * threads of up to PROBES holders still exist (tgkill with signal 0:
- * ESRCH once a thread has gone, never while it lives; should a new
- * thread get the same id, the holder only waits longer), pushes a dead
+ * ESRCH once a thread has gone, never while it lives; /proc/self/task
+ * where seccomp refuses tgkill; should a new thread get the same id, the
+ * holder only waits longer), pushes a dead
  * one's batches and takes it. Such a holder keeps at most
  * (REMOTE_BATCH - 1) * REMOTE_SLOTS blocks from their heaps until then.
  *
@@ -65,10 +66,28 @@ static pthread_key_t holder_key;
 static bool holder_key_made;	/* false: no key left (PTHREAD_KEYS_MAX) */
 static pthread_once_t holder_key_once = PTHREAD_ONCE_INIT;
 
-/* Has thread @tid of this process exited? */
+/*
+ * Has thread @tid of this process exited? Asked with tgkill and signal 0
+ * (ESRCH once it has gone); where a seccomp filter refuses tgkill (EPERM,
+ * ENOSYS), by whether /proc/self/task has its entry still. Formats the
+ * path by hand: holders_lock is held, under which nothing may malloc.
+ */
 static bool thread_gone(pid_t tid)
 {
-	return syscall(SYS_tgkill, getpid(), tid, 0) == -1 && errno == ESRCH;
+	char path[32] = "/proc/self/task/", digits[12];
+	size_t n = strlen(path), k = 0;
+
+	if (syscall(SYS_tgkill, getpid(), tid, 0) == 0)
+		return false;
+	if (errno != EPERM && errno != ENOSYS)
+		return errno == ESRCH;
+	do
+		digits[k++] = (char)('0' + tid % 10);
+	while ((tid /= 10) && k < sizeof(digits));
+	while (k)
+		path[n++] = digits[--k];
+	path[n] = '\0';
+	return access(path, F_OK) == -1 && errno == ENOENT;
 }
 
 /* pthread key destructor: @arg's thread is exiting. */
