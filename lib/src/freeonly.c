@@ -69,8 +69,9 @@ static pthread_once_t holder_key_once = PTHREAD_ONCE_INIT;
 /*
  * Has thread @tid of this process exited? Asked with tgkill and signal 0
  * (ESRCH once it has gone); where a seccomp filter refuses tgkill (EPERM,
- * ENOSYS), by whether /proc/self/task has its entry still. Formats the
- * path by hand: holders_lock is held, under which nothing may malloc.
+ * ENOSYS), by whether /proc/self/task has its entry still, if /proc is
+ * there at all (else the thread lives, as far as we can tell). Formats
+ * the path by hand: holders_lock is held, under which nothing may malloc.
  */
 static bool thread_gone(pid_t tid)
 {
@@ -87,7 +88,8 @@ static bool thread_gone(pid_t tid)
 	while (k)
 		path[n++] = digits[--k];
 	path[n] = '\0';
-	return access(path, F_OK) == -1 && errno == ENOENT;
+	return access(path, F_OK) == -1 && errno == ENOENT &&
+	       access("/proc/self/task", F_OK) == 0;
 }
 
 /* pthread key destructor: @arg's thread is exiting. */

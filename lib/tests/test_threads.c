@@ -364,11 +364,10 @@ static int refuse_tgkill(void)
 static void stranded_under_seccomp_child(void)
 {
 	unsigned holders = freeonly_count(), n = holders + 3, i;
+	void **b = karena_malloc(2 * n * sizeof(*b)), *tid;
 	size_t before;
-	void *b[2 * 64];
 	char path[64];
 	pthread_t t;
-	void *tid;
 
 	for (i = 0; i < 2 * n; i++)
 		b[i] = karena_malloc(64);
