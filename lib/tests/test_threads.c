@@ -4,14 +4,14 @@
  * in, adoption by new threads (which reuse the arenas an exited thread
  * emptied), no leak. */
 #include <errno.h>
-#include <pthread.h>
-#include <sched.h>
-#include <string.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -160,14 +160,18 @@ static void *stranded(void *arg)
  * Join @t, a stranded(), and wait until the kernel no longer knows its
  * thread: pthread_join returns when the thread has cleared its id, a
  * little before the kernel forgets it, and a holder's thread is asked
- * for by id (freeonly.c). Waits for an event, not for a time.
+ * for by id (freeonly.c), with tgkill or, where a seccomp filter refuses
+ * it, through /proc/self/task, as here. Waits for an event, not a time.
  */
 static void join_gone(pthread_t t)
 {
+	char path[64];
 	void *tid;
 
 	pthread_join(t, &tid);
-	while (syscall(SYS_tgkill, getpid(), (pid_t)(uintptr_t)tid, 0) == 0)
+	snprintf(path, sizeof(path), "/proc/self/task/%d", (int)(uintptr_t)tid);
+	while (syscall(SYS_tgkill, getpid(), (pid_t)(uintptr_t)tid, 0) == 0 ||
+	       (errno == EPERM && access(path, F_OK) == 0))
 		sched_yield();
 }
 
@@ -364,9 +368,8 @@ static int refuse_tgkill(void)
 static void stranded_under_seccomp_child(void)
 {
 	unsigned holders = freeonly_count(), n = holders + 3, i;
-	void **b = karena_malloc(2 * n * sizeof(*b)), *tid;
+	void **b = karena_malloc(2 * n * sizeof(*b));
 	size_t before;
-	char path[64];
 	pthread_t t;
 
 	for (i = 0; i < 2 * n; i++)
@@ -376,11 +379,7 @@ static void stranded_under_seccomp_child(void)
 		_exit(2);
 	for (i = 0; i < n; i++) {
 		pthread_create(&t, NULL, stranded, &b[2 * i]);
-		pthread_join(t, &tid);
-		snprintf(path, sizeof(path), "/proc/self/task/%d",
-			 (int)(uintptr_t)tid);
-		while (access(path, F_OK) == 0)	/* until the kernel forgets it */
-			sched_yield();
+		join_gone(t);
 	}
 	holders = holders ? holders : 1;
 	_exit(freeonly_count() != holders ||
