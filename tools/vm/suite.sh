@@ -49,7 +49,7 @@ t=lib/tests/test_large_reuse
 [ -x "$t" ] && run sh -c "KARENA_BACKEND=mmap exec $t"
 
 # Real programs under LD_PRELOAD=libkarena-malloc.so on the kernel backend:
-# python3 and sqlite3 (in the initramfs with --python), python3 forking
+# python3, sqlite3, bash and cc1 (in the initramfs with --python), python3 forking
 # from every kind of thread too, and the library's C helpers.
 for t in lib/tests/preload.sh lib/tests/fork.sh; do
 	[ -f "$t" ] && run sh "$t"
