@@ -4,16 +4,24 @@
  * that mallocs 4 KiB, 64 KiB or 1 MiB blocks in a loop gets NULL with
  * errno ENOMEM once N arenas' worth is in use, and mallocs again once it
  * has freed them; after 1 MiB blocks, whose freed grants large.c keeps
- * for a while, 64 KiB blocks still get as far as alone. Needs the module
- * and root (it lowers the parameter for the helper's run and restores
+ * for a while, 64 KiB blocks still get as far as alone. Real programs at
+ * the limit fail as they fail with no memory left, and go on: python3
+ * raises MemoryError and allocates again once it has let go, sqlite3
+ * reports "out of memory" for the statement and runs the next one. Needs
+ * the module and root (it lowers the parameter for each run and restores
  * it); the VM suite runs it. */
 #include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "tap.h"
 #include "init.h"
 
 #define PARAM MAX_ARENAS_PARAM
 #define LIMIT 8
+#define LIMIT_PROGRAMS 64	/* room for python3's start */
 
 /*
  * Run limit_prog SIZE [THEN] under the preload (no THEN if @then is 0);
@@ -43,6 +51,87 @@ static int run_prog(const char *dir, size_t size, size_t then,
 		return -1;
 	}
 	return st;
+}
+
+/*
+ * Run @cmd (a shell command line: every program of a pipeline under the
+ * preload, on the kernel backend) with max_arenas_per_process at
+ * LIMIT_PROGRAMS; its output (stdout and stderr) in @out. Returns its
+ * wait status, or -1.
+ */
+static int run_limited(const char *dir, const char *cmd, char *out,
+		       size_t len, long old)
+{
+	char line[4096];
+	size_t n = 0;
+	FILE *f;
+	int st;
+
+	snprintf(line, sizeof(line), "export LD_PRELOAD=%s/../libkarena-"
+		 "malloc.so KARENA_BACKEND=kernel; (%s) 2>&1", dir, cmd);
+	if (write_param(LIMIT_PROGRAMS) < 0)
+		return -1;
+	f = popen(line, "r");
+	if (f) {
+		n = fread(out, 1, len - 1, f);
+		st = pclose(f);
+	}
+	write_param(old);
+	out[n] = 0;
+	return f ? st : -1;
+}
+
+/* python3 and sqlite3 at the limit: the errors they give without memory */
+static void real_programs(const char *dir, size_t arena, long old)
+{
+	static const char py[] =
+		"python3 -c 'out = []\n"
+		"for size in (5000, 100000):\n"
+		"    a = []\n"
+		"    try:\n"
+		"        while True:\n"
+		"            a.append(bytearray(size))\n"
+		"    except MemoryError:\n"
+		"        out.append(len(a))\n"
+		"    del a\n"
+		"b = [bytearray(5000) for i in range(100)]\n"
+		"print(\"MemoryError after\", out[0], out[1], \"again\", len(b))'";
+	static const char sql[] =
+		"printf \"CREATE TABLE t(x);\\n"
+		"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+		"LIMIT 1000000) INSERT INTO t SELECT randomblob(500) FROM c;\\n"
+		"SELECT 'after', count(*) FROM t;\\n\" | sqlite3 :memory:";
+	char out[4096];
+	size_t small = 0, big = 0, again = 0, room = LIMIT_PROGRAMS * arena;
+	int st;
+
+	if (access("/usr/bin/python3", X_OK)) {
+		skip("python3 at the limit", "python3 is not installed");
+	} else {
+		st = run_limited(dir, py, out, sizeof(out), old);
+		sscanf(out, "MemoryError after %zu %zu again %zu", &small,
+		       &big, &again);
+		ok(st == 0 && small && big && again == 100 &&
+		   small * 5000 <= room && big * 100000 <= room,
+		   "python3 under the preload, max_arenas_per_process=%d: "
+		   "MemoryError after %zu objects of 5000 bytes and %zu of "
+		   "100000 (room for %zu bytes), then 100 objects again "
+		   "(status %d)", LIMIT_PROGRAMS, small, big, room, st);
+		if (st)
+			fprintf(stderr, "# %.300s\n", out);
+	}
+	if (access("/usr/bin/sqlite3", X_OK)) {
+		skip("sqlite3 at the limit", "sqlite3 is not installed");
+		return;
+	}
+	st = run_limited(dir, sql, out, sizeof(out), old);
+	ok(st != -1 && WIFEXITED(st) && strstr(out, "out of memory") &&
+	   strstr(out, "after|0"),
+	   "sqlite3 under the preload, max_arenas_per_process=%d: the insert "
+	   "fails with \"out of memory\", the next statement runs (status "
+	   "%d)", LIMIT_PROGRAMS, st);
+	if (!strstr(out, "after|0"))
+		fprintf(stderr, "# %.300s\n", out);
 }
 
 int main(int argc, char **argv)
@@ -105,5 +194,6 @@ int main(int argc, char **argv)
 		   "two arenas' worth: the kept grant went back", then_blocks,
 		   blocks_64k);
 	}
+	real_programs(dir, arena, old);
 	return tap_done();
 }
