@@ -25,7 +25,7 @@ check() {
 	if [ $st = 0 ] && [ $ref = 0 ] && cmp -s "$tmp/$name.ref" "$tmp/$name.out"; then
 		ok "$name: same output and status ($st) under LD_PRELOAD"
 	else
-		notok "$name: output or status differs under LD_PRELOAD ($st vs $ref)"
+		notok "$name: under LD_PRELOAD status $st, without it $ref (0 wanted), or another output"
 		diff "$tmp/$name.ref" "$tmp/$name.out" | head -5 | sed 's/^/# /'
 		grep -v '^#\|^ ' "$tmp/$name.err" | head -5 | sed 's/^/# /'
 	fi
