@@ -7,7 +7,8 @@
 # child of a worker then ends by pthread_exit of its last thread, which
 # hung while the purge thread outlived the others), by sys.exit() or by
 # os._exit(); subprocess starts
-# programs from several threads at once. Each program must print what it
+# programs from several threads at once; multiprocessing's Pool maps over
+# fork, forkserver and spawn. Each program must print what it
 # prints without the preload and exit 0. A watchdog (timeout, 120 s: a
 # program starts up to nine interpreters; FORK_WATCHDOG overrides) only
 # turns a hang into a failure. TAP; the backend comes from the
@@ -165,5 +166,27 @@ stop_churn(stop, ts)
 print("subprocesses", len(out), all(out))
 PY
 run subprocess_threads "subprocesses 8 True"
+
+# multiprocessing's Pool over fork, forkserver and spawn: every task's
+# result comes back, computed where karena is malloc. A lost task hangs
+# Pool.map (the watchdog's failure). FORK_POOL_ROUNDS times: 1, or 20 under
+# KARENA_SOAK=1.
+rounds=${FORK_POOL_ROUNDS:-$([ "${KARENA_SOAK:-0}" = 1 ] && echo 20 || echo 1)}
+cat > "$tmp/pool_methods.py" <<PY
+import multiprocessing as mp
+from common import *
+def f(x):
+    return sum(i * i for i in range(x)), karena_is_malloc()
+if __name__ == "__main__":
+    seen = set()
+    for rnd in range($rounds):
+        for method in ("fork", "forkserver", "spawn"):
+            with mp.get_context(method).Pool(2) as p:
+                r = p.map(f, range(300))
+            seen.add((method, sum(v for v, _ in r), all(k for _, k in r)))
+    print(sorted(seen))
+PY
+FORK_WATCHDOG=$((${FORK_WATCHDOG:-120} * rounds)) \
+	run pool_methods "[('fork', 666037450, True), ('forkserver', 666037450, True), ('spawn', 666037450, True)]"
 
 tap_done
