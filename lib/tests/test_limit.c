@@ -8,7 +8,7 @@
  * the limit fail as they fail with no memory left, and go on: python3
  * raises MemoryError and allocates again once it has let go, sqlite3
  * reports "out of memory" for the statement and runs the next one. Needs
- * the module and root (it lowers the parameter for each run and restores
+ * the module and root (it lowers the parameter for the runs and restores
  * it); the VM suite runs it. */
 #include <libgen.h>
 #include <stdio.h>
@@ -24,25 +24,42 @@
 #define LIMIT_PROGRAMS 64	/* room for python3's start */
 
 /*
+ * Run @cmd, a shell command line, with every program of it under the
+ * preload on the kernel backend; its standard output in @out (@len bytes
+ * at most, NUL included). Returns its wait status, or -1.
+ */
+static int run_preloaded(const char *dir, const char *cmd, char *out,
+			 size_t len)
+{
+	char line[4096];
+	size_t n;
+	FILE *f;
+
+	snprintf(line, sizeof(line), "export LD_PRELOAD=%s/../libkarena-"
+		 "malloc.so KARENA_BACKEND=kernel; %s", dir, cmd);
+	f = popen(line, "r");
+	if (!f)
+		return -1;
+	n = fread(out, 1, len - 1, f);
+	out[n] = 0;
+	return pclose(f);
+}
+
+/*
  * Run limit_prog SIZE [THEN] under the preload (no THEN if @then is 0);
  * fill *blocks, *err, *again and, with THEN, *then_blocks.
  */
 static int run_prog(const char *dir, size_t size, size_t then,
 		    size_t *blocks, int *err, int *again, size_t *then_blocks)
 {
-	char cmd[4096], line[256] = "";
-	FILE *f;
+	char cmd[4096], line[256];
 	int st;
 
-	snprintf(cmd, sizeof(cmd), "LD_PRELOAD=%s/../libkarena-malloc.so "
-		 "KARENA_BACKEND=kernel %s/limit_prog %zu 100000 %.0zu", dir,
-		 dir, size, then);
-	f = popen(cmd, "r");
-	if (!f)
+	snprintf(cmd, sizeof(cmd), "%s/limit_prog %zu 100000 %.0zu", dir,
+		 size, then);
+	st = run_preloaded(dir, cmd, line, sizeof(line));
+	if (st < 0)
 		return -1;
-	if (!fgets(line, sizeof(line), f))
-		line[0] = 0;
-	st = pclose(f);
 	*then_blocks = 0;
 	if (sscanf(line, "blocks=%zu errno=%d again=%d then=%zu", blocks, err,
 		   again, then_blocks) != 3 + !!then) {
@@ -54,35 +71,10 @@ static int run_prog(const char *dir, size_t size, size_t then,
 }
 
 /*
- * Run @cmd (a shell command line: every program of a pipeline under the
- * preload, on the kernel backend) with max_arenas_per_process at
- * LIMIT_PROGRAMS; its output (stdout and stderr) in @out. Returns its
- * wait status, or -1.
+ * python3 and sqlite3 with max_arenas_per_process at LIMIT_PROGRAMS: the
+ * errors they give without memory, and what they do next
  */
-static int run_limited(const char *dir, const char *cmd, char *out,
-		       size_t len, long old)
-{
-	char line[4096];
-	size_t n = 0;
-	FILE *f;
-	int st;
-
-	snprintf(line, sizeof(line), "export LD_PRELOAD=%s/../libkarena-"
-		 "malloc.so KARENA_BACKEND=kernel; (%s) 2>&1", dir, cmd);
-	if (write_param(LIMIT_PROGRAMS) < 0)
-		return -1;
-	f = popen(line, "r");
-	if (f) {
-		n = fread(out, 1, len - 1, f);
-		st = pclose(f);
-	}
-	write_param(old);
-	out[n] = 0;
-	return f ? st : -1;
-}
-
-/* python3 and sqlite3 at the limit: the errors they give without memory */
-static void real_programs(const char *dir, size_t arena, long old)
+static void real_programs(const char *dir, size_t arena)
 {
 	static const char py[] =
 		"python3 -c 'out = []\n"
@@ -95,12 +87,13 @@ static void real_programs(const char *dir, size_t arena, long old)
 		"        out.append(len(a))\n"
 		"    del a\n"
 		"b = [bytearray(5000) for i in range(100)]\n"
-		"print(\"MemoryError after\", out[0], out[1], \"again\", len(b))'";
+		"print(\"MemoryError after\", out[0], out[1], \"again\", len(b))' "
+		"2>&1";
 	static const char sql[] =
 		"printf \"CREATE TABLE t(x);\\n"
 		"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
 		"LIMIT 1000000) INSERT INTO t SELECT randomblob(500) FROM c;\\n"
-		"SELECT 'after', count(*) FROM t;\\n\" | sqlite3 :memory:";
+		"SELECT 'after', count(*) FROM t;\\n\" | sqlite3 :memory: 2>&1";
 	char out[4096];
 	size_t small = 0, big = 0, again = 0, room = LIMIT_PROGRAMS * arena;
 	int st;
@@ -108,7 +101,7 @@ static void real_programs(const char *dir, size_t arena, long old)
 	if (access("/usr/bin/python3", X_OK)) {
 		skip("python3 at the limit", "python3 is not installed");
 	} else {
-		st = run_limited(dir, py, out, sizeof(out), old);
+		st = run_preloaded(dir, py, out, sizeof(out));
 		sscanf(out, "MemoryError after %zu %zu again %zu", &small,
 		       &big, &again);
 		ok(st == 0 && small && big && again == 100 &&
@@ -124,7 +117,7 @@ static void real_programs(const char *dir, size_t arena, long old)
 		skip("sqlite3 at the limit", "sqlite3 is not installed");
 		return;
 	}
-	st = run_limited(dir, sql, out, sizeof(out), old);
+	st = run_preloaded(dir, sql, out, sizeof(out));
 	ok(st != -1 && WIFEXITED(st) && strstr(out, "out of memory") &&
 	   strstr(out, "after|0"),
 	   "sqlite3 under the preload, max_arenas_per_process=%d: the insert "
@@ -194,6 +187,11 @@ int main(int argc, char **argv)
 		   "two arenas' worth: the kept grant went back", then_blocks,
 		   blocks_64k);
 	}
-	real_programs(dir, arena, old);
+	if (write_param(LIMIT_PROGRAMS) < 0) {
+		ok(0, "set max_arenas_per_process to %d", LIMIT_PROGRAMS);
+		return tap_done();
+	}
+	real_programs(dir, arena);
+	write_param(old);
 	return tap_done();
 }
