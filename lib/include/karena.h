@@ -47,6 +47,13 @@ void *karena_aligned_alloc(size_t alignment, size_t size);
 /* "kernel" or "mmap": the backend in use (chosen at first use) */
 const char *karena_backend(void);
 
+/*
+ * Hand back now what karena_free() left empty, as the purge would after
+ * KARENA_PURGE_MS, and the empty arenas it would keep: 1 if something went
+ * back to the kernel (or to mmap's backend), 0 if not (since 0.2).
+ */
+int karena_trim(void);
+
 /**
  * struct karena_class_stats - one size class, summed over every thread
  * @size:	block size in bytes

@@ -156,6 +156,24 @@ static void heap_empty_out(struct kr_heap *h)
 		heap_release_empty_arenas(h);
 }
 
+/*
+ * karena_trim()'s part of the calling thread's heap, which only its owner
+ * may touch: its blocks freed by other threads, its kept pools and spans
+ * and its spare pools go back to their arenas, and the blocks it freed for
+ * other heaps to their owners. The trim then hands back what is empty.
+ */
+void heap_trim_own(void)
+{
+	struct kr_heap *h = kr_tls_heap;
+
+	if (!heap_is_real(h))
+		return;
+	remote_batches_push_own();
+	heap_collect_remote(h);
+	heap_flush_kept(h);
+	spare_flush(h);
+}
+
 /* pthread key destructor: the thread is exiting. */
 static void heap_abandon(void *arg)
 {

@@ -72,6 +72,7 @@ void freeonly_atfork_child(void);
 unsigned heap_release_empty_arenas(struct kr_heap *h);
 void heap_keep_pool(struct kr_heap *h, struct kr_pool *p);
 void heap_flush_kept(struct kr_heap *h);
+void heap_trim_own(void);
 struct kr_heap *heap_list_head(void);
 unsigned heap_release_all_empty(void);
 void heap_key_init(void);

@@ -62,6 +62,8 @@ struct kr_global {
 	/* large blocks (large.c), atomics; kept: freed, grant kept */
 	atomic_size_t large_blocks, large_bytes, large_requested;
 	atomic_size_t large_kept, large_kept_bytes;
+	/* kept grants given back unused (their wait ended, or a trim) */
+	atomic_size_t large_returned;
 	/* of arenas_released: those taken for a large block's pages */
 	atomic_size_t arenas_recycled;
 	/* pages faulted in ahead of a pool's links (backend_populate) */

@@ -229,6 +229,7 @@ static bool keep_extend(void *at, size_t len)
 /* Give the grants taken off the list back to the backend, no lock held. */
 static void keep_give_back(const struct large_kept *k, unsigned n)
 {
+	atomic_fetch_add(&kr.large_returned, n);
 	while (n--)
 		kr.backend->grant_free(k[n].base, k[n].len);
 }

@@ -176,6 +176,20 @@ SHIM struct mallinfo mallinfo(void)
 	return mi;
 }
 
+/*
+ * karena's free memory back at once (karena_trim), then glibc's trim of
+ * what it serves, which takes @pad. 1 if either handed something back.
+ */
+SHIM int malloc_trim(size_t pad)
+{
+	int (*libc)(size_t) = (int (*)(size_t))dlsym(RTLD_NEXT, "malloc_trim");
+	int r = karena_trim();
+
+	if (libc)
+		r |= libc(pad);
+	return r;
+}
+
 /* karena's table, then glibc's summary of what it serves, on stderr. */
 SHIM void malloc_stats(void)
 {

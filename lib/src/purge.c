@@ -102,13 +102,19 @@ bool heap_has_pending(const struct kr_heap *h)
  * keep_arenas), then hand back the pages of the pools empty that long.
  * h->lock held. True iff something is left for a later pass.
  */
-bool purge_heap(struct kr_heap *h, uint32_t now, uint32_t min_age_ms)
+static bool purge_heap_keeping(struct kr_heap *h, uint32_t now,
+			       uint32_t min_age_ms, unsigned keep)
 {
-	arena_release_old(h, now, min_age_ms, kr.keep_arenas);
-	span_release_old(h, now, min_age_ms, kr.keep_arenas);
+	arena_release_old(h, now, min_age_ms, keep);
+	span_release_old(h, now, min_age_ms, keep);
 	purge_now(h, now, min_age_ms);
 	span_purge(h, now, min_age_ms);
 	return heap_has_pending(h);
+}
+
+bool purge_heap(struct kr_heap *h, uint32_t now, uint32_t min_age_ms)
+{
+	return purge_heap_keeping(h, now, min_age_ms, kr.keep_arenas);
 }
 
 /*
@@ -134,9 +140,10 @@ void purge_maybe(struct kr_heap *h)
 
 /*
  * One pass over every heap but the lost ones, handing back what has been
- * empty for @min_age_ms. purge_lock held.
+ * empty for @min_age_ms, each heap keeping @keep empty arenas (of pools,
+ * and of spans). purge_lock held.
  */
-static bool purge_all(uint32_t min_age_ms)
+static bool purge_all(uint32_t min_age_ms, unsigned keep)
 {
 	struct kr_heap *h;
 	bool pending = false;
@@ -145,7 +152,7 @@ static bool purge_all(uint32_t min_age_ms)
 		if (h->lost)
 			continue;
 		kr_lock(&h->lock);
-		pending |= purge_heap(h, kr_now_ms(), min_age_ms);
+		pending |= purge_heap_keeping(h, kr_now_ms(), min_age_ms, keep);
 		kr_unlock(&h->lock);
 	}
 	pending |= large_keep_release(kr_now_ms(), min_age_ms);
@@ -157,8 +164,38 @@ static bool purge_all(uint32_t min_age_ms)
 void purge_pass_all(uint32_t min_age_ms)
 {
 	pthread_mutex_lock(&kr.purge_lock);
-	purge_all(min_age_ms);
+	purge_all(min_age_ms, kr.keep_arenas);
 	pthread_mutex_unlock(&kr.purge_lock);
+}
+
+/* What has gone back to the backend so far: a count that only grows. */
+static size_t handed_back(void)
+{
+	return atomic_load(&kr.pages_returned) +
+	       atomic_load(&kr.arenas_released) +
+	       atomic_load(&kr.large_returned);
+}
+
+/*
+ * karena_trim() (and malloc_trim() under the preload): the caller's own
+ * kept and spare pools to their arenas, then one pass over every heap
+ * that takes no account of age and keeps no empty arena. What stays: the
+ * pages of a pool or span that holds a block, other threads' kept and
+ * spare pools (their owners take them without a lock), and the arena
+ * tables of arenas in use. 1 iff something went back to the backend.
+ */
+KR_API int karena_trim(void)
+{
+	size_t before;
+
+	if (!atomic_load_explicit(&kr.initialized, memory_order_acquire))
+		return 0;
+	before = handed_back();
+	heap_trim_own();
+	pthread_mutex_lock(&kr.purge_lock);
+	purge_all(0, 0);
+	pthread_mutex_unlock(&kr.purge_lock);
+	return handed_back() != before;
 }
 
 /* No thread owns a heap: every one has exited or is exiting. */
@@ -202,12 +239,12 @@ KR_NOINLINE static void *purger_main(void *arg)
 	pthread_cond_broadcast(&kr.purge_cond);
 	for (;;) {
 		if (nobody_left()) {
-			purge_all(0);
+			purge_all(0, kr.keep_arenas);
 			if (nobody_left())	/* else one came meanwhile */
 				break;
 		}
 		purger_wait(ms);
-		if (nobody_left() || purge_all(kr.purge_ms))
+		if (nobody_left() || purge_all(kr.purge_ms, kr.keep_arenas))
 			continue;
 		/*
 		 * Say we are idle, then look once more: an owner queues
@@ -216,7 +253,7 @@ KR_NOINLINE static void *purger_main(void *arg)
 		 * queued.
 		 */
 		atomic_store(&kr.purger_state, PURGER_IDLE);
-		if (purge_all(kr.purge_ms))
+		if (purge_all(kr.purge_ms, kr.keep_arenas))
 			atomic_store(&kr.purger_state, PURGER_ACTIVE);
 		while (atomic_load(&kr.purger_state) == PURGER_IDLE &&
 		       !nobody_left())
@@ -301,7 +338,7 @@ void purge_owner_left(void)
 		return;
 	pthread_mutex_lock(&kr.purge_lock);
 	if (atomic_load(&kr.purger_state) == PURGER_NONE) {
-		purge_all(0);
+		purge_all(0, kr.keep_arenas);
 	} else {
 		atomic_store(&kr.purger_state, PURGER_ACTIVE);
 		pthread_cond_broadcast(&kr.purge_cond);

@@ -145,6 +145,20 @@ else
 	skip "mallinfo_prog" "not built (make -C lib tests)"; skip "malloc_stats" "not built"
 fi
 
+# malloc_trim hands karena's free memory back at once, another thread's too
+# (the purge delay at its longest, so that only the trim can)
+if [ -x "$here/trim_prog" ]; then
+	if KARENA_PURGE_MS=1000000 KARENA_PURGE_THREAD=0 LD_PRELOAD=$lib \
+	   "$here/trim_prog" > "$tmp/trim.out" 2>&1 < /dev/null; then
+		ok "malloc_trim under LD_PRELOAD hands karena's free memory back: $(head -1 "$tmp/trim.out")"
+	else
+		notok "malloc_trim under LD_PRELOAD"
+		sed 's/^/# /' "$tmp/trim.out" | head -10
+	fi
+else
+	skip "trim_prog" "not built (make -C lib tests)"
+fi
+
 # the malloc family at its edges: overflows, alignments, calloc, sizes
 if [ -x "$here/shim_prog" ]; then
 	if LD_PRELOAD=$lib "$here/shim_prog" > "$tmp/shim.out" 2>&1 < /dev/null; then
