@@ -12,7 +12,8 @@
  * (karena__set_clock): the purge decides by it alone, so what the test
  * asserts holds however slow the host is. The purge thread still runs on
  * the host's time; the test waits for its passes by counting them, with a
- * watchdog that only turns a hang into a failure. */
+ * watchdog that only turns a hang into a failure. karena_trim() hands
+ * back at once what the purge would hand back later. */
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -306,6 +307,29 @@ int main(void)
 	   "left empty for KARENA_PURGE_MS, they go back (%zu return_pages "
 	   "calls, %zu -> %zu arenas held)",
 	   atomic_load(&kr.return_calls) - calls, held, st.arenas_held);
+
+	/*
+	 * karena_trim: the same blocks freed again, and no time passes (the
+	 * clock is stopped), so only the trim can hand their arenas back:
+	 * every one, the one KARENA_KEEP_ARENAS keeps and those of this
+	 * thread's kept and spare pools too.
+	 */
+	for (i = 0; i < nb; i++)
+		b[i] = karena_malloc(REQ);
+	for (i = 0; i < nb; i++)
+		karena_free(b[i]);
+	karena_stats(&st0);
+	good = karena_trim();
+	karena_stats(&st);
+	ok(good == 1 && st0.arenas_held >= 2 && st.arenas_held == 0 &&
+	   invariants(), "karena_trim hands back every empty arena at once "
+	   "(%zu -> %zu held), and says so (%d)", st0.arenas_held,
+	   st.arenas_held, good);
+	good = karena_trim();
+	b[0] = karena_malloc(REQ);
+	ok(good == 0 && b[0] && invariants(), "a second trim finds nothing "
+	   "(%d), and malloc goes on", good);
+	karena_free(b[0]);
 	karena__real_clock();
 	free(b);
 	return tap_done();
