@@ -39,6 +39,10 @@
  * Pools kept open on usedpools (heap->kept) and spare pools (heap->spare)
  * are not purged: the owner uses them without a lock. They are at most
  * KEEP_POOLS + SPARE_POOLS per heap.
+ *
+ * karena_trim() (malloc_trim() under the preload) makes a pass at once,
+ * with no delay and no empty arena kept, after its caller's own kept and
+ * spare pools have gone back to their arenas.
  */
 #include <signal.h>
 #include <time.h>
@@ -98,9 +102,9 @@ bool heap_has_pending(const struct kr_heap *h)
 }
 
 /*
- * Release the arenas empty for @min_age_ms at time @now (beyond
- * keep_arenas), then hand back the pages of the pools empty that long.
- * h->lock held. True iff something is left for a later pass.
+ * Release the arenas empty for @min_age_ms at time @now (beyond @keep of
+ * them), then hand back the pages of the pools empty that long. h->lock
+ * held. True iff something is left for a later pass.
  */
 static bool purge_heap_keeping(struct kr_heap *h, uint32_t now,
 			       uint32_t min_age_ms, unsigned keep)
@@ -112,6 +116,7 @@ static bool purge_heap_keeping(struct kr_heap *h, uint32_t now,
 	return heap_has_pending(h);
 }
 
+/* The same, keeping KARENA_KEEP_ARENAS empty arenas. */
 bool purge_heap(struct kr_heap *h, uint32_t now, uint32_t min_age_ms)
 {
 	return purge_heap_keeping(h, now, min_age_ms, kr.keep_arenas);

@@ -95,6 +95,21 @@ void heap_collect_remote(struct kr_heap *h)
 }
 
 /*
+ * @h's empty arenas, of pools and of spans: read under h->lock, under
+ * which the purge thread releases them (kr.lock, then h->lock: the order
+ * stats.c takes them in too).
+ */
+static unsigned empty_arenas(struct kr_heap *h)
+{
+	unsigned n;
+
+	kr_lock(&h->lock);
+	n = h->nempty_arenas + h->nempty_span_arenas;
+	kr_unlock(&h->lock);
+	return n;
+}
+
+/*
  * Free the NULL-terminated chain @first of blocks of @h, an abandoned
  * heap, under kr.lock, which guards it. Returns false if a thread adopted
  * @h meanwhile: nothing was freed, the caller pushes.
@@ -110,13 +125,10 @@ KR_COLD static bool free_into_abandoned(struct kr_heap *h,
 		pthread_mutex_unlock(&kr.lock);
 		return false;
 	}
-	empty_before = h->nempty_arenas + h->nempty_span_arenas;
+	empty_before = empty_arenas(h);
 	give_chain(h, list == &h->remote_spans, first);
-	/*
-	 * read without h->lock: the purge thread may release one meanwhile;
-	 * this only decides whether to wake it
-	 */
-	emptied = h->nempty_arenas + h->nempty_span_arenas > empty_before;
+	/* the purge thread may have released one meanwhile: then it runs */
+	emptied = empty_arenas(h) > empty_before;
 	pthread_mutex_unlock(&kr.lock);
 	/*
 	 * An arena emptied: no owner will hand it back, the purge thread

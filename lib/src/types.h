@@ -177,6 +177,10 @@ struct kr_arena {
  * @kept:	1 iff the span is in heap->kept_spans[]
  * Owner-only: @avail, @freeblock, @carve, @next, @prev, @kept. Under
  * heap->lock: the rest of a free pool's slot, and which slots are free.
+ * @kept is not in the 4 bytes of @head, @state and @purged: GCC reads
+ * @state and @purged, which the purge tests under the lock, as one word,
+ * and the owner writes @kept without it (a race to ThreadSanitizer, though
+ * not in C, where they are different objects).
  */
 struct kr_span {
 	uint16_t avail;
@@ -190,11 +194,11 @@ struct kr_span {
 	uint32_t carve;
 	uint32_t empty_ms;
 	uint16_t npages;
-	uint16_t head;
 	uint8_t mclass;
+	uint8_t kept;
+	uint16_t head;
 	uint8_t state;
 	uint8_t purged;
-	uint8_t kept;
 };
 
 enum kr_span_state { SPAN_FREE = 1, SPAN_HEAD, SPAN_TAIL };

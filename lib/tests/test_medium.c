@@ -197,6 +197,23 @@ static long minor_faults(void)
 }
 
 /*
+ * Fewer than @bound page faults, as moved pages take where copied ones
+ * take them all? ThreadSanitizer faults in its shadow of the memory too,
+ * as many pages again and more, so its build (make -C lib tsan) leaves
+ * the count out and asserts the rest.
+ */
+static bool faults_below(long faults, long bound)
+{
+#ifdef KARENA_TSAN
+	(void)faults;
+	(void)bound;
+	return true;
+#else
+	return faults < bound;
+#endif
+}
+
+/*
  * A large block grown step by step, as a Python list is: its contents
  * stay, and on the mmap backend its mapping moves (large.c): the pages it
  * had are not copied, so growing 4 MiB by 1/8 faults in only the new
@@ -221,8 +238,8 @@ static void realloc_large_test(void)
 	ok(good, "realloc of a 4 MiB large block to 4.5 MiB keeps the "
 	   "contents");
 	if (!strcmp(karena_backend(), "mmap"))
-		ok(faults < 64, "on the mmap backend its mapping moves: %ld "
-		   "page faults (a copy takes 1024)", faults);
+		ok(faults_below(faults, 64), "on the mmap backend its mapping "
+		   "moves: %ld page faults (a copy takes 1024)", faults);
 	else	/* a device mapping does not move: a new grant, a copy */
 		ok(q && (uintptr_t)q != old, "on the %s backend it is copied "
 		   "into a new grant (%ld page faults)", karena_backend(),
@@ -681,7 +698,8 @@ static void large_recycle_test(void)
 			ok(p && took == 1 &&
 			   st1.arenas_released - st0.arenas_released == 1 &&
 			   st0.arenas_held - st1.arenas_held == 1 &&
-			   faults < (long)arena_pages / 4 && invariants(),
+			   faults_below(faults, (long)arena_pages / 4) &&
+			   invariants(),
 			   "a large block of 1.5 arenas is an empty arena grown: "
 			   "%ld faults writing the arena's %zu pages", faults,
 			   arena_pages);
@@ -697,7 +715,8 @@ static void large_recycle_test(void)
 				nonzero += q[i] != 1;
 			faults = minor_faults() - faults;
 			karena_stats(&st1);
-			ok(q && !nonzero && faults < (long)arena_pages / 4 &&
+			ok(q && !nonzero &&
+			   faults_below(faults, (long)arena_pages / 4) &&
 			   !st1.large_kept,
 			   "grown, it moves as one mapping, keeping its bytes "
 			   "(%zu differ) and its pages: %ld faults reading "
