@@ -68,9 +68,9 @@ static void check_pool(struct ctx *x, struct kr_pool *p, size_t *nfree_out)
 		 (pool_ref(p) > 0 || p->kept), p,
 	      "ref %u (used %#x) out of (0, %u] (kept %u)", pool_ref(p),
 	      p->used, p->capacity, p->kept);
-	CHECK(x, pool_on_list(p) || pool_ref(p) == p->capacity, p,
-	      "off usedpools, but not full: ref %u of %u", pool_ref(p),
-	      p->capacity);
+	CHECK(x, pool_on_list(p) || pool_ref(p) + p->dropped == p->capacity,
+	      p, "off usedpools, but not full: ref %u + dropped %u of %u",
+	      pool_ref(p), p->dropped, p->capacity);
 	carve = pool_untouched(p);
 	CHECK(x, carve >= base && carve <= end &&
 		 (size_t)(carve - base) % p->size == 0, p,
@@ -93,9 +93,9 @@ static void check_pool(struct ctx *x, struct kr_pool *p, size_t *nfree_out)
 	      "%u bits in the live map, %u blocks handed out", map_count(p),
 	      pool_ref(p));
 	untouched = (size_t)(end - carve) / p->size;
-	CHECK(x, n + untouched + pool_ref(p) == p->capacity, p,
-	      "free %zu + untouched %zu + ref %u != capacity %u", n,
-	      untouched, pool_ref(p), p->capacity);
+	CHECK(x, n + untouched + pool_ref(p) + p->dropped == p->capacity, p,
+	      "free %zu + untouched %zu + ref %u + dropped %u != capacity %u",
+	      n, untouched, pool_ref(p), p->dropped, p->capacity);
 	*nfree_out = n;
 }
 

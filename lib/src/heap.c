@@ -159,12 +159,16 @@ static void heap_empty_out(struct kr_heap *h)
 /*
  * karena_trim()'s part of the calling thread's heap, which only its owner
  * may touch: its blocks freed by other threads, its kept pools and spans
- * and its spare pools go back to their arenas, and the blocks it freed for
- * other heaps to their owners. The trim then hands back what is empty.
+ * and its spare pools go back to their arenas, the blocks it freed for
+ * other heaps to their owners, and the pools that still hold blocks hand
+ * back their free pages (pool_trim; a full pool has none). The trim then
+ * hands back what is empty.
  */
 void heap_trim_own(void)
 {
 	struct kr_heap *h = kr_tls_heap;
+	struct kr_pool *p;
+	unsigned c;
 
 	if (!heap_is_real(h))
 		return;
@@ -172,6 +176,9 @@ void heap_trim_own(void)
 	heap_collect_remote(h);
 	heap_flush_kept(h);
 	spare_flush(h);
+	for (c = 0; c < NUM_CLASSES; c++)
+		for (p = h->usedpools[c]; p && p != POOL_NONE; p = p->nextpool)
+			pool_trim(p);
 }
 
 /* pthread key destructor: the thread is exiting. */

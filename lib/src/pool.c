@@ -144,6 +144,7 @@ void *pool_start(struct kr_heap *h, struct kr_pool *p, unsigned c)
 	p->capacity = class_capacity[c];
 	p->used = 0;
 	p->kept = 0;
+	p->dropped = 0;
 	p->freeblock = NULL;
 	p->carve = b;
 	p->nextpool = NULL;
@@ -154,6 +155,73 @@ void *pool_start(struct kr_heap *h, struct kr_pool *p, unsigned c)
 	pool_extend(p, reach > EXTEND_BYTES ? reach : EXTEND_BYTES);
 	p->purged = 0;
 	return pool_pop(p, p->freeblock);
+}
+
+/* Mark in @pages the pages of @p's block at byte offset @start. */
+static void pool_mark_pages(const struct kr_pool *p, size_t start, bool *pages)
+{
+	size_t k;
+
+	for (k = start / OS_PAGE_SIZE; k <= (start + p->size - 1) / OS_PAGE_SIZE;
+	     k++)
+		pages[k] = true;
+}
+
+/*
+ * karena_trim's part of @p, a pool of the caller's that still holds
+ * blocks: its pages that hold free blocks and that no block handed out
+ * overlaps (the live map says which) go back to the backend, as glibc's
+ * trim gives back the free pages inside its chunks. Those free blocks
+ * leave the free list first, since their links go with the pages, and
+ * wait in @dropped until the pool empties and is built again; the blocks
+ * never handed out stay past @carve, to be carved from zeroed pages. A
+ * page handed back holds no free block after, so a second trim leaves it
+ * alone. The pages handed back, or 0.
+ */
+size_t pool_trim(struct kr_pool *p)
+{
+	enum { NPAGES = POOL_SIZE / OS_PAGE_SIZE };
+	bool live[NPAGES] = { false }, drop[NPAGES] = { false };
+	char *base = pool_base(p);
+	unsigned k, first, dropped = 0;
+	size_t i, returned = 0;
+	void **link, *b;
+
+	for (i = 0; i < p->capacity; i++)
+		if (map_live(p, (uintptr_t)(base + i * p->size)))
+			pool_mark_pages(p, i * p->size, live);
+	for (b = p->freeblock; b; b = *(void **)b)
+		pool_mark_pages(p, (size_t)((char *)b - base), drop);
+	for (k = 0; k < NPAGES; k++)
+		drop[k] &= !live[k];
+	for (link = &p->freeblock; (b = *link);) {
+		size_t start = (size_t)((char *)b - base);
+
+		if (drop[start / OS_PAGE_SIZE] ||
+		    drop[(start + p->size - 1) / OS_PAGE_SIZE]) {
+			*link = *(void **)b;
+			dropped++;
+		} else {
+			link = (void **)b;
+		}
+	}
+	p->dropped = (uint16_t)(p->dropped + dropped);
+	for (k = 0; k < NPAGES; k++) {
+		long r;
+
+		if (!drop[k])
+			continue;
+		for (first = k; k + 1 < NPAGES && drop[k + 1]; k++)
+			;
+		r = kr.backend->return_pages(base + (size_t)first * OS_PAGE_SIZE,
+					     (size_t)(k + 1 - first) *
+					     OS_PAGE_SIZE);
+		atomic_fetch_add(&kr.return_calls, 1);
+		if (r > 0)
+			returned += (size_t)r;
+	}
+	atomic_fetch_add(&kr.pages_returned, returned);
+	return returned;
 }
 
 /*

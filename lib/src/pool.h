@@ -7,8 +7,9 @@
  * block (pool_pop), giving one back (pool_push, pool_give_block) and
  * moving a pool on and off usedpools[] are inline: they are the malloc
  * and free fast paths' every step. pool.c builds a pool for a class
- * (pool_start), puts its untouched blocks on its free list (pool_extend_pop)
- * and takes free's slow path (pool_give_slow).
+ * (pool_start), puts its untouched blocks on its free list (pool_extend_pop),
+ * takes free's slow path (pool_give_slow) and hands back the free pages of
+ * a pool in use (pool_trim, for karena_trim).
  */
 #ifndef KARENA_POOL_H
 #define KARENA_POOL_H
@@ -196,6 +197,7 @@ extern struct kr_pool *const kr_no_pools[NUM_CLASSES] KR_HIDDEN;
 void *pool_start(struct kr_heap *h, struct kr_pool *p, unsigned c);
 KR_NOINLINE void *pool_extend_pop(struct kr_pool *p);
 KR_NOINLINE void pool_give_slow(struct kr_heap *h, struct kr_pool *p);
+size_t pool_trim(struct kr_pool *p);
 
 /* @used's flag: the pool is full and off usedpools (struct kr_pool) */
 #define POOL_OFF_LIST	0x8000u

@@ -42,7 +42,8 @@
  *
  * karena_trim() (malloc_trim() under the preload) makes a pass at once,
  * with no delay and no empty arena kept, after its caller's own kept and
- * spare pools have gone back to their arenas.
+ * spare pools have gone back to their arenas and its pools in use have
+ * handed back their free pages (heap_trim_own).
  */
 #include <signal.h>
 #include <time.h>
@@ -183,11 +184,12 @@ static size_t handed_back(void)
 
 /*
  * karena_trim() (and malloc_trim() under the preload): the caller's own
- * kept and spare pools to their arenas, then one pass over every heap
- * that takes no account of age and keeps no empty arena. What stays: the
- * pages of a pool or span that holds a block, other threads' kept and
- * spare pools (their owners take them without a lock), and the arena
- * tables of arenas in use. 1 iff something went back to the backend.
+ * kept and spare pools to their arenas and its pools' free pages back
+ * (heap_trim_own), then one pass over every heap that takes no account of
+ * age and keeps no empty arena. What stays: other threads' pools in use,
+ * kept and spare (their owners use them without a lock), spans that hold
+ * a block, and the arena tables of arenas in use. 1 iff something went
+ * back to the backend.
  */
 KR_API int karena_trim(void)
 {

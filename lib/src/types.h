@@ -65,6 +65,9 @@ enum kr_pool_state {
  * @nextpool:	next on usedpools[szidx] (NULL-terminated), when on it
  * @prevpool:	previous on usedpools[szidx], when on it; the head's is the
  *		list's tail
+ * @dropped:	free blocks off the free list, their pages handed back by
+ *		karena_trim (pool_trim); they come back when the pool empties
+ *		and is built again
  *
  * Every pool, under heap->lock (the arena's bookkeeping):
  * @state:	enum kr_pool_state
@@ -93,6 +96,7 @@ struct kr_pool {
 	uint8_t purged;
 	uint16_t nextfree;
 	uint32_t empty_ms;
+	uint16_t dropped;
 } __attribute__((aligned(1 << POOL_SLOT_SHIFT)));
 
 /**

@@ -122,20 +122,25 @@ static int purge_thread_passes(void)
  * Fill NARENAS whole arenas (more if they hold fewer than MIN_POOLS
  * pools: small arenas), keep a block when keep(i) says so, free the
  * rest; let KARENA_PURGE_MS pass on the library's clock and wait (idle)
- * for the purge thread to look. Returns the residency after it in
- * percent of the peak; *@looked says whether the thread made its passes,
- * *@within whether the residency is at most what the pools still in use
- * need (those holding a kept block, the heap's kept and spare pools, never
- * purged, and the pool tables), and that less than the peak.
+ * for the purge thread to look, or, with @trim, call karena_trim() with
+ * the clock stopped. Returns the residency after it in percent of the
+ * peak; *@looked says whether the thread made its passes (or the trim
+ * said it handed memory back), *@within whether the residency is at most
+ * what the blocks kept need, and that less than the peak. What they need:
+ * after the purge, the pools holding a kept block, the heap's kept and
+ * spare pools, never purged, and the pool tables; after the trim, the
+ * pages holding a kept block and the pool tables (and a second trim finds
+ * nothing more). Then a tenth of the blocks are allocated again, and the
+ * heap must check out.
  */
-static double sparse(int one_in_1000, int *looked, int *within)
+static double sparse(int one_in_1000, int trim, int *looked, int *within)
 {
 	size_t cap = POOL_SIZE / REQ, per_arena = kr.npools - kr.first_pool;
 	size_t fill = (MIN_POOLS + per_arena - 1) / per_arena;	/* arenas */
 	size_t nb = (fill > NARENAS ? fill : NARENAS) * per_arena * cap;
 	void **b = malloc(nb * sizeof(*b));
 	size_t i, peak, r, need = 0;
-	struct kr_pool *last = NULL;
+	uintptr_t last = 0, unit = trim ? OS_PAGE_SIZE : POOL_SIZE;
 
 	narenas = 0;
 	for (i = 0; i < nb; i++) {
@@ -150,13 +155,14 @@ static double sparse(int one_in_1000, int *looked, int *within)
 		if (!keep) {
 			karena_free(b[i]);
 			b[i] = NULL;
-		} else if (pool_of(b[i]) != last) {	/* in address order */
-			last = pool_of(b[i]);
+		} else if ((uintptr_t)b[i] / unit != last) {	/* in order */
+			last = (uintptr_t)b[i] / unit;
 			need++;
 		}
 	}
-	need += KEEP_POOLS + SPARE_POOLS;
-	need *= POOL_SIZE / OS_PAGE_SIZE;
+	if (!trim)
+		need = (need + KEEP_POOLS + SPARE_POOLS) *
+		       (POOL_SIZE / OS_PAGE_SIZE);
 	/*
 	 * The pool tables, the arena header their slot 0: on mmap, the
 	 * pages their slots take; a grant's pages are all present from the
@@ -170,13 +176,31 @@ static double sparse(int one_in_1000, int *looked, int *within)
 		need += (size_t)narenas *
 			((((size_t)kr.npools << POOL_SLOT_SHIFT) +
 			  OS_PAGE_SIZE - 1) / OS_PAGE_SIZE);
-	karena__advance_clock(kr.purge_ms);
-	*looked = purge_thread_passes();
+	if (trim) {
+		*looked = karena_trim() == 1;
+	} else {
+		karena__advance_clock(kr.purge_ms);
+		*looked = purge_thread_passes();
+	}
 	r = resident();
-	printf("# %s: %u arenas, peak %zu pages, %zu after the purge, "
+	printf("# %s: %u arenas, peak %zu pages, %zu after the %s, "
 	       "%zu needed at most\n", one_in_1000 ? "1 in 1000" : "random 1%",
-	       narenas, peak, r, need);
+	       narenas, peak, r, trim ? "trim" : "purge", need);
 	*within = r <= need && need < peak;
+	for (i = 0; i < nb; i++) {
+		const unsigned char *k = b[i];
+
+		if (k && (k[0] != 0x5a || memcmp(k, k + 1, REQ - 1)))
+			*within = 0;	/* a kept block lost its bytes */
+	}
+	if (trim && karena_trim() != 0)
+		*within = 0;	/* a second trim found more */
+	/* the pools go on serving: a tenth of the blocks again */
+	for (i = 0; i < nb; i += 10)
+		if (!b[i] && (b[i] = karena_malloc(REQ)))
+			memset(b[i], 0x5a, REQ);
+	if (!invariants())
+		*within = 0;
 	for (i = 0; i < nb; i++)
 		karena_free(b[i]);
 	free(b);
@@ -224,14 +248,22 @@ int main(void)
 	karena_stats(&st0);
 	karena__set_clock(kr_now_ms());
 
-	pct = sparse(0, &looked, &within);
+	pct = sparse(0, 0, &looked, &within);
 	ok(looked && within, "random 1%% kept: resident falls to %.1f%% of the "
 	   "peak, no more than the pools in use need (%u-block pools: "
 	   "1 - 0.99^%u of them hold a kept block), once KARENA_PURGE_MS (%u) "
 	   "has passed", pct, POOL_SIZE / REQ, POOL_SIZE / REQ, kr.purge_ms);
-	pct = sparse(1, &looked, &within);
+	pct = sparse(1, 0, &looked, &within);
 	ok(looked && within, "1 in 1000 kept: resident falls to %.1f%% of the "
 	   "peak, no more than the pools in use need", pct);
+	pct = sparse(0, 1, &looked, &within);
+	ok(looked && within && invariants(), "random 1%% kept, then "
+	   "karena_trim: resident falls to %.1f%% of the peak at once, no "
+	   "more than the pages that hold a kept block, which keep their "
+	   "bytes; a second trim finds nothing; the pools serve on", pct);
+	pct = sparse(1, 1, &looked, &within);
+	ok(looked && within && invariants(), "1 in 1000 kept, then "
+	   "karena_trim: resident falls to %.1f%% of the peak", pct);
 	ok(atomic_load(&kr.purge_threads) >= 1,
 	   "the purge thread did it while this thread was idle");
 	karena_stats(&st);
