@@ -8,6 +8,12 @@
  *	mode=interleaved  keep exactly one block in every thousand allocations
  *	                  (a long-lived object among short-lived ones)
  *
+ * trim=1 calls malloc_trim(0) after the frees, as a program that wants its
+ * free memory back at once does: glibc's gives back the free pages inside
+ * its heap, karena's the free pages inside its pools (karena_trim); an
+ * allocator that does not define malloc_trim leaves the call to glibc's,
+ * which has nothing of the allocator's to give.
+ *
  *	pin mode=random total=256m
  *	-> bench=pin mode=random ... live_mb=2.6 rss_start_mb=1.5
  *	   rss_peak_mb=290.1 rss_final_mb=... final_over_peak_pct=...
@@ -19,25 +25,29 @@
  * live bytes: 1.0 would be perfect packing. A pool- or arena-granular
  * allocator holds a whole pool (or arena) for each survivor in it.
  */
+#include <malloc.h>
+
 #include "common.h"
 
 int main(int argc, char **argv)
 {
-	static const char *const keys[] = {"mode", "total", "tick", NULL};
+	static const char *const keys[] = {"mode", "total", "tick", "trim", NULL};
 	const char *mode;
 	double total, got = 0, live = 0, t0;
 	long n = 0, cap, kept = 0;
 	size_t book;
 	long rss_start, rss_peak, rss_final;
-	int tick, interleaved;
+	int tick, interleaved, trim;
 	void **ptr;
 	unsigned char *units; /* each block's size / 16 */
 	uint64_t seed = 11;
 
-	check_params(argc, argv, keys, "[mode=random|interleaved] [total=BYTES] [tick=0|1]");
+	check_params(argc, argv, keys,
+		     "[mode=random|interleaved] [total=BYTES] [tick=0|1] [trim=0|1]");
 	mode = param_str("mode", "random", argc, argv);
 	total = param_num("total", 256 << 20, argc, argv);
 	tick = (int)param_num("tick", 1, argc, argv);
+	trim = (int)param_num("trim", 0, argc, argv);
 	interleaved = !strcmp(mode, "interleaved");
 	if (!interleaved && strcmp(mode, "random")) {
 		fprintf(stderr, "pin: mode must be random or interleaved\n");
@@ -76,6 +86,8 @@ int main(int argc, char **argv)
 			free(ptr[i]);
 		}
 	}
+	if (trim)
+		malloc_trim(0);
 
 	t0 = now_s();
 	while (now_s() - t0 < 1.5) {
@@ -95,11 +107,11 @@ int main(int argc, char **argv)
 		madvise((char *)ptr + book, cap * sizeof(*ptr) - book, MADV_DONTNEED);
 	rss_final = rss_bytes() - (long)book;
 
-	printf("bench=pin mode=%s total_mb=%.0f tick=%d blocks=%ld kept=%ld "
+	printf("bench=pin mode=%s total_mb=%.0f tick=%d trim=%d blocks=%ld kept=%ld "
 	       "live_mb=%.2f rss_start_mb=%.1f rss_peak_mb=%.1f "
 	       "rss_final_mb=%.1f final_over_peak_pct=%.1f "
 	       "final_over_live=%.2f\n",
-	       mode, total / (1 << 20), tick, n, kept, live / 1048576.0, rss_start / 1048576.0,
+	       mode, total / (1 << 20), tick, trim, n, kept, live / 1048576.0, rss_start / 1048576.0,
 	       rss_peak / 1048576.0, rss_final / 1048576.0,
 	       100.0 * (rss_final - rss_start) / (rss_peak - rss_start),
 	       (rss_final - rss_start) / live);

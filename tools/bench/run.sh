@@ -132,6 +132,8 @@ declare -A cmd=(
 	[drain]="./drain total=$drain_total"
 	[pin-random]="./pin mode=random total=128m"
 	[pin-interleaved]="./pin mode=interleaved total=128m"
+	[pin-random-trim]="./pin mode=random total=128m trim=1"
+	[pin-interleaved-trim]="./pin mode=interleaved total=128m trim=1"
 	[python-pymalloc]="/usr/bin/python3 workload.py 0.2"
 	[python-karena]="env PYTHONPATH=$top/build/python /usr/bin/python3 workload.py --karena 0.2"
 	[python-rss-mmap]="/usr/bin/python3 python_rss.py total=64"
@@ -140,7 +142,7 @@ declare -A cmd=(
 	[sqlite]="/usr/bin/sqlite3 :memory: .read\\ workload.sql"
 )
 order=(hotpair batch-lifo batch-fifo batch-random churn prodcons larson xmalloc mstress drain
-       pin-random pin-interleaved python-pymalloc python-karena python-malloc
+       pin-random pin-interleaved pin-random-trim pin-interleaved-trim python-pymalloc python-karena python-malloc
        python-rss-mmap python-rss-karena sqlite)
 
 # --- 2. the workloads, interleaved -------------------------------------------

@@ -143,6 +143,8 @@ def summary_rows():
         ("pin random 1%: RSS / live bytes", "x", "pin-random", "final_over_live", 1, {}),
         ("pin 1 in 1000: RSS after 1.5 s", "MiB", "pin-interleaved", "rss_final_mb", 1, {}),
         ("pin 1 in 1000: RSS / live bytes", "x", "pin-interleaved", "final_over_live", 1, {}),
+        ("pin random 1%, malloc_trim(0): RSS after 1.5 s", "MiB", "pin-random-trim", "rss_final_mb", 1, {}),
+        ("pin 1 in 1000, malloc_trim(0): RSS after 1.5 s", "MiB", "pin-interleaved-trim", "rss_final_mb", 1, {}),
         ("python3 (pymalloc)", "s", "python-pymalloc", "seconds", 1, {}),
         ("python3, pymalloc's arenas from karena", "s", "python-karena", "seconds", 1, {}),
         ("python3 frees 9/10: RSS after, CPython's arenas", "MiB", "python-rss-mmap",
@@ -185,6 +187,7 @@ def summary_table(res):
 
 WORKLOADS = ["hotpair", "batch-lifo", "batch-fifo", "batch-random", "churn",
              "prodcons", "larson", "xmalloc", "mstress", "drain", "pin-random", "pin-interleaved",
+             "pin-random-trim", "pin-interleaved-trim",
              "python-pymalloc", "python-karena", "python-malloc", "python-rss-mmap",
              "python-rss-karena", "sqlite"]
 

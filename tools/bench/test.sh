@@ -98,6 +98,10 @@ for a in glibc karena; do
 			is_num "$(field rss_peak_mb "$tmp/pin-$m.$a")"
 		ok $? "$a: pin mode=$m prints RSS against the peak and the live bytes"
 	done
+	run $a pin-trim ./pin mode=random total=8m trim=1
+	[ $? = 0 ] && [ "$(field trim "$tmp/pin-trim.$a")" = 1 ] &&
+		is_num "$(field rss_final_mb "$tmp/pin-trim.$a")"
+	ok $? "$a: pin trim=1 calls malloc_trim and prints RSS after it"
 	run $a drain ./drain total=16m
 	st=$?
 	bad=0
